@@ -1,0 +1,8 @@
+"""Keras image classifiers written as scikit-learn estimators.
+
+Keras is imported only when a model is fitted or loaded, never at import.
+"""
+
+from mammoclf.classifiers._scratch_cnn import ScratchCNNClassifier
+
+__all__ = ["ScratchCNNClassifier"]

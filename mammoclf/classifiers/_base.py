@@ -1,0 +1,446 @@
+"""The scikit-learn estimator base shared by mammoclf's Keras image classifiers."""
+
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._keras import (
+    dtype_policy_scope,
+    import_keras,
+    keras_seed,
+    model_from_bytes,
+    model_to_bytes,
+)
+from mammoclf.utils._validation import (
+    check_image_batch,
+    check_image_shape_param,
+    check_sample_weight,
+)
+
+__all__ = ["BaseKerasImageClassifier"]
+
+_OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
+_MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Encoded arrays handed to :meth:`BaseKerasImageClassifier._train`."""
+
+    X: np.ndarray
+    y: np.ndarray
+    sample_weight: np.ndarray
+    validation: tuple | None
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+
+class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of mammoclf's Keras image classifiers.
+
+    Subclasses build their network in :meth:`_build_keras_model` (called in
+    ``fit``, scikeras's ``initialize`` convention) and may override
+    :meth:`_train` to train in several stages. Everything else (input and
+    label validation, class and sample weights, seeding, early stopping,
+    prediction, pickling) lives here, so every subclass behaves the same.
+
+    Parameters are documented on the public subclasses.
+    """
+
+    _parameter_constraints: dict = {
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(_OPTIMIZERS))],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": [tuple, list, None],
+        "precision": [StrOptions({"float32", "mixed_bfloat16", "mixed_float16"})],
+        "jit_compile": [StrOptions({"auto"}), "boolean"],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        *,
+        epochs,
+        batch_size,
+        learning_rate,
+        optimizer,
+        class_weight,
+        validation_fraction,
+        patience,
+        image_shape,
+        precision,
+        jit_compile,
+        callbacks,
+        verbose,
+        random_state,
+    ):
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.class_weight = class_weight
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.image_shape = image_shape
+        self.precision = precision
+        self.jit_compile = jit_compile
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ hooks
+    @abstractmethod
+    def _build_keras_model(self, keras, input_shape, n_outputs, seed):
+        """Return an uncompiled Keras model mapping images to ``n_outputs`` logits.
+
+        The output layer must compute in float32 even under a mixed precision
+        policy, so that losses and probabilities stay accurate.
+        """
+
+    def _check_image_size(self, image_shape):
+        """Raise :class:`InvalidImageError` if the network cannot take this shape."""
+
+    def _train(self, keras, model, data, seed):
+        """Train ``model`` on ``data``; return the per-epoch history dict.
+
+        The default is one stage of ``epochs`` epochs at ``learning_rate``.
+        """
+        self._compile(model, self.learning_rate)
+        return self._fit_stage(model, data, epochs=self.epochs, initial_epoch=0)
+
+    # ------------------------------------------------------------ fit helpers
+    def _compile(self, model, learning_rate):
+        keras = import_keras()
+        optimizer = getattr(keras.optimizers, _OPTIMIZERS[self.optimizer])(
+            learning_rate=float(learning_rate)
+        )
+        if self._is_binary:
+            loss = keras.losses.BinaryCrossentropy(from_logits=True)
+            metrics = [
+                keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+                keras.metrics.AUC(name="auc", from_logits=True),
+            ]
+        else:
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        model.compile(
+            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.jit_compile
+        )
+
+    def _fit_stage(self, model, data, *, epochs, initial_epoch, fit_X=None):
+        """Run ``model.fit`` for epochs ``initial_epoch + 1 ... initial_epoch + epochs``.
+
+        ``fit_X`` replaces the training images, e.g. by cached backbone
+        features when only the head is trained.
+        """
+        keras = import_keras()
+        callbacks = list(self.callbacks or [])
+        validation_data = None
+        if data.validation is not None:
+            X_val, y_val, w_val = data.validation
+            validation_data = (X_val, y_val, w_val)
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.patience, restore_best_weights=True
+                )
+            )
+        history = model.fit(
+            data.X if fit_X is None else fit_X,
+            data.y,
+            sample_weight=data.sample_weight,
+            validation_data=validation_data,
+            batch_size=self.batch_size,
+            epochs=initial_epoch + epochs,
+            initial_epoch=initial_epoch,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=_keras_verbosity(self.verbose),
+        )
+        return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on images ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Training images, any real dtype. Integer images are used as float
+            without rescaling; :class:`~mammoclf.DicomLoader` and
+            :class:`~mammoclf.Resizer` give images in ``[0, 1]``. 2-D input
+            ``(n_samples, H * W * C)`` is unflattened with ``image_shape``.
+        y : array-like of shape (n_samples,)
+            Labels of any type (strings such as ``"BENIGN"``/``"MALIGNANT"``,
+            integers, booleans); at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative per-image weights, multiplied with ``class_weight``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        image_shape_param = check_image_shape_param(self.image_shape)
+        X = self._validate_images(X, reset=True, image_shape=image_shape_param)
+        self._check_image_size(X.shape[1:])
+        y_encoded, weights = self._encode_targets(y, sample_weight, X.shape[0])
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(_MAX_SEED))
+        data = self._split_validation(X, y_encoded, weights, rng)
+
+        keras = import_keras()
+        started = time.perf_counter()
+        with keras_seed(seed):
+            with dtype_policy_scope(self.precision):
+                model = self._build_keras_model(
+                    keras, X.shape[1:], 1 if self._is_binary else len(self.classes_), seed
+                )
+            history = self._train(keras, model, data, seed)
+        # Assigned last: an interrupted fit leaves no half-fitted model behind.
+        self.history_ = history
+        self.n_epochs_ = len(next(iter(history.values()), []))
+        self.fit_time_ = time.perf_counter() - started
+        self.model_ = model
+        return self
+
+    def _validate_images(self, X, *, reset, image_shape=None):
+        if image_shape is None and not reset:
+            image_shape = check_image_shape_param(self.image_shape)
+        is_2d = (X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim) == 2
+        if is_2d:
+            try:
+                X = validate_data(
+                    self, X, reset=reset, dtype=np.float32, ensure_min_samples=1
+                )
+            except ValueError as exc:
+                raise InvalidImageError(str(exc)) from exc
+        images = check_image_batch(X, image_shape=image_shape, validated_2d=is_2d)
+        if reset:
+            if not is_2d:
+                self.n_features_in_ = int(np.prod(images.shape[1:]))
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            self.image_shape_ = tuple(int(v) for v in images.shape[1:])
+            return images
+        fitted = self.image_shape_
+        if images.shape[-1] != fitted[-1]:
+            raise InvalidImageError(
+                f"X has {images.shape[-1]}-channel images, but "
+                f"{type(self).__name__} was fitted on {fitted[-1]}-channel images."
+            )
+        if images.shape[1:] != fitted:
+            raise InvalidImageError(
+                f"X has images of shape {images.shape[1:]}, but "
+                f"{type(self).__name__} was fitted on images of shape {fitted}. "
+                f"Resize them, e.g. with mammoclf.Resizer(size={fitted[:2]})."
+            )
+        return images
+
+    def _encode_targets(self, y, sample_weight, n_samples):
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        if y.shape[0] != n_samples:
+            raise ValueError(
+                f"y has {y.shape[0]} labels for {n_samples} images; expected one "
+                "label per image."
+            )
+        encoder = LabelEncoder().fit(y)
+        self.classes_ = encoder.classes_
+        y_encoded = encoder.transform(y)
+        weights = check_sample_weight(sample_weight, n_samples)
+        if self.class_weight is not None:
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y
+            )
+            weights = weights * per_class[y_encoded].astype(np.float32)
+        weighted_classes = np.unique(y_encoded[weights > 0])
+        if weighted_classes.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes with "
+                f"positive weight to train; got one class only "
+                f"({self.classes_[weighted_classes].tolist()})."
+            )
+        return y_encoded, weights
+
+    @property
+    def _is_binary(self):
+        return len(self.classes_) == 2
+
+    def _split_validation(self, X, y_encoded, weights, rng):
+        targets = y_encoded.astype(np.float32)
+        if self._is_binary:
+            targets = targets[:, np.newaxis]
+        if self.validation_fraction is None:
+            return TrainingData(X, targets, weights, None)
+        try:
+            train, val = train_test_split(
+                np.arange(X.shape[0]),
+                test_size=self.validation_fraction,
+                stratify=y_encoded,
+                random_state=rng,
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} cannot hold out a "
+                f"stratified validation set from {X.shape[0]} images: {exc} "
+                "Use more images or validation_fraction=None."
+            ) from exc
+        return TrainingData(
+            X[train], targets[train], weights[train], (X[val], targets[val], weights[val])
+        )
+
+    # ------------------------------------------------------------- prediction
+    def _forward(self, model, X):
+        """Run ``model`` in inference mode on ``X`` and return a NumPy array.
+
+        Inputs of at most one batch go through ``model(X)`` directly: as the
+        Keras docs advise, that skips tracing a predict function (seconds for
+        a DenseNet) for a single batch.
+        """
+        keras = import_keras()
+        if X.shape[0] <= self.batch_size:
+            outputs = model(X, training=False)
+            return np.asarray(keras.ops.convert_to_numpy(outputs))
+        return np.asarray(model.predict(X, batch_size=self.batch_size, verbose=0))
+
+    def decision_function(self, X):
+        """Logits of the network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Images shaped as in ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes, the logit of ``classes_[1]`` (positive means
+            ``classes_[1]``); otherwise one logit per class.
+        """
+        check_is_fitted(self)
+        X = self._validate_images(X, reset=False)
+        logits = self._forward(self.model_, X).astype(np.float64)
+        return logits[:, 0] if self._is_binary else logits
+
+    def predict_proba(self, X):
+        """Class probabilities, one column per class in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Images shaped as in ``fit``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if self._is_binary:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        return softmax(scores, axis=1)
+
+    def predict(self, X):
+        """Predicted class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Images shaped as in ``fit``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Elements of ``classes_``.
+        """
+        scores = self.decision_function(X)
+        indices = (scores > 0).astype(int) if self._is_binary else scores.argmax(axis=1)
+        return self.classes_[indices]
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``(X, y)``; labels never seen in ``fit`` are an error.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Images shaped as in ``fit``.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-image weights.
+
+        Returns
+        -------
+        score : float
+            Fraction of correctly classified images.
+        """
+        check_is_fitted(self)
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if unseen.size:
+            raise ValueError(
+                f"y contains labels never seen in fit: {unseen.tolist()}; "
+                f"{type(self).__name__} knows {self.classes_.tolist()}."
+            )
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # -------------------------------------------------------------- protocols
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # 2-D input is read as flattened images (see ``image_shape``): that
+        # keeps scikit-learn's conformance checks running instead of skipping.
+        tags.input_tags.two_d_array = True
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "model_" in state:
+            state = dict(state)
+            state["model_"] = _SerialisedModel(model_to_bytes(state["model_"]))
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("model_"), _SerialisedModel):
+            state = dict(state)
+            state["model_"] = model_from_bytes(state["model_"].data)
+        super().__setstate__(state)
+
+
+@dataclass(frozen=True)
+class _SerialisedModel:
+    """A fitted Keras model as ``.keras`` archive bytes inside a pickle."""
+
+    data: bytes
+
+
+def _keras_verbosity(verbose):
+    """Map our ``verbose`` to Keras's: 0 silent, 1 progress bar, 2+ a line per epoch."""
+    if not verbose:
+        return 0
+    return 1 if int(verbose) == 1 else 2

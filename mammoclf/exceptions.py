@@ -1,0 +1,103 @@
+"""The exceptions mammoclf raises, one type per kind of problem.
+
+Every type derives from :class:`MammoclfError` and from the built-in
+exception a scikit-learn user would already catch (``ValueError`` for bad
+data, ``OSError`` for files, ...), so existing ``except ValueError`` code keeps
+working while new code can be precise.
+
+=============================  =====================  =========================
+exception                      also a                 raised for
+=============================  =====================  =========================
+:class:`InvalidImageError`     ``ValueError``         image arrays: wrong ndim,
+                                                      NaN/inf, empty, shape or
+                                                      channels unlike ``fit``,
+                                                      too small for a backbone
+:class:`ImageFileError`        ``ValueError``         a file that is not a
+                                                      readable single grey image
+:class:`MissingDecoderError`   ``ImageFileError``     compressed DICOM without
+                                                      its decoder plugin
+:class:`DatasetError`          ``ValueError``         description tables, CSVs,
+                                                      missing files of a data set
+:class:`FreezeScheduleError`   ``ValueError``         malformed ``freeze_schedule``
+:class:`WeightsUnavailableError`  ``RuntimeError``    pretrained weights that
+                                                      cannot be fetched or read
+:class:`IncompatibleModelError`   ``ValueError``      a saved model from an
+                                                      incompatible version
+:class:`BackendNotSupportedError` ``NotImplementedError``  a feature the active
+                                                      Keras backend cannot do
+=============================  =====================  =========================
+
+Missing files raise the built-in :class:`FileNotFoundError`.
+"""
+
+__all__ = [
+    "MammoclfError",
+    "InvalidImageError",
+    "ImageFileError",
+    "MissingDecoderError",
+    "DatasetError",
+    "FreezeScheduleError",
+    "WeightsUnavailableError",
+    "IncompatibleModelError",
+    "BackendNotSupportedError",
+]
+
+
+class MammoclfError(Exception):
+    """Base class of every exception raised on purpose by mammoclf."""
+
+
+class InvalidImageError(MammoclfError, ValueError):
+    """An image array cannot be used as given.
+
+    The message names the offending sample index where there is one.
+    """
+
+
+class ImageFileError(MammoclfError, ValueError):
+    """A file cannot be read as a single greyscale image.
+
+    Raised for truncated or corrupt DICOM, non-DICOM bytes, DICOM without
+    pixel data, multi-frame or colour images where one grey frame is expected.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The offending file; kept in :attr:`path`.
+    reason : str
+        What is wrong and what to do about it.
+    """
+
+    def __init__(self, path, reason):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):
+        # Keep the two-argument constructor picklable, so errors raised in
+        # joblib worker processes reach the caller intact.
+        return (type(self), (self.path, self.reason))
+
+
+class MissingDecoderError(ImageFileError):
+    """A compressed DICOM needs a decoder plugin that is not installed."""
+
+
+class DatasetError(MammoclfError, ValueError):
+    """A data set description (CSV, folder layout) is malformed or incomplete."""
+
+
+class FreezeScheduleError(MammoclfError, ValueError):
+    """A ``freeze_schedule`` is malformed (unknown block, negative epochs, ...)."""
+
+
+class WeightsUnavailableError(MammoclfError, RuntimeError):
+    """Pretrained weights can be neither downloaded nor found locally."""
+
+
+class IncompatibleModelError(MammoclfError, ValueError):
+    """A saved model was written by an incompatible mammoclf or Keras version."""
+
+
+class BackendNotSupportedError(MammoclfError, NotImplementedError):
+    """The active Keras backend does not support the requested feature."""

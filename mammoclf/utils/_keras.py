@@ -1,0 +1,116 @@
+"""Lazy Keras access and the few process-wide Keras settings we must touch.
+
+Importing Keras (and with it TensorFlow) costs seconds and hundreds of MB, so
+no mammoclf module imports it at import time: estimators call
+:func:`import_keras` inside ``fit``/``predict``.
+"""
+
+import contextlib
+import io
+import os
+import random
+import tempfile
+import zipfile
+
+import numpy as np
+
+__all__ = ["import_keras", "keras_seed", "dtype_policy_scope", "model_to_bytes", "model_from_bytes"]
+
+_MIN_KERAS_MAJOR = 3
+
+
+def import_keras():
+    """Import and return Keras 3, with an actionable error when it is missing.
+
+    Returns
+    -------
+    keras : module
+    """
+    try:
+        import keras
+    except ImportError as exc:  # pragma: no cover - tensorflow is a dependency
+        raise ImportError(
+            "mammoclf needs Keras 3 with a backend. Install it with "
+            "`pip install tensorflow` (or set KERAS_BACKEND=jax/torch with "
+            "that framework installed)."
+        ) from exc
+    major = int(keras.__version__.split(".")[0])
+    if major < _MIN_KERAS_MAJOR:  # pragma: no cover - guarded by pyproject
+        raise ImportError(
+            f"mammoclf needs Keras >= 3, found {keras.__version__}; "
+            "`pip install -U keras`."
+        )
+    return keras
+
+
+@contextlib.contextmanager
+def keras_seed(seed):
+    """Seed Keras and its backend for one fit, leaving NumPy/Python RNGs as found.
+
+    ``keras.utils.set_random_seed`` also reseeds Python's ``random`` and
+    NumPy's global generator; a library must not change its caller's global
+    random streams as a side effect of ``fit``, so both are restored on exit.
+    The backend's own seed (e.g. TensorFlow's global seed) stays set: it only
+    drives Keras-internal randomness and is reseeded by every ``fit``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed in ``[0, 2**31 - 1)``.
+    """
+    keras = import_keras()
+    python_state = random.getstate()
+    numpy_state = np.random.get_state()
+    try:
+        keras.utils.set_random_seed(int(seed))
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+@contextlib.contextmanager
+def dtype_policy_scope(policy):
+    """Temporarily set Keras's global dtype policy while a model is built.
+
+    Layers capture the policy at construction, so the global setting is only
+    needed while building (``keras.applications`` models take no ``dtype``
+    argument). The previous policy is restored afterwards.
+
+    Parameters
+    ----------
+    policy : str
+        ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``.
+    """
+    keras = import_keras()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def model_to_bytes(model):
+    """Serialise a Keras model to the bytes of a ``.keras`` archive.
+
+    The ``.keras`` format stores architecture as JSON and weights as HDF5;
+    loading it with ``safe_mode=True`` executes no code.
+    """
+    with tempfile.TemporaryDirectory(prefix="mammoclf-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def model_from_bytes(data):
+    """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode)."""
+    keras = import_keras()
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ValueError("not a .keras archive: the saved model bytes are corrupt")
+    with tempfile.TemporaryDirectory(prefix="mammoclf-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)

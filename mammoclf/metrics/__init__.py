@@ -1,0 +1,48 @@
+"""Clinical metrics for benign-vs-malignant classification, and their scorers.
+
+Every metric is defined from the confusion counts of the positive
+(malignant) class, which ``pos_label="auto"`` finds by name (see
+:func:`resolve_pos_label`). Accuracy is ``(TP + TN) / N``; the study mammoclf
+reproduces printed ``(TP + FP) / N``, which is the fraction of images called
+malignant, not an accuracy.
+"""
+
+from mammoclf.metrics._clinical import (
+    ConfusionCounts,
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_counts,
+    f1_weighted_score,
+    npv_score,
+    ppv_score,
+    roc_auc_score,
+    sensitivity_score,
+    specificity_score,
+)
+from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._scorers import (
+    CLINICAL_METRICS,
+    ClinicalScorer,
+    clinical_scorers,
+    make_clinical_scorer,
+    positive_class_scores,
+)
+
+__all__ = [
+    "CLINICAL_METRICS",
+    "ClinicalScorer",
+    "ConfusionCounts",
+    "accuracy_score",
+    "balanced_accuracy_score",
+    "clinical_scorers",
+    "confusion_counts",
+    "f1_weighted_score",
+    "make_clinical_scorer",
+    "npv_score",
+    "positive_class_scores",
+    "ppv_score",
+    "resolve_pos_label",
+    "roc_auc_score",
+    "sensitivity_score",
+    "specificity_score",
+]

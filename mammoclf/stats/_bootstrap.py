@@ -1,0 +1,191 @@
+"""Patient-level (cluster) bootstrap confidence intervals, and p-value adjustment."""
+
+import inspect
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils.validation import check_consistent_length
+
+from mammoclf.metrics import make_clinical_scorer, resolve_pos_label
+from mammoclf.stats._results import BootstrapResult, PValueAdjustment
+
+__all__ = ["bootstrap_ci", "adjust_pvalues"]
+
+
+def _metric_function(metric):
+    if isinstance(metric, str):
+        return make_clinical_scorer(metric).score_func, metric
+    if callable(metric):
+        return metric, getattr(metric, "__name__", "metric")
+    raise TypeError(f"metric must be a clinical metric name or a callable; got {metric!r}.")
+
+
+def bootstrap_ci(metric, y_true, y, *, groups=None, n_resamples=2000,
+                 confidence_level=0.95, pos_label="auto", random_state=None):
+    """Percentile bootstrap CI of a metric, resampling patients rather than images.
+
+    With ``groups`` (patient ids), each resample draws as many patients as
+    there are, with replacement, and keeps all images of each drawn patient
+    (a cluster bootstrap). Images of one patient are correlated (CC and MLO
+    views of the same breast, both breasts), so resampling images treats
+    them as independent and gives intervals that are too narrow. Without
+    ``groups`` every image is its own cluster.
+
+    The percentile interval is the ``(1 - level) / 2`` and ``(1 + level) /
+    2`` quantiles of the bootstrap distribution. It assumes the patients are
+    a random sample of the target population; it can undercover for small
+    numbers of patients and for metrics near their bounds (e.g. AUC near 1).
+    Resamples on which the metric is undefined (a resample without
+    malignant cases has no sensitivity or AUC) are dropped and counted in
+    ``n_failed``, with a warning.
+
+    Parameters
+    ----------
+    metric : str or callable
+        A clinical metric name (``"roc_auc"``, ``"sensitivity"``, ...) or a
+        function ``metric(y_true, y)``. It receives ``pos_label`` when it
+        has that parameter.
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y : array-like of shape (n_samples,)
+        What the metric consumes: predicted labels, or positive-class scores
+        for ``"roc_auc"``.
+    groups : array-like of shape (n_samples,), default=None
+        Patient id of each image.
+    n_resamples : int, default=2000
+        Bootstrap resamples.
+    confidence_level : float, default=0.95
+        Level of the interval.
+    pos_label : "auto" or label, default="auto"
+        The positive class, resolved once from all of ``y_true``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the resampling.
+
+    Returns
+    -------
+    result : BootstrapResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mammoclf.stats import bootstrap_ci
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["BENIGN", "MALIGNANT"], 40)
+    >>> scores = (y == "MALIGNANT") + rng.normal(size=80)
+    >>> patients = np.arange(80) // 2            # two images per patient
+    >>> r = bootstrap_ci("roc_auc", y, scores, groups=patients, n_resamples=500,
+    ...                  random_state=0)
+    >>> r.ci[0] < r.estimate < r.ci[1], r.n_clusters
+    (True, 40)
+    """
+    func, name = _metric_function(metric)
+    if not isinstance(n_resamples, Integral) or n_resamples < 10:
+        raise ValueError(f"n_resamples must be an integer >= 10; got {n_resamples!r}.")
+    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
+        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+    y_true = column_or_1d(y_true)
+    y = column_or_1d(y)
+    check_consistent_length(y_true, y, groups)
+    kwargs = {}
+    if "pos_label" in inspect.signature(func).parameters:
+        kwargs["pos_label"] = resolve_pos_label(y_true, pos_label)
+    if groups is None:
+        members = [np.array([i]) for i in range(y_true.shape[0])]
+    else:
+        _, cluster_of = np.unique(column_or_1d(groups), return_inverse=True)
+        order = np.argsort(cluster_of, kind="stable")
+        members = np.split(order, np.flatnonzero(np.diff(cluster_of[order])) + 1)
+    rng = check_random_state(random_state)
+    estimate = float(func(y_true, y, **kwargs))
+    replicates = np.empty(n_resamples)
+    with warnings.catch_warnings():
+        # Undefined replicates are counted and reported once below.
+        warnings.simplefilter("ignore")
+        for i in range(n_resamples):
+            drawn = rng.randint(len(members), size=len(members))
+            index = np.concatenate([members[j] for j in drawn])
+            try:
+                replicates[i] = func(y_true[index], y[index], **kwargs)
+            except ValueError:
+                replicates[i] = np.nan
+    valid = replicates[np.isfinite(replicates)]
+    n_failed = n_resamples - valid.size
+    if valid.size < n_resamples / 2:
+        raise ValueError(
+            f"{name} was undefined on {n_failed} of {n_resamples} resamples (e.g. "
+            "resamples with a single class); too few patients for a bootstrap CI."
+        )
+    if n_failed:
+        warnings.warn(
+            f"{name} was undefined on {n_failed} of {n_resamples} bootstrap "
+            "resamples (e.g. a resample with a single class); they are left out of "
+            "the interval, which then describes resamples where it is defined.",
+            RuntimeWarning, stacklevel=2,
+        )
+    tail = (1 - confidence_level) / 2
+    low, high = np.quantile(valid, [tail, 1 - tail])
+    return BootstrapResult(
+        metric=name, estimate=estimate, ci=(float(low), float(high)),
+        confidence_level=float(confidence_level), standard_error=float(valid.std(ddof=1)),
+        n_resamples=int(n_resamples), n_failed=int(n_failed), n_clusters=len(members),
+        clustered=groups is not None,
+        distribution=valid,
+    )
+
+
+_ADJUST_METHODS = ("holm", "bonferroni", "none")
+
+
+def adjust_pvalues(pvalues, *, method="holm", alpha=0.05):
+    """Adjust p-values of a family of tests for multiple comparisons.
+
+    statsmodels' :func:`~statsmodels.stats.multitest.multipletests`.
+    ``"holm"`` (Holm 1979) controls the family-wise error rate like
+    ``"bonferroni"`` but is uniformly more powerful, so it is the default;
+    both hold under any dependence between the tests, which matters because
+    pairwise comparisons of models share data. NaN p-values (undefined
+    tests) are left out of the family and stay NaN.
+
+    Parameters
+    ----------
+    pvalues : array-like of shape (n_tests,)
+        Raw p-values in [0, 1] (NaN allowed).
+    method : {"holm", "bonferroni", "none"}, default="holm"
+        Adjustment; ``"none"`` returns the raw p-values.
+    alpha : float, default=0.05
+        Family-wise error rate for ``reject``.
+
+    Returns
+    -------
+    result : PValueAdjustment
+
+    Examples
+    --------
+    >>> from mammoclf.stats import adjust_pvalues
+    >>> adjust_pvalues([0.01, 0.04, 0.03]).pvalues_adjusted
+    array([0.03, 0.06, 0.06])
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    if method not in _ADJUST_METHODS:
+        raise ValueError(f"method must be one of {_ADJUST_METHODS}; got {method!r}.")
+    if not isinstance(alpha, Real) or not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
+    raw = np.asarray(pvalues, dtype=np.float64).ravel()
+    finite = np.isfinite(raw)
+    if np.any((raw[finite] < 0) | (raw[finite] > 1)):
+        raise ValueError(f"p-values must lie in [0, 1]; got {raw.tolist()}.")
+    adjusted = np.full_like(raw, np.nan)
+    reject = np.zeros(raw.shape, dtype=bool)
+    if finite.any():
+        if method == "none":
+            adjusted[finite] = raw[finite]
+            reject[finite] = raw[finite] <= alpha
+        else:
+            rej, adj, _, _ = multipletests(raw[finite], alpha=alpha, method=method)
+            adjusted[finite] = adj
+            reject[finite] = rej
+    return PValueAdjustment(method=method, pvalues=raw, pvalues_adjusted=adjusted,
+                            reject=reject, alpha=float(alpha), n_tests=int(finite.sum()))

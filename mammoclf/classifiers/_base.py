@@ -2,7 +2,7 @@
 
 import time
 from abc import abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -156,28 +156,36 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         """
         keras = import_keras()
         callbacks = list(self.callbacks or [])
-        validation_data = None
         if data.validation is not None:
-            X_val, y_val, w_val = data.validation
-            validation_data = (X_val, y_val, w_val)
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=self.patience, restore_best_weights=True
                 )
             )
         history = model.fit(
-            data.X if fit_X is None else fit_X,
-            data.y,
-            sample_weight=data.sample_weight,
-            validation_data=validation_data,
-            batch_size=self.batch_size,
+            **self._fit_inputs(data if fit_X is None else replace(data, X=fit_X)),
             epochs=initial_epoch + epochs,
             initial_epoch=initial_epoch,
-            shuffle=True,
             callbacks=callbacks,
             verbose=_keras_verbosity(self.verbose),
         )
         return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+    def _fit_inputs(self, data):
+        """The ``model.fit`` keyword arguments that feed it ``data``, shuffled.
+
+        A hook: a subclass may stream arrays too large for memory (such as
+        memory-mapped cached activations) as a ``keras.utils.PyDataset``.
+        """
+        validation = None if data.validation is None else tuple(data.validation)
+        return {
+            "x": data.X,
+            "y": data.y,
+            "sample_weight": data.sample_weight,
+            "validation_data": validation,
+            "batch_size": self.batch_size,
+            "shuffle": True,
+        }
 
     # -------------------------------------------------------------------- fit
     def fit(self, X, y, sample_weight=None):
@@ -274,6 +282,13 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = encoder.classes_
         y_encoded = encoder.transform(y)
         weights = check_sample_weight(sample_weight, n_samples)
+        if isinstance(self.class_weight, dict):
+            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels that are not in y: {unknown}; the "
+                    f"classes are {self.classes_.tolist()}."
+                )
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y

@@ -1,5 +1,11 @@
 """Grad-CAM: correct gradients, localisation, pipelines and clear errors."""
 
+import importlib.util
+import os
+import pickle
+import subprocess
+import sys
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -138,3 +144,31 @@ def test_display_draws_one_overlay_per_image(lesion_model, lesion_data):
 def test_display_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="one heatmap per image"):
         GradCAMDisplay(np.zeros((3, 8, 8)), np.zeros((2, 8, 8))).plot()
+
+
+JAX_GRAD_CAM = """
+import pickle, sys
+import numpy as np
+from mammoclf.inspection import grad_cam
+with open(sys.argv[1], "rb") as handle:
+    clf, images = pickle.load(handle)
+np.save(sys.argv[2], grad_cam(clf, images, target="MALIGNANT"))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_jax_backend_gives_the_same_heatmaps(lesion_model, lesion_data, tmp_path):
+    """The same network, reloaded under KERAS_BACKEND=jax, explains images alike."""
+    X, _, _ = lesion_data
+    bundle = tmp_path / "model.pkl"
+    bundle.write_bytes(pickle.dumps((lesion_model, X[:4])))
+    output = tmp_path / "heatmaps.npy"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_GRAD_CAM, str(bundle), str(output)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    np.testing.assert_allclose(
+        np.load(output), grad_cam(lesion_model, X[:4], target="MALIGNANT"), atol=1e-4
+    )

@@ -1,0 +1,333 @@
+"""Cross-validated comparison of several models on identical, patient-grouped folds."""
+
+import math
+import sys
+import time
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _num_samples
+
+from mammoclf.metrics import ClinicalScorer, clinical_scorers, make_clinical_scorer
+from mammoclf.metrics import resolve_pos_label
+from mammoclf.model_selection._fit import fit_and_predict
+from mammoclf.model_selection._result import ComparisonResult
+from mammoclf.model_selection._splits import check_splits, make_splits, warn_if_groups_missing
+
+__all__ = ["compare_models"]
+
+_MB = 1024**2
+
+
+def _named_estimators(estimators):
+    """``[(name, estimator), ...]`` from a dict, a list of pairs or of estimators."""
+    if isinstance(estimators, dict):
+        pairs = list(estimators.items())
+    elif isinstance(estimators, (list, tuple)) and all(
+            isinstance(e, tuple) and len(e) == 2 for e in estimators):
+        pairs = list(estimators)
+    elif isinstance(estimators, (list, tuple)):
+        # Name by class, numbering repeats: ScratchCNNClassifier-1, -2, ...
+        names = [type(e).__name__ for e in estimators]
+        pairs = [((f"{n}-{names[:i + 1].count(n)}" if names.count(n) > 1 else n), e)
+                 for i, (n, e) in enumerate(zip(names, estimators))]
+    else:
+        raise TypeError(
+            "estimators must be a dict {name: estimator}, a list of (name, estimator) "
+            f"pairs or a list of estimators; got {type(estimators).__name__}."
+        )
+    if not pairs:
+        raise ValueError("estimators is empty: give at least one model to evaluate.")
+    names = [name for name, _ in pairs]
+    if not all(isinstance(name, str) and name for name in names):
+        raise TypeError(f"Model names must be non-empty strings; got {names}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"Model names must be unique; got {names}.")
+    for name, estimator in pairs:
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+            raise TypeError(f"Model {name!r} ({estimator!r}) has no fit/predict methods.")
+    return pairs
+
+
+def _scorers(scoring, pos_label):
+    if scoring is None:
+        return clinical_scorers(pos_label=pos_label)
+    if isinstance(scoring, str):
+        scoring = [scoring]
+    if isinstance(scoring, dict):
+        items = list(scoring.items())
+    elif isinstance(scoring, (list, tuple)) and all(isinstance(s, str) for s in scoring):
+        items = [(name, name) for name in scoring]
+    else:
+        raise TypeError(
+            "scoring must be None, a clinical metric name, a list of names or a dict "
+            f"{{name: name or ClinicalScorer}}; got {scoring!r}."
+        )
+    scorers = {}
+    for name, scorer in items:
+        if isinstance(scorer, str):
+            scorer = make_clinical_scorer(scorer, pos_label=pos_label)
+        elif not isinstance(scorer, ClinicalScorer):
+            raise TypeError(
+                f"scoring[{name!r}] is {scorer!r}: compare_models scores stored "
+                "out-of-fold predictions, so it needs a clinical metric name or a "
+                "scorer from mammoclf.metrics.make_clinical_scorer, not an "
+                "estimator-calling scikit-learn scorer."
+            )
+        scorers[name] = scorer
+    if not scorers:
+        raise ValueError("scoring is empty.")
+    return scorers
+
+
+@validate_params(
+    {
+        "estimators": [dict, list, tuple],
+        "X": ["array-like", "sparse matrix"],
+        "y": ["array-like"],
+        "groups": ["array-like", None],
+        "cv": ["cv_object"],
+        "scoring": [str, list, tuple, dict, None],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "pos_label": [StrOptions({"auto"}), str, Integral, "boolean", None],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "return_estimators": ["boolean"],
+        "measure_memory": ["boolean"],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def compare_models(estimators, X, y, *, groups=None, cv=None, scoring=None, n_repeats=1,
+                   pos_label="auto", n_jobs=None, random_state=None,
+                   return_estimators=False, measure_memory=True, verbose=0):
+    """Cross-validate several models on the same patient-grouped folds.
+
+    Every model (estimator or pipeline) is cloned and fitted on exactly the
+    same training folds and scored on the same test folds. The folds are
+    computed once, from ``y`` and ``groups`` only, never from an estimator's
+    ``is_classifier`` tag, so wrappers such as scikeras's ``KerasClassifier``
+    get the same stratified folds as everything else. Scores are computed
+    here, from out-of-fold predicted labels and positive-class scores, with
+    :mod:`mammoclf.metrics`.
+
+    Augmentation and resampling belong inside the models (e.g. an
+    imbalanced-learn pipeline ending in a classifier): each is cloned and
+    fitted on the training fold only, so nothing of a test fold leaks into
+    training.
+
+    Parameters
+    ----------
+    estimators : dict, list of (name, estimator) or list of estimators
+        The models. Unnamed ones are named after their class.
+    X : array-like of shape (n_samples, ...) or sequence of paths
+        Images ``(n, H, W[, C])``, flattened images, a DataFrame, or a list
+        of file paths for pipelines that start with a loader. Indexed with
+        scikit-learn's ``_safe_indexing``.
+    y : array-like of shape (n_samples,)
+        Labels of two classes.
+    groups : array-like of shape (n_samples,), default=None
+        Patient id of each image; folds then never split a patient. When
+        None, a :class:`GroupLeakageWarning` is issued: nothing in image
+        arrays says which images share a patient, so the warning is always
+        given (with a count of repeated ``P_xxxxx`` ids when ``X`` holds
+        CBIS-DDSM file paths). Pass ``groups=np.arange(n_samples)`` to state
+        that each image is a different patient.
+    cv : None, int, splitter or iterable of (train, test), default=None
+        None means 5 folds. An int ``k`` gives ``StratifiedGroupKFold(k,
+        shuffle=True)`` with ``groups`` (``StratifiedKFold`` without), with
+        a new seed for each repeat. A splitter object or an iterable of
+        index pairs is used as given; splits that put a group on both sides
+        are refused.
+    scoring : str, list of str or dict, default=None
+        Clinical metric names (see :data:`mammoclf.metrics.CLINICAL_METRICS`)
+        or a dict ``{name: metric name or ClinicalScorer}``. None scores all
+        clinical metrics.
+    n_repeats : int, default=1
+        Repeats of k-fold CV with reshuffled folds (``cv`` None or int).
+    pos_label : "auto" or label, default="auto"
+        The positive (malignant) class, see
+        :func:`mammoclf.metrics.resolve_pos_label`.
+    n_jobs : int, default=None
+        Parallel (model, split) fits through joblib; None means 1 unless in
+        a ``joblib.parallel_backend`` context. Each task is one picklable
+        fit, so the Dask backend can distribute them.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the shuffling of the folds (one seed per repeat). Models are
+        seeded by their own ``random_state``; they are not modified.
+    return_estimators : bool, default=False
+        Keep every fitted model in ``result.estimators`` (memory!).
+    measure_memory : bool, default=True
+        Sample the resident memory (RSS) of the fitting process during each
+        fit (needs psutil). This measures the whole process, misses spikes
+        shorter than the 20 ms sampling interval, counts concurrent fits in
+        one process together (threading backend) and excludes GPU memory.
+    verbose : int, default=0
+        0 silent; 1 prints one line per finished fit with its score and an
+        estimate of the remaining time.
+
+    Returns
+    -------
+    result : ComparisonResult
+        Per-split scores, out-of-fold predictions and scores, timings,
+        epochs, memory, folds and, optionally, the fitted models.
+        ``print(result.summary())`` gives Table 1 and the tests.
+
+    Raises
+    ------
+    ValueError
+        For labels that are not binary, splits that leak a patient or lack
+        a class in training, and unusable ``scoring``.
+
+    See Also
+    --------
+    mammoclf.stats.pairwise_tests : Tests across the compared models.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from mammoclf.model_selection import compare_models
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 5))
+    >>> y = np.where(X[:, 0] + 0.5 * rng.normal(size=60) > 0, "MALIGNANT", "BENIGN")
+    >>> patients = np.arange(60) // 2              # two images per patient
+    >>> result = compare_models(
+    ...     {"logreg": LogisticRegression(), "knn": KNeighborsClassifier(15)},
+    ...     X, y, groups=patients, cv=3, random_state=0)
+    >>> result.fold_scores("roc_auc").shape        # 3 folds x 2 models
+    (3, 2)
+    >>> result.scores.columns.tolist()[:3]
+    ['accuracy', 'sensitivity', 'specificity']
+    >>> table = result.summary().scores             # Table 1 as a DataFrame
+    >>> table.loc["roc_auc"].columns.tolist()
+    ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
+    """
+    pairs = _named_estimators(estimators)
+    y = column_or_1d(y)
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size != 2:
+        raise ValueError(
+            f"compare_models compares binary classifiers; y has {classes.size} "
+            f"class(es): {classes.tolist()}."
+        )
+    n_samples = _num_samples(X)
+    if n_samples != y.shape[0]:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels.")
+    if groups is None:
+        warn_if_groups_missing(X, n_samples)
+    else:
+        groups = column_or_1d(groups)
+        if groups.shape[0] != n_samples:
+            raise ValueError(f"groups has {groups.shape[0]} entries for {n_samples} images.")
+    pos_label = resolve_pos_label(classes, pos_label)
+    scorers = _scorers(scoring, pos_label)
+    if any(s.response == "score" for s in scorers.values()):
+        for name, estimator in pairs:
+            if not (hasattr(estimator, "predict_proba") or hasattr(estimator,
+                                                                   "decision_function")):
+                raise ValueError(
+                    f"Model {name!r} has neither predict_proba nor decision_function, so "
+                    "score-based metrics (roc_auc) cannot be computed; drop them from "
+                    "scoring."
+                )
+    splits, description = make_splits(cv, y, groups, n_repeats=n_repeats,
+                                      random_state=random_state)
+    check_splits(splits, y, groups)
+
+    tasks = [(name, estimator, index) for name, estimator in pairs
+             for index in range(len(splits))]
+    if verbose:
+        print(f"[compare_models] {len(pairs)} model(s) x {len(splits)} splits = "
+              f"{len(tasks)} fits; {description}", flush=True)
+    jobs = (
+        delayed(fit_and_predict)(
+            clone(estimator), X, y, splits[index].train, splits[index].test,
+            model=name, split_index=index, pos_label=pos_label,
+            measure_memory=measure_memory, return_estimator=return_estimators,
+            describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
+        )
+        for name, estimator, index in tasks
+    )
+    started = time.perf_counter()
+    outputs = []
+    for output in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+        outputs.append(output)
+        if verbose:
+            _report_progress(output, splits, y, scorers, pos_label, len(outputs),
+                             len(tasks), started)
+    return _assemble(pairs, outputs, splits, description, y, groups, classes, pos_label,
+                     scorers, return_estimators)
+
+
+def _report_progress(output, splits, y, scorers, pos_label, done, total, started):
+    split = splits[output.split_index]
+    name, scorer = next(iter(scorers.items()))
+    if "roc_auc" in scorers and output.y_score is not None:
+        name, scorer = "roc_auc", scorers["roc_auc"]
+    score = scorer.score_predictions(y[split.test], y_pred=output.y_pred,
+                                     y_score=output.y_score, pos_label=pos_label)
+    elapsed = time.perf_counter() - started
+    remaining = elapsed / done * (total - done)
+    print(f"[compare_models] {done:>{len(str(total))}}/{total} {output.model} repeat "
+          f"{split.repeat} fold {split.fold}: fit {output.fit_time:.1f} s, {name} "
+          f"{score:.3f}; elapsed {elapsed:.0f} s, ~{remaining:.0f} s left",
+          file=sys.stdout, flush=True)
+
+
+def _assemble(pairs, outputs, splits, description, y, groups, classes, pos_label,
+              scorers, return_estimators):
+    names = [name for name, _ in pairs]
+    n_repeats = max(split.repeat for split in splits) + 1
+    y_pred = {name: np.full((n_repeats, y.shape[0]), None, dtype=object) for name in names}
+    y_score = {name: np.full((n_repeats, y.shape[0]), np.nan) for name in names}
+    score_method = dict.fromkeys(names)
+    histories = {name: [None] * len(splits) for name in names}
+    stages = {name: [None] * len(splits) for name in names}
+    estimators = {name: [None] * len(splits) for name in names}
+    score_rows, compute_rows, index = [], [], []
+    for out in outputs:
+        split = splits[out.split_index]
+        y_pred[out.model][split.repeat, split.test] = out.y_pred
+        if out.y_score is not None:
+            y_score[out.model][split.repeat, split.test] = out.y_score
+            score_method[out.model] = out.score_method
+        histories[out.model][out.split_index] = out.history
+        stages[out.model][out.split_index] = out.stages
+        estimators[out.model][out.split_index] = out.estimator
+        index.append((out.model, split.repeat, split.fold))
+        score_rows.append([
+            scorer.score_predictions(y[split.test], y_pred=out.y_pred,
+                                     y_score=out.y_score, pos_label=pos_label)
+            for scorer in scorers.values()
+        ])
+        epoch_time = out.train_time if math.isfinite(out.train_time) else out.fit_time
+        compute_rows.append([
+            out.fit_time, out.train_time, out.predict_time, out.n_epochs,
+            epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
+            out.peak_memory_bytes / _MB,
+            (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
+        ])
+    multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
+    scores = pd.DataFrame(score_rows, index=multi_index, columns=list(scorers))
+    compute = pd.DataFrame(compute_rows, index=multi_index, columns=[
+        "fit_time", "train_time", "predict_time", "n_epochs", "time_per_epoch",
+        "peak_memory_mb", "memory_increase_mb"])
+    return ComparisonResult(
+        model_names=tuple(names), metric_names=tuple(scorers), classes=classes,
+        pos_label=pos_label, y_true=y, groups=groups, splits=tuple(splits),
+        cv_description=description, scores=scores, compute=compute, y_pred=y_pred,
+        y_score=y_score, score_method=score_method,
+        histories={k: tuple(v) for k, v in histories.items()},
+        stages={k: tuple(v) for k, v in stages.items()},
+        estimators={k: tuple(v) for k, v in estimators.items()} if return_estimators
+        else None,
+    )

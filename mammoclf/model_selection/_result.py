@@ -1,0 +1,386 @@
+"""The result of :func:`mammoclf.compare_models`."""
+
+from dataclasses import dataclass
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from mammoclf.model_selection._summary import _CI_METHOD_NAMES, ComparisonSummary
+
+__all__ = ["ComparisonResult"]
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class ComparisonResult:
+    """Everything :func:`~mammoclf.compare_models` measured, per model and split.
+
+    Attributes
+    ----------
+    model_names : tuple of str
+        The compared models, in input order.
+    metric_names : tuple of str
+        The scored metrics (columns of :attr:`scores`).
+    classes : ndarray of shape (2,)
+        The labels of ``y``.
+    pos_label : label
+        The positive (malignant) class used by every metric.
+    y_true : ndarray of shape (n_samples,)
+        The labels.
+    groups : ndarray of shape (n_samples,) or None
+        Patient ids, when given.
+    splits : tuple of Split
+        Every split (``repeat``, ``fold``, ``train``, ``test`` indices), the
+        same for every model.
+    cv_description : str
+        How the splits were made.
+    scores : pandas.DataFrame
+        Index (model, repeat, fold); one column per metric. Scores are
+        computed from the out-of-fold predictions of each split.
+    compute : pandas.DataFrame
+        Index (model, repeat, fold); columns ``fit_time`` (wall seconds of
+        ``fit``, including any preprocessing in a pipeline), ``train_time``
+        (the final estimator's own ``fit_time_``, NaN if it has none),
+        ``predict_time`` (``predict`` plus ``predict_proba`` or
+        ``decision_function``), ``n_epochs``, ``time_per_epoch``
+        (``train_time`` / ``n_epochs``, or ``fit_time`` / ``n_epochs`` when
+        there is no ``train_time``; NaN for non-epoch estimators),
+        ``peak_memory_mb`` (peak RSS of the fitting process during ``fit``)
+        and ``memory_increase_mb`` (that peak minus the RSS before ``fit``).
+        See :mod:`mammoclf.model_selection._memory` for what RSS sampling
+        can and cannot see.
+    y_pred : dict of str to ndarray of shape (n_repeats, n_samples)
+        Out-of-fold predicted labels per repeat (object arrays; ``None``
+        where an image was in no test fold of that repeat).
+    y_score : dict of str to ndarray of shape (n_repeats, n_samples)
+        Out-of-fold scores of ``pos_label`` (its ``predict_proba`` column,
+        else the oriented ``decision_function``); NaN where not tested or
+        where the model has neither method.
+    score_method : dict of str to str or None
+        ``"predict_proba"``, ``"decision_function"`` or None per model.
+    histories : dict of str to tuple
+        Per split, the final estimator's ``history_`` (dict of per-epoch
+        lists) or None.
+    stages : dict of str to tuple
+        Per split, the final estimator's ``stages_`` or None.
+    estimators : dict of str to tuple, or None
+        Per split, the fitted estimators (``return_estimators=True`` only).
+    """
+
+    model_names: tuple
+    metric_names: tuple
+    classes: np.ndarray
+    pos_label: object
+    y_true: np.ndarray
+    groups: np.ndarray | None
+    splits: tuple
+    cv_description: str
+    scores: pd.DataFrame
+    compute: pd.DataFrame
+    y_pred: dict
+    y_score: dict
+    score_method: dict
+    histories: dict
+    stages: dict
+    estimators: dict | None
+
+    # ----------------------------------------------------------- structure
+    @property
+    def n_repeats(self):
+        """Number of repeats (partitions of the images into test folds)."""
+        return max(split.repeat for split in self.splits) + 1
+
+    @property
+    def n_splits(self):
+        """Total number of train/test splits over all repeats."""
+        return len(self.splits)
+
+    @property
+    def n_train(self):
+        """Training-set size of each split, ndarray of shape (n_splits,)."""
+        return np.array([split.train.size for split in self.splits])
+
+    @property
+    def n_test(self):
+        """Test-set size of each split, ndarray of shape (n_splits,)."""
+        return np.array([split.test.size for split in self.splits])
+
+    @property
+    def fold_ids(self):
+        """Test fold of each image per repeat, shape (n_repeats, n_samples); -1: untested."""
+        ids = np.full((self.n_repeats, self.y_true.shape[0]), -1)
+        for split in self.splits:
+            ids[split.repeat, split.test] = split.fold
+        return ids
+
+    def __repr__(self):
+        return (
+            f"<ComparisonResult of {len(self.model_names)} models "
+            f"{list(self.model_names)} on {self.y_true.shape[0]} images, "
+            f"{self.n_splits} splits ({self.cv_description}); metrics "
+            f"{list(self.metric_names)}>"
+        )
+
+    # ------------------------------------------------------------- access
+    def _check_model(self, model):
+        if model not in self.model_names:
+            raise KeyError(f"No model {model!r}; the models are {list(self.model_names)}.")
+
+    def fold_scores(self, metric):
+        """Scores of one metric, one row per split and one column per model.
+
+        Parameters
+        ----------
+        metric : str
+            One of :attr:`metric_names`.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index (repeat, fold), columns the models: the paired layout the
+            tests of :mod:`mammoclf.stats` take.
+        """
+        if metric not in self.metric_names:
+            raise KeyError(f"No metric {metric!r}; scored: {list(self.metric_names)}.")
+        table = self.scores[metric].unstack("model")
+        return table[list(self.model_names)]
+
+    def out_of_fold(self, model, *, repeat=0):
+        """Out-of-fold predictions of one model in one repeat.
+
+        Parameters
+        ----------
+        model : str
+            One of :attr:`model_names`.
+        repeat : int, default=0
+            Which repeat.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            One row per image tested in that repeat, indexed by sample
+            index: ``fold``, ``y_true``, ``y_pred``, ``y_score`` and
+            ``group`` (when groups were given).
+        """
+        self._check_model(model)
+        if not 0 <= repeat < self.n_repeats:
+            raise IndexError(f"repeat must be in [0, {self.n_repeats}); got {repeat}.")
+        folds = self.fold_ids[repeat]
+        tested = np.flatnonzero(folds >= 0)
+        table = pd.DataFrame({
+            "fold": folds[tested],
+            "y_true": self.y_true[tested],
+            "y_pred": self.y_pred[model][repeat, tested].tolist(),
+            "y_score": self.y_score[model][repeat, tested],
+        }, index=pd.Index(tested, name="sample"))
+        if self.groups is not None:
+            table["group"] = self.groups[tested]
+        return table
+
+    # ------------------------------------------------------------ summaries
+    def summary_frame(self, *, metrics=None, ci_method="corrected_t", confidence_level=0.95,
+                      n_resamples=1000, random_state=0):
+        """Mean, standard deviation and CI of every metric for every model.
+
+        Parameters
+        ----------
+        metrics : sequence of str, default=None
+            Subset of :attr:`metric_names`; None means all.
+        ci_method : {"corrected_t", "t", "bootstrap"}, default="corrected_t"
+            ``"corrected_t"``: interval for the mean fold score with the
+            Nadeau-Bengio corrected variance ``(1/J + n_test/n_train) s^2``
+            and ``J - 1`` degrees of freedom (widens for the overlap of
+            training sets). ``"t"``: the naive interval ``s / sqrt(J)``,
+            too narrow on CV folds. ``"bootstrap"``: percentile interval of
+            the metric on the pooled out-of-fold predictions of repeat 0,
+            resampling patients (``groups``) or images; note that it is then
+            an interval for the pooled metric, not for the fold mean.
+        confidence_level : float, default=0.95
+            Level of the intervals.
+        n_resamples : int, default=1000
+            Bootstrap resamples (``ci_method="bootstrap"`` only).
+        random_state : int, RandomState instance or None, default=0
+            Seeds the bootstrap.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index (metric, model); columns ``mean``, ``sd``, ``ci_low``,
+            ``ci_high`` and ``n_splits``.
+        """
+        metrics = list(self.metric_names if metrics is None else metrics)
+        unknown = [m for m in metrics if m not in self.metric_names]
+        if unknown:
+            raise KeyError(f"Not scored: {unknown}; scored: {list(self.metric_names)}.")
+        if ci_method not in _CI_METHOD_NAMES:
+            raise ValueError(f"ci_method must be one of {list(_CI_METHOD_NAMES)}; got "
+                             f"{ci_method!r}.")
+        if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
+            raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        ratio = float(self.n_test.mean() / self.n_train.mean())
+        rows = []
+        for metric in metrics:
+            table = self.fold_scores(metric)
+            for model in self.model_names:
+                values = table[model].to_numpy(dtype=float)
+                n = values.size
+                mean, sd = values.mean(), values.std(ddof=1)
+                if ci_method == "bootstrap":
+                    low, high = self._bootstrap_ci(model, metric, confidence_level,
+                                                   n_resamples, random_state)
+                else:
+                    factor = 1 / n + (ratio if ci_method == "corrected_t" else 0.0)
+                    half = _st.t.ppf(0.5 + confidence_level / 2, n - 1) * sd * np.sqrt(factor)
+                    low, high = mean - half, mean + half
+                rows.append((metric, model, mean, sd, low, high, n))
+        frame = pd.DataFrame(rows, columns=["metric", "model", "mean", "sd", "ci_low",
+                                            "ci_high", "n_splits"])
+        return frame.set_index(["metric", "model"])
+
+    def _bootstrap_ci(self, model, metric, confidence_level, n_resamples, random_state):
+        from mammoclf.metrics._scorers import _CLINICAL
+        from mammoclf.stats import bootstrap_ci
+
+        if metric not in _CLINICAL:
+            raise ValueError(f"ci_method='bootstrap' supports the clinical metrics only; "
+                             f"got {metric!r}.")
+        oof = self.out_of_fold(model, repeat=0)
+        values = oof["y_score"] if _CLINICAL[metric][1] == "score" else oof["y_pred"]
+        result = bootstrap_ci(metric, oof["y_true"].to_numpy(), values.to_numpy(),
+                              groups=None if self.groups is None else oof["group"].to_numpy(),
+                              n_resamples=n_resamples, confidence_level=confidence_level,
+                              pos_label=self.pos_label, random_state=random_state)
+        return result.ci
+
+    def compute_summary(self):
+        """Timing and memory per model, like the study's Table 2.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index model; ``fit_time_mean`` and ``fit_time_total`` (seconds,
+            per split and summed over splits), ``train_time_total``,
+            ``predict_time_mean``, ``n_epochs_mean``,
+            ``time_per_epoch_mean``, ``peak_memory_mb`` (maximum over
+            splits) and ``memory_increase_mb`` (maximum over splits).
+        """
+        grouped = self.compute.groupby(level="model", sort=False)
+        table = pd.DataFrame({
+            "fit_time_mean": grouped["fit_time"].mean(),
+            "fit_time_total": grouped["fit_time"].sum(),
+            "train_time_total": grouped["train_time"].sum(min_count=1),
+            "predict_time_mean": grouped["predict_time"].mean(),
+            "n_epochs_mean": grouped["n_epochs"].mean(),
+            "time_per_epoch_mean": grouped["time_per_epoch"].mean(),
+            "peak_memory_mb": grouped["peak_memory_mb"].max(),
+            "memory_increase_mb": grouped["memory_increase_mb"].max(),
+        })
+        return table.loc[list(self.model_names)]
+
+    def pairwise_tests(self, *, test="corrected_t", metric=None, correction="holm",
+                       alpha=0.05, reference=None, repeat=0, confidence_level=0.95):
+        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`."""
+        from mammoclf.stats import pairwise_tests
+
+        return pairwise_tests(self, test=test, metric=metric, correction=correction,
+                              alpha=alpha, reference=reference, repeat=repeat,
+                              confidence_level=confidence_level)
+
+    def summary(self, *, metrics=None, tests=None, test_metric=None,
+                correction="holm", alpha=0.05, ci_method="corrected_t",
+                confidence_level=0.95):
+        """A Table-1-like summary followed by pairwise tests and compute costs.
+
+        Parameters
+        ----------
+        metrics : sequence of str, default=None
+            Metrics of the scores table; None means all scored metrics.
+        tests : sequence of str, default=None
+            Pairwise tests (names of :data:`mammoclf.stats.PAIRWISE_TESTS`),
+            each on every pair of models, p-values adjusted per test; empty
+            for none. None means the corrected t-test on ``test_metric``,
+            plus DeLong's test when every model has positive-class scores.
+            An explicitly requested test that the comparison cannot run
+            (DeLong without scores, 5x2cv without 5 x 2 splits) is an error.
+        test_metric : str, default=None
+            Metric of the fold-score tests and the omnibus tests; None means
+            ``"roc_auc"`` when it was scored, else the first scored metric.
+        correction : {"holm", "bonferroni", "none"}, default="holm"
+            Multiple-comparison adjustment across the pairs of each test.
+        alpha : float, default=0.05
+            Family-wise error rate of the ``reject`` column.
+        ci_method : {"corrected_t", "t", "bootstrap"}, default="corrected_t"
+            Interval of the scores table, see :meth:`summary_frame`.
+        confidence_level : float, default=0.95
+            Level of all intervals.
+
+        Returns
+        -------
+        summary : ComparisonSummary
+            Prints as text; ``summary.to_markdown()`` for reports; its
+            ``scores``, ``tests`` and ``compute`` are DataFrames.
+        """
+        import mammoclf.stats as mstats
+
+        if test_metric is None:
+            test_metric = "roc_auc" if "roc_auc" in self.metric_names else self.metric_names[0]
+        if tests is None:
+            has_scores = all(self.score_method[m] is not None for m in self.model_names)
+            tests = ("corrected_t", "delong") if has_scores else ("corrected_t",)
+        frames = []
+        if len(self.model_names) >= 2:
+            for test in tests:
+                metric = None if test in ("mcnemar", "delong") else test_metric
+                frame = mstats.pairwise_tests(self, test=test, metric=metric,
+                                              correction=correction, alpha=alpha,
+                                              confidence_level=confidence_level)
+                frames.append(frame.assign(test_key=test))
+        tests_table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        if frames:
+            tests_table.attrs.update(correction=correction, alpha=alpha)
+        omnibus = ()
+        if len(self.model_names) >= 3:
+            omnibus = (mstats.omnibus_test(self, test="friedman", metric=test_metric),
+                       mstats.omnibus_test(self, test="rm_anova", metric=test_metric))
+        level = round(100 * confidence_level)
+        notes = [
+            f"Positive class: {self.pos_label!r}. Scores are computed per split from "
+            "out-of-fold predictions; every model used the same splits.",
+            f"{level}% CI: {_CI_METHOD_NAMES[ci_method]}.",
+        ]
+        scores = self.summary_frame(metrics=metrics, ci_method=ci_method,
+                                    confidence_level=confidence_level)
+        if ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any():
+            notes.append(
+                "Some t intervals extend beyond [0, 1]: with few splits and scores "
+                "near a bound the normal approximation is poor; they are shown "
+                "unclipped (ci_method='bootstrap' respects the bounds)."
+            )
+        if frames:
+            notes.append(
+                f"p-values adjusted with {correction} across the {len(frames[0])} "
+                "pair(s) of each test. Corrected t: Nadeau-Bengio resampled t-test "
+                f"on {test_metric} fold scores. DeLong and McNemar use the pooled "
+                "out-of-fold predictions of repeat 0 and assume independent images."
+            )
+        if self.groups is None:
+            notes.append("No patient groups were given: folds were split per image.")
+        if self.compute["peak_memory_mb"].notna().any():
+            notes.append("Peak RSS: resident memory of the whole fitting process, "
+                         "sampled during fit (a lower bound); GPU memory not included.")
+        else:
+            notes.append("Memory was not measured (measure_memory=False).")
+        title = (f"Comparison of {len(self.model_names)} model(s) on "
+                 f"{self.y_true.shape[0]} images: {self.cv_description}, "
+                 f"{self.n_splits} splits")
+        return ComparisonSummary(
+            title=title, model_names=tuple(self.model_names),
+            scores=scores,
+            tests=tests_table, omnibus=omnibus, compute=self.compute_summary(),
+            notes=tuple(notes),
+        )
+
+    def to_frame(self):
+        """Scores and compute costs of every (model, split) in one DataFrame."""
+        return self.scores.join(self.compute)

@@ -1,0 +1,23 @@
+"""Tasks are picklable and parallel runs equal sequential ones."""
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+
+from mammoclf.model_selection import compare_models
+
+
+def test_loky_processes_give_the_sequential_result():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 4))
+    y = np.where(X[:, 0] + rng.normal(size=80) > 0, "MALIGNANT", "BENIGN")
+    groups = np.arange(80) // 2
+    models = {"logreg": LogisticRegression(), "knn": KNeighborsClassifier(7)}
+    kwargs = dict(groups=groups, cv=4, n_repeats=2, random_state=0)
+    sequential = compare_models(models, X, y, n_jobs=1, **kwargs)
+    parallel = compare_models(models, X, y, n_jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(parallel.scores, sequential.scores)
+    for model in models:
+        np.testing.assert_array_equal(parallel.y_score[model], sequential.y_score[model])
+        np.testing.assert_array_equal(parallel.y_pred[model], sequential.y_pred[model])

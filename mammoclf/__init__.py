@@ -20,6 +20,7 @@ _LAZY_EXPORTS = {
     "make_pipeline": "mammoclf.pipeline",
     "compare_models": "mammoclf.model_selection",
     "load": "mammoclf.persistence",
+    "save": "mammoclf.persistence",
 }
 _SUBMODULES = {
     "classifiers", "datasets", "exceptions", "inspection", "metrics",

@@ -27,7 +27,9 @@ exception                      also a                 raised for
                                                       Keras backend cannot do
 =============================  =====================  =========================
 
-Missing files raise the built-in :class:`FileNotFoundError`.
+Missing files raise the built-in :class:`FileNotFoundError`. Loading a model
+saved by another mammoclf version warns with
+:class:`InconsistentVersionWarning`.
 """
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "WeightsUnavailableError",
     "IncompatibleModelError",
     "BackendNotSupportedError",
+    "InconsistentVersionWarning",
 ]
 
 
@@ -101,3 +104,7 @@ class IncompatibleModelError(MammoclfError, ValueError):
 
 class BackendNotSupportedError(MammoclfError, NotImplementedError):
     """The active Keras backend does not support the requested feature."""
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A saved model is loaded by a different mammoclf version than wrote it."""

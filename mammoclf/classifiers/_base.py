@@ -209,6 +209,17 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        state_before_fit = dict(self.__dict__)
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            # A failed or interrupted fit (KeyboardInterrupt included) leaves
+            # the estimator exactly as it was: never half-fitted.
+            self.__dict__.clear()
+            self.__dict__.update(state_before_fit)
+            raise
+
+    def _fit(self, X, y, sample_weight):
         self._validate_params()
         image_shape_param = check_image_shape_param(self.image_shape)
         X = self._validate_images(X, reset=True, image_shape=image_shape_param)

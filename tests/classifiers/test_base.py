@@ -432,3 +432,41 @@ def test_repeated_fits_release_models(toy_images):
     gc.collect()
     assert all(ref() is None for ref in refs)
     assert keras.config.dtype_policy().name == "float32"
+
+
+def _interrupting_callback(at_epoch):
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == at_epoch:
+                raise KeyboardInterrupt
+
+    return Interrupt()
+
+
+def test_interrupted_first_fit_leaves_the_estimator_unfitted(toy_images):
+    from sklearn.exceptions import NotFittedError
+
+    X, y, _ = toy_images
+    clf = tiny_cnn(epochs=3, callbacks=[_interrupting_callback(1)])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert not [name for name in vars(clf) if name.endswith("_")]
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_interrupted_refit_keeps_the_previous_fit(toy_images):
+    X, y, _ = toy_images
+    clf = tiny_cnn(epochs=1).fit(X, y)
+    before = clf.predict_proba(X)
+    state = {k: v for k, v in vars(clf).items() if k.endswith("_")}
+    clf.set_params(epochs=3, callbacks=[_interrupting_callback(1)])
+    y_other = np.where(y == "BENIGN", "B", "M")  # a refit on other labels...
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X[:, :16, :16], y_other)  # ...and other image sizes
+    assert {k: v for k, v in vars(clf).items() if k.endswith("_")}.keys() == state.keys()
+    np.testing.assert_array_equal(clf.classes_, ["BENIGN", "MALIGNANT"])
+    assert clf.image_shape_ == (32, 32, 1)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)

@@ -1,0 +1,62 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_write", "TEMPORARY_SUFFIX"]
+
+# Partial files carry this suffix until renamed; nothing mammoclf reads ends so.
+TEMPORARY_SUFFIX = ".partial"
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file next to ``path`` and move it into place on success.
+
+    The data are flushed and fsynced before ``os.replace`` swaps the file in,
+    so an interrupted process (exception, ``KeyboardInterrupt``, ``kill -9``,
+    power loss after the rename) leaves either the previous file or the
+    complete new one. On an exception the temporary file is removed; after a
+    hard kill it remains as ``<name>.<random>.partial`` and is never read.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination file.
+    mode : {"wb", "w"}, default="wb"
+        Binary or text mode.
+
+    Yields
+    ------
+    handle : file object
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"mode must be 'wb' or 'w'; got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f"{path.name}.", suffix=TEMPORARY_SUFFIX
+    )
+    try:
+        with os.fdopen(descriptor, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory):
+    """Persist the rename itself (POSIX); a no-op where directories cannot be opened."""
+    with contextlib.suppress(OSError, AttributeError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

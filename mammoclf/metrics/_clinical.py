@@ -102,8 +102,9 @@ def _ratio(numerator, denominator, *, zero_division, name, undefined_when):
             stacklevel=3,
         )
         return 0.0
-    if zero_division in (0, 1) or (isinstance(zero_division, float) and np.isnan(
-            zero_division)):
+    if zero_division in (0, 1) or (
+        isinstance(zero_division, float) and np.isnan(zero_division)
+    ):
         return float(zero_division)
     raise ValueError(
         f"zero_division must be 'warn', 0.0, 1.0 or np.nan; got {zero_division!r}."
@@ -134,8 +135,9 @@ _COMMON_PARAMS = """
 """
 
 
-def sensitivity_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
-                      zero_division="warn"):
+def sensitivity_score(
+    y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
+):
     """Sensitivity (recall, true positive rate) of the malignant class.
 
     ``TP / (TP + FN)``: the fraction of malignant cases called malignant.
@@ -152,12 +154,18 @@ def sensitivity_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
         y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
     )
     c = _counts(y_true, y_pred, pos_label, weights)
-    return _ratio(c.tp, c.tp + c.fn, zero_division=zero_division,
-                  name="Sensitivity", undefined_when="without positive cases")
+    return _ratio(
+        c.tp,
+        c.tp + c.fn,
+        zero_division=zero_division,
+        name="Sensitivity",
+        undefined_when="without positive cases",
+    )
 
 
-def specificity_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
-                      zero_division="warn"):
+def specificity_score(
+    y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
+):
     """Specificity (true negative rate): the fraction of benign cases called benign.
 
     ``TN / (TN + FP)``; the recall of the negative class.
@@ -173,12 +181,18 @@ def specificity_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
         y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
     )
     c = _counts(y_true, y_pred, pos_label, weights)
-    return _ratio(c.tn, c.tn + c.fp, zero_division=zero_division,
-                  name="Specificity", undefined_when="without negative cases")
+    return _ratio(
+        c.tn,
+        c.tn + c.fp,
+        zero_division=zero_division,
+        name="Specificity",
+        undefined_when="without negative cases",
+    )
 
 
-def ppv_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
-              zero_division="warn"):
+def ppv_score(
+    y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
+):
     """Positive predictive value (precision): how often a malignant call is right.
 
     ``TP / (TP + FP)``. Unlike sensitivity and specificity it depends on the
@@ -196,12 +210,18 @@ def ppv_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
         y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
     )
     c = _counts(y_true, y_pred, pos_label, weights)
-    return _ratio(c.tp, c.tp + c.fp, zero_division=zero_division,
-                  name="PPV", undefined_when="without positive predictions")
+    return _ratio(
+        c.tp,
+        c.tp + c.fp,
+        zero_division=zero_division,
+        name="PPV",
+        undefined_when="without positive predictions",
+    )
 
 
-def npv_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
-              zero_division="warn"):
+def npv_score(
+    y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
+):
     """Negative predictive value: how often a benign call is right.
 
     ``TN / (TN + FN)``; prevalence-dependent like :func:`ppv_score`.
@@ -217,8 +237,13 @@ def npv_score(y_true, y_pred, *, pos_label="auto", sample_weight=None,
         y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
     )
     c = _counts(y_true, y_pred, pos_label, weights)
-    return _ratio(c.tn, c.tn + c.fn, zero_division=zero_division,
-                  name="NPV", undefined_when="without negative predictions")
+    return _ratio(
+        c.tn,
+        c.tn + c.fn,
+        zero_division=zero_division,
+        name="NPV",
+        undefined_when="without negative predictions",
+    )
 
 
 for _func in (sensitivity_score, specificity_score, ppv_score, npv_score):
@@ -338,8 +363,15 @@ def f1_weighted_score(y_true, y_pred, *, sample_weight=None, zero_division="warn
     >>> round(f1_weighted_score(["M", "M", "B", "B"], ["M", "B", "B", "B"]), 4)
     0.7333
     """
-    return float(_skm.f1_score(y_true, y_pred, average="weighted",
-                               sample_weight=sample_weight, zero_division=zero_division))
+    return float(
+        _skm.f1_score(
+            y_true,
+            y_pred,
+            average="weighted",
+            sample_weight=sample_weight,
+            zero_division=zero_division,
+        )
+    )
 
 
 def roc_auc_score(y_true, y_score, *, pos_label="auto", sample_weight=None):

@@ -99,7 +99,9 @@ def resolve_pos_label(labels, pos_label="auto"):
             f"{distinct}. Pass pos_label= the positive (malignant) class."
         )
     if distinct and all(_is_number(label) for label in distinct):
-        as_set = {int(label) if float(label).is_integer() else label for label in distinct}
+        as_set = {
+            int(label) if float(label).is_integer() else label for label in distinct
+        }
         if as_set <= {0, 1} or as_set <= {-1, 1}:
             return True if all(isinstance(v, (bool, np.bool_)) for v in distinct) else 1
     raise ValueError(

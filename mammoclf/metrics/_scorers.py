@@ -97,11 +97,14 @@ class ClinicalScorer:
         name = getattr(self.score_func, "__name__", repr(self.score_func))
         extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
         sign = "" if self.greater_is_better else ", greater_is_better=False"
-        return (f"make_clinical_scorer({name}, response={self.response!r}, "
-                f"pos_label={self.pos_label!r}{sign}{extra})")
+        return (
+            f"make_clinical_scorer({name}, response={self.response!r}, "
+            f"pos_label={self.pos_label!r}{sign}{extra})"
+        )
 
-    def score_predictions(self, y_true, *, y_pred=None, y_score=None, pos_label=None,
-                          sample_weight=None):
+    def score_predictions(
+        self, y_true, *, y_pred=None, y_score=None, pos_label=None, sample_weight=None
+    ):
         """Score stored predictions (e.g. out-of-fold ones).
 
         Parameters
@@ -144,7 +147,9 @@ class ClinicalScorer:
             if self._takes_pos_label and hasattr(estimator, "classes_"):
                 pos_label = resolve_pos_label(estimator.classes_, self.pos_label)
             return self.score_predictions(
-                y_true, y_pred=estimator.predict(X), pos_label=pos_label,
+                y_true,
+                y_pred=estimator.predict(X),
+                pos_label=pos_label,
                 sample_weight=sample_weight,
             )
         pos_label = resolve_pos_label(_classes_of(estimator), self.pos_label)
@@ -154,8 +159,14 @@ class ClinicalScorer:
         )
 
 
-def make_clinical_scorer(score_func, *, response="predict", pos_label="auto",
-                         greater_is_better=True, **kwargs):
+def make_clinical_scorer(
+    score_func,
+    *,
+    response="predict",
+    pos_label="auto",
+    greater_is_better=True,
+    **kwargs,
+):
     """Make a scorer from a metric of labels or of positive-class scores.
 
     The scikit-learn analogue is :func:`sklearn.metrics.make_scorer`; the
@@ -208,12 +219,16 @@ def make_clinical_scorer(score_func, *, response="predict", pos_label="auto",
             )
         score_func, response = _CLINICAL[score_func]
     if not callable(score_func):
-        raise TypeError(f"score_func must be callable or a metric name; got {score_func!r}.")
+        raise TypeError(
+            f"score_func must be callable or a metric name; got {score_func!r}."
+        )
     if response not in _RESPONSES:
         raise ValueError(f"response must be one of {_RESPONSES}; got {response!r}.")
     if not isinstance(greater_is_better, (bool, np.bool_)):
         raise TypeError(f"greater_is_better must be a bool; got {greater_is_better!r}.")
-    return ClinicalScorer(score_func, response, pos_label, bool(greater_is_better), kwargs)
+    return ClinicalScorer(
+        score_func, response, pos_label, bool(greater_is_better), kwargs
+    )
 
 
 def clinical_scorers(*, pos_label="auto", metrics=None):
@@ -243,8 +258,8 @@ def clinical_scorers(*, pos_label="auto", metrics=None):
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(40, 3))
     >>> y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
-    >>> cv = cross_validate(LogisticRegression(), X, y, cv=4,
-    ...                     scoring=clinical_scorers(metrics=["specificity", "roc_auc"]))
+    >>> scoring = clinical_scorers(metrics=["specificity", "roc_auc"])
+    >>> cv = cross_validate(LogisticRegression(), X, y, cv=4, scoring=scoring)
     >>> sorted(k for k in cv if k.startswith("test_"))
     ['test_roc_auc', 'test_specificity']
     """
@@ -313,7 +328,8 @@ def positive_class_scores(estimator, X, *, pos_label):
                 f"(shape {decision.shape}); positive-class scores need two classes."
             )
         return (decision if classes.index(pos_label) == 1 else -decision), (
-            "decision_function")
+            "decision_function"
+        )
     raise TypeError(
         f"{type(estimator).__name__} has neither predict_proba nor "
         "decision_function, so score-based metrics such as roc_auc cannot be "

@@ -14,11 +14,19 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
-from mammoclf.metrics import ClinicalScorer, clinical_scorers, make_clinical_scorer
-from mammoclf.metrics import resolve_pos_label
+from mammoclf.metrics import (
+    ClinicalScorer,
+    clinical_scorers,
+    make_clinical_scorer,
+    resolve_pos_label,
+)
 from mammoclf.model_selection._fit import fit_and_predict
 from mammoclf.model_selection._result import ComparisonResult
-from mammoclf.model_selection._splits import check_splits, make_splits, warn_if_groups_missing
+from mammoclf.model_selection._splits import (
+    check_splits,
+    make_splits,
+    warn_if_groups_missing,
+)
 
 __all__ = ["compare_models"]
 
@@ -30,13 +38,16 @@ def _named_estimators(estimators):
     if isinstance(estimators, dict):
         pairs = list(estimators.items())
     elif isinstance(estimators, (list, tuple)) and all(
-            isinstance(e, tuple) and len(e) == 2 for e in estimators):
+        isinstance(e, tuple) and len(e) == 2 for e in estimators
+    ):
         pairs = list(estimators)
     elif isinstance(estimators, (list, tuple)):
         # Name by class, numbering repeats: ScratchCNNClassifier-1, -2, ...
         names = [type(e).__name__ for e in estimators]
-        pairs = [((f"{n}-{names[:i + 1].count(n)}" if names.count(n) > 1 else n), e)
-                 for i, (n, e) in enumerate(zip(names, estimators))]
+        pairs = [
+            ((f"{n}-{names[: i + 1].count(n)}" if names.count(n) > 1 else n), e)
+            for i, (n, e) in enumerate(zip(names, estimators))
+        ]
     else:
         raise TypeError(
             "estimators must be a dict {name: estimator}, a list of (name, estimator) "
@@ -51,7 +62,9 @@ def _named_estimators(estimators):
         raise ValueError(f"Model names must be unique; got {names}.")
     for name, estimator in pairs:
         if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
-            raise TypeError(f"Model {name!r} ({estimator!r}) has no fit/predict methods.")
+            raise TypeError(
+                f"Model {name!r} ({estimator!r}) has no fit/predict methods."
+            )
     return pairs
 
 
@@ -62,7 +75,9 @@ def _scorers(scoring, pos_label):
         scoring = [scoring]
     if isinstance(scoring, dict):
         items = list(scoring.items())
-    elif isinstance(scoring, (list, tuple)) and all(isinstance(s, str) for s in scoring):
+    elif isinstance(scoring, (list, tuple)) and all(
+        isinstance(s, str) for s in scoring
+    ):
         items = [(name, name) for name in scoring]
     else:
         raise TypeError(
@@ -104,9 +119,22 @@ def _scorers(scoring, pos_label):
     },
     prefer_skip_nested_validation=True,
 )
-def compare_models(estimators, X, y, *, groups=None, cv=None, scoring=None, n_repeats=1,
-                   pos_label="auto", n_jobs=None, random_state=None,
-                   return_estimators=False, measure_memory=True, verbose=0):
+def compare_models(
+    estimators,
+    X,
+    y,
+    *,
+    groups=None,
+    cv=None,
+    scoring=None,
+    n_repeats=1,
+    pos_label="auto",
+    n_jobs=None,
+    random_state=None,
+    return_estimators=False,
+    measure_memory=True,
+    verbose=0,
+):
     """Cross-validate several models on the same patient-grouped folds.
 
     Every model (estimator or pipeline) is cloned and fitted on exactly the
@@ -227,32 +255,50 @@ def compare_models(estimators, X, y, *, groups=None, cv=None, scoring=None, n_re
     else:
         groups = column_or_1d(groups)
         if groups.shape[0] != n_samples:
-            raise ValueError(f"groups has {groups.shape[0]} entries for {n_samples} images.")
+            raise ValueError(
+                f"groups has {groups.shape[0]} entries for {n_samples} images."
+            )
     pos_label = resolve_pos_label(classes, pos_label)
     scorers = _scorers(scoring, pos_label)
     if any(s.response == "score" for s in scorers.values()):
         for name, estimator in pairs:
-            if not (hasattr(estimator, "predict_proba") or hasattr(estimator,
-                                                                   "decision_function")):
+            if not (
+                hasattr(estimator, "predict_proba")
+                or hasattr(estimator, "decision_function")
+            ):
                 raise ValueError(
-                    f"Model {name!r} has neither predict_proba nor decision_function, so "
-                    "score-based metrics (roc_auc) cannot be computed; drop them from "
-                    "scoring."
+                    f"Model {name!r} has neither predict_proba nor decision_function, "
+                    "so score-based metrics (roc_auc) cannot be computed; drop them "
+                    "from scoring."
                 )
-    splits, description = make_splits(cv, y, groups, n_repeats=n_repeats,
-                                      random_state=random_state)
+    splits, description = make_splits(
+        cv, y, groups, n_repeats=n_repeats, random_state=random_state
+    )
     check_splits(splits, y, groups)
 
-    tasks = [(name, estimator, index) for name, estimator in pairs
-             for index in range(len(splits))]
+    tasks = [
+        (name, estimator, index)
+        for name, estimator in pairs
+        for index in range(len(splits))
+    ]
     if verbose:
-        print(f"[compare_models] {len(pairs)} model(s) x {len(splits)} splits = "
-              f"{len(tasks)} fits; {description}", flush=True)
+        print(
+            f"[compare_models] {len(pairs)} model(s) x {len(splits)} splits = "
+            f"{len(tasks)} fits; {description}",
+            flush=True,
+        )
     jobs = (
         delayed(fit_and_predict)(
-            clone(estimator), X, y, splits[index].train, splits[index].test,
-            model=name, split_index=index, pos_label=pos_label,
-            measure_memory=measure_memory, return_estimator=return_estimators,
+            clone(estimator),
+            X,
+            y,
+            splits[index].train,
+            splits[index].test,
+            model=name,
+            split_index=index,
+            pos_label=pos_label,
+            measure_memory=measure_memory,
+            return_estimator=return_estimators,
             describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
         )
         for name, estimator, index in tasks
@@ -262,10 +308,21 @@ def compare_models(estimators, X, y, *, groups=None, cv=None, scoring=None, n_re
     for output in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
         outputs.append(output)
         if verbose:
-            _report_progress(output, splits, y, scorers, pos_label, len(outputs),
-                             len(tasks), started)
-    return _assemble(pairs, outputs, splits, description, y, groups, classes, pos_label,
-                     scorers, return_estimators)
+            _report_progress(
+                output, splits, y, scorers, pos_label, len(outputs), len(tasks), started
+            )
+    return _assemble(
+        pairs,
+        outputs,
+        splits,
+        description,
+        y,
+        groups,
+        classes,
+        pos_label,
+        scorers,
+        return_estimators,
+    )
 
 
 def _report_progress(output, splits, y, scorers, pos_label, done, total, started):
@@ -273,21 +330,37 @@ def _report_progress(output, splits, y, scorers, pos_label, done, total, started
     name, scorer = next(iter(scorers.items()))
     if "roc_auc" in scorers and output.y_score is not None:
         name, scorer = "roc_auc", scorers["roc_auc"]
-    score = scorer.score_predictions(y[split.test], y_pred=output.y_pred,
-                                     y_score=output.y_score, pos_label=pos_label)
+    score = scorer.score_predictions(
+        y[split.test], y_pred=output.y_pred, y_score=output.y_score, pos_label=pos_label
+    )
     elapsed = time.perf_counter() - started
     remaining = elapsed / done * (total - done)
-    print(f"[compare_models] {done:>{len(str(total))}}/{total} {output.model} repeat "
-          f"{split.repeat} fold {split.fold}: fit {output.fit_time:.1f} s, {name} "
-          f"{score:.3f}; elapsed {elapsed:.0f} s, ~{remaining:.0f} s left",
-          file=sys.stdout, flush=True)
+    print(
+        f"[compare_models] {done:>{len(str(total))}}/{total} {output.model} repeat "
+        f"{split.repeat} fold {split.fold}: fit {output.fit_time:.1f} s, {name} "
+        f"{score:.3f}; elapsed {elapsed:.0f} s, ~{remaining:.0f} s left",
+        file=sys.stdout,
+        flush=True,
+    )
 
 
-def _assemble(pairs, outputs, splits, description, y, groups, classes, pos_label,
-              scorers, return_estimators):
+def _assemble(
+    pairs,
+    outputs,
+    splits,
+    description,
+    y,
+    groups,
+    classes,
+    pos_label,
+    scorers,
+    return_estimators,
+):
     names = [name for name, _ in pairs]
     n_repeats = max(split.repeat for split in splits) + 1
-    y_pred = {name: np.full((n_repeats, y.shape[0]), None, dtype=object) for name in names}
+    y_pred = {
+        name: np.full((n_repeats, y.shape[0]), None, dtype=object) for name in names
+    }
     y_score = {name: np.full((n_repeats, y.shape[0]), np.nan) for name in names}
     score_method = dict.fromkeys(names)
     histories = {name: [None] * len(splits) for name in names}
@@ -304,30 +377,61 @@ def _assemble(pairs, outputs, splits, description, y, groups, classes, pos_label
         stages[out.model][out.split_index] = out.stages
         estimators[out.model][out.split_index] = out.estimator
         index.append((out.model, split.repeat, split.fold))
-        score_rows.append([
-            scorer.score_predictions(y[split.test], y_pred=out.y_pred,
-                                     y_score=out.y_score, pos_label=pos_label)
-            for scorer in scorers.values()
-        ])
+        score_rows.append(
+            [
+                scorer.score_predictions(
+                    y[split.test],
+                    y_pred=out.y_pred,
+                    y_score=out.y_score,
+                    pos_label=pos_label,
+                )
+                for scorer in scorers.values()
+            ]
+        )
         epoch_time = out.train_time if math.isfinite(out.train_time) else out.fit_time
-        compute_rows.append([
-            out.fit_time, out.train_time, out.predict_time, out.n_epochs,
-            epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
-            out.peak_memory_bytes / _MB,
-            (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
-        ])
+        compute_rows.append(
+            [
+                out.fit_time,
+                out.train_time,
+                out.predict_time,
+                out.n_epochs,
+                epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
+                out.peak_memory_bytes / _MB,
+                (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
+            ]
+        )
     multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
     scores = pd.DataFrame(score_rows, index=multi_index, columns=list(scorers))
-    compute = pd.DataFrame(compute_rows, index=multi_index, columns=[
-        "fit_time", "train_time", "predict_time", "n_epochs", "time_per_epoch",
-        "peak_memory_mb", "memory_increase_mb"])
+    compute = pd.DataFrame(
+        compute_rows,
+        index=multi_index,
+        columns=[
+            "fit_time",
+            "train_time",
+            "predict_time",
+            "n_epochs",
+            "time_per_epoch",
+            "peak_memory_mb",
+            "memory_increase_mb",
+        ],
+    )
     return ComparisonResult(
-        model_names=tuple(names), metric_names=tuple(scorers), classes=classes,
-        pos_label=pos_label, y_true=y, groups=groups, splits=tuple(splits),
-        cv_description=description, scores=scores, compute=compute, y_pred=y_pred,
-        y_score=y_score, score_method=score_method,
+        model_names=tuple(names),
+        metric_names=tuple(scorers),
+        classes=classes,
+        pos_label=pos_label,
+        y_true=y,
+        groups=groups,
+        splits=tuple(splits),
+        cv_description=description,
+        scores=scores,
+        compute=compute,
+        y_pred=y_pred,
+        y_score=y_score,
+        score_method=score_method,
         histories={k: tuple(v) for k, v in histories.items()},
         stages={k: tuple(v) for k, v in stages.items()},
-        estimators={k: tuple(v) for k, v in estimators.items()} if return_estimators
+        estimators={k: tuple(v) for k, v in estimators.items()}
+        if return_estimators
         else None,
     )

@@ -87,8 +87,20 @@ def training_info(estimator):
     }
 
 
-def fit_and_predict(estimator, X, y, train, test, *, model, split_index, pos_label,
-                    measure_memory, return_estimator, describe):
+def fit_and_predict(
+    estimator,
+    X,
+    y,
+    train,
+    test,
+    *,
+    model,
+    split_index,
+    pos_label,
+    measure_memory,
+    return_estimator,
+    describe,
+):
     """Fit a clone on ``train``, predict labels and positive-class scores on ``test``.
 
     Parameters
@@ -126,14 +138,19 @@ def fit_and_predict(estimator, X, y, train, test, *, model, split_index, pos_lab
         started = time.perf_counter()
         y_pred = np.asarray(estimator.predict(X_test))
         y_score, score_method = None, None
-        if hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function"):
-            y_score, score_method = positive_class_scores(estimator, X_test,
-                                                          pos_label=pos_label)
+        if hasattr(estimator, "predict_proba") or hasattr(
+            estimator, "decision_function"
+        ):
+            y_score, score_method = positive_class_scores(
+                estimator, X_test, pos_label=pos_label
+            )
         predict_time = time.perf_counter() - started
     except Exception as exc:
         # Say which task failed: a traceback from a worker process alone does not.
         if hasattr(exc, "add_note"):
-            exc.add_note(f"compare_models: while fitting/predicting {model!r} on {describe}.")
+            exc.add_note(
+                f"compare_models: while fitting/predicting {model!r} on {describe}."
+            )
         raise
     if y_pred.shape != (len(test),):
         raise ValueError(
@@ -142,11 +159,20 @@ def fit_and_predict(estimator, X, y, train, test, *, model, split_index, pos_lab
         )
     info = training_info(estimator)
     return FoldOutput(
-        model=model, split_index=split_index, y_pred=y_pred, y_score=y_score,
-        score_method=score_method, fit_time=fit_time, predict_time=predict_time,
-        train_time=info["train_time"], n_epochs=info["n_epochs"],
-        history=info["history"], stages=info["stages"],
+        model=model,
+        split_index=split_index,
+        y_pred=y_pred,
+        y_score=y_score,
+        score_method=score_method,
+        fit_time=fit_time,
+        predict_time=predict_time,
+        train_time=info["train_time"],
+        n_epochs=info["n_epochs"],
+        history=info["history"],
+        stages=info["stages"],
         peak_memory_bytes=float(sampler.peak_bytes) if measure_memory else math.nan,
-        baseline_memory_bytes=float(sampler.baseline_bytes) if measure_memory else math.nan,
+        baseline_memory_bytes=float(sampler.baseline_bytes)
+        if measure_memory
+        else math.nan,
         estimator=estimator if return_estimator else None,
     )

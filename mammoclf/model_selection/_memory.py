@@ -71,8 +71,9 @@ class PeakMemorySampler:
         self.baseline_bytes = self._rss()
         self.peak_bytes = self.baseline_bytes
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="mammoclf-rss",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._sample, name="mammoclf-rss", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -108,7 +108,10 @@ class ComparisonResult:
 
     @property
     def fold_ids(self):
-        """Test fold of each image per repeat, shape (n_repeats, n_samples); -1: untested."""
+        """Test fold of each image per repeat, shape (n_repeats, n_samples).
+
+        -1 marks an image that is in no test fold of that repeat.
+        """
         ids = np.full((self.n_repeats, self.y_true.shape[0]), -1)
         for split in self.splits:
             ids[split.repeat, split.test] = split.fold
@@ -125,7 +128,9 @@ class ComparisonResult:
     # ------------------------------------------------------------- access
     def _check_model(self, model):
         if model not in self.model_names:
-            raise KeyError(f"No model {model!r}; the models are {list(self.model_names)}.")
+            raise KeyError(
+                f"No model {model!r}; the models are {list(self.model_names)}."
+            )
 
     def fold_scores(self, metric):
         """Scores of one metric, one row per split and one column per model.
@@ -168,19 +173,29 @@ class ComparisonResult:
             raise IndexError(f"repeat must be in [0, {self.n_repeats}); got {repeat}.")
         folds = self.fold_ids[repeat]
         tested = np.flatnonzero(folds >= 0)
-        table = pd.DataFrame({
-            "fold": folds[tested],
-            "y_true": self.y_true[tested],
-            "y_pred": self.y_pred[model][repeat, tested].tolist(),
-            "y_score": self.y_score[model][repeat, tested],
-        }, index=pd.Index(tested, name="sample"))
+        table = pd.DataFrame(
+            {
+                "fold": folds[tested],
+                "y_true": self.y_true[tested],
+                "y_pred": self.y_pred[model][repeat, tested].tolist(),
+                "y_score": self.y_score[model][repeat, tested],
+            },
+            index=pd.Index(tested, name="sample"),
+        )
         if self.groups is not None:
             table["group"] = self.groups[tested]
         return table
 
     # ------------------------------------------------------------ summaries
-    def summary_frame(self, *, metrics=None, ci_method="corrected_t", confidence_level=0.95,
-                      n_resamples=1000, random_state=0):
+    def summary_frame(
+        self,
+        *,
+        metrics=None,
+        ci_method="corrected_t",
+        confidence_level=0.95,
+        n_resamples=1000,
+        random_state=0,
+    ):
         """Mean, standard deviation and CI of every metric for every model.
 
         Parameters
@@ -214,10 +229,13 @@ class ComparisonResult:
         if unknown:
             raise KeyError(f"Not scored: {unknown}; scored: {list(self.metric_names)}.")
         if ci_method not in _CI_METHOD_NAMES:
-            raise ValueError(f"ci_method must be one of {list(_CI_METHOD_NAMES)}; got "
-                             f"{ci_method!r}.")
+            raise ValueError(
+                f"ci_method must be one of {list(_CI_METHOD_NAMES)}; got {ci_method!r}."
+            )
         if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-            raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+            raise ValueError(
+                f"confidence_level must be in (0, 1); got {confidence_level!r}."
+            )
         ratio = float(self.n_test.mean() / self.n_train.mean())
         rows = []
         for metric in metrics:
@@ -227,15 +245,22 @@ class ComparisonResult:
                 n = values.size
                 mean, sd = values.mean(), values.std(ddof=1)
                 if ci_method == "bootstrap":
-                    low, high = self._bootstrap_ci(model, metric, confidence_level,
-                                                   n_resamples, random_state)
+                    low, high = self._bootstrap_ci(
+                        model, metric, confidence_level, n_resamples, random_state
+                    )
                 else:
                     factor = 1 / n + (ratio if ci_method == "corrected_t" else 0.0)
-                    half = _st.t.ppf(0.5 + confidence_level / 2, n - 1) * sd * np.sqrt(factor)
+                    half = (
+                        _st.t.ppf(0.5 + confidence_level / 2, n - 1)
+                        * sd
+                        * np.sqrt(factor)
+                    )
                     low, high = mean - half, mean + half
                 rows.append((metric, model, mean, sd, low, high, n))
-        frame = pd.DataFrame(rows, columns=["metric", "model", "mean", "sd", "ci_low",
-                                            "ci_high", "n_splits"])
+        frame = pd.DataFrame(
+            rows,
+            columns=["metric", "model", "mean", "sd", "ci_low", "ci_high", "n_splits"],
+        )
         return frame.set_index(["metric", "model"])
 
     def _bootstrap_ci(self, model, metric, confidence_level, n_resamples, random_state):
@@ -243,14 +268,22 @@ class ComparisonResult:
         from mammoclf.stats import bootstrap_ci
 
         if metric not in _CLINICAL:
-            raise ValueError(f"ci_method='bootstrap' supports the clinical metrics only; "
-                             f"got {metric!r}.")
+            raise ValueError(
+                f"ci_method='bootstrap' supports the clinical metrics only; "
+                f"got {metric!r}."
+            )
         oof = self.out_of_fold(model, repeat=0)
         values = oof["y_score"] if _CLINICAL[metric][1] == "score" else oof["y_pred"]
-        result = bootstrap_ci(metric, oof["y_true"].to_numpy(), values.to_numpy(),
-                              groups=None if self.groups is None else oof["group"].to_numpy(),
-                              n_resamples=n_resamples, confidence_level=confidence_level,
-                              pos_label=self.pos_label, random_state=random_state)
+        result = bootstrap_ci(
+            metric,
+            oof["y_true"].to_numpy(),
+            values.to_numpy(),
+            groups=None if self.groups is None else oof["group"].to_numpy(),
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            pos_label=self.pos_label,
+            random_state=random_state,
+        )
         return result.ci
 
     def compute_summary(self):
@@ -266,30 +299,56 @@ class ComparisonResult:
             splits) and ``memory_increase_mb`` (maximum over splits).
         """
         grouped = self.compute.groupby(level="model", sort=False)
-        table = pd.DataFrame({
-            "fit_time_mean": grouped["fit_time"].mean(),
-            "fit_time_total": grouped["fit_time"].sum(),
-            "train_time_total": grouped["train_time"].sum(min_count=1),
-            "predict_time_mean": grouped["predict_time"].mean(),
-            "n_epochs_mean": grouped["n_epochs"].mean(),
-            "time_per_epoch_mean": grouped["time_per_epoch"].mean(),
-            "peak_memory_mb": grouped["peak_memory_mb"].max(),
-            "memory_increase_mb": grouped["memory_increase_mb"].max(),
-        })
+        table = pd.DataFrame(
+            {
+                "fit_time_mean": grouped["fit_time"].mean(),
+                "fit_time_total": grouped["fit_time"].sum(),
+                "train_time_total": grouped["train_time"].sum(min_count=1),
+                "predict_time_mean": grouped["predict_time"].mean(),
+                "n_epochs_mean": grouped["n_epochs"].mean(),
+                "time_per_epoch_mean": grouped["time_per_epoch"].mean(),
+                "peak_memory_mb": grouped["peak_memory_mb"].max(),
+                "memory_increase_mb": grouped["memory_increase_mb"].max(),
+            }
+        )
         return table.loc[list(self.model_names)]
 
-    def pairwise_tests(self, *, test="corrected_t", metric=None, correction="holm",
-                       alpha=0.05, reference=None, repeat=0, confidence_level=0.95):
+    def pairwise_tests(
+        self,
+        *,
+        test="corrected_t",
+        metric=None,
+        correction="holm",
+        alpha=0.05,
+        reference=None,
+        repeat=0,
+        confidence_level=0.95,
+    ):
         """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`."""
         from mammoclf.stats import pairwise_tests
 
-        return pairwise_tests(self, test=test, metric=metric, correction=correction,
-                              alpha=alpha, reference=reference, repeat=repeat,
-                              confidence_level=confidence_level)
+        return pairwise_tests(
+            self,
+            test=test,
+            metric=metric,
+            correction=correction,
+            alpha=alpha,
+            reference=reference,
+            repeat=repeat,
+            confidence_level=confidence_level,
+        )
 
-    def summary(self, *, metrics=None, tests=None, test_metric=None,
-                correction="holm", alpha=0.05, ci_method="corrected_t",
-                confidence_level=0.95):
+    def summary(
+        self,
+        *,
+        metrics=None,
+        tests=None,
+        test_metric=None,
+        correction="holm",
+        alpha=0.05,
+        ci_method="corrected_t",
+        confidence_level=0.95,
+    ):
         """A Table-1-like summary followed by pairwise tests and compute costs.
 
         Parameters
@@ -324,7 +383,9 @@ class ComparisonResult:
         import mammoclf.stats as mstats
 
         if test_metric is None:
-            test_metric = "roc_auc" if "roc_auc" in self.metric_names else self.metric_names[0]
+            test_metric = (
+                "roc_auc" if "roc_auc" in self.metric_names else self.metric_names[0]
+            )
         if tests is None:
             has_scores = all(self.score_method[m] is not None for m in self.model_names)
             tests = ("corrected_t", "delong") if has_scores else ("corrected_t",)
@@ -332,25 +393,33 @@ class ComparisonResult:
         if len(self.model_names) >= 2:
             for test in tests:
                 metric = None if test in ("mcnemar", "delong") else test_metric
-                frame = mstats.pairwise_tests(self, test=test, metric=metric,
-                                              correction=correction, alpha=alpha,
-                                              confidence_level=confidence_level)
+                frame = mstats.pairwise_tests(
+                    self,
+                    test=test,
+                    metric=metric,
+                    correction=correction,
+                    alpha=alpha,
+                    confidence_level=confidence_level,
+                )
                 frames.append(frame.assign(test_key=test))
         tests_table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if frames:
             tests_table.attrs.update(correction=correction, alpha=alpha)
         omnibus = ()
         if len(self.model_names) >= 3:
-            omnibus = (mstats.omnibus_test(self, test="friedman", metric=test_metric),
-                       mstats.omnibus_test(self, test="rm_anova", metric=test_metric))
+            omnibus = (
+                mstats.omnibus_test(self, test="friedman", metric=test_metric),
+                mstats.omnibus_test(self, test="rm_anova", metric=test_metric),
+            )
         level = round(100 * confidence_level)
         notes = [
             f"Positive class: {self.pos_label!r}. Scores are computed per split from "
             "out-of-fold predictions; every model used the same splits.",
             f"{level}% CI: {_CI_METHOD_NAMES[ci_method]}.",
         ]
-        scores = self.summary_frame(metrics=metrics, ci_method=ci_method,
-                                    confidence_level=confidence_level)
+        scores = self.summary_frame(
+            metrics=metrics, ci_method=ci_method, confidence_level=confidence_level
+        )
         if ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any():
             notes.append(
                 "Some t intervals extend beyond [0, 1]: with few splits and scores "
@@ -367,17 +436,24 @@ class ComparisonResult:
         if self.groups is None:
             notes.append("No patient groups were given: folds were split per image.")
         if self.compute["peak_memory_mb"].notna().any():
-            notes.append("Peak RSS: resident memory of the whole fitting process, "
-                         "sampled during fit (a lower bound); GPU memory not included.")
+            notes.append(
+                "Peak RSS: resident memory of the whole fitting process, "
+                "sampled during fit (a lower bound); GPU memory not included."
+            )
         else:
             notes.append("Memory was not measured (measure_memory=False).")
-        title = (f"Comparison of {len(self.model_names)} model(s) on "
-                 f"{self.y_true.shape[0]} images: {self.cv_description}, "
-                 f"{self.n_splits} splits")
+        title = (
+            f"Comparison of {len(self.model_names)} model(s) on "
+            f"{self.y_true.shape[0]} images: {self.cv_description}, "
+            f"{self.n_splits} splits"
+        )
         return ComparisonSummary(
-            title=title, model_names=tuple(self.model_names),
+            title=title,
+            model_names=tuple(self.model_names),
             scores=scores,
-            tests=tests_table, omnibus=omnibus, compute=self.compute_summary(),
+            tests=tests_table,
+            omnibus=omnibus,
+            compute=self.compute_summary(),
             notes=tuple(notes),
         )
 

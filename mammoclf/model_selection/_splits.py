@@ -18,8 +18,13 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
 
-__all__ = ["GroupLeakageWarning", "Split", "check_splits", "make_splits",
-           "warn_if_groups_missing"]
+__all__ = [
+    "GroupLeakageWarning",
+    "Split",
+    "check_splits",
+    "make_splits",
+    "warn_if_groups_missing",
+]
 
 _DEFAULT_N_SPLITS = 5
 _MAX_SEED = 2**31 - 1
@@ -74,12 +79,18 @@ def make_splits(cv, y, groups, *, n_repeats, random_state):
         splitter_type = StratifiedKFold if groups is None else StratifiedGroupKFold
         splits = []
         for repeat, seed in enumerate(seeds):
-            splitter = splitter_type(n_splits=n_splits, shuffle=True, random_state=int(seed))
+            splitter = splitter_type(
+                n_splits=n_splits, shuffle=True, random_state=int(seed)
+            )
             placeholder = np.zeros((n_samples, 1))
-            for fold, (train, test) in enumerate(splitter.split(placeholder, y, groups)):
+            for fold, (train, test) in enumerate(
+                splitter.split(placeholder, y, groups)
+            ):
                 splits.append(Split(repeat, fold, train, test))
         repeats = f", {n_repeats} repeats" if n_repeats > 1 else ""
-        description = f"{splitter_type.__name__}(n_splits={n_splits}, shuffle=True){repeats}"
+        description = (
+            f"{splitter_type.__name__}(n_splits={n_splits}, shuffle=True){repeats}"
+        )
         return splits, description
     if n_repeats != 1:
         raise ValueError(
@@ -113,15 +124,19 @@ def _assign_repeats(pairs, n_samples):
             train, test = pair
         except (TypeError, ValueError) as exc:
             raise ValueError(f"cv split {number} is not a (train, test) pair.") from exc
-        train, test = (_check_indices(idx, n_samples, number, kind)
-                       for idx, kind in ((train, "train"), (test, "test")))
+        train, test = (
+            _check_indices(idx, n_samples, number, kind)
+            for idx, kind in ((train, "train"), (test, "test"))
+        )
         if np.any(tested[test]):
             repeat, fold, tested[:] = repeat + 1, 0, False
         tested[test] = True
         splits.append(Split(repeat, fold, train, test))
         fold += 1
     if len(splits) < 2:
-        raise ValueError(f"cv gave {len(splits)} split(s); a comparison needs at least 2.")
+        raise ValueError(
+            f"cv gave {len(splits)} split(s); a comparison needs at least 2."
+        )
     return splits
 
 
@@ -130,10 +145,13 @@ def _check_indices(indices, n_samples, number, kind):
     if array.dtype == bool:
         array = np.flatnonzero(array)
     if array.ndim != 1 or array.size == 0 or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"cv split {number}: {kind} indices must be a non-empty 1-D "
-                         "integer array.")
+        raise ValueError(
+            f"cv split {number}: {kind} indices must be a non-empty 1-D integer array."
+        )
     if array.min() < 0 or array.max() >= n_samples:
-        raise ValueError(f"cv split {number}: {kind} index out of range [0, {n_samples}).")
+        raise ValueError(
+            f"cv split {number}: {kind} index out of range [0, {n_samples})."
+        )
     return array
 
 
@@ -150,8 +168,9 @@ def check_splits(splits, y, groups):
     for split in splits:
         where = f"repeat {split.repeat}, fold {split.fold}"
         if np.intersect1d(split.train, split.test).size:
-            raise ValueError(f"cv split ({where}) uses the same image for training and "
-                             "testing.")
+            raise ValueError(
+                f"cv split ({where}) uses the same image for training and testing."
+            )
         missing = np.setdiff1d(classes, y[split.train])
         if missing.size:
             raise ValueError(

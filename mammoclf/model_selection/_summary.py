@@ -15,8 +15,13 @@ _CI_METHOD_NAMES = {
     "bootstrap": "patient-level bootstrap of pooled out-of-fold predictions (repeat 0)",
 }
 _TEST_NAMES = {
-    "corrected_t": "corrected t", "paired_t": "paired t", "wilcoxon": "Wilcoxon",
-    "5x2cv_t": "5x2cv t", "5x2cv_f": "5x2cv F", "mcnemar": "McNemar", "delong": "DeLong",
+    "corrected_t": "corrected t",
+    "paired_t": "paired t",
+    "wilcoxon": "Wilcoxon",
+    "5x2cv_t": "5x2cv t",
+    "5x2cv_f": "5x2cv F",
+    "mcnemar": "McNemar",
+    "delong": "DeLong",
 }
 
 
@@ -34,8 +39,10 @@ def format_scores_table(frame, model_names):
     """Rows metrics, columns models, cells ``mean ± sd [low, high]``."""
     rows = {}
     for (metric, model), row in frame.iterrows():
-        cell = (f"{_number(row['mean'])} ± {_number(row['sd'])} "
-                f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]")
+        cell = (
+            f"{_number(row['mean'])} ± {_number(row['sd'])} "
+            f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
+        )
         rows.setdefault(metric, {})[model] = cell
     table = pd.DataFrame.from_dict(rows, orient="index")[list(model_names)]
     return table.rename_axis("metric").reset_index()
@@ -47,37 +54,48 @@ def format_tests_table(tests):
     rows = []
     for _, row in tests.iterrows():
         result = row["result"]
-        stat = f"{result.statistic_name}{_format_df(result.df)} = {_number(row['statistic'])}"
+        symbol = f"{result.statistic_name}{_format_df(result.df)}"
+        stat = f"{symbol} = {_number(row['statistic'])}"
         effect = f"{_number(row['effect_size'])}"
         if np.isfinite(row["ci_low"]):
             effect += f" [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
-        rows.append({
-            "metric": row["metric"], "model A": row["model_a"], "model B": row["model_b"],
-            "test": _TEST_NAMES.get(row["test_key"], row["test"]), "statistic": stat,
-            "p": _pvalue(row["pvalue"]), f"p ({correction})": _pvalue(row["pvalue_adjusted"]),
-            "A - B [CI]": effect,
-        })
+        rows.append(
+            {
+                "metric": row["metric"],
+                "model A": row["model_a"],
+                "model B": row["model_b"],
+                "test": _TEST_NAMES.get(row["test_key"], row["test"]),
+                "statistic": stat,
+                "p": _pvalue(row["pvalue"]),
+                f"p ({correction})": _pvalue(row["pvalue_adjusted"]),
+                "A - B [CI]": effect,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def format_compute_table(compute):
-    table = pd.DataFrame({
-        "model": compute.index,
-        "fit time / split (s)": [_number(v, 1) for v in compute["fit_time_mean"]],
-        "total fit time (s)": [_number(v, 1) for v in compute["fit_time_total"]],
-        "epochs / split": [_number(v, 1) for v in compute["n_epochs_mean"]],
-        "time / epoch (s)": [_number(v, 2) for v in compute["time_per_epoch_mean"]],
-        "peak RSS (MB)": [_number(v, 0) for v in compute["peak_memory_mb"]],
-        "RSS increase (MB)": [_number(v, 0) for v in compute["memory_increase_mb"]],
-    })
+    table = pd.DataFrame(
+        {
+            "model": compute.index,
+            "fit time / split (s)": [_number(v, 1) for v in compute["fit_time_mean"]],
+            "total fit time (s)": [_number(v, 1) for v in compute["fit_time_total"]],
+            "epochs / split": [_number(v, 1) for v in compute["n_epochs_mean"]],
+            "time / epoch (s)": [_number(v, 2) for v in compute["time_per_epoch_mean"]],
+            "peak RSS (MB)": [_number(v, 0) for v in compute["peak_memory_mb"]],
+            "RSS increase (MB)": [_number(v, 0) for v in compute["memory_increase_mb"]],
+        }
+    )
     return table
 
 
 def _markdown_table(frame):
     header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-            for row in frame.itertuples(index=False)]
+    body = [
+        "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *body])
 
 
@@ -117,25 +135,33 @@ class ComparisonSummary:
 
     def _sections(self, table, *, markdown=False):
         sections = [
-            ("Scores: mean ± sd over splits [CI]", table(format_scores_table(
-                self.scores, self.model_names))),
+            (
+                "Scores: mean ± sd over splits [CI]",
+                table(format_scores_table(self.scores, self.model_names)),
+            ),
         ]
         if len(self.tests):
             sections.append(("Pairwise tests", table(format_tests_table(self.tests))))
         if self.omnibus:
             if markdown:
-                body = "\n".join("- " + "; ".join(line.strip() for line in str(r).splitlines())
-                                 for r in self.omnibus)
+                body = "\n".join(
+                    "- " + "; ".join(line.strip() for line in str(r).splitlines())
+                    for r in self.omnibus
+                )
             else:
                 body = "\n".join(str(r) for r in self.omnibus)
             sections.append(("Omnibus tests", body))
-        sections.append(("Compute (per model)", table(format_compute_table(self.compute))))
+        sections.append(
+            ("Compute (per model)", table(format_compute_table(self.compute)))
+        )
         return sections
 
     def to_text(self):
         """The summary as plain text."""
+
         def table(frame):
             return frame.to_string(index=False)
+
         parts = [self.title, "=" * min(len(self.title), 100)]
         for heading, body in self._sections(table):
             parts += ["", heading, "-" * len(heading), body]

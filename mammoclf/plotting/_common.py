@@ -35,8 +35,12 @@ def grid_of_axes(n_panels, axes, *, panel_size=(4.0, 3.6), max_columns=4):
         return flat[0].figure, flat[:n_panels]
     columns = min(n_panels, max_columns)
     rows = int(np.ceil(n_panels / columns))
-    figure, grid = plt.subplots(rows, columns, squeeze=False,
-                                figsize=(panel_size[0] * columns, panel_size[1] * rows))
+    figure, grid = plt.subplots(
+        rows,
+        columns,
+        squeeze=False,
+        figsize=(panel_size[0] * columns, panel_size[1] * rows),
+    )
     flat = list(grid.ravel())
     for extra in flat[n_panels:]:
         extra.set_visible(False)
@@ -51,6 +55,7 @@ def select_models(result, models):
     unknown = [m for m in models if m not in result.model_names]
     if unknown or not models:
         raise ValueError(
-            f"Unknown model(s) {unknown}; the comparison has {list(result.model_names)}."
+            f"Unknown model(s) {unknown}; the comparison has "
+            f"{list(result.model_names)}."
         )
     return models

@@ -79,7 +79,9 @@ class ConfusionMatricesDisplay:
         for ax, (name, matrix) in zip(flat, self.confusion_matrices.items()):
             display = ConfusionMatrixDisplay(matrix, display_labels=self.display_labels)
             display.plot(ax=ax, cmap=cmap, colorbar=False, values_format=values_format)
-            suffix = "" if self.normalize is None else f" (normalised over {self.normalize})"
+            suffix = (
+                "" if self.normalize is None else f" (normalised over {self.normalize})"
+            )
             ax.set_title(f"{name}{suffix}")
             self.displays_[name] = display
         figure.tight_layout()
@@ -87,8 +89,16 @@ class ConfusionMatricesDisplay:
         return self
 
     @classmethod
-    def from_predictions(cls, y_true, y_preds, *, pos_label="auto", normalize=None,
-                         axes=None, cmap="Blues"):
+    def from_predictions(
+        cls,
+        y_true,
+        y_preds,
+        *,
+        pos_label="auto",
+        normalize=None,
+        axes=None,
+        cmap="Blues",
+    ):
         """Plot from true labels and each model's predicted labels.
 
         Parameters
@@ -112,28 +122,41 @@ class ConfusionMatricesDisplay:
         display : ConfusionMatricesDisplay
         """
         if normalize not in _NORMALIZE:
-            raise ValueError(f"normalize must be one of {_NORMALIZE}; got {normalize!r}.")
+            raise ValueError(
+                f"normalize must be one of {_NORMALIZE}; got {normalize!r}."
+            )
         if not y_preds:
             raise ValueError("y_preds is empty: give at least one model's predictions.")
         y_true = column_or_1d(y_true)
         pos_label = resolve_pos_label(y_true, pos_label)
-        negatives = [label for label in np.unique(y_true).tolist() if label != pos_label]
+        negatives = [
+            label for label in np.unique(y_true).tolist() if label != pos_label
+        ]
         if len(negatives) != 1:
-            raise ValueError("y_true must hold both classes to define a confusion matrix.")
+            raise ValueError(
+                "y_true must hold both classes to define a confusion matrix."
+            )
         labels = [negatives[0], pos_label]
         matrices = {
-            name: confusion_matrix(y_true, column_or_1d(np.asarray(pred, dtype=object)
-                                                        ).astype(y_true.dtype),
-                                   labels=labels, normalize=normalize)
+            name: confusion_matrix(
+                y_true,
+                column_or_1d(np.asarray(pred, dtype=object)).astype(y_true.dtype),
+                labels=labels,
+                normalize=normalize,
+            )
             for name, pred in y_preds.items()
         }
-        display = cls(confusion_matrices=matrices, display_labels=[str(v) for v in labels],
-                      normalize=normalize)
+        display = cls(
+            confusion_matrices=matrices,
+            display_labels=[str(v) for v in labels],
+            normalize=normalize,
+        )
         return display.plot(axes=axes, cmap=cmap)
 
     @classmethod
-    def from_comparison(cls, result, *, models=None, repeat=0, normalize=None, axes=None,
-                        cmap="Blues"):
+    def from_comparison(
+        cls, result, *, models=None, repeat=0, normalize=None, axes=None, cmap="Blues"
+    ):
         """Plot the pooled out-of-fold confusion matrices of one repeat.
 
         Parameters
@@ -158,5 +181,10 @@ class ConfusionMatricesDisplay:
         tables = {name: result.out_of_fold(name, repeat=repeat) for name in names}
         y_true = next(iter(tables.values()))["y_true"].to_numpy()
         return cls.from_predictions(
-            y_true, {name: table["y_pred"].to_numpy() for name, table in tables.items()},
-            pos_label=result.pos_label, normalize=normalize, axes=axes, cmap=cmap)
+            y_true,
+            {name: table["y_pred"].to_numpy() for name, table in tables.items()},
+            pos_label=result.pos_label,
+            normalize=normalize,
+            axes=axes,
+            cmap=cmap,
+        )

@@ -73,17 +73,22 @@ class FoldScoresDisplay:
             values = table.to_numpy(dtype=float)
             positions = np.arange(1, len(names) + 1)
             self.boxplots_[metric] = ax.boxplot(
-                [values[:, j] for j in range(len(names))], positions=positions,
-                widths=0.5, showfliers=False)
+                [values[:, j] for j in range(len(names))],
+                positions=positions,
+                widths=0.5,
+                showfliers=False,
+            )
             offsets = rng.uniform(-jitter, jitter, size=values.shape)
             self.pair_lines_[metric] = [
-                ax.plot(positions + offsets[i], values[i], color="grey", lw=0.6,
-                        alpha=0.5)[0]
+                ax.plot(
+                    positions + offsets[i], values[i], color="grey", lw=0.6, alpha=0.5
+                )[0]
                 for i in range(values.shape[0])
             ]
             for j, name in enumerate(names):
                 self.points_[(metric, name)] = ax.scatter(
-                    positions[j] + offsets[:, j], values[:, j], s=16, zorder=3)
+                    positions[j] + offsets[:, j], values[:, j], s=16, zorder=3
+                )
             ax.set_xticks(positions, names, rotation=20)
             ax.set_title(metric)
             ax.set_ylabel(f"{metric} per fold")

@@ -119,35 +119,62 @@ class RocCurvesDisplay:
         for name, tprs in self.tprs.items():
             n_folds = tprs.shape[0]
             mean = tprs.mean(axis=0)
-            half = (_st.t.ppf(0.5 + self.confidence_level / 2, n_folds - 1)
-                    * tprs.std(axis=0, ddof=1) / np.sqrt(n_folds)) if n_folds > 1 else 0.0
+            half = (
+                (
+                    _st.t.ppf(0.5 + self.confidence_level / 2, n_folds - 1)
+                    * tprs.std(axis=0, ddof=1)
+                    / np.sqrt(n_folds)
+                )
+                if n_folds > 1
+                else 0.0
+            )
             self.mean_tpr_[name], self.tpr_low_[name] = mean, mean - half
             self.tpr_high_[name] = mean + half
             aucs = self.fold_aucs[name]
             sd = f" ± {aucs.std(ddof=1):.3f}" if aucs.size > 1 else ""
-            (line,) = ax.plot(self.fpr, mean, lw=2,
-                              label=f"{name} (AUC {aucs.mean():.3f}{sd})")
+            (line,) = ax.plot(
+                self.fpr, mean, lw=2, label=f"{name} (AUC {aucs.mean():.3f}{sd})"
+            )
             self.lines_[name] = line
             self.bands_[name] = ax.fill_between(
-                self.fpr, np.clip(mean - half, 0, 1), np.clip(mean + half, 0, 1),
-                color=line.get_color(), alpha=0.2, lw=0)
+                self.fpr,
+                np.clip(mean - half, 0, 1),
+                np.clip(mean + half, 0, 1),
+                color=line.get_color(),
+                alpha=0.2,
+                lw=0,
+            )
             if show_folds:
                 for curve in tprs:
                     ax.plot(self.fpr, curve, color=line.get_color(), lw=0.5, alpha=0.3)
-        (self.chance_line_,) = ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1,
-                                       label="chance")
+        (self.chance_line_,) = ax.plot(
+            [0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance"
+        )
         level = round(100 * self.confidence_level)
-        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (1 - specificity)",
-               ylabel="True positive rate (sensitivity)",
-               title=f"ROC, mean over folds with pointwise {level}% CI")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1.01),
+            xlabel="False positive rate (1 - specificity)",
+            ylabel="True positive rate (sensitivity)",
+            title=f"ROC, mean over folds with pointwise {level}% CI",
+        )
         ax.set_aspect("equal")
         ax.legend(loc="lower right", fontsize="small")
         self.ax_, self.figure_ = ax, figure
         return self
 
     @classmethod
-    def from_predictions(cls, y_true, y_scores, *, fold_ids, pos_label="auto",
-                         confidence_level=0.95, ax=None, show_folds=False):
+    def from_predictions(
+        cls,
+        y_true,
+        y_scores,
+        *,
+        fold_ids,
+        pos_label="auto",
+        confidence_level=0.95,
+        ax=None,
+        show_folds=False,
+    ):
         """Plot from positive-class scores and the fold of each sample.
 
         Parameters
@@ -172,7 +199,9 @@ class RocCurvesDisplay:
         display : RocCurvesDisplay
         """
         if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-            raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+            raise ValueError(
+                f"confidence_level must be in (0, 1); got {confidence_level!r}."
+            )
         y_true = column_or_1d(y_true)
         fold_ids = column_or_1d(fold_ids)
         pos_label = resolve_pos_label(y_true, pos_label)
@@ -183,14 +212,21 @@ class RocCurvesDisplay:
         for name, scores in y_scores.items():
             scores = column_or_1d(scores).astype(np.float64)
             if scores.shape != y_true.shape or not np.all(np.isfinite(scores)):
-                raise ValueError(f"Scores of {name!r} must be {y_true.shape[0]} finite values.")
-            tprs[name], aucs[name] = _fold_curves(y_true, scores, fold_ids, pos_label, grid)
-        display = cls(fpr=grid, tprs=tprs, fold_aucs=aucs, confidence_level=confidence_level)
+                raise ValueError(
+                    f"Scores of {name!r} must be {y_true.shape[0]} finite values."
+                )
+            tprs[name], aucs[name] = _fold_curves(
+                y_true, scores, fold_ids, pos_label, grid
+            )
+        display = cls(
+            fpr=grid, tprs=tprs, fold_aucs=aucs, confidence_level=confidence_level
+        )
         return display.plot(ax=ax, show_folds=show_folds)
 
     @classmethod
-    def from_comparison(cls, result, *, models=None, confidence_level=0.95, ax=None,
-                        show_folds=False):
+    def from_comparison(
+        cls, result, *, models=None, confidence_level=0.95, ax=None, show_folds=False
+    ):
         """Plot the out-of-fold ROC curves of a :func:`~mammoclf.compare_models` run.
 
         Every split of every repeat contributes one curve.
@@ -215,17 +251,24 @@ class RocCurvesDisplay:
         tprs, aucs = {}, {}
         for name in select_models(result, models):
             if result.score_method[name] is None:
-                raise ValueError(f"{name!r} has no positive-class scores to draw a ROC "
-                                 "curve from.")
+                raise ValueError(
+                    f"{name!r} has no positive-class scores to draw a ROC curve from."
+                )
             curves, fold_aucs = [], []
             for repeat in range(result.n_repeats):
                 tested = result.fold_ids[repeat] >= 0
                 repeat_curves, repeat_aucs = _fold_curves(
-                    result.y_true[tested], result.y_score[name][repeat, tested],
-                    result.fold_ids[repeat, tested], result.pos_label, grid)
+                    result.y_true[tested],
+                    result.y_score[name][repeat, tested],
+                    result.fold_ids[repeat, tested],
+                    result.pos_label,
+                    grid,
+                )
                 curves.append(repeat_curves)
                 fold_aucs.append(repeat_aucs)
             tprs[name] = np.concatenate(curves)
             aucs[name] = np.concatenate(fold_aucs)
-        display = cls(fpr=grid, tprs=tprs, fold_aucs=aucs, confidence_level=confidence_level)
+        display = cls(
+            fpr=grid, tprs=tprs, fold_aucs=aucs, confidence_level=confidence_level
+        )
         return display.plot(ax=ax, show_folds=show_folds)

@@ -45,10 +45,16 @@ def stage_starts(stages):
                     f"epochs: {stage!r}."
                 )
             first = epoch if first is None else int(first)
-        label = _field(stage, "name") if not isinstance(stage, (int, np.integer)) else None
-        unfreeze = None if isinstance(stage, (int, np.integer)) else _field(stage, "unfreeze")
+        label = (
+            _field(stage, "name") if not isinstance(stage, (int, np.integer)) else None
+        )
+        unfreeze = (
+            None if isinstance(stage, (int, np.integer)) else _field(stage, "unfreeze")
+        )
         if label is None:
-            label = f"stage {number}" + ("" if unfreeze is None else f": unfreeze {unfreeze}")
+            label = f"stage {number}" + (
+                "" if unfreeze is None else f": unfreeze {unfreeze}"
+            )
         starts.append((first, str(label)))
         epoch = first + (int(length) if length is not None else 0)
     return starts
@@ -118,13 +124,16 @@ class TrainingHistoryDisplay:
         """
         histories = [h for h in self.histories if h]
         if not histories:
-            raise ValueError("No training history to plot (the estimators have no "
-                             "history_).")
+            raise ValueError(
+                "No training history to plot (the estimators have no history_)."
+            )
         recorded = set().union(*histories)
         missing = [m for m in metrics if m not in recorded]
         if missing:
-            raise ValueError(f"Metrics {missing} were not recorded; the histories have "
-                             f"{sorted(recorded)}.")
+            raise ValueError(
+                f"Metrics {missing} were not recorded; the histories have "
+                f"{sorted(recorded)}."
+            )
         labels = self.labels or [f"fold {i}" for i in range(len(self.histories))]
         stages = self.stages or [None] * len(self.histories)
         figure, flat = grid_of_axes(len(metrics), axes)
@@ -138,20 +147,33 @@ class TrainingHistoryDisplay:
                     values = history[key]
                     label = key if single else f"{key}, {labels[index]}"
                     color = None if single else f"C{index % 10}"
-                    (line,) = ax.plot(np.arange(1, len(values) + 1), values, style,
-                                      color=color, label=label, marker="." if
-                                      len(values) < 30 else None)
+                    (line,) = ax.plot(
+                        np.arange(1, len(values) + 1),
+                        values,
+                        style,
+                        color=color,
+                        label=label,
+                        marker="." if len(values) < 30 else None,
+                    )
                     self.lines_[key, index] = line
             drawn = set()
             for history_stages in stages:
-                for first, label in (stage_starts(history_stages)[1:]
-                                     if history_stages else []):
+                for first, label in (
+                    stage_starts(history_stages)[1:] if history_stages else []
+                ):
                     if first in drawn:
                         continue
                     drawn.add(first)
                     line = ax.axvline(first + 0.5, color="black", ls=":", lw=1)
-                    ax.annotate(label, (first + 0.5, 1.0), xycoords=("data", "axes fraction"),
-                                rotation=90, va="top", ha="right", fontsize="x-small")
+                    ax.annotate(
+                        label,
+                        (first + 0.5, 1.0),
+                        xycoords=("data", "axes fraction"),
+                        rotation=90,
+                        va="top",
+                        ha="right",
+                        fontsize="x-small",
+                    )
                     self.stage_lines_.append(line)
             ax.set(xlabel="epoch", ylabel=metric, title=metric)
             ax.legend(fontsize="x-small")
@@ -204,10 +226,16 @@ class TrainingHistoryDisplay:
         final = final_estimator(estimator)
         history = getattr(final, "history_", None)
         if not isinstance(history, Mapping):
-            raise ValueError(f"{type(final).__name__} has no history_ dict: is it a fitted "
-                             "Keras estimator?")
-        return cls.from_history(dict(history), stages=getattr(final, "stages_", None),
-                                metrics=metrics, axes=axes)
+            raise ValueError(
+                f"{type(final).__name__} has no history_ dict: is it a fitted "
+                "Keras estimator?"
+            )
+        return cls.from_history(
+            dict(history),
+            stages=getattr(final, "stages_", None),
+            metrics=metrics,
+            axes=axes,
+        )
 
     @classmethod
     def from_comparison(cls, result, model, *, metrics=None, axes=None):
@@ -229,11 +257,15 @@ class TrainingHistoryDisplay:
         display : TrainingHistoryDisplay
         """
         if model not in result.model_names:
-            raise ValueError(f"Unknown model {model!r}; the comparison has "
-                             f"{list(result.model_names)}.")
+            raise ValueError(
+                f"Unknown model {model!r}; the comparison has "
+                f"{list(result.model_names)}."
+            )
         histories = list(result.histories[model])
         labels = [f"repeat {s.repeat} fold {s.fold}" for s in result.splits]
-        display = cls(histories=histories, stages=list(result.stages[model]), labels=labels)
+        display = cls(
+            histories=histories, stages=list(result.stages[model]), labels=labels
+        )
         return display.plot(metrics=_metrics_or_default(metrics, histories), axes=axes)
 
 
@@ -242,4 +274,5 @@ def _metrics_or_default(metrics, histories):
         return list(metrics)
     recorded = set().union(*[h for h in histories if h]) if any(histories) else set()
     return [m for m in _DEFAULT_METRICS if m in recorded] or sorted(
-        k for k in recorded if not k.startswith("val_"))[:1]
+        k for k in recorded if not k.startswith("val_")
+    )[:1]

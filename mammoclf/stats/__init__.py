@@ -33,7 +33,11 @@ from mammoclf.stats._paired import (
 )
 from mammoclf.stats._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
 from mammoclf.stats._predictions import delong_roc_covariance, delong_test, mcnemar_test
-from mammoclf.stats._results import BootstrapResult, HypothesisTestResult, PValueAdjustment
+from mammoclf.stats._results import (
+    BootstrapResult,
+    HypothesisTestResult,
+    PValueAdjustment,
+)
 
 __all__ = [
     "PAIRWISE_TESTS",

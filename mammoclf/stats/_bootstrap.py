@@ -19,11 +19,22 @@ def _metric_function(metric):
         return make_clinical_scorer(metric).score_func, metric
     if callable(metric):
         return metric, getattr(metric, "__name__", "metric")
-    raise TypeError(f"metric must be a clinical metric name or a callable; got {metric!r}.")
+    raise TypeError(
+        f"metric must be a clinical metric name or a callable; got {metric!r}."
+    )
 
 
-def bootstrap_ci(metric, y_true, y, *, groups=None, n_resamples=2000,
-                 confidence_level=0.95, pos_label="auto", random_state=None):
+def bootstrap_ci(
+    metric,
+    y_true,
+    y,
+    *,
+    groups=None,
+    n_resamples=2000,
+    confidence_level=0.95,
+    pos_label="auto",
+    random_state=None,
+):
     """Percentile bootstrap CI of a metric, resampling patients rather than images.
 
     With ``groups`` (patient ids), each resample draws as many patients as
@@ -84,7 +95,9 @@ def bootstrap_ci(metric, y_true, y, *, groups=None, n_resamples=2000,
     if not isinstance(n_resamples, Integral) or n_resamples < 10:
         raise ValueError(f"n_resamples must be an integer >= 10; got {n_resamples!r}.")
     if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        raise ValueError(
+            f"confidence_level must be in (0, 1); got {confidence_level!r}."
+        )
     y_true = column_or_1d(y_true)
     y = column_or_1d(y)
     check_consistent_length(y_true, y, groups)
@@ -122,14 +135,20 @@ def bootstrap_ci(metric, y_true, y, *, groups=None, n_resamples=2000,
             f"{name} was undefined on {n_failed} of {n_resamples} bootstrap "
             "resamples (e.g. a resample with a single class); they are left out of "
             "the interval, which then describes resamples where it is defined.",
-            RuntimeWarning, stacklevel=2,
+            RuntimeWarning,
+            stacklevel=2,
         )
     tail = (1 - confidence_level) / 2
     low, high = np.quantile(valid, [tail, 1 - tail])
     return BootstrapResult(
-        metric=name, estimate=estimate, ci=(float(low), float(high)),
-        confidence_level=float(confidence_level), standard_error=float(valid.std(ddof=1)),
-        n_resamples=int(n_resamples), n_failed=int(n_failed), n_clusters=len(members),
+        metric=name,
+        estimate=estimate,
+        ci=(float(low), float(high)),
+        confidence_level=float(confidence_level),
+        standard_error=float(valid.std(ddof=1)),
+        n_resamples=int(n_resamples),
+        n_failed=int(n_failed),
+        n_clusters=len(members),
         clustered=groups is not None,
         distribution=valid,
     )
@@ -187,5 +206,11 @@ def adjust_pvalues(pvalues, *, method="holm", alpha=0.05):
             rej, adj, _, _ = multipletests(raw[finite], alpha=alpha, method=method)
             adjusted[finite] = adj
             reject[finite] = rej
-    return PValueAdjustment(method=method, pvalues=raw, pvalues_adjusted=adjusted,
-                            reject=reject, alpha=float(alpha), n_tests=int(finite.sum()))
+    return PValueAdjustment(
+        method=method,
+        pvalues=raw,
+        pvalues_adjusted=adjusted,
+        reject=reject,
+        alpha=float(alpha),
+        n_tests=int(finite.sum()),
+    )

@@ -1,4 +1,4 @@
-"""Omnibus tests of several models' fold scores: ANOVA, repeated-measures ANOVA, Friedman.
+"""Omnibus tests of several models' fold scores: ANOVAs and Friedman's test.
 
 Each function takes a table of scores with one row per fold (the blocks, or
 "subjects") and one column per model, e.g. ``result.fold_scores("roc_auc")``
@@ -21,10 +21,13 @@ def _score_table(scores, *, min_models=2):
         values = scores.to_numpy(dtype=np.float64)
     else:
         values = np.asarray(scores, dtype=np.float64)
-        names = [f"model {j}" for j in range(values.shape[1])] if values.ndim == 2 else []
+        names = (
+            [f"model {j}" for j in range(values.shape[1])] if values.ndim == 2 else []
+        )
     if values.ndim != 2:
         raise ValueError(
-            f"Expected a 2-D table of scores (folds x models); got shape {values.shape}."
+            "Expected a 2-D table of scores (folds x models); got shape "
+            f"{values.shape}."
         )
     n_folds, n_models = values.shape
     if n_models < min_models or n_folds < 2:
@@ -81,8 +84,10 @@ def anova_oneway(scores, *, metric="score"):
     return HypothesisTestResult(
         test="One-way ANOVA (ignores the pairing of folds)",
         compared=_compared(names, metric, values.shape[0]),
-        statistic=float(result.statistic), pvalue=float(result.pvalue),
-        statistic_name="F", df=(float(n_models - 1), float(n_total - n_models)),
+        statistic=float(result.statistic),
+        pvalue=float(result.pvalue),
+        statistic_name="F",
+        df=(float(n_models - 1), float(n_total - n_models)),
         effect_size=float(ss_between / ss_total) if ss_total > 0 else np.nan,
         effect_size_name="eta squared",
     )
@@ -128,18 +133,27 @@ def anova_repeated_measures(scores, *, metric="score"):
 
     values, names = _score_table(scores)
     n_folds, n_models = values.shape
-    long = pd.DataFrame({
-        "score": values.ravel(),
-        "fold": np.repeat(np.arange(n_folds), n_models),
-        "model": np.tile(np.arange(n_models), n_folds),
-    })
-    table = AnovaRM(long, depvar="score", subject="fold", within=["model"]).fit().anova_table
+    long = pd.DataFrame(
+        {
+            "score": values.ravel(),
+            "fold": np.repeat(np.arange(n_folds), n_models),
+            "model": np.tile(np.arange(n_models), n_folds),
+        }
+    )
+    table = (
+        AnovaRM(long, depvar="score", subject="fold", within=["model"])
+        .fit()
+        .anova_table
+    )
     row = table.loc["model"]
     f, df1, df2 = float(row["F Value"]), float(row["Num DF"]), float(row["Den DF"])
     return HypothesisTestResult(
         test="Repeated-measures ANOVA (folds as subjects)",
         compared=_compared(names, metric, n_folds),
-        statistic=f, pvalue=float(row["Pr > F"]), statistic_name="F", df=(df1, df2),
+        statistic=f,
+        pvalue=float(row["Pr > F"]),
+        statistic_name="F",
+        df=(df1, df2),
         effect_size=float(f * df1 / (f * df1 + df2)) if np.isfinite(f) else np.nan,
         effect_size_name="partial eta squared",
     )
@@ -181,9 +195,12 @@ def friedman_test(scores, *, metric="score"):
     n_folds, n_models = values.shape
     ranks = _st.rankdata(values, axis=1).mean(axis=0)
     return HypothesisTestResult(
-        test="Friedman test", compared=_compared(names, metric, n_folds),
-        statistic=float(result.statistic), pvalue=float(result.pvalue),
-        statistic_name="chi2", df=float(n_models - 1),
+        test="Friedman test",
+        compared=_compared(names, metric, n_folds),
+        statistic=float(result.statistic),
+        pvalue=float(result.pvalue),
+        statistic_name="chi2",
+        df=float(n_models - 1),
         effect_size=float(result.statistic / (n_folds * (n_models - 1))),
         effect_size_name="Kendall's W",
         details={"mean_ranks": dict(zip(names, ranks.tolist()))},

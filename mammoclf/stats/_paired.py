@@ -48,9 +48,13 @@ def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
 
 def _check_options(alternative, confidence_level):
     if alternative not in _ALTERNATIVES:
-        raise ValueError(f"alternative must be one of {_ALTERNATIVES}; got {alternative!r}.")
+        raise ValueError(
+            f"alternative must be one of {_ALTERNATIVES}; got {alternative!r}."
+        )
     if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        raise ValueError(
+            f"confidence_level must be in (0, 1); got {confidence_level!r}."
+        )
 
 
 def _compared(labels, metric, n, unit="paired folds"):
@@ -83,16 +87,30 @@ def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, d
         half = distribution.ppf(0.5 + confidence_level / 2) * se
         ci = (mean - half, mean + half)
     return HypothesisTestResult(
-        test=test, compared=compared, statistic=float(t), pvalue=float(pvalue),
-        statistic_name="t", df=float(dof), effect_size=float(mean),
+        test=test,
+        compared=compared,
+        statistic=float(t),
+        pvalue=float(pvalue),
+        statistic_name="t",
+        df=float(dof),
+        effect_size=float(mean),
         effect_size_name="mean difference (A - B)",
-        ci=(float(ci[0]), float(ci[1])), confidence_level=confidence_level,
-        alternative=alternative, details=details,
+        ci=(float(ci[0]), float(ci[1])),
+        confidence_level=confidence_level,
+        alternative=alternative,
+        details=details,
     )
 
 
-def paired_ttest(scores_a, scores_b, *, alternative="two-sided", confidence_level=0.95,
-                 labels=("A", "B"), metric="score"):
+def paired_ttest(
+    scores_a,
+    scores_b,
+    *,
+    alternative="two-sided",
+    confidence_level=0.95,
+    labels=("A", "B"),
+    metric="score",
+):
     """Student's paired t-test on fold scores (the naive one).
 
     ``t = mean(d) / (sd(d) / sqrt(J))`` with ``J - 1`` degrees of freedom,
@@ -138,16 +156,28 @@ def paired_ttest(scores_a, scores_b, *, alternative="two-sided", confidence_leve
     d = a - b
     sd = d.std(ddof=1)
     return _t_result(
-        "Paired t-test (naive, assumes independent folds)", d.mean(),
-        sd / np.sqrt(d.size), d.size - 1, alternative=alternative,
-        confidence_level=confidence_level, compared=_compared(labels, metric, d.size),
+        "Paired t-test (naive, assumes independent folds)",
+        d.mean(),
+        sd / np.sqrt(d.size),
+        d.size - 1,
+        alternative=alternative,
+        confidence_level=confidence_level,
+        compared=_compared(labels, metric, d.size),
         details={"cohens_dz": float(d.mean() / sd) if sd > 0 else np.nan},
     )
 
 
-def corrected_resampled_ttest(scores_a, scores_b, *, n_train, n_test,
-                              alternative="two-sided", confidence_level=0.95,
-                              labels=("A", "B"), metric="score"):
+def corrected_resampled_ttest(
+    scores_a,
+    scores_b,
+    *,
+    n_train,
+    n_test,
+    alternative="two-sided",
+    confidence_level=0.95,
+    labels=("A", "B"),
+    metric="score",
+):
     """Nadeau and Bengio's corrected resampled t-test on fold scores.
 
     ``t = mean(d) / sqrt((1 / J + n_test / n_train) * var(d))`` with ``J - 1``
@@ -201,8 +231,12 @@ def corrected_resampled_ttest(scores_a, scores_b, *, n_train, n_test,
     d = a - b
     se = np.sqrt((1 / d.size + ratio) * d.var(ddof=1))
     return _t_result(
-        "Nadeau-Bengio corrected resampled t-test", d.mean(), se, d.size - 1,
-        alternative=alternative, confidence_level=confidence_level,
+        "Nadeau-Bengio corrected resampled t-test",
+        d.mean(),
+        se,
+        d.size - 1,
+        alternative=alternative,
+        confidence_level=confidence_level,
         compared=_compared(labels, metric, d.size),
         details={"test_train_ratio": ratio},
     )
@@ -256,17 +290,25 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
     d, variances = _five_by_two(scores_a, scores_b)
     denominator = np.sqrt(variances.mean())
     if denominator == 0:
-        warnings.warn("5x2cv t-test: all within-replication variances are zero; the "
-                      "statistic is undefined (NaN).", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "5x2cv t-test: all within-replication variances are zero; the "
+            "statistic is undefined (NaN).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         t = pvalue = np.nan
     else:
         t = d[0, 0] / denominator
         pvalue = 2 * _st.t(5).sf(abs(t))
     return HypothesisTestResult(
-        test="Dietterich 5x2cv paired t-test", compared=_compared(labels, metric, 10,
-                                                                 "paired 5x2cv folds"),
-        statistic=float(t), pvalue=float(pvalue), statistic_name="t", df=5.0,
-        effect_size=float(d.mean()), effect_size_name="mean difference (A - B)",
+        test="Dietterich 5x2cv paired t-test",
+        compared=_compared(labels, metric, 10, "paired 5x2cv folds"),
+        statistic=float(t),
+        pvalue=float(pvalue),
+        statistic_name="t",
+        df=5.0,
+        effect_size=float(d.mean()),
+        effect_size_name="mean difference (A - B)",
         details={"variances": variances.tolist()},
     )
 
@@ -308,23 +350,32 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     d, variances = _five_by_two(scores_a, scores_b)
     denominator = 2 * variances.sum()
     if denominator == 0:
-        warnings.warn("5x2cv F-test: all within-replication variances are zero; the "
-                      "statistic is undefined (NaN).", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "5x2cv F-test: all within-replication variances are zero; the "
+            "statistic is undefined (NaN).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         f = pvalue = np.nan
     else:
         f = (d**2).sum() / denominator
         pvalue = _st.f(10, 5).sf(f)
     return HypothesisTestResult(
-        test="Alpaydin combined 5x2cv F-test", compared=_compared(labels, metric, 10,
-                                                                 "paired 5x2cv folds"),
-        statistic=float(f), pvalue=float(pvalue), statistic_name="F", df=(10.0, 5.0),
-        effect_size=float(d.mean()), effect_size_name="mean difference (A - B)",
+        test="Alpaydin combined 5x2cv F-test",
+        compared=_compared(labels, metric, 10, "paired 5x2cv folds"),
+        statistic=float(f),
+        pvalue=float(pvalue),
+        statistic_name="F",
+        df=(10.0, 5.0),
+        effect_size=float(d.mean()),
+        effect_size_name="mean difference (A - B)",
         details={"variances": variances.tolist()},
     )
 
 
-def wilcoxon_test(scores_a, scores_b, *, alternative="two-sided", labels=("A", "B"),
-                  metric="score"):
+def wilcoxon_test(
+    scores_a, scores_b, *, alternative="two-sided", labels=("A", "B"), metric="score"
+):
     """Wilcoxon signed-rank test on paired fold scores.
 
     A rank test of whether the differences ``A - B`` are symmetric about
@@ -366,14 +417,23 @@ def wilcoxon_test(scores_a, scores_b, *, alternative="two-sided", labels=("A", "
     d = a - b
     nonzero = d[d != 0]
     if nonzero.size == 0:
-        raise ValueError("All paired differences are zero: the Wilcoxon test is undefined.")
+        raise ValueError(
+            "All paired differences are zero: the Wilcoxon test is undefined."
+        )
     result = _st.wilcoxon(a, b, zero_method="wilcox", alternative=alternative)
     ranks = _st.rankdata(np.abs(nonzero))
     r_plus, r_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
     return HypothesisTestResult(
-        test="Wilcoxon signed-rank test", compared=_compared(labels, metric, d.size),
-        statistic=float(result.statistic), pvalue=float(result.pvalue),
-        statistic_name="W", effect_size=float((r_plus - r_minus) / (r_plus + r_minus)),
-        effect_size_name="rank-biserial correlation", alternative=alternative,
-        details={"n_nonzero": int(nonzero.size), "median_difference": float(np.median(d))},
+        test="Wilcoxon signed-rank test",
+        compared=_compared(labels, metric, d.size),
+        statistic=float(result.statistic),
+        pvalue=float(result.pvalue),
+        statistic_name="W",
+        effect_size=float((r_plus - r_minus) / (r_plus + r_minus)),
+        effect_size_name="rank-biserial correlation",
+        alternative=alternative,
+        details={
+            "n_nonzero": int(nonzero.size),
+            "median_difference": float(np.median(d)),
+        },
     )

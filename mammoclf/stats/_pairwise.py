@@ -20,16 +20,39 @@ from mammoclf.stats._predictions import delong_test, mcnemar_test
 __all__ = ["pairwise_tests", "omnibus_test", "PAIRWISE_TESTS"]
 
 #: Names accepted by :func:`pairwise_tests` ``test=``.
-PAIRWISE_TESTS = ("corrected_t", "paired_t", "wilcoxon", "5x2cv_t", "5x2cv_f",
-                  "mcnemar", "delong")
+PAIRWISE_TESTS = (
+    "corrected_t",
+    "paired_t",
+    "wilcoxon",
+    "5x2cv_t",
+    "5x2cv_f",
+    "mcnemar",
+    "delong",
+)
 # Tests on pooled out-of-fold predictions always compare one fixed metric.
 _PREDICTION_TEST_METRIC = {"mcnemar": "accuracy", "delong": "roc_auc"}
-_OMNIBUS = {"friedman": friedman_test, "rm_anova": anova_repeated_measures,
-            "anova": anova_oneway}
+_OMNIBUS = {
+    "friedman": friedman_test,
+    "rm_anova": anova_repeated_measures,
+    "anova": anova_oneway,
+}
 
-_COLUMNS = ["model_a", "model_b", "metric", "test", "statistic", "df", "pvalue",
-            "pvalue_adjusted", "reject", "effect_size", "effect_size_name", "ci_low",
-            "ci_high", "result"]
+_COLUMNS = [
+    "model_a",
+    "model_b",
+    "metric",
+    "test",
+    "statistic",
+    "df",
+    "pvalue",
+    "pvalue_adjusted",
+    "reject",
+    "effect_size",
+    "effect_size_name",
+    "ci_low",
+    "ci_high",
+    "result",
+]
 
 
 def _resolve_metric(result, test, metric):
@@ -51,7 +74,11 @@ def _five_by_two_scores(result, metric):
     table = result.fold_scores(metric)
     repeats = table.index.get_level_values("repeat")
     folds = table.index.get_level_values("fold")
-    if sorted(set(repeats)) != list(range(5)) or len(table) != 10 or set(folds) != {0, 1}:
+    if (
+        sorted(set(repeats)) != list(range(5))
+        or len(table) != 10
+        or set(folds) != {0, 1}
+    ):
         raise ValueError(
             "5x2cv tests need 5 repeats of 2-fold CV: run "
             "compare_models(..., cv=2, n_repeats=5). This comparison has "
@@ -65,33 +92,63 @@ def _one_pair(result, test, metric, first, second, repeat, confidence_level):
     if test == "delong":
         a = result.out_of_fold(first, repeat=repeat)
         b = result.out_of_fold(second, repeat=repeat)
-        return delong_test(a["y_true"], a["y_score"], b["y_score"],
-                           pos_label=result.pos_label, labels=labels,
-                           confidence_level=confidence_level)
+        return delong_test(
+            a["y_true"],
+            a["y_score"],
+            b["y_score"],
+            pos_label=result.pos_label,
+            labels=labels,
+            confidence_level=confidence_level,
+        )
     if test == "mcnemar":
         a = result.out_of_fold(first, repeat=repeat)
         b = result.out_of_fold(second, repeat=repeat)
-        return mcnemar_test(a["y_true"], a["y_pred"], b["y_pred"], labels=labels,
-                            confidence_level=confidence_level)
+        return mcnemar_test(
+            a["y_true"],
+            a["y_pred"],
+            b["y_pred"],
+            labels=labels,
+            confidence_level=confidence_level,
+        )
     if test in ("5x2cv_t", "5x2cv_f"):
         table = _five_by_two_scores(result, metric)
         func = paired_ttest_5x2cv if test == "5x2cv_t" else f_test_5x2cv
-        return func(table[first].to_numpy().reshape(5, 2),
-                    table[second].to_numpy().reshape(5, 2), labels=labels, metric=metric)
+        return func(
+            table[first].to_numpy().reshape(5, 2),
+            table[second].to_numpy().reshape(5, 2),
+            labels=labels,
+            metric=metric,
+        )
     table = result.fold_scores(metric)
     a, b = table[first].to_numpy(), table[second].to_numpy()
     if test == "corrected_t":
         return corrected_resampled_ttest(
-            a, b, n_train=result.n_train, n_test=result.n_test, labels=labels,
-            metric=metric, confidence_level=confidence_level)
+            a,
+            b,
+            n_train=result.n_train,
+            n_test=result.n_test,
+            labels=labels,
+            metric=metric,
+            confidence_level=confidence_level,
+        )
     if test == "paired_t":
-        return paired_ttest(a, b, labels=labels, metric=metric,
-                            confidence_level=confidence_level)
+        return paired_ttest(
+            a, b, labels=labels, metric=metric, confidence_level=confidence_level
+        )
     return wilcoxon_test(a, b, labels=labels, metric=metric)
 
 
-def pairwise_tests(result, *, test="corrected_t", metric=None, correction="holm",
-                   alpha=0.05, reference=None, repeat=0, confidence_level=0.95):
+def pairwise_tests(
+    result,
+    *,
+    test="corrected_t",
+    metric=None,
+    correction="holm",
+    alpha=0.05,
+    reference=None,
+    repeat=0,
+    confidence_level=0.95,
+):
     """Run one test on every pair of models and adjust the p-values.
 
     Parameters
@@ -134,7 +191,9 @@ def pairwise_tests(result, *, test="corrected_t", metric=None, correction="holm"
     if test not in PAIRWISE_TESTS:
         raise ValueError(f"test must be one of {PAIRWISE_TESTS}; got {test!r}.")
     if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        raise ValueError(
+            f"confidence_level must be in (0, 1); got {confidence_level!r}."
+        )
     metric = _resolve_metric(result, test, metric)
     names = list(result.model_names)
     if len(names) < 2:
@@ -145,17 +204,36 @@ def pairwise_tests(result, *, test="corrected_t", metric=None, correction="holm"
         pairs = [(reference, other) for other in names if other != reference]
     else:
         raise ValueError(f"reference={reference!r} is not one of the models {names}.")
-    outcomes = [_one_pair(result, test, metric, a, b, repeat, confidence_level)
-                for a, b in pairs]
-    adjustment = adjust_pvalues([o.pvalue for o in outcomes], method=correction,
-                                alpha=alpha)
+    outcomes = [
+        _one_pair(result, test, metric, a, b, repeat, confidence_level)
+        for a, b in pairs
+    ]
+    adjustment = adjust_pvalues(
+        [o.pvalue for o in outcomes], method=correction, alpha=alpha
+    )
     rows = []
     for (a, b), outcome, adjusted, reject in zip(
-            pairs, outcomes, adjustment.pvalues_adjusted, adjustment.reject):
+        pairs, outcomes, adjustment.pvalues_adjusted, adjustment.reject
+    ):
         ci = outcome.ci if outcome.ci is not None else (np.nan, np.nan)
-        rows.append([a, b, metric, outcome.test, outcome.statistic, outcome.df,
-                     outcome.pvalue, adjusted, bool(reject), outcome.effect_size,
-                     outcome.effect_size_name, ci[0], ci[1], outcome])
+        rows.append(
+            [
+                a,
+                b,
+                metric,
+                outcome.test,
+                outcome.statistic,
+                outcome.df,
+                outcome.pvalue,
+                adjusted,
+                bool(reject),
+                outcome.effect_size,
+                outcome.effect_size_name,
+                ci[0],
+                ci[1],
+                outcome,
+            ]
+        )
     table = pd.DataFrame(rows, columns=_COLUMNS)
     table.attrs.update(correction=correction, alpha=alpha)
     return table

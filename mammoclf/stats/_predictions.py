@@ -17,8 +17,17 @@ __all__ = ["mcnemar_test", "delong_test", "delong_roc_covariance"]
 # statistic is poor; the exact binomial test is used instead (a common rule).
 _MCNEMAR_EXACT_BELOW = 25
 
-def mcnemar_test(y_true, y_pred_a, y_pred_b, *, exact="auto", correction=True,
-                 confidence_level=0.95, labels=("A", "B")):
+
+def mcnemar_test(
+    y_true,
+    y_pred_a,
+    y_pred_b,
+    *,
+    exact="auto",
+    correction=True,
+    confidence_level=0.95,
+    labels=("A", "B"),
+):
     """McNemar's test of two classifiers' accuracy on the same cases.
 
     Builds the 2x2 table of correct/incorrect predictions of A and B and
@@ -76,15 +85,19 @@ def mcnemar_test(y_true, y_pred_a, y_pred_b, *, exact="auto", correction=True,
     if y_true.size == 0:
         raise ValueError("McNemar's test needs at least one case.")
     if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        raise ValueError(
+            f"confidence_level must be in (0, 1); got {confidence_level!r}."
+        )
     if not (exact == "auto" or isinstance(exact, (bool, np.bool_))):
         raise ValueError(f"exact must be 'auto' or a bool; got {exact!r}.")
     right_a = y_pred_a == y_true
     right_b = y_pred_b == y_true
-    table = np.array([
-        [np.sum(right_a & right_b), np.sum(right_a & ~right_b)],
-        [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)],
-    ])
+    table = np.array(
+        [
+            [np.sum(right_a & right_b), np.sum(right_a & ~right_b)],
+            [np.sum(~right_a & right_b), np.sum(~right_a & ~right_b)],
+        ]
+    )
     b, c, n = int(table[0, 1]), int(table[1, 0]), int(y_true.size)
     use_exact = (b + c < _MCNEMAR_EXACT_BELOW) if exact == "auto" else bool(exact)
     if b + c == 0 and not use_exact:
@@ -96,15 +109,24 @@ def mcnemar_test(y_true, y_pred_a, y_pred_b, *, exact="auto", correction=True,
     difference = (b - c) / n
     se = np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
     half = _st.norm.ppf(0.5 + confidence_level / 2) * se
-    name = "McNemar test (exact binomial)" if use_exact else (
-        "McNemar test (chi-square" + (", continuity-corrected)" if correction else ")"))
+    name = (
+        "McNemar test (exact binomial)"
+        if use_exact
+        else (
+            "McNemar test (chi-square"
+            + (", continuity-corrected)" if correction else ")")
+        )
+    )
     first, second = labels
     return HypothesisTestResult(
-        test=name, compared=f"accuracy: {first!r} vs {second!r} ({n} paired cases)",
-        statistic=float(bunch.statistic), pvalue=float(bunch.pvalue),
+        test=name,
+        compared=f"accuracy: {first!r} vs {second!r} ({n} paired cases)",
+        statistic=float(bunch.statistic),
+        pvalue=float(bunch.pvalue),
         statistic_name="min(b, c)" if use_exact else "chi2",
         df=None if use_exact else 1.0,
-        effect_size=float(difference), effect_size_name="accuracy difference (A - B)",
+        effect_size=float(difference),
+        effect_size_name="accuracy difference (A - B)",
         ci=(float(difference - half), float(difference + half)),
         confidence_level=confidence_level,
         details={"b": b, "c": c, "n": n, "exact": use_exact, "table": table.tolist()},
@@ -137,7 +159,8 @@ def delong_roc_covariance(y_true, y_scores, *, pos_label="auto"):
     scores = np.atleast_2d(np.asarray(y_scores, dtype=np.float64))
     if scores.ndim != 2 or scores.shape[1] != y_true.shape[0]:
         raise ValueError(
-            f"y_scores must have shape (n_scores, {y_true.shape[0]}); got {scores.shape}."
+            f"y_scores must have shape (n_scores, {y_true.shape[0]}); got "
+            f"{scores.shape}."
         )
     if not np.all(np.isfinite(scores)):
         raise ValueError("y_scores contains NaN or infinite values.")
@@ -161,8 +184,15 @@ def delong_roc_covariance(y_true, y_scores, *, pos_label="auto"):
     return aucs, covariance
 
 
-def delong_test(y_true, y_score_a, y_score_b, *, pos_label="auto", confidence_level=0.95,
-                labels=("A", "B")):
+def delong_test(
+    y_true,
+    y_score_a,
+    y_score_b,
+    *,
+    pos_label="auto",
+    confidence_level=0.95,
+    labels=("A", "B"),
+):
     """DeLong's test of two correlated ROC AUCs measured on the same cases.
 
     ``z = (AUC_A - AUC_B) / sqrt(Var_A + Var_B - 2 Cov_AB)`` with DeLong's
@@ -212,7 +242,9 @@ def delong_test(y_true, y_score_a, y_score_b, *, pos_label="auto", confidence_le
     (True, True)
     """
     if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(f"confidence_level must be in (0, 1); got {confidence_level!r}.")
+        raise ValueError(
+            f"confidence_level must be in (0, 1); got {confidence_level!r}."
+        )
     a = column_or_1d(y_score_a)
     b = column_or_1d(y_score_b)
     check_consistent_length(y_true, a, b)
@@ -223,7 +255,8 @@ def delong_test(y_true, y_score_a, y_score_b, *, pos_label="auto", confidence_le
         warnings.warn(
             "DeLong's test: the variance of the AUC difference is zero (e.g. both "
             "models separate the classes perfectly); statistic and p-value are NaN.",
-            RuntimeWarning, stacklevel=2,
+            RuntimeWarning,
+            stacklevel=2,
         )
         z = pvalue = np.nan
         ci = (difference, difference)
@@ -237,10 +270,18 @@ def delong_test(y_true, y_score_a, y_score_b, *, pos_label="auto", confidence_le
     return HypothesisTestResult(
         test="DeLong test for correlated ROC AUCs",
         compared=f"roc_auc: {first!r} vs {second!r} ({len(a)} paired cases)",
-        statistic=float(z), pvalue=float(pvalue), statistic_name="z",
-        effect_size=difference, effect_size_name="AUC difference (A - B)",
-        ci=(float(ci[0]), float(ci[1])), confidence_level=confidence_level,
-        details={"auc_a": float(aucs[0]), "auc_b": float(aucs[1]),
-                 "var_a": float(cov[0, 0]), "var_b": float(cov[1, 1]),
-                 "covariance": float(cov[0, 1])},
+        statistic=float(z),
+        pvalue=float(pvalue),
+        statistic_name="z",
+        effect_size=difference,
+        effect_size_name="AUC difference (A - B)",
+        ci=(float(ci[0]), float(ci[1])),
+        confidence_level=confidence_level,
+        details={
+            "auc_a": float(aucs[0]),
+            "auc_b": float(aucs[1]),
+            "var_a": float(cov[0, 0]),
+            "var_b": float(cov[1, 1]),
+            "covariance": float(cov[0, 1]),
+        },
     )

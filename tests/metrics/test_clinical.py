@@ -55,29 +55,39 @@ def test_against_sklearn_on_random_weighted_data(seed):
     w = rng.random(50)
     kw = {"sample_weight": w}
     assert sensitivity_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.recall_score(y_true, y_pred, **kw))
+        skm.recall_score(y_true, y_pred, **kw)
+    )
     assert specificity_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.recall_score(y_true, y_pred, pos_label=0, **kw))
+        skm.recall_score(y_true, y_pred, pos_label=0, **kw)
+    )
     assert ppv_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.precision_score(y_true, y_pred, **kw))
+        skm.precision_score(y_true, y_pred, **kw)
+    )
     assert npv_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.precision_score(y_true, y_pred, pos_label=0, **kw))
+        skm.precision_score(y_true, y_pred, pos_label=0, **kw)
+    )
     assert balanced_accuracy_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.balanced_accuracy_score(y_true, y_pred, **kw))
+        skm.balanced_accuracy_score(y_true, y_pred, **kw)
+    )
     assert accuracy_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.accuracy_score(y_true, y_pred, **kw))
+        skm.accuracy_score(y_true, y_pred, **kw)
+    )
     assert f1_weighted_score(y_true, y_pred, **kw) == pytest.approx(
-        skm.f1_score(y_true, y_pred, average="weighted", **kw))
+        skm.f1_score(y_true, y_pred, average="weighted", **kw)
+    )
     scores = rng.random(50)
     assert roc_auc_score(y_true, scores, **kw) == pytest.approx(
-        skm.roc_auc_score(y_true, scores, **kw))
+        skm.roc_auc_score(y_true, scores, **kw)
+    )
 
 
 def test_weighted_f1_by_hand():
     # Class M: P=3/5, R=3/4; class B: P=4/5, R=4/6; supports 4 and 6.
     f1_m = 2 * (3 / 5) * (3 / 4) / (3 / 5 + 3 / 4)
     f1_b = 2 * (4 / 5) * (4 / 6) / (4 / 5 + 4 / 6)
-    assert f1_weighted_score(Y_TRUE, Y_PRED) == pytest.approx((4 * f1_m + 6 * f1_b) / 10)
+    assert f1_weighted_score(Y_TRUE, Y_PRED) == pytest.approx(
+        (4 * f1_m + 6 * f1_b) / 10
+    )
 
 
 def test_roc_auc_uses_the_malignant_class_with_string_labels():
@@ -96,8 +106,9 @@ def test_zero_division():
     y_pred = ["BENIGN", "BENIGN"]
     with pytest.warns(UndefinedMetricWarning, match="without positive cases"):
         assert sensitivity_score(y_true, y_pred, pos_label="MALIGNANT") == 0.0
-    assert np.isnan(ppv_score(y_true, y_pred, pos_label="MALIGNANT",
-                              zero_division=np.nan))
+    assert np.isnan(
+        ppv_score(y_true, y_pred, pos_label="MALIGNANT", zero_division=np.nan)
+    )
     assert npv_score(y_true, y_pred, pos_label="MALIGNANT", zero_division=1.0) == 1.0
     with pytest.raises(ValueError, match="zero_division"):
         ppv_score(y_true, y_pred, pos_label="MALIGNANT", zero_division="zero")

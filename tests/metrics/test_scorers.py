@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_validate
-from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.svm import LinearSVC
 
 from mammoclf.metrics import (
@@ -28,7 +28,10 @@ def test_scorers_match_sklearn_in_cross_validate(tabular):
     cv = StratifiedKFold(4, shuffle=True, random_state=0)
     ours = cross_validate(LogisticRegression(), X, y, cv=cv, scoring=clinical_scorers())
     theirs = cross_validate(
-        LogisticRegression(), X, y, cv=cv,
+        LogisticRegression(),
+        X,
+        y,
+        cv=cv,
         scoring={
             "sensitivity": skm.make_scorer(skm.recall_score, pos_label="MALIGNANT"),
             "specificity": skm.make_scorer(skm.recall_score, pos_label="BENIGN"),
@@ -40,8 +43,15 @@ def test_scorers_match_sklearn_in_cross_validate(tabular):
         },
     )
     assert {f"test_{m}" for m in CLINICAL_METRICS} <= set(ours)
-    for name in ["sensitivity", "specificity", "ppv", "roc_auc", "accuracy",
-                 "f1_weighted", "balanced_accuracy"]:
+    for name in [
+        "sensitivity",
+        "specificity",
+        "ppv",
+        "roc_auc",
+        "accuracy",
+        "f1_weighted",
+        "balanced_accuracy",
+    ]:
         np.testing.assert_allclose(ours[f"test_{name}"], theirs[f"test_{name}"])
 
 
@@ -50,11 +60,17 @@ def test_scorer_in_grid_search_refits_on_named_metric(tabular):
     # C=1e-4 shrinks the model to a constant prediction: balanced accuracy 0.5
     # and no malignant calls, so PPV is undefined (and warned about).
     with pytest.warns(UndefinedMetricWarning, match="PPV is undefined"):
-        search = GridSearchCV(LogisticRegression(), {"C": [1e-4, 1.0]}, cv=3,
-                              scoring=clinical_scorers(),
-                              refit="balanced_accuracy").fit(X, y)
+        search = GridSearchCV(
+            LogisticRegression(),
+            {"C": [1e-4, 1.0]},
+            cv=3,
+            scoring=clinical_scorers(),
+            refit="balanced_accuracy",
+        ).fit(X, y)
     assert search.best_params_ == {"C": 1.0}
-    np.testing.assert_allclose(search.cv_results_["mean_test_balanced_accuracy"][0], 0.5)
+    np.testing.assert_allclose(
+        search.cv_results_["mean_test_balanced_accuracy"][0], 0.5
+    )
     assert np.all(np.isfinite(search.cv_results_["mean_test_roc_auc"]))
 
 
@@ -83,18 +99,20 @@ def test_predict_scorer_resolves_pos_label_from_classes_on_one_class_fold(tabula
     # The benign-only test set alone could not tell which class is malignant.
     specificity = clinical_scorers(metrics=["specificity"])["specificity"]
     assert specificity(model, X[benign], y[benign]) == pytest.approx(
-        np.mean(model.predict(X[benign]) == "BENIGN"))
+        np.mean(model.predict(X[benign]) == "BENIGN")
+    )
 
 
 def test_make_clinical_scorer_validation_and_loss_sign(tabular):
     X, y = tabular
     model = LogisticRegression().fit(X, y)
-    loss = make_clinical_scorer(skm.log_loss, response="score",
-                                greater_is_better=False, labels=[False, True])
+    loss = make_clinical_scorer(
+        skm.log_loss, response="score", greater_is_better=False, labels=[False, True]
+    )
     expected = skm.log_loss(y == "MALIGNANT", model.predict_proba(X)[:, 1])
-    assert loss.score_predictions(y == "MALIGNANT",
-                                  y_score=model.predict_proba(X)[:, 1]) == pytest.approx(
-        -expected)
+    assert loss.score_predictions(
+        y == "MALIGNANT", y_score=model.predict_proba(X)[:, 1]
+    ) == pytest.approx(-expected)
     assert "sensitivity_score" in repr(make_clinical_scorer(sensitivity_score))
     with pytest.raises(ValueError, match="Unknown clinical metric"):
         make_clinical_scorer("auc")

@@ -28,9 +28,12 @@ def make_flat_logreg():
 @pytest.fixture(scope="session")
 def three_models():
     return {
-        "cnn": ScratchCNNClassifier(filters=(4,), dense_units=8, epochs=1, random_state=0),
-        "cnn_avg": ScratchCNNClassifier(filters=(4,), dense_units=8, epochs=2,
-                                        pooling="avg", random_state=0),
+        "cnn": ScratchCNNClassifier(
+            filters=(4,), dense_units=8, epochs=1, random_state=0
+        ),
+        "cnn_avg": ScratchCNNClassifier(
+            filters=(4,), dense_units=8, epochs=2, pooling="avg", random_state=0
+        ),
         "logreg": flattened_logreg(),
     }
 
@@ -42,5 +45,12 @@ def cnn_comparison(toy_images, three_models):
     with warnings.catch_warnings():
         # One-epoch CNNs may call every image benign: PPV is then undefined.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        return compare_models(three_models, X, y, groups=groups, cv=3, random_state=0,
-                              return_estimators=True)
+        return compare_models(
+            three_models,
+            X,
+            y,
+            groups=groups,
+            cv=3,
+            random_state=0,
+            return_estimators=True,
+        )

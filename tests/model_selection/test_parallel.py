@@ -19,5 +19,7 @@ def test_loky_processes_give_the_sequential_result():
     parallel = compare_models(models, X, y, n_jobs=2, **kwargs)
     pd.testing.assert_frame_equal(parallel.scores, sequential.scores)
     for model in models:
-        np.testing.assert_array_equal(parallel.y_score[model], sequential.y_score[model])
+        np.testing.assert_array_equal(
+            parallel.y_score[model], sequential.y_score[model]
+        )
         np.testing.assert_array_equal(parallel.y_pred[model], sequential.y_pred[model])

@@ -18,22 +18,28 @@ from sklearn.model_selection import KFold, check_cv, cross_validate
 from mammoclf.model_selection import compare_models
 
 wrappers = pytest.importorskip(
-    "scikeras.wrappers", reason="scikeras (optional extra) is not installed")
+    "scikeras.wrappers", reason="scikeras (optional extra) is not installed"
+)
 
 
 def build_logistic_network(meta):
     import keras
 
-    model = keras.Sequential([keras.Input(shape=(meta["n_features_in_"],)),
-                              keras.layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(meta["n_features_in_"],)),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(loss="binary_crossentropy", optimizer="adam")
     return model
 
 
 @pytest.fixture(scope="module")
 def keras_classifier():
-    return wrappers.KerasClassifier(model=build_logistic_network, epochs=3, verbose=0,
-                                    random_state=0)
+    return wrappers.KerasClassifier(
+        model=build_logistic_network, epochs=3, verbose=0, random_state=0
+    )
 
 
 def test_scikeras_is_not_a_classifier_to_sklearn(keras_classifier, toy_images):
@@ -42,21 +48,28 @@ def test_scikeras_is_not_a_classifier_to_sklearn(keras_classifier, toy_images):
     assert type(check_cv(3, y, classifier=is_classifier(keras_classifier))) is KFold
 
 
-def test_scikeras_gets_stratified_folds_and_finite_aucs(keras_classifier, toy_images,
-                                                        make_flat_logreg):
+def test_scikeras_gets_stratified_folds_and_finite_aucs(
+    keras_classifier, toy_images, make_flat_logreg
+):
     X, y, groups = toy_images
     flat = X.reshape(len(X), -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's own failure warnings
-        sklearn_auc = cross_validate(keras_classifier, flat, y, cv=3, scoring="roc_auc",
-                                     error_score=np.nan)["test_score"]
+        sklearn_auc = cross_validate(
+            keras_classifier, flat, y, cv=3, scoring="roc_auc", error_score=np.nan
+        )["test_score"]
     assert np.isnan(sklearn_auc).all()  # the problem compare_models avoids
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         result = compare_models(
-            {"keras": keras_classifier, "logreg": make_flat_logreg()}, flat, y,
-            groups=groups, cv=3, random_state=0)
+            {"keras": keras_classifier, "logreg": make_flat_logreg()},
+            flat,
+            y,
+            groups=groups,
+            cv=3,
+            random_state=0,
+        )
     auc = result.fold_scores("roc_auc")
     assert np.isfinite(auc["keras"]).all()
     assert result.score_method["keras"] == "predict_proba"

@@ -50,20 +50,35 @@ def tabular():
 
 def test_every_model_trains_on_the_same_folds(tabular):
     X, y, groups = tabular
-    result = compare_models({"a": RecordingClassifier(), "b": RecordingClassifier(flip=True)},
-                            X, y, groups=groups, cv=3, n_repeats=2, random_state=1,
-                            return_estimators=True)
+    result = compare_models(
+        {"a": RecordingClassifier(), "b": RecordingClassifier(flip=True)},
+        X,
+        y,
+        groups=groups,
+        cv=3,
+        n_repeats=2,
+        random_state=1,
+        return_estimators=True,
+    )
     assert result.n_splits == 6 and result.n_repeats == 2
-    for split, est_a, est_b in zip(result.splits, result.estimators["a"],
-                                   result.estimators["b"]):
+    for split, est_a, est_b in zip(
+        result.splits, result.estimators["a"], result.estimators["b"]
+    ):
         np.testing.assert_array_equal(est_a.seen_, np.sort(split.train))
         np.testing.assert_array_equal(est_b.seen_, np.sort(split.train))
         assert not set(groups[split.train]) & set(groups[split.test])
     # Repeats reshuffle: the two partitions differ.
     assert not np.array_equal(result.fold_ids[0], result.fold_ids[1])
     # The same seed gives the same folds.
-    again = compare_models({"a": RecordingClassifier()}, X, y, groups=groups, cv=3,
-                           n_repeats=2, random_state=1)
+    again = compare_models(
+        {"a": RecordingClassifier()},
+        X,
+        y,
+        groups=groups,
+        cv=3,
+        n_repeats=2,
+        random_state=1,
+    )
     np.testing.assert_array_equal(again.fold_ids, result.fold_ids)
 
 
@@ -82,10 +97,17 @@ def test_default_is_five_stratified_group_folds(tabular):
 def test_leaky_splitter_is_refused(tabular):
     X, y, groups = tabular
     with pytest.raises(ValueError, match="Patient leak in repeat 0, fold 0"):
-        compare_models([LogisticRegression()], X, y, groups=groups,
-                       cv=KFold(3, shuffle=True, random_state=0))
+        compare_models(
+            [LogisticRegression()],
+            X,
+            y,
+            groups=groups,
+            cv=KFold(3, shuffle=True, random_state=0),
+        )
     # A group-aware splitter object is used as given.
-    result = compare_models([LogisticRegression()], X, y, groups=groups, cv=GroupKFold(3))
+    result = compare_models(
+        [LogisticRegression()], X, y, groups=groups, cv=GroupKFold(3)
+    )
     assert result.cv_description.startswith("GroupKFold")
 
 
@@ -97,8 +119,9 @@ def test_repeated_splitter_objects_become_repeats(tabular):
     assert result.n_repeats == 2
     assert (result.fold_ids >= 0).all()
     with pytest.raises(ValueError, match="n_repeats > 1 needs cv=None or an int"):
-        compare_models([LogisticRegression()], X, y, groups=np.arange(90), cv=cv,
-                       n_repeats=2)
+        compare_models(
+            [LogisticRegression()], X, y, groups=np.arange(90), cv=cv, n_repeats=2
+        )
 
 
 def test_explicit_index_pairs(tabular):
@@ -108,8 +131,9 @@ def test_explicit_index_pairs(tabular):
     for split, (train, test) in zip(result.splits, pairs):
         np.testing.assert_array_equal(split.test, test)
     with pytest.raises(ValueError, match="out of range"):
-        compare_models([LogisticRegression()], X, y, cv=[(np.arange(10), [200])] * 2,
-                       groups=groups)
+        compare_models(
+            [LogisticRegression()], X, y, cv=[(np.arange(10), [200])] * 2, groups=groups
+        )
 
 
 def test_missing_groups_warns(tabular):
@@ -128,8 +152,10 @@ def _path_features(paths):
 
 
 def test_file_paths_as_x_and_cbis_patient_heuristic():
-    paths = [f"Mass-Training_P_{i // 2:05d}_LEFT_{'CC' if i % 2 else 'MLO'}.dcm"
-             for i in range(24)]
+    paths = [
+        f"Mass-Training_P_{i // 2:05d}_LEFT_{'CC' if i % 2 else 'MLO'}.dcm"
+        for i in range(24)
+    ]
     y = np.array(["MALIGNANT" if p.endswith("_CC.dcm") else "BENIGN" for p in paths])
     model = make_pipeline(FunctionTransformer(_path_features), LogisticRegression())
     with pytest.warns(GroupLeakageWarning, match="12 of 12 CBIS-DDSM patient ids"):

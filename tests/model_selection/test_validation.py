@@ -73,8 +73,14 @@ def test_models_without_scores_cannot_be_scored_by_auc(data):
     X, y, groups = data
     with pytest.raises(ValueError, match="'labels' has neither predict_proba"):
         compare_models({"labels": LabelsOnly()}, X, y, groups=groups)
-    result = compare_models({"labels": LabelsOnly(), "svc": LinearSVC()}, X, y,
-                            groups=groups, cv=2, scoring=["accuracy"])
+    result = compare_models(
+        {"labels": LabelsOnly(), "svc": LinearSVC()},
+        X,
+        y,
+        groups=groups,
+        cv=2,
+        scoring=["accuracy"],
+    )
     assert result.score_method == {"labels": None, "svc": "decision_function"}
     assert np.isnan(result.y_score["labels"]).all()
     # The default summary then skips DeLong (it needs scores of every model).
@@ -84,8 +90,14 @@ def test_models_without_scores_cannot_be_scored_by_auc(data):
 def test_fit_errors_name_the_model_and_fold(data):
     X, y, groups = data
     with pytest.raises(ValueError, match="cannot fit") as info:
-        compare_models({"bad": FailingClassifier()}, X, y, groups=groups, cv=2,
-                       scoring=["accuracy"])
+        compare_models(
+            {"bad": FailingClassifier()},
+            X,
+            y,
+            groups=groups,
+            cv=2,
+            scoring=["accuracy"],
+        )
     assert "'bad' on repeat 0, fold 0" in "".join(getattr(info.value, "__notes__", []))
 
 
@@ -99,7 +111,8 @@ def test_verbose_reports_progress(data, capsys):
 
 def test_memory_measurement_can_be_turned_off(data):
     X, y, groups = data
-    result = compare_models([LogisticRegression()], X, y, groups=groups, cv=2,
-                            measure_memory=False)
+    result = compare_models(
+        [LogisticRegression()], X, y, groups=groups, cv=2, measure_memory=False
+    )
     assert result.compute["peak_memory_mb"].isna().all()
     assert "not measured" in str(result.summary())

@@ -23,11 +23,19 @@ class StagedHistoryClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = self.model_.classes_
         n = sum(self.epochs)
         loss = list(np.linspace(0.7, 0.3, n))
-        self.history_ = {"loss": loss, "val_loss": [v + 0.05 for v in loss],
-                         "auc": list(np.linspace(0.6, 0.9, n))}
-        self.stages_ = [{"unfreeze": "head", "first_epoch": 0, "epochs_run": self.epochs[0]},
-                        {"unfreeze": "conv5", "first_epoch": self.epochs[0],
-                         "epochs_run": self.epochs[1]}]
+        self.history_ = {
+            "loss": loss,
+            "val_loss": [v + 0.05 for v in loss],
+            "auc": list(np.linspace(0.6, 0.9, n)),
+        }
+        self.stages_ = [
+            {"unfreeze": "head", "first_epoch": 0, "epochs_run": self.epochs[0]},
+            {
+                "unfreeze": "conv5",
+                "first_epoch": self.epochs[0],
+                "epochs_run": self.epochs[1],
+            },
+        ]
         self.n_epochs_ = n
         return self
 
@@ -43,10 +51,14 @@ def comparison():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3))
     y = np.where(X[:, 0] + rng.normal(size=120) > 0, "MALIGNANT", "BENIGN")
-    models = {"logreg": LogisticRegression(), "nb": GaussianNB(),
-              "staged": StagedHistoryClassifier()}
-    return compare_models(models, X, y, groups=np.arange(120) // 2, cv=4, n_repeats=2,
-                          random_state=0)
+    models = {
+        "logreg": LogisticRegression(),
+        "nb": GaussianNB(),
+        "staged": StagedHistoryClassifier(),
+    }
+    return compare_models(
+        models, X, y, groups=np.arange(120) // 2, cv=4, n_repeats=2, random_state=0
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,9 @@ def test_confusion_matrices_count_pooled_out_of_fold_predictions(comparison):
     assert len(display.axes_) == 3
     for name in comparison.model_names:
         oof = comparison.out_of_fold(name, repeat=1)
-        expected = confusion_matrix(oof.y_true, oof.y_pred.astype(str),
-                                    labels=["BENIGN", "MALIGNANT"])
+        expected = confusion_matrix(
+            oof.y_true, oof.y_pred.astype(str), labels=["BENIGN", "MALIGNANT"]
+        )
         np.testing.assert_array_equal(display.confusion_matrices[name], expected)
         texts = [t.get_text() for t in display.displays_[name].text_.ravel()]
         assert texts == [str(v) for v in expected.ravel()]
@@ -20,8 +21,9 @@ def test_confusion_matrices_count_pooled_out_of_fold_predictions(comparison):
 
 
 def test_normalised_rows_are_specificity_and_sensitivity(comparison):
-    display = ConfusionMatricesDisplay.from_comparison(comparison, models=["nb"],
-                                                       normalize="true")
+    display = ConfusionMatricesDisplay.from_comparison(
+        comparison, models=["nb"], normalize="true"
+    )
     oof = comparison.out_of_fold("nb")
     matrix = display.confusion_matrices["nb"]
     malignant = oof.y_true == "MALIGNANT"
@@ -35,8 +37,9 @@ def test_normalised_rows_are_specificity_and_sensitivity(comparison):
 
 
 def test_fold_scores_points_boxes_and_pairing(comparison):
-    display = FoldScoresDisplay.from_comparison(comparison, metrics=["roc_auc",
-                                                                     "sensitivity"])
+    display = FoldScoresDisplay.from_comparison(
+        comparison, metrics=["roc_auc", "sensitivity"]
+    )
     assert [ax.get_title() for ax in display.axes_] == ["roc_auc", "sensitivity"]
     table = comparison.fold_scores("sensitivity")
     for j, name in enumerate(comparison.model_names):
@@ -47,5 +50,6 @@ def test_fold_scores_points_boxes_and_pairing(comparison):
         assert median == pytest.approx(np.median(table[name]))
     lines = display.pair_lines_["roc_auc"]
     assert len(lines) == comparison.n_splits
-    np.testing.assert_allclose(lines[0].get_ydata(),
-                               comparison.fold_scores("roc_auc").iloc[0])
+    np.testing.assert_allclose(
+        lines[0].get_ydata(), comparison.fold_scores("roc_auc").iloc[0]
+    )

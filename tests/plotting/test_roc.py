@@ -40,8 +40,9 @@ def test_from_predictions_on_given_axes_and_fold_lines():
     scores = {"a": y + rng.normal(size=60)}
     folds = np.repeat(np.arange(3), 20)
     _, ax = plt.subplots()
-    display = RocCurvesDisplay.from_predictions(y, scores, fold_ids=folds, ax=ax,
-                                                show_folds=True)
+    display = RocCurvesDisplay.from_predictions(
+        y, scores, fold_ids=folds, ax=ax, show_folds=True
+    )
     assert display.ax_ is ax
     assert len(ax.lines) == 1 + 3 + 1  # mean, three folds, chance
     expected = [roc_auc_score(y[folds == f], scores["a"][folds == f]) for f in range(3)]
@@ -50,5 +51,6 @@ def test_from_predictions_on_given_axes_and_fold_lines():
 
 def test_single_class_fold_is_an_error():
     with pytest.raises(ValueError, match="Fold 0 has a single class"):
-        RocCurvesDisplay.from_predictions([0, 0, 1, 1], {"a": [0.1, 0.2, 0.3, 0.4]},
-                                          fold_ids=[0, 0, 1, 1])
+        RocCurvesDisplay.from_predictions(
+            [0, 0, 1, 1], {"a": [0.1, 0.2, 0.3, 0.4]}, fold_ids=[0, 0, 1, 1]
+        )

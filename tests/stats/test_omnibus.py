@@ -13,7 +13,9 @@ from mammoclf.stats import anova_oneway, anova_repeated_measures, friedman_test
 def table():
     rng = np.random.default_rng(3)
     fold_effect = rng.normal(scale=0.05, size=(8, 1))
-    scores = 0.8 + fold_effect + np.array([0.0, 0.02, 0.04]) + 0.01 * rng.normal(size=(8, 3))
+    scores = (
+        0.8 + fold_effect + np.array([0.0, 0.02, 0.04]) + 0.01 * rng.normal(size=(8, 3))
+    )
     return pd.DataFrame(scores, columns=["cnn", "frozen", "unfrozen"])
 
 
@@ -29,9 +31,14 @@ def test_oneway_anova_matches_scipy(table):
 
 
 def test_repeated_measures_anova_matches_statsmodels(table):
-    long = table.rename_axis("fold").reset_index().melt(
-        id_vars="fold", var_name="model", value_name="score")
-    ref = AnovaRM(long, "score", "fold", within=["model"]).fit().anova_table.loc["model"]
+    long = (
+        table.rename_axis("fold")
+        .reset_index()
+        .melt(id_vars="fold", var_name="model", value_name="score")
+    )
+    ref = (
+        AnovaRM(long, "score", "fold", within=["model"]).fit().anova_table.loc["model"]
+    )
     ours = anova_repeated_measures(table)
     assert ours.statistic == pytest.approx(ref["F Value"])
     assert ours.pvalue == pytest.approx(ref["Pr > F"])

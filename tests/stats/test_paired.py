@@ -45,14 +45,18 @@ def test_corrected_ttest_matches_nadeau_bengio_formula(fold_scores):
     ours = corrected_resampled_ttest(a, b, n_train=n_train, n_test=n_test)
     assert ours.statistic == pytest.approx(t)
     assert ours.pvalue == pytest.approx(p)
-    half = stats.t.ppf(0.975, J - 1) * np.sqrt((1 / J + n_test / n_train) * d.var(ddof=1))
+    half = stats.t.ppf(0.975, J - 1) * np.sqrt(
+        (1 / J + n_test / n_train) * d.var(ddof=1)
+    )
     assert ours.ci == pytest.approx((d.mean() - half, d.mean() + half))
     # The correction only ever widens: less extreme than the naive test.
     naive = paired_ttest(a, b)
     assert abs(ours.statistic) < abs(naive.statistic)
     assert ours.pvalue > naive.pvalue
     # Per-split sizes are averaged.
-    per_split = corrected_resampled_ttest(a, b, n_train=[70, 74] * 5, n_test=[20, 16] * 5)
+    per_split = corrected_resampled_ttest(
+        a, b, n_train=[70, 74] * 5, n_test=[20, 16] * 5
+    )
     assert per_split.statistic == pytest.approx(t)
 
 
@@ -118,8 +122,9 @@ def test_validation_and_repr(fold_scores):
         paired_ttest(a, b, alternative="bigger")
     with pytest.raises(ValueError, match="positive"):
         corrected_resampled_ttest(a, b, n_train=0, n_test=10)
-    r = corrected_resampled_ttest(a, b, n_train=72, n_test=18, labels=("cnn", "densenet"),
-                                  metric="roc_auc")
+    r = corrected_resampled_ttest(
+        a, b, n_train=72, n_test=18, labels=("cnn", "densenet"), metric="roc_auc"
+    )
     text = repr(r)
     assert "Nadeau-Bengio" in text and "'cnn' vs 'densenet'" in text
     assert "t(9) =" in text and "95% CI" in text and "roc_auc" in text

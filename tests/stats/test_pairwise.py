@@ -27,25 +27,36 @@ def data():
     return X, y, np.arange(120) // 2
 
 
-MODELS = {"logreg": LogisticRegression(), "knn": KNeighborsClassifier(9),
-          "nb": GaussianNB()}
+MODELS = {
+    "logreg": LogisticRegression(),
+    "knn": KNeighborsClassifier(9),
+    "nb": GaussianNB(),
+}
 
 
 @pytest.fixture(scope="module")
 def comparison(data):
     X, y, groups = data
-    return compare_models(MODELS, X, y, groups=groups, cv=5, n_repeats=2, random_state=0)
+    return compare_models(
+        MODELS, X, y, groups=groups, cv=5, n_repeats=2, random_state=0
+    )
 
 
 def test_corrected_t_rows_equal_direct_calls_and_holm(comparison):
     table = pairwise_tests(comparison, test="corrected_t", metric="balanced_accuracy")
     assert list(zip(table.model_a, table.model_b)) == [
-        ("logreg", "knn"), ("logreg", "nb"), ("knn", "nb")]
+        ("logreg", "knn"),
+        ("logreg", "nb"),
+        ("knn", "nb"),
+    ]
     scores = comparison.fold_scores("balanced_accuracy")
     for _, row in table.iterrows():
         direct = corrected_resampled_ttest(
-            scores[row.model_a], scores[row.model_b], n_train=comparison.n_train,
-            n_test=comparison.n_test)
+            scores[row.model_a],
+            scores[row.model_b],
+            n_train=comparison.n_train,
+            n_test=comparison.n_test,
+        )
         assert row.statistic == pytest.approx(direct.statistic)
         assert row.pvalue == pytest.approx(direct.pvalue)
         assert row.effect_size == pytest.approx(direct.effect_size)
@@ -59,13 +70,19 @@ def test_corrected_t_rows_equal_direct_calls_and_holm(comparison):
 def test_prediction_tests_use_pooled_out_of_fold_predictions(comparison):
     delong = pairwise_tests(comparison, test="delong", reference="logreg")
     assert list(delong.model_b) == ["knn", "nb"] and set(delong.metric) == {"roc_auc"}
-    a, b = comparison.out_of_fold("logreg", repeat=1), comparison.out_of_fold("nb", repeat=1)
+    a, b = (
+        comparison.out_of_fold("logreg", repeat=1),
+        comparison.out_of_fold("nb", repeat=1),
+    )
     direct = delong_test(a.y_true, a.y_score, b.y_score)
     row = pairwise_tests(comparison, test="delong", repeat=1).iloc[1]
     assert row.statistic == pytest.approx(direct.statistic)
     mcnemar = pairwise_tests(comparison, test="mcnemar", correction="bonferroni")
-    direct = mcnemar_test(a.y_true, comparison.out_of_fold("logreg").y_pred,
-                          comparison.out_of_fold("knn").y_pred)
+    direct = mcnemar_test(
+        a.y_true,
+        comparison.out_of_fold("logreg").y_pred,
+        comparison.out_of_fold("knn").y_pred,
+    )
     assert mcnemar.pvalue[0] == pytest.approx(direct.pvalue)
     assert mcnemar.pvalue_adjusted[0] == pytest.approx(min(1.0, 3 * direct.pvalue))
     with pytest.raises(ValueError, match="compares accuracy"):
@@ -76,12 +93,15 @@ def test_5x2cv_tests_need_five_by_two_splits(comparison, data):
     with pytest.raises(ValueError, match="cv=2, n_repeats=5"):
         pairwise_tests(comparison, test="5x2cv_f")
     X, y, groups = data
-    five_by_two = compare_models(MODELS, X, y, groups=groups, cv=2, n_repeats=5,
-                                 random_state=0)
+    five_by_two = compare_models(
+        MODELS, X, y, groups=groups, cv=2, n_repeats=5, random_state=0
+    )
     table = pairwise_tests(five_by_two, test="5x2cv_f", metric="accuracy")
     scores = five_by_two.fold_scores("accuracy")
-    direct = f_test_5x2cv(scores["logreg"].to_numpy().reshape(5, 2),
-                          scores["knn"].to_numpy().reshape(5, 2))
+    direct = f_test_5x2cv(
+        scores["logreg"].to_numpy().reshape(5, 2),
+        scores["knn"].to_numpy().reshape(5, 2),
+    )
     assert table.statistic[0] == pytest.approx(direct.statistic)
     t_table = pairwise_tests(five_by_two, test="5x2cv_t")
     assert t_table.df[0] == 5
@@ -90,7 +110,8 @@ def test_5x2cv_tests_need_five_by_two_splits(comparison, data):
 def test_omnibus_and_validation(comparison):
     result = omnibus_test(comparison, test="friedman")
     assert result.statistic == pytest.approx(
-        friedman_test(comparison.fold_scores("roc_auc")).statistic)
+        friedman_test(comparison.fold_scores("roc_auc")).statistic
+    )
     assert omnibus_test(comparison, test="rm_anova").df == (2, 18)
     with pytest.raises(ValueError, match="test must be one of"):
         pairwise_tests(comparison, test="ttest")

@@ -14,15 +14,31 @@ def slow_delong(y_pos, scores):
     scores = np.atleast_2d(scores)
     pos, neg = scores[:, y_pos], scores[:, ~y_pos]
     m, n = pos.shape[1], neg.shape[1]
-    psi = (pos[:, :, None] > neg[:, None, :]) + 0.5 * (pos[:, :, None] == neg[:, None, :])
+    psi = (pos[:, :, None] > neg[:, None, :]) + 0.5 * (
+        pos[:, :, None] == neg[:, None, :]
+    )
     aucs = psi.mean(axis=(1, 2))
     v10 = psi.mean(axis=2)  # per positive case
     v01 = psi.mean(axis=1)  # per negative case
     k = scores.shape[0]
-    s10 = np.array([[np.sum((v10[r] - aucs[r]) * (v10[s] - aucs[s])) / (m - 1)
-                     for s in range(k)] for r in range(k)])
-    s01 = np.array([[np.sum((v01[r] - aucs[r]) * (v01[s] - aucs[s])) / (n - 1)
-                     for s in range(k)] for r in range(k)])
+    s10 = np.array(
+        [
+            [
+                np.sum((v10[r] - aucs[r]) * (v10[s] - aucs[s])) / (m - 1)
+                for s in range(k)
+            ]
+            for r in range(k)
+        ]
+    )
+    s01 = np.array(
+        [
+            [
+                np.sum((v01[r] - aucs[r]) * (v01[s] - aucs[s])) / (n - 1)
+                for s in range(k)
+            ]
+            for r in range(k)
+        ]
+    )
     return aucs, s10 / m + s01 / n
 
 
@@ -84,7 +100,10 @@ def test_mcnemar_against_statsmodels_and_hand():
     chi2 = (abs(b_count - c_count) - 1) ** 2 / (b_count + c_count)
     assert r.statistic == pytest.approx(chi2)
     assert r.pvalue == pytest.approx(stats.chi2.sf(chi2, 1))
-    table = [[np.sum((a == y) & (b == y)), b_count], [c_count, np.sum((a != y) & (b != y))]]
+    table = [
+        [np.sum((a == y) & (b == y)), b_count],
+        [c_count, np.sum((a != y) & (b != y))],
+    ]
     ref = mcnemar(table, exact=False, correction=True)
     assert r.pvalue == pytest.approx(ref.pvalue)
     assert r.effect_size == pytest.approx(np.mean(a == y) - np.mean(b == y))

@@ -1,0 +1,214 @@
+"""DicomLoader: image files (DICOM, PNG, JPEG, PGM, TIFF) to lazily decoded images."""
+
+import os
+from numbers import Integral, Real
+
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
+
+from mammoclf.preprocessing._paths import check_paths
+from mammoclf.preprocessing._reading import ReadSpec
+from mammoclf.preprocessing._sequence import ImageSequence, file_stamps
+
+__all__ = ["DicomLoader"]
+
+
+class DicomLoader(TransformerMixin, BaseEstimator):
+    """Read mammograms from files, decoding them lazily and in parallel.
+
+    ``transform(paths)`` returns an :class:`ImageSequence`: the paths plus
+    these settings, not pixels. The next step, usually
+    :class:`~mammoclf.Resizer`, decodes and resizes image by image in
+    ``n_jobs`` worker processes, each holding one full-resolution image (and
+    its decoding buffers) at a time. So ``make_pipeline(DicomLoader(),
+    Resizer(), Augmenter(), classifier)`` never holds more than a few
+    full-resolution images per worker, however many files there are.
+
+    Decoding a DICOM file, in order:
+
+    1. pixel data, uncompressed or RLE Lossless natively, JPEG, JPEG-LS and
+       JPEG 2000 through the pylibjpeg plugins (``pip install
+       "mammoclf[dicom]"``; without them a
+       :class:`~mammoclf.exceptions.MissingDecoderError` says so); only the
+       ``BitsStored`` low bits count;
+    2. the Modality LUT (RescaleSlope/RescaleIntercept or a LUT sequence);
+    3. the VOI LUT or window when ``window`` asks for it;
+    4. normalisation to ``[0, 1]``: per-image min-max (or percentiles), or the
+       window itself;
+    5. ``MONOCHROME1`` is inverted, so bright always means dense tissue;
+    6. optional crop to the breast and left-right flip (see below).
+
+    PNG, JPEG, PGM and TIFF files (e.g. the JPEG release of CBIS-DDSM) go
+    through steps 4 and 6. The format is recognised from the file's content,
+    not its name. Files are opened read-only.
+
+    Header metadata (patient and study for grouping, laterality, view, size)
+    is read by :func:`~mammoclf.preprocessing.read_metadata`, pseudonymised by
+    default; the images and this loader's outputs carry no header fields.
+
+    Parameters
+    ----------
+    window : None, "header" or (center, width), default=None
+        None normalises each image by its own minimum and maximum (or
+        ``clip_percentiles``). ``"header"`` applies the file's first VOI LUT
+        or WindowCenter/WindowWidth (LINEAR, LINEAR_EXACT or SIGMOID) and maps
+        the window to ``[0, 1]``; a file without one raises
+        :class:`~mammoclf.exceptions.ImageFileError`. A ``(center, width)``
+        pair applies that linear window to the rescaled values of every file.
+        Values outside a window saturate at 0 or 1.
+    clip_percentiles : None or (low, high), default=None
+        Normalise by these percentiles of each image instead of its minimum
+        and maximum; values beyond them saturate at 0 or 1. E.g. ``(0.5,
+        99.5)`` ignores burned-in labels and dead pixels. Only without
+        ``window``.
+    crop_breast : bool, default=False
+        Crop each image to the bounding box of the breast (the largest bright
+        region), dropping background and burned-in labels.
+    chest_wall_side : None, "left" or "right", default=None
+        Flip images left-right so the chest wall is on this side. The side is
+        found from the image (the breast's centre of mass), so it works for
+        files without a laterality header too.
+    n_jobs : int, default=None
+        Files decoded in parallel by joblib (processes). None means 1, -1 all
+        cores. Each worker holds about one full-resolution image at a time.
+    cache_dir : str or path-like, default=None
+        Directory of an on-disk cache of processed images (e.g. resized by
+        :class:`~mammoclf.Resizer`), keyed by each file's path, size,
+        modification time and all settings. A grid search then decodes each
+        file once in total. Entries are written atomically; delete the
+        directory to clear it.
+
+    See Also
+    --------
+    mammoclf.Resizer : Decodes and resizes the sequence this loader returns.
+    mammoclf.preprocessing.read_metadata : Header metadata, pseudonymised.
+    mammoclf.datasets.scan : Check that every file of a data set is readable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from mammoclf import DicomLoader, Resizer
+    >>> from mammoclf.datasets import make_synthetic_mammograms
+    >>> data = make_synthetic_mammograms(4, image_size=48, random_state=0,
+    ...                                  directory=tempfile.mkdtemp())
+    >>> images = DicomLoader().fit_transform(data.paths)
+    >>> images
+    ImageSequence(n_images=4, settings=ReadSpec(window=None, clip_percentiles=None, crop_breast=False, chest_wall_side=None))
+    >>> images[0].shape, float(images[0].min()), float(images[0].max())
+    ((48, 48), 0.0, 1.0)
+    >>> Resizer(size=32).fit_transform(images).shape
+    (4, 32, 32, 1)
+    """
+
+    _parameter_constraints: dict = {
+        "window": [None, StrOptions({"header"}), tuple, list],
+        "clip_percentiles": [None, tuple, list],
+        "crop_breast": ["boolean"],
+        "chest_wall_side": [None, StrOptions({"left", "right"})],
+        "n_jobs": [Integral, None],
+        "cache_dir": [None, str, os.PathLike],
+    }
+
+    def __init__(
+        self,
+        *,
+        window=None,
+        clip_percentiles=None,
+        crop_breast=False,
+        chest_wall_side=None,
+        n_jobs=None,
+        cache_dir=None,
+    ):
+        self.window = window
+        self.clip_percentiles = clip_percentiles
+        self.crop_breast = crop_breast
+        self.chest_wall_side = chest_wall_side
+        self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
+
+    def fit(self, X, y=None):
+        """Validate the parameters; the loader learns nothing from data.
+
+        Parameters
+        ----------
+        X : sequence of str or path-like
+            Image files.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : DicomLoader
+        """
+        self._read_spec()
+        check_paths(X, type(self).__name__, must_exist=False)
+        return self
+
+    def transform(self, X):
+        """Return the images of the files ``X``, decoded lazily.
+
+        Parameters
+        ----------
+        X : sequence of str or path-like
+            Image files (a list, tuple, 1-D array or pandas Series).
+
+        Returns
+        -------
+        images : ImageSequence
+            ``images[i]`` is a 2-D float32 array in ``[0, 1]``; pass the
+            sequence to :class:`~mammoclf.Resizer` to get an array.
+
+        Raises
+        ------
+        FileNotFoundError
+            Listing every file that does not exist.
+        """
+        spec = self._read_spec()
+        paths = check_paths(X, type(self).__name__, must_exist=True)
+        return ImageSequence(
+            paths, file_stamps(paths), spec, n_jobs=self.n_jobs, cache_dir=self.cache_dir
+        )
+
+    def _read_spec(self):
+        """Validate the parameters and return them as a frozen :class:`ReadSpec`."""
+        self._validate_params()
+        window = self.window
+        if isinstance(window, (tuple, list)):
+            if len(window) != 2 or not all(
+                isinstance(v, Real) and not isinstance(v, bool) for v in window
+            ):
+                raise ValueError(
+                    f"window must be None, 'header' or (center, width); got {window!r}."
+                )
+            if not window[1] > 0:
+                raise ValueError(f"window width must be positive; got {window[1]!r}.")
+            window = (float(window[0]), float(window[1]))
+        percentiles = self.clip_percentiles
+        if percentiles is not None:
+            if len(percentiles) != 2 or not all(
+                isinstance(v, Real) and not isinstance(v, bool) for v in percentiles
+            ) or not 0 <= percentiles[0] < percentiles[1] <= 100:
+                raise ValueError(
+                    "clip_percentiles must be (low, high) with 0 <= low < high <= 100; "
+                    f"got {percentiles!r}."
+                )
+            if window is not None:
+                raise ValueError(
+                    "clip_percentiles and window both set the intensity range; "
+                    "use one of them."
+                )
+            percentiles = (float(percentiles[0]), float(percentiles[1]))
+        return ReadSpec(
+            window=window,
+            clip_percentiles=percentiles,
+            crop_breast=bool(self.crop_breast),
+            chest_wall_side=self.chest_wall_side,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = []
+        return tags

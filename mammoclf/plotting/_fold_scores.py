@@ -77,6 +77,7 @@ class FoldScoresDisplay:
                 positions=positions,
                 widths=0.5,
                 showfliers=False,
+                medianprops={"color": "black"},
             )
             offsets = rng.uniform(-jitter, jitter, size=values.shape)
             self.pair_lines_[metric] = [

@@ -10,7 +10,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
@@ -110,7 +110,7 @@ def _scorers(scoring, pos_label):
         "cv": ["cv_object"],
         "scoring": [str, list, tuple, dict, None],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
-        "pos_label": [StrOptions({"auto"}), str, Integral, "boolean", None],
+        "pos_label": "no_validation",  # checked by resolve_pos_label
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "return_estimators": ["boolean"],

@@ -116,3 +116,19 @@ def test_memory_measurement_can_be_turned_off(data):
     )
     assert result.compute["peak_memory_mb"].isna().all()
     assert "not measured" in str(result.summary())
+
+
+def test_pos_label_must_be_named_when_labels_are_not_malignant(data):
+    X, _, groups = data
+    y = np.where(X[:, 0] > 0, "sick", "healthy")
+    with pytest.raises(ValueError, match="no label named 'malignant'"):
+        compare_models([LogisticRegression()], X, y, groups=groups)
+    result = compare_models(
+        [LogisticRegression()], X, y, groups=groups, cv=2, pos_label="healthy"
+    )
+    assert result.pos_label == "healthy"
+    oof = result.out_of_fold("LogisticRegression")
+    healthy = oof.y_true == "healthy"
+    fold0 = oof.fold == 0
+    expected = np.mean(oof.y_pred[healthy & fold0] == "healthy")
+    assert result.scores["sensitivity"].iloc[0] == pytest.approx(expected)

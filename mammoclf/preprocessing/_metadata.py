@@ -85,7 +85,8 @@ def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
         or else Laterality), ``view`` (ViewPosition, or else a view code found
         in PatientOrientation as CBIS-DDSM stores it), ``modality``, ``rows``,
         ``columns``, ``photometric``, ``bits_stored``, ``transfer_syntax``.
-        Fields a file does not have (all DICOM fields of a PNG) are None.
+        Fields a file does not have (all DICOM fields of a PNG) are missing
+        values (``pandas.isna``).
 
     Raises
     ------
@@ -120,14 +121,12 @@ def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
         raise TypeError(f"n_jobs must be None or an int; got {n_jobs!r}.")
     paths = check_paths(paths, "read_metadata", must_exist=True)
     rows = Parallel(n_jobs=n_jobs)(delayed(_read_header)(path) for path in paths)
-    frame = pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
     if identifiers == "pseudonymise":
-        for column in _IDENTIFYING:
-            frame[column] = [
-                None if value is None else pseudonym(value, salt)
-                for value in frame[column]
-            ]
-    return frame
+        for row in rows:
+            for column in _IDENTIFYING:
+                if row[column] is not None:
+                    row[column] = pseudonym(row[column], salt)
+    return pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
 
 
 def _read_header(path):

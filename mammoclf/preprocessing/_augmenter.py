@@ -222,7 +222,8 @@ class Augmenter(BaseOverSampler):
         if self.sampling_strategy is not None:
             extra = check_sampling_strategy(self.sampling_strategy, y, "over-sampling")
         return {
-            label: int((1 + self.n_copies) * (count + extra.get(label, 0)) - count)
+            # Python scalars, so the dict prints as {'BENIGN': 4, ...}.
+            label.item(): int((1 + self.n_copies) * (count + extra.get(label, 0)) - count)
             for label, count in zip(labels, counts)
         }
 

@@ -9,6 +9,8 @@
   unreadable ones together.
 """
 
+from mammoclf.datasets._cbis_ddsm import load_cbis_ddsm
+from mammoclf.datasets._scan import ScanReport, scan
 from mammoclf.datasets._synthetic import make_synthetic_mammograms
 
-__all__ = ["make_synthetic_mammograms"]
+__all__ = ["ScanReport", "load_cbis_ddsm", "make_synthetic_mammograms", "scan"]

@@ -60,10 +60,12 @@ def sample_lesion(rng, malignant, size, difficulty):
         )
         # Shrink the core so core + spicules cover the area a benign mass of
         # target_radius would: size must not reveal the class.
-        area = float((draw_lesion_shape(lesion, 0.0) > 0.5).sum())
+        # Spicule widths are absolute, so the area is not quadratic in the
+        # radius: a few fixed-point steps converge.
         goal = np.pi * target_radius**2
-        if area > 0:
-            lesion = _replace(lesion, radius=target_radius * np.sqrt(goal / area))
+        for _ in range(3):
+            area = float((draw_lesion_shape(lesion, 0.0) > 0.5).sum())
+            lesion = _replace(lesion, radius=lesion.radius * np.sqrt(goal / max(area, 1.0)))
         return lesion
     lobulation = 0.06 * difficulty
     harmonics = tuple(

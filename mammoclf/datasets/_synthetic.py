@@ -79,7 +79,7 @@ def make_synthetic_mammograms(
     >>> data = make_synthetic_mammograms(6, image_size=64, random_state=0,
     ...                                  directory=tempfile.mkdtemp())
     >>> data.labels.tolist()
-    ['MALIGNANT', 'MALIGNANT', 'BENIGN', 'BENIGN', 'MALIGNANT', 'MALIGNANT']
+    ['BENIGN', 'BENIGN', 'MALIGNANT', 'MALIGNANT', 'MALIGNANT', 'MALIGNANT']
     >>> data.groups.tolist()
     ['SYN0001', 'SYN0001', 'SYN0002', 'SYN0002', 'SYN0003', 'SYN0003']
     >>> data.metadata["view"].tolist()[:2]
@@ -172,13 +172,15 @@ def _draw_view(rng, size, view, density, lesion, depth, difficulty):
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + shape.shape[0], size), min(left + shape.shape[1], size)
     added[r0:r1, c0:c1] = shape[r0 - top:r1 - top, c0 - left:c1 - left]
+    # The lesion's own footprint, before tissue thickness fades its edges.
+    area = int((added > 0.5).sum())
     added *= thickness
     image = image + lesion.contrast * added
     image = image + rng.normal(0.0, 0.008, image.shape)  # quantum noise
     info = {
         "lesion_row": row,
         "lesion_col": column,
-        "lesion_area_px": int((added > 0.5).sum()),
+        "lesion_area_px": area,
         "lesion_contrast": float(lesion.contrast),
     }
     return image, info

@@ -1,0 +1,346 @@
+"""load_cbis_ddsm: the official CBIS-DDSM tables joined to a TCIA download."""
+
+import os
+import warnings
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from mammoclf.exceptions import DatasetError
+from mammoclf.preprocessing._paths import format_path_list
+
+__all__ = ["load_cbis_ddsm"]
+
+_TABLES = {
+    ("mass", "train"): "mass_case_description_train_set.csv",
+    ("mass", "test"): "mass_case_description_test_set.csv",
+    ("calc", "train"): "calc_case_description_train_set.csv",
+    ("calc", "test"): "calc_case_description_test_set.csv",
+}
+_REQUIRED_COLUMNS = (
+    "patient_id", "breast_density", "left_or_right_breast", "image_view",
+    "abnormality_id", "abnormality_type", "assessment", "pathology", "subtlety",
+    "image_file_path", "cropped_image_file_path", "roi_mask_file_path",
+)
+_PATHOLOGIES = ("BENIGN", "BENIGN_WITHOUT_CALLBACK", "MALIGNANT")
+
+_DESCR = """CBIS-DDSM (Curated Breast Imaging Subset of DDSM), read by mammoclf.
+
+Labels come from the official case-description tables: a full image is
+MALIGNANT if any of its abnormalities is malignant; BENIGN_WITHOUT_CALLBACK
+is benign by default. groups are the tables' patient_id (e.g. "P_00173"),
+which links a patient's views and breasts, unlike the DICOM PatientID
+("Mass-Test_P_00173_LEFT_CC"), which differs per image.
+
+Licence: CC BY 3.0 (The Cancer Imaging Archive). Cite Sawyer-Lee R, Gimenez
+F, Hoogi A, Rubin D. Curated Breast Imaging Subset of DDSM. TCIA 2016.
+doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
+4:170177 (2017).
+"""
+
+
+def load_cbis_ddsm(
+    root,
+    *,
+    abnormality=("mass", "calc"),
+    split="all",
+    image="full",
+    benign_without_callback="benign",
+    on_missing="raise",
+    tables_dir=None,
+):
+    """Load CBIS-DDSM image paths, labels and patient groups from a TCIA download.
+
+    Parameters
+    ----------
+    root : str or path-like
+        The folder holding the case folders (``Mass-Training_P_00001_LEFT_CC``,
+        ...), i.e. the ``CBIS-DDSM`` folder of a TCIA download. Both TCIA
+        layouts work: the one of the tables' paths
+        (``<case>/<StudyInstanceUID>/<SeriesInstanceUID>/000000.dcm``) and
+        NBIA's descriptive one (``<case>/<date>-DDSM-.../1.000000-full
+        mammogram images-.../1-1.dcm``), in which files are matched to rows
+        by the SeriesInstanceUID in their headers.
+    abnormality : {"mass", "calc"} or tuple of them, default=("mass", "calc")
+        Which description tables to use.
+    split : {"train", "test", "all"}, default="all"
+        The official split (``metadata["split"]`` tells them apart).
+    image : {"full", "roi"}, default="full"
+        ``"full"``: one sample per full mammogram, labelled malignant if any
+        of its abnormalities is. ``"roi"``: one sample per abnormality, its
+        cropped ROI image. The tables are known to swap the crop and mask
+        file names, so the crop is identified by its header: the smaller of
+        the files of its series (the mask has the full image's size).
+    benign_without_callback : {"benign", "exclude", "keep"}, default="benign"
+        ``"benign"`` counts BENIGN_WITHOUT_CALLBACK abnormalities as benign;
+        ``"exclude"`` drops them (and full images left without abnormality);
+        ``"keep"`` keeps them as a third label, which an image gets only when
+        all its abnormalities have it.
+    on_missing : {"raise", "warn"}, default="raise"
+        Image files not found under ``root`` raise one
+        :class:`~mammoclf.exceptions.DatasetError` listing all of them, or
+        with ``"warn"`` are skipped with one warning saying how many.
+    tables_dir : str or path-like, default=None
+        Folder of the four ``*_case_description_*_set.csv`` tables; None
+        means ``root``.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``paths`` (str array of files), ``labels`` (``"BENIGN"``,
+        ``"MALIGNANT"``, or ``"BENIGN_WITHOUT_CALLBACK"`` with ``"keep"``),
+        ``groups`` (patient ids from the tables, for grouped CV),
+        ``metadata`` (a DataFrame: ``path``, ``patient_id``, ``laterality``
+        ``"L"``/``"R"``, ``view``, ``split``, ``abnormality_type``,
+        ``n_abnormalities``, ``pathologies``, ``assessment`` (highest
+        BI-RADS), ``subtlety``, ``breast_density``, ``label``, and
+        ``abnormality_id`` for ROIs) and ``DESCR``.
+
+    Raises
+    ------
+    DatasetError
+        For a missing or malformed table (naming the file, row and column),
+        or missing image files.
+
+    Examples
+    --------
+    >>> from mammoclf.datasets import load_cbis_ddsm
+    >>> data = load_cbis_ddsm("CBIS-DDSM/", abnormality="mass", split="test",
+    ...                       on_missing="warn")  # doctest: +SKIP
+    >>> data.paths[0], data.labels[0], data.groups[0]  # doctest: +SKIP
+    ('CBIS-DDSM/Mass-Test_P_00016_LEFT_CC/.../000000.dcm', 'MALIGNANT', 'P_00016')
+    """
+    import pandas as pd
+
+    abnormalities = _check_choice_list(abnormality, ("mass", "calc"), "abnormality")
+    splits = ("train", "test") if split == "all" else _check_choice_list(
+        split, ("train", "test"), "split"
+    )
+    _check_choice(image, ("full", "roi"), "image")
+    _check_choice(benign_without_callback, ("benign", "exclude", "keep"),
+                  "benign_without_callback")
+    _check_choice(on_missing, ("raise", "warn"), "on_missing")
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")
+    tables_dir = root if tables_dir is None else os.fspath(tables_dir)
+
+    rows = pd.concat(
+        [_read_table(tables_dir, kind, part) for kind in abnormalities for part in splits],
+        ignore_index=True,
+    )
+    if benign_without_callback == "exclude":
+        rows = rows[rows["pathology"] != "BENIGN_WITHOUT_CALLBACK"]
+    elif benign_without_callback == "benign":
+        rows = rows.assign(
+            pathology=rows["pathology"].replace("BENIGN_WITHOUT_CALLBACK", "BENIGN")
+        )
+    samples = _full_images(rows) if image == "full" else _roi_images(rows)
+
+    locator = _Locator(root)
+    located, missing = [], []
+    for relative, full_relative in zip(samples["relative_path"], samples["full_relative"]):
+        try:
+            located.append(locator.locate(relative, full_relative, roi=image == "roi"))
+        except FileNotFoundError as exc:
+            located.append(None)
+            missing.append(str(exc))
+    if missing:
+        message = (
+            f"{len(missing)} of {len(samples)} CBIS-DDSM images were not found under "
+            f"{root!r}:{format_path_list(missing)}"
+        )
+        if locator.unreadable:
+            message += (
+                f"\n{len(locator.unreadable)} .dcm files there have unreadable headers "
+                f"(check them with mammoclf.datasets.scan):"
+                f"{format_path_list(locator.unreadable)}"
+            )
+        if on_missing == "raise":
+            raise DatasetError(
+                message + "\nCheck root (the folder holding the case folders), or "
+                "pass on_missing='warn' to skip them."
+            )
+        warnings.warn(message + "\nThey are skipped.", UserWarning, stacklevel=2)
+    samples = samples.assign(path=located)
+    samples = samples[samples["path"].notna()].reset_index(drop=True)
+    metadata = samples.drop(columns=["relative_path", "full_relative"])
+    metadata = metadata[["path", *[c for c in metadata.columns if c != "path"]]]
+    return Bunch(
+        paths=metadata["path"].to_numpy(dtype=str),
+        labels=metadata["label"].to_numpy(dtype=str),
+        groups=metadata["patient_id"].to_numpy(dtype=str),
+        metadata=metadata,
+        DESCR=_DESCR,
+    )
+
+
+def _check_choice(value, choices, name):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
+
+
+def _check_choice_list(value, choices, name):
+    values = (value,) if isinstance(value, str) else tuple(value)
+    if not values:
+        raise ValueError(f"{name} must name at least one of {list(choices)}.")
+    for item in values:
+        _check_choice(item, choices, name)
+    return tuple(dict.fromkeys(values))
+
+
+def _read_table(tables_dir, kind, part):
+    """One description table with normalised column names and clean cells."""
+    import pandas as pd
+
+    path = os.path.join(tables_dir, _TABLES[kind, part])
+    if not os.path.isfile(path):
+        raise DatasetError(
+            f"CBIS-DDSM table {path!r} does not exist; tables_dir must hold the "
+            f"official {', '.join(_TABLES.values())}."
+        )
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"CBIS-DDSM table {path!r} cannot be parsed: {exc}") from exc
+    # The mass and calc tables spell columns differently ("breast_density" vs
+    # "breast density"): normalise to snake case.
+    table.columns = [c.strip().lower().replace(" ", "_") for c in table.columns]
+    absent = [c for c in _REQUIRED_COLUMNS if c not in table.columns]
+    if absent:
+        raise DatasetError(f"CBIS-DDSM table {path!r} lacks the columns {absent}.")
+    table = table[list(_REQUIRED_COLUMNS)].apply(lambda column: column.str.strip())
+    bad = ~table["pathology"].isin(_PATHOLOGIES)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DatasetError(
+            f"CBIS-DDSM table {path!r}, data row {row + 1}: pathology "
+            f"{table['pathology'].iloc[row]!r} is not one of {list(_PATHOLOGIES)} "
+            f"({int(bad.sum())} such rows)."
+        )
+    for column in ("image_file_path", "cropped_image_file_path", "patient_id"):
+        empty = table[column] == ""
+        if empty.any():
+            raise DatasetError(
+                f"CBIS-DDSM table {path!r}, data row {int(np.flatnonzero(empty)[0]) + 1}: "
+                f"empty {column}."
+            )
+    laterality = table["left_or_right_breast"].str.upper().map({"LEFT": "L", "RIGHT": "R"})
+    if laterality.isna().any():
+        row = int(np.flatnonzero(laterality.isna())[0])
+        raise DatasetError(
+            f"CBIS-DDSM table {path!r}, data row {row + 1}: left_or_right_breast "
+            f"{table['left_or_right_breast'].iloc[row]!r} is neither LEFT nor RIGHT."
+        )
+    return table.assign(laterality=laterality, split=part, abnormality_type=kind)
+
+
+def _full_images(rows):
+    """One row per full image; label = worst pathology of its abnormalities."""
+    rank = {"BENIGN_WITHOUT_CALLBACK": 0, "BENIGN": 1, "MALIGNANT": 2}
+    grouped = rows.assign(rank=rows["pathology"].map(rank)).groupby(
+        "image_file_path", sort=False
+    )
+    samples = grouped.agg(
+        patient_id=("patient_id", "first"),
+        laterality=("laterality", "first"),
+        view=("image_view", "first"),
+        split=("split", "first"),
+        abnormality_type=("abnormality_type", "first"),
+        n_abnormalities=("abnormality_id", "size"),
+        pathologies=("pathology", lambda p: ";".join(sorted(set(p)))),
+        assessment=("assessment", lambda a: max(int(v) for v in a)),
+        subtlety=("subtlety", lambda s: min(int(v) for v in s)),
+        breast_density=("breast_density", "first"),
+        rank=("rank", "max"),
+    ).reset_index()
+    label_of_rank = {v: k for k, v in rank.items()}
+    samples["label"] = samples.pop("rank").map(label_of_rank)
+    samples["relative_path"] = samples.pop("image_file_path")
+    samples["full_relative"] = samples["relative_path"]
+    return samples
+
+
+def _roi_images(rows):
+    """One row per abnormality: its cropped ROI image."""
+    return rows.assign(
+        view=rows["image_view"],
+        n_abnormalities=1,
+        pathologies=rows["pathology"],
+        label=rows["pathology"],
+        relative_path=rows["cropped_image_file_path"],
+        full_relative=rows["image_file_path"],
+    )[[
+        "patient_id", "laterality", "view", "split", "abnormality_type",
+        "abnormality_id", "n_abnormalities", "pathologies", "assessment",
+        "subtlety", "breast_density", "label", "relative_path", "full_relative",
+    ]].reset_index(drop=True)
+
+
+class _Locator:
+    """Find the file of a table path in either TCIA folder layout."""
+
+    def __init__(self, root):
+        self.root = root
+        self._series_index = {}  # case folder -> {series UID: [(pixels, path)]}
+        self.unreadable = []  # .dcm files whose header could not be read
+
+    def locate(self, relative, full_relative, *, roi):
+        parts = relative.replace("\\", "/").split("/")
+        if len(parts) != 4:
+            raise FileNotFoundError(
+                f"{relative} (not a <case>/<study>/<series>/<file> table path)"
+            )
+        case, _study, series, _name = parts
+        if not roi:
+            exact = os.path.join(self.root, *parts)
+            if os.path.isfile(exact):
+                return exact
+            candidates = self._series_files(case).get(series, [])
+            if len(candidates) == 1:
+                return candidates[0][1]
+            raise FileNotFoundError(f"{relative} (series {series} not found)")
+        candidates = self._series_files(case).get(series, [])
+        if not candidates:
+            raise FileNotFoundError(f"{relative} (ROI series {series} not found)")
+        pixels, path = min(candidates)
+        full_pixels = self._full_image_pixels(full_relative)
+        if full_pixels is not None and pixels >= full_pixels:
+            raise FileNotFoundError(
+                f"{relative} (its series holds only full-size files, i.e. masks; "
+                "no cropped image)"
+            )
+        return path
+
+    def _full_image_pixels(self, full_relative):
+        parts = full_relative.replace("\\", "/").split("/")
+        if len(parts) != 4:
+            return None
+        candidates = self._series_files(parts[0]).get(parts[2], [])
+        return candidates[0][0] if len(candidates) == 1 else None
+
+    def _series_files(self, case):
+        """Index the DICOM files of one case folder by SeriesInstanceUID."""
+        if case in self._series_index:
+            return self._series_index[case]
+        import pydicom
+
+        index = {}
+        folder = os.path.join(self.root, case)
+        for directory, _, names in sorted(os.walk(folder)):
+            for name in sorted(names):
+                if not name.lower().endswith(".dcm"):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # may quote identifiers
+                        header = pydicom.dcmread(path, stop_before_pixels=True)
+                    series = str(header.SeriesInstanceUID)
+                    pixels = int(header.Rows) * int(header.Columns)
+                except Exception:  # noqa: BLE001 - listed in the missing-files error
+                    self.unreadable.append(path)
+                    continue
+                index.setdefault(series, []).append((pixels, path))
+        self._series_index[case] = index
+        return index

@@ -1,0 +1,114 @@
+"""make_synthetic_mammograms: valid DICOM, deterministic, and labelled by shape only."""
+
+import os
+
+import numpy as np
+import pydicom
+import pytest
+from scipy import ndimage
+from sklearn.metrics import roc_auc_score
+
+from mammoclf import DicomLoader
+from mammoclf.datasets import make_synthetic_mammograms
+
+
+def test_files_are_16_bit_mammography_dicom(synthetic):
+    assert len(synthetic.paths) == 12
+    for path, patient, view, laterality in zip(
+        synthetic.paths, synthetic.groups, synthetic.metadata["view"],
+        synthetic.metadata["laterality"],
+    ):
+        ds = pydicom.dcmread(path)
+        assert ds.Modality == "MG" and ds.BitsAllocated == 16 and ds.BitsStored == 16
+        assert ds.PhotometricInterpretation == "MONOCHROME2"
+        assert ds.PatientID == patient and ds.ViewPosition == view
+        assert ds.ImageLaterality == laterality and ds.pixel_array.shape == (64, 64)
+
+
+def test_each_patient_has_cc_and_mlo_of_one_breast_with_one_label(synthetic):
+    meta = synthetic.metadata
+    for _, views in meta.groupby("patient_id"):
+        assert sorted(views["view"]) == ["CC", "MLO"]
+        assert views["laterality"].nunique() == 1 and views["label"].nunique() == 1
+    assert set(synthetic.labels) == {"BENIGN", "MALIGNANT"}
+    assert np.array_equal(synthetic.labels, meta["label"].to_numpy(dtype=str))
+
+
+def test_odd_count_and_class_balance(tmp_path):
+    data = make_synthetic_mammograms(9, image_size=32, malignant_fraction=0.25,
+                                     random_state=1, directory=tmp_path)
+    assert len(data.paths) == 9 and data.metadata["view"].iloc[-1] == "CC"
+    patients = data.metadata.drop_duplicates("patient_id")
+    assert (patients["label"] == "MALIGNANT").sum() == 1  # round(0.25 * 5)
+
+
+def test_same_seed_gives_byte_identical_files(synthetic, tmp_path):
+    again = make_synthetic_mammograms(12, image_size=64, random_state=0, directory=tmp_path)
+    for first, second in zip(synthetic.paths, again.paths):
+        assert open(first, "rb").read() == open(second, "rb").read()
+    other = make_synthetic_mammograms(12, image_size=64, random_state=1,
+                                      directory=tmp_path / "other")
+    assert open(other.paths[0], "rb").read() != open(again.paths[0], "rb").read()
+
+
+def test_right_breasts_face_the_other_way(synthetic):
+    images = np.asarray(DicomLoader().transform(synthetic.paths))
+    left_half = images[:, :, :32].mean(axis=(1, 2))
+    right_half = images[:, :, 32:].mean(axis=(1, 2))
+    is_left = synthetic.metadata["laterality"].to_numpy() == "L"
+    assert np.array_equal(left_half > right_half, is_left)
+
+
+def test_refuses_a_non_empty_directory(synthetic):
+    with pytest.raises(ValueError, match="not empty"):
+        make_synthetic_mammograms(4, directory=synthetic.directory)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"n_samples": 3}, "n_samples"), ({"image_size": 16}, "image_size"),
+    ({"difficulty": 1.5}, "difficulty"), ({"malignant_fraction": 1.0}, "malignant_fraction"),
+])
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_synthetic_mammograms(**kwargs)
+
+
+def spiculation(image, row, column, area):
+    """High-frequency energy in a ring around the lesion: spicules cross it."""
+    radius = np.sqrt(area / np.pi)
+    rows, columns = np.indices(image.shape)
+    distance = np.hypot(rows - row, columns - column)
+    ring = (distance > 1.3 * radius) & (distance < 2.5 * radius)
+    detail = image - ndimage.gaussian_filter(image, 2)
+    return np.abs(detail[ring]).mean()
+
+
+def shape_and_confound_aucs(difficulty, tmp_path):
+    data = make_synthetic_mammograms(400, image_size=64, difficulty=difficulty,
+                                     random_state=0, directory=tmp_path / str(difficulty))
+    images = np.asarray(DicomLoader().transform(data.paths))
+    malignant = data.labels == "MALIGNANT"
+    meta = data.metadata
+    shape = [spiculation(image, r, c, a) for image, r, c, a in zip(
+        images, meta["lesion_row"], meta["lesion_col"], meta["lesion_area_px"])]
+    return {
+        "mean_intensity": roc_auc_score(malignant, images.mean(axis=(1, 2))),
+        "lesion_area": roc_auc_score(malignant, meta["lesion_area_px"]),
+        "lesion_contrast": roc_auc_score(malignant, meta["lesion_contrast"]),
+        "spiculation": roc_auc_score(malignant, shape),
+    }
+
+
+def test_only_lesion_shape_separates_the_classes(tmp_path):
+    easy = shape_and_confound_aucs(0.2, tmp_path)
+    hard = shape_and_confound_aucs(1.0, tmp_path)
+    for confound in ("mean_intensity", "lesion_area", "lesion_contrast"):
+        assert 0.35 < easy[confound] < 0.65, (confound, easy)
+        assert 0.35 < hard[confound] < 0.65, (confound, hard)
+    assert easy["spiculation"] > 0.8, easy
+    # The difficulty knob makes the shape signal weaker.
+    assert hard["spiculation"] < easy["spiculation"] - 0.1, (easy, hard)
+
+
+def test_paths_live_in_the_returned_directory(synthetic):
+    assert all(os.path.dirname(p) == synthetic.directory for p in synthetic.paths)

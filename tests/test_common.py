@@ -68,3 +68,54 @@ def test_checks_really_ran(estimator):
 def _check_name(check):
     check = getattr(check, "func", check)  # functools.partial
     return check.__name__
+
+
+# --------------------------------------------------------------- transformers
+# Stateless image transformers. DicomLoader is not checked here: its input is
+# file paths, which scikit-learn's numeric check data cannot stand in for
+# (tests/preprocessing/test_loader.py covers clone, pickling and caching).
+# Augmenter is not either: it is a sampler whose transform must raise by
+# design (see mammoclf.pipeline); tests/preprocessing/test_augmenter.py
+# covers its sampler contract.
+from mammoclf import Resizer  # noqa: E402
+
+CHECKED_TRANSFORMERS = [Resizer(size=8)]
+
+ANY_IMAGE_SIZE_REASON = (
+    "Resizer exists to accept images of any size: it learns nothing in fit, so "
+    "an n_features_in_ would describe one arbitrary input size, and refusing "
+    "other sizes at transform would defeat its purpose"
+)
+
+
+def expected_failed_transformer_checks(estimator):
+    return {
+        "check_n_features_in": ANY_IMAGE_SIZE_REASON,
+        "check_n_features_in_after_fitting": ANY_IMAGE_SIZE_REASON,
+    }
+
+
+@parametrize_with_checks(
+    CHECKED_TRANSFORMERS, expected_failed_checks=expected_failed_transformer_checks
+)
+def test_sklearn_compatible_transformer(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", CHECKED_TRANSFORMERS, ids=lambda e: type(e).__name__)
+def test_transformer_checks_really_ran(estimator):
+    names = {
+        _check_name(check)
+        for _, check in estimator_checks_generator(
+            estimator, expected_failed_checks=expected_failed_transformer_checks(estimator)
+        )
+    }
+    assert len(names) >= 40, sorted(names)
+    for essential in (
+        "check_transformer_general",
+        "check_transformers_unfitted_stateless",
+        "check_estimators_pickle",
+        "check_estimators_nan_inf",
+        "check_transformer_preserve_dtypes",
+    ):
+        assert essential in names

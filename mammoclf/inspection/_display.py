@@ -132,7 +132,7 @@ class GradCAMDisplay:
         n_images = images.shape[0]
         n_cols = max(1, min(n_cols, n_images))
         n_rows = int(np.ceil(n_images / n_cols))
-        figsize = figsize or (3 * n_cols, 3.2 * n_rows)
+        figsize = figsize or (3 * n_cols, 3.6 * n_rows)
         figure, axes = plt.subplots(n_rows, n_cols, figsize=figsize, squeeze=False)
         for index, ax in enumerate(axes.ravel()):
             ax.set_axis_off()

@@ -1,0 +1,139 @@
+"""Where ``mammoclf compare`` gets its images: synthetic, CBIS-DDSM or a CSV."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mammoclf.cli._main import UsageError
+
+__all__ = ["DataSource", "resolve_data"]
+
+_CSV_COLUMNS = ("path", "label", "patient")
+
+
+@dataclass
+class DataSource:
+    """Images, labels and patient groups of one run.
+
+    ``groups`` holds salted-hash pseudonyms unless the user asked to reveal
+    identifiers; pseudonyms group exactly like the identifiers they replace.
+    """
+
+    paths: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+    description: str
+    synthetic: bool
+
+
+def resolve_data(args, out_dir, log):
+    """Build the :class:`DataSource` the command line asks for."""
+    if args.cbis_ddsm:
+        source = _cbis_ddsm(args)
+    elif args.csv:
+        source = _csv(args.csv)
+    else:
+        source = _synthetic(args, out_dir, log)
+    if not args.reveal_identifiers:
+        from mammoclf.preprocessing import pseudonym
+
+        source.groups = np.array([pseudonym(group) for group in source.groups])
+    classes, counts = np.unique(source.labels, return_counts=True)
+    if classes.size != 2:
+        raise UsageError(
+            f"compare needs exactly two classes (benign and malignant); the data have "
+            f"{classes.size}: {classes.tolist()}."
+        )
+    n_patients = np.unique(source.groups).size
+    log(
+        f"data: {source.description}: {len(source.paths)} images of {n_patients} patients "
+        f"({', '.join(f'{c}: {n}' for c, n in zip(classes, counts))})"
+    )
+    return source
+
+
+def _synthetic(args, out_dir, log):
+    from mammoclf.datasets import make_synthetic_mammograms
+
+    directory = Path(out_dir) / "synthetic-data"
+    size = max(2 * (args.image_size or 64), 96)
+    log(f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}")
+    data = make_synthetic_mammograms(
+        args.n_samples, image_size=size, difficulty=args.difficulty,
+        directory=directory, random_state=args.random_state,
+    )
+    return DataSource(
+        paths=np.asarray(data.paths, dtype=str),
+        labels=np.asarray(data.labels),
+        groups=np.asarray(data.groups, dtype=str),
+        description=f"synthetic mammograms (difficulty {args.difficulty})",
+        synthetic=True,
+    )
+
+
+def _cbis_ddsm(args):
+    from mammoclf.datasets import load_cbis_ddsm
+
+    root = Path(args.cbis_ddsm)
+    if not root.is_dir():
+        raise UsageError(f"--cbis-ddsm: {root} is not a directory.")
+    abnormality = ("mass", "calc") if args.subset == "both" else args.subset
+    data = load_cbis_ddsm(
+        root, abnormality=abnormality, split=args.split, image="roi" if args.roi else "full"
+    )
+    return DataSource(
+        paths=np.asarray(data.paths, dtype=str),
+        labels=np.asarray(data.labels),
+        groups=np.asarray(data.groups, dtype=str),
+        description=f"CBIS-DDSM ({args.subset}, split {args.split}, "
+                    f"{'ROI crops' if args.roi else 'full mammograms'})",
+        synthetic=False,
+    )
+
+
+def _csv(csv_path):
+    path = Path(csv_path)
+    if not path.is_file():
+        raise UsageError(f"--csv: no such file: {path}")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip().lower() for c in (reader.fieldnames or [])]
+            missing = [c for c in _CSV_COLUMNS if c not in columns]
+            if missing:
+                raise UsageError(
+                    f"{path}: missing column(s) {', '.join(missing)}; expected a header "
+                    f"with {','.join(_CSV_COLUMNS)} (found: {','.join(columns) or 'none'})."
+                )
+            rows = [
+                {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
+                for row in reader
+            ]
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not a UTF-8 text CSV ({exc.reason}).") from exc
+    if not rows:
+        raise UsageError(f"{path}: no data rows.")
+    empty = [i + 2 for i, row in enumerate(rows) if not all(row[c] for c in _CSV_COLUMNS)]
+    if empty:
+        raise UsageError(f"{path}: empty path, label or patient on line(s) {_first(empty)}.")
+    paths = [
+        str(Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"])
+        for row in rows
+    ]
+    absent = [p for p in paths if not Path(p).is_file()]
+    if absent:
+        raise UsageError(f"{path}: {len(absent)} listed file(s) do not exist: {_first(absent)}.")
+    return DataSource(
+        paths=np.asarray(paths, dtype=str),
+        labels=np.asarray([row["label"] for row in rows]),
+        groups=np.asarray([row["patient"] for row in rows], dtype=str),
+        description=f"CSV {path.name}",
+        synthetic=False,
+    )
+
+
+def _first(items, n=3):
+    shown = ", ".join(str(item) for item in items[:n])
+    return shown + (f" and {len(items) - n} more" if len(items) > n else "")

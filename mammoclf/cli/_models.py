@@ -1,0 +1,121 @@
+"""The study's three models, and the pretrained-weights preflight."""
+
+import os
+from dataclasses import dataclass
+
+from mammoclf.cli._main import UsageError
+
+__all__ = ["STUDY_MODELS", "ModelSpec", "build_models", "resolve_weights"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    name: str
+    description: str
+
+
+STUDY_MODELS = (
+    ModelSpec("scratch", "CNN from scratch",
+              "conventional CNN (conv + max-pool blocks, dense, dropout 0.5), random init"),
+    ModelSpec("frozen", "DenseNet121 frozen",
+              "DenseNet121 base frozen, new head (dense, dropout 0.2) trained"),
+    ModelSpec("partial", "DenseNet121 partially unfrozen",
+              "DenseNet121: head first, then the conv5 block fine-tuned at a tenth "
+              "of the learning rate"),
+)
+
+
+def selected_models(text):
+    """Parse ``--models``; returns the chosen :class:`ModelSpec` in study order."""
+    wanted = [item.strip() for item in text.split(",") if item.strip()]
+    known = {spec.key: spec for spec in STUDY_MODELS}
+    unknown = [item for item in wanted if item not in known]
+    if unknown or not wanted:
+        raise UsageError(
+            f"--models: unknown model(s) {', '.join(unknown) or '(none)'}; choose from "
+            f"{','.join(known)}."
+        )
+    return [spec for spec in STUDY_MODELS if spec.key in wanted]
+
+
+def resolve_weights(argument, *, synthetic, needed, log):
+    """Decide the DenseNet ``weights`` and, if any, the banner the report must show.
+
+    ImageNet weights are fetched once up front, so a missing download is
+    reported at the start, not after the first folds. Only the embedded
+    synthetic demo goes on without them, loudly; real data stop with exit
+    code 3 unless ``--weights none`` was given.
+
+    Returns
+    -------
+    weights : "imagenet", str or None
+    banner : str or None
+    """
+    if not needed:
+        return None, None
+    if argument.lower() == "none":
+        return None, (
+            "DenseNet121 rows use random initialisation (--weights none): they are "
+            "NOT ImageNet-pretrained transfer learning."
+        )
+    from mammoclf.classifiers._densenet_backbone import pretrained_backbone
+    from mammoclf.exceptions import WeightsUnavailableError
+    from mammoclf.utils._keras import import_keras
+
+    keras = import_keras()
+    if argument != "imagenet":
+        if not os.path.isfile(argument):
+            raise UsageError(f"--weights: no such file: {argument} (or use imagenet/none).")
+        pretrained_backbone(keras, backbone="densenet121", weights=argument)
+        return argument, None
+    log("checking ImageNet weights for DenseNet121 ...")
+    try:
+        pretrained_backbone(keras, backbone="densenet121", weights="imagenet")
+    except WeightsUnavailableError as exc:
+        if not synthetic:
+            raise
+        banner = (
+            "ImageNet weights are NOT available on this machine, so the DenseNet121 "
+            "rows of this demo start from random weights: they are NOT pretrained "
+            "transfer learning. " + str(exc)
+        )
+        log("!" * 78)
+        log("WARNING: " + banner)
+        log("!" * 78)
+        return None, banner
+    return "imagenet", None
+
+
+def build_models(specs, *, epochs, batch_size, weights, random_state):
+    """One imbalanced-learn pipeline per model: study augmentation, then the classifier.
+
+    The augmentation (rotations up to 10 degrees, horizontal flips, one extra
+    copy of every training image) sits inside the pipeline, so
+    ``compare_models`` applies it to training folds only.
+    """
+    from mammoclf import (
+        Augmenter,
+        DenseNetTransferClassifier,
+        ScratchCNNClassifier,
+        make_pipeline,
+    )
+
+    def augmenter():
+        return Augmenter(n_copies=1, max_rotation=10.0, horizontal_flip=True,
+                         random_state=random_state)
+
+    classifiers = {
+        "scratch": lambda: ScratchCNNClassifier(
+            epochs=epochs, batch_size=batch_size, random_state=random_state
+        ),
+        "frozen": lambda: DenseNetTransferClassifier(
+            weights=weights, freeze_schedule="frozen", epochs=epochs,
+            batch_size=batch_size, random_state=random_state,
+        ),
+        "partial": lambda: DenseNetTransferClassifier(
+            weights=weights, freeze_schedule="partial", epochs=epochs,
+            batch_size=batch_size, random_state=random_state,
+        ),
+    }
+    return {spec.name: make_pipeline(augmenter(), classifiers[spec.key]()) for spec in specs}

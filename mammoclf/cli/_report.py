@@ -1,0 +1,149 @@
+"""A small report document rendered to Markdown and to self-contained HTML."""
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from mammoclf.utils._io import atomic_write
+
+__all__ = ["Report"]
+
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;
+       margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; }
+h2 { margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; margin: 1em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+.banner { background: #fff3cd; border: 2px solid #d39e00; padding: .8em 1em; font-weight: 600; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: .9em; color: #555; }
+pre { background: #f6f6f6; padding: .8em; overflow-x: auto; }
+"""
+
+
+@dataclass
+class Report:
+    """Sections of text, banners, tables and figures, written as report.md and report.html.
+
+    Figures and tables are referenced by paths relative to the report folder,
+    so the folder can be moved or zipped as a whole.
+    """
+
+    title: str
+    blocks: list = field(default_factory=list)
+
+    def heading(self, text):
+        self.blocks.append(("heading", text))
+
+    def paragraph(self, text):
+        self.blocks.append(("paragraph", text))
+
+    def banner(self, text):
+        self.blocks.append(("banner", text))
+
+    def bullets(self, items):
+        self.blocks.append(("bullets", list(items)))
+
+    def table(self, frame, caption=None):
+        self.blocks.append(("table", (frame, caption)))
+
+    def figure(self, relative_path, caption):
+        self.blocks.append(("figure", (str(relative_path), caption)))
+
+    def code(self, text):
+        self.blocks.append(("code", text))
+
+    # -------------------------------------------------------------- rendering
+    def to_markdown(self):
+        lines = [f"# {self.title}", ""]
+        for kind, content in self.blocks:
+            if kind == "heading":
+                lines += [f"## {content}", ""]
+            elif kind == "paragraph":
+                lines += [content, ""]
+            elif kind == "banner":
+                lines += [f"> **{content}**", ""]
+            elif kind == "bullets":
+                lines += [f"- {item}" for item in content] + [""]
+            elif kind == "table":
+                frame, caption = content
+                if caption:
+                    lines += [f"*{caption}*", ""]
+                lines += [_markdown_table(frame), ""]
+            elif kind == "figure":
+                path, caption = content
+                lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+            elif kind == "code":
+                lines += ["```", content, "```", ""]
+        return "\n".join(lines)
+
+    def to_html(self):
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>{html.escape(self.title)}</h1>",
+        ]
+        for kind, content in self.blocks:
+            if kind == "heading":
+                parts.append(f"<h2>{html.escape(content)}</h2>")
+            elif kind == "paragraph":
+                parts.append(f"<p>{_inline(content)}</p>")
+            elif kind == "banner":
+                parts.append(f'<div class="banner">{_inline(content)}</div>')
+            elif kind == "bullets":
+                parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ul>")
+            elif kind == "table":
+                frame, caption = content
+                if caption:
+                    parts.append(f"<p><em>{_inline(caption)}</em></p>")
+                parts.append(frame.to_html(index=False, escape=True, border=0, na_rep=""))
+            elif kind == "figure":
+                path, caption = content
+                parts.append(
+                    f'<figure><img src="{html.escape(path)}" alt="{html.escape(caption)}">'
+                    f"<figcaption>{_inline(caption)}</figcaption></figure>"
+                )
+            elif kind == "code":
+                parts.append(f"<pre>{html.escape(content)}</pre>")
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+    def write(self, folder):
+        """Write ``report.md`` and ``report.html`` into ``folder`` atomically."""
+        folder = Path(folder)
+        with atomic_write(folder / "report.md", "w") as handle:
+            handle.write(self.to_markdown())
+        with atomic_write(folder / "report.html", "w") as handle:
+            handle.write(self.to_html())
+
+
+def _markdown_table(frame):
+    frame = frame.reset_index(drop=True) if isinstance(frame, pd.DataFrame) else frame
+    header = [str(column) for column in frame.columns]
+    rows = [[_cell(value) for value in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value):
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _inline(text):
+    """Escape text for HTML, keeping Markdown's **bold** and `code` readable."""
+    escaped = html.escape(text)
+    for marker, tag in (("**", "strong"), ("`", "code")):
+        pieces = escaped.split(marker)
+        if len(pieces) % 2 == 1 and len(pieces) > 1:
+            escaped = "".join(
+                piece if i % 2 == 0 else f"<{tag}>{piece}</{tag}>" for i, piece in enumerate(pieces)
+            )
+    return escaped

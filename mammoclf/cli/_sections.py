@@ -1,0 +1,268 @@
+"""The content of the ``mammoclf compare`` report: tables, tests, figures, Grad-CAM."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mammoclf.cli._report import Report
+from mammoclf.utils._io import atomic_write
+
+__all__ = ["write_report"]
+
+_METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity (recall)",
+    "specificity": "specificity",
+    "ppv": "precision (PPV)",
+    "npv": "NPV",
+    "balanced_accuracy": "balanced accuracy",
+    "f1_weighted": "weighted F1",
+    "roc_auc": "ROC AUC",
+}
+_PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
+_N_GRAD_CAM = 4
+
+
+def write_report(out_dir, *, result, source, specs, banner, run_info, final_models, images, log,
+                 warnings_so_far=()):
+    """Write figures, CSV tables, report.md and report.html; return the summary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(exist_ok=True)
+    (out_dir / "tables").mkdir(exist_ok=True)
+    summary = result.summary(tests=_PAIRWISE)
+    omnibus = _omnibus(result)
+
+    report = Report("mammoclf comparison report")
+    if banner:
+        report.banner(banner)
+    _describe_run(report, result, source, specs, run_info)
+    _scores_section(report, result, summary, out_dir)
+    _tests_section(report, summary, omnibus, out_dir)
+    _compute_section(report, summary, run_info, out_dir)
+    _figures_section(report, result, specs, out_dir, log)
+    _grad_cam_section(report, result, specs, images, source, out_dir, log)
+    _models_section(report, final_models)
+    _predictions_table(result, source, run_info, out_dir)
+    if warnings_so_far:
+        report.heading("Warnings raised during the run")
+        report.bullets(warnings_so_far)
+    report.heading("Environment")
+    report.code("\n".join(f"{key}: {value}" for key, value in run_info.items()))
+    report.write(out_dir)
+    return summary
+
+
+def _describe_run(report, result, source, specs, run_info):
+    classes, counts = np.unique(result.y_true, return_counts=True)
+    report.heading("What was compared, and how")
+    report.bullets([
+        f"Data: {source.description}; {len(result.y_true)} images of "
+        f"{np.unique(source.groups).size} patients ("
+        + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts)) + ").",
+        *[f"**{spec.name}**: {spec.description}." for spec in specs],
+        f"Evaluation: {result.cv_description}; every model saw the same {result.n_splits} "
+        "splits, and no patient had images on both sides of a split (CC and MLO views "
+        "of a breast are near-duplicates).",
+        "Augmentation (rotations up to 10 degrees, horizontal flips, one extra copy) ran "
+        "inside each training fold only, never on test images. Images were decoded and "
+        f"resized to {run_info['image_size']} px once up front: that step is per-image "
+        "and learns nothing from the data, so it cannot leak.",
+        f"Positive class: {result.pos_label}. Accuracy is (TP + TN) / N; the study's "
+        "printed (TP + FP) / N is the fraction called malignant, not an accuracy.",
+        "Patient identifiers appear only as salted-hash pseudonyms."
+        if run_info["identifiers"] == "pseudonymised"
+        else "Patient identifiers are shown as found (--reveal-identifiers).",
+    ])
+
+
+def _scores_section(report, result, summary, out_dir):
+    report.heading("Table 1: classification performance")
+    scores = summary.scores.reset_index()
+    cells = {}
+    for _, row in scores.iterrows():
+        cells.setdefault(_METRIC_LABELS.get(row["metric"], row["metric"]), {})[row["model"]] = (
+            f"{row['mean']:.3f} ± {row['sd']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        )
+    table = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
+    report.table(
+        table.rename_axis("metric").reset_index(),
+        "Mean ± standard deviation over splits [95% CI, Nadeau-Bengio corrected t "
+        "interval]. Each split's score is computed from its out-of-fold predictions.",
+    )
+    _write_csv(scores, out_dir / "tables" / "metrics.csv")
+    _write_csv(result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv")
+
+
+def _tests_section(report, summary, omnibus, out_dir):
+    from mammoclf.model_selection._summary import format_tests_table
+
+    report.heading("Statistical comparison")
+    if len(summary.tests):
+        report.table(
+            format_tests_table(summary.tests),
+            "Pairwise tests, p-values Holm-adjusted across the model pairs of each test. "
+            "Use the corrected t (fold scores) and DeLong (AUC on the same cases). The "
+            "plain paired t-test (the study's) is anti-conservative on cross-validation "
+            "folds, which share training data; the Wilcoxon test (also the study's) "
+            "cannot reach p < 0.05 with 5 or fewer folds.",
+        )
+        _write_csv(summary.tests.drop(columns=["result"], errors="ignore"),
+                   out_dir / "tables" / "pairwise_tests.csv")
+    if omnibus:
+        rows = [
+            {"test": r.test, "statistic": f"{r.statistic_name} = {r.statistic:.3f}",
+             "p": "<0.0001" if r.pvalue < 1e-4 else f"{r.pvalue:.4f}", "note": note}
+            for r, note in omnibus
+        ]
+        report.table(pd.DataFrame(rows), "Tests across all models (ROC AUC fold scores).")
+        _write_csv(pd.DataFrame(rows), out_dir / "tables" / "omnibus_tests.csv")
+
+
+def _omnibus(result):
+    from mammoclf.stats import omnibus_test
+
+    if len(result.model_names) < 3:
+        return []
+    notes = {
+        "rm_anova": "right for paired folds (repeated measures)",
+        "friedman": "rank-based, paired",
+        "anova": "the study's; ignores that folds are paired",
+    }
+    return [(omnibus_test(result, test=test, metric="roc_auc"), note)
+            for test, note in notes.items()]
+
+
+def _compute_section(report, summary, run_info, out_dir):
+    compute = summary.compute
+    gpu = run_info.get("gpu_peak_memory_mb")
+    table = pd.DataFrame({
+        "model": compute.index,
+        "time / epoch (s)": compute["time_per_epoch_mean"].round(2),
+        "training time, all splits (s)": compute["train_time_total"].round(1),
+        "fit time / split (s)": compute["fit_time_mean"].round(1),
+        "peak RAM (MB)": compute["peak_memory_mb"].round(0),
+        "GPU memory (MB)": [gpu if gpu is not None else "n/a (CPU)"] * len(compute),
+    })
+    report.heading("Table 2: compute")
+    report.table(
+        table,
+        "Time per epoch = network training time / epochs (frozen-backbone stages train "
+        "on cached backbone outputs). Peak RAM is the fitting process's resident "
+        "memory; GPU memory is the peak of the whole run.",
+    )
+    _write_csv(compute.reset_index(), out_dir / "tables" / "compute.csv")
+
+
+def _figures_section(report, result, specs, out_dir, log):
+    import matplotlib.pyplot as plt
+
+    from mammoclf.plotting import (
+        ConfusionMatricesDisplay,
+        FoldScoresDisplay,
+        RocCurvesDisplay,
+        TrainingHistoryDisplay,
+    )
+
+    log("drawing figures ...")
+    report.heading("Figures")
+    figures = [
+        ("roc_curves.png", RocCurvesDisplay.from_comparison(result),
+         "Out-of-fold ROC curves, mean over splits with 95% band."),
+        ("confusion_matrices.png", ConfusionMatricesDisplay.from_comparison(result),
+         "Confusion matrices of the out-of-fold predictions."),
+        ("fold_scores.png",
+         FoldScoresDisplay.from_comparison(result, metrics=["roc_auc", "sensitivity", "specificity"]),
+         "Per-split scores; lines join the same split across models."),
+    ]
+    for spec in specs:
+        if any(h is not None for h in result.histories[spec.name]):
+            figures.append((
+                f"training_{spec.key}.png",
+                TrainingHistoryDisplay.from_comparison(result, spec.name),
+                f"Training curves of {spec.name} per split (vertical lines: new stage).",
+            ))
+    for file_name, display, caption in figures:
+        _save_figure(display.figure_, out_dir / "figures" / file_name)
+        plt.close(display.figure_)
+        report.figure(Path("figures") / file_name, caption)
+
+
+def _grad_cam_section(report, result, specs, images, source, out_dir, log):
+    import matplotlib.pyplot as plt
+
+    from mammoclf.inspection import GradCAMDisplay, grad_cam
+
+    log("computing Grad-CAM overlays ...")
+    report.heading("Grad-CAM: where the models looked")
+    report.paragraph(
+        "Heatmaps of the evidence for each model's predicted class, computed by the "
+        "fold model that had not seen the image. Top row: correctly classified cases; "
+        "bottom row: misclassified cases."
+    )
+    split_of_fold = {s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0}
+    for spec in specs:
+        table = result.out_of_fold(spec.name)
+        correct = table[table["y_pred"] == table["y_true"]]
+        wrong = table[table["y_pred"] != table["y_true"]]
+        chosen = list(correct.sort_values("y_score", ascending=False).index[:_N_GRAD_CAM])
+        chosen += list(wrong.index[:_N_GRAD_CAM])
+        if not chosen:
+            continue
+        heatmaps, titles = [], []
+        for sample in chosen:
+            split = split_of_fold[int(table.loc[sample, "fold"])]
+            classifier = result.estimators[spec.name][split].steps[-1][1]
+            heatmaps.append(grad_cam(classifier, images[sample : sample + 1])[0])
+            verdict = "correct" if sample in correct.index else "WRONG"
+            titles.append(
+                f"{verdict}: true {table.loc[sample, 'y_true']}\n"
+                f"pred {table.loc[sample, 'y_pred']} (p={table.loc[sample, 'y_score']:.2f})\n"
+                f"{str(source.groups[sample])[:13]}"
+            )
+        display = GradCAMDisplay(images[chosen], np.stack(heatmaps), titles=titles).plot(
+            n_cols=max(len(correct.index[:_N_GRAD_CAM]), 1)
+        )
+        file_name = f"grad_cam_{spec.key}.png"
+        _save_figure(display.figure_, out_dir / "figures" / file_name)
+        plt.close(display.figure_)
+        report.figure(Path("figures") / file_name, f"Grad-CAM of {spec.name}.")
+
+
+def _models_section(report, final_models):
+    report.heading("Fitted models")
+    if not final_models:
+        report.paragraph("Final models were not refitted (--no-refit).")
+        return
+    report.paragraph(
+        "Each model was refitted on all images and saved as a code-free archive "
+        "(loader, resizer and network). Predict new DICOM or image files with:"
+    )
+    report.bullets(f"`mammoclf predict {path} FILES...`  ({name})"
+                   for name, path in final_models.items())
+
+
+def _predictions_table(result, source, run_info, out_dir):
+    frames = []
+    for model in result.model_names:
+        table = result.out_of_fold(model)
+        frames.append(table[["y_score", "y_pred"]].add_prefix(f"{model}: "))
+    base = result.out_of_fold(result.model_names[0])[["fold", "y_true"]]
+    base.insert(0, "patient", source.groups[base.index])
+    if run_info["identifiers"] == "revealed":
+        base.insert(0, "path", source.paths[base.index])
+    _write_csv(pd.concat([base, *frames], axis=1).reset_index(),
+               out_dir / "tables" / "out_of_fold_predictions.csv")
+
+
+def _write_csv(frame, path):
+    with atomic_write(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+
+
+def _save_figure(figure, path):
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")

@@ -62,7 +62,9 @@ def _baseline(paths):
         pixels = pydicom.dcmread(path).pixel_array.astype(np.float32)
         pixels -= pixels.min()
         pixels /= pixels.max()
-        images.append(np.asarray(Image.fromarray(pixels).resize((224, 224), Image.BILINEAR)))
+        images.append(
+            np.asarray(Image.fromarray(pixels).resize((224, 224), Image.BILINEAR))
+        )
     return np.stack(images)
 
 
@@ -70,7 +72,7 @@ def run_one(config, repeats):
     """Time one configuration in this process; print a JSON line of results."""
     paths = real_dicom_paths()
     if config == "baseline":
-        import numpy as np  # noqa: F401 - imported before the RSS reference point
+        import numpy as np  # noqa: F401 - loaded before the RSS reference point
         import pydicom  # noqa: F401
         from PIL import Image  # noqa: F401
 
@@ -98,22 +100,29 @@ def run_one(config, repeats):
 
         get_reusable_executor().shutdown(wait=True)
         worker_peak = _peak_rss_mib(resource.RUSAGE_CHILDREN)
-    print(json.dumps({
-        "config": config,
-        "n_images": len(paths),
-        "seconds": seconds,
-        "images_per_s": len(paths) / statistics.median(seconds),
-        "peak_rss_mib": _peak_rss_mib(),
-        "rss_after_imports_mib": rss_after_imports,
-        "worker_peak_rss_mib": worker_peak,
-    }))
+    print(
+        json.dumps(
+            {
+                "config": config,
+                "n_images": len(paths),
+                "seconds": seconds,
+                "images_per_s": len(paths) / statistics.median(seconds),
+                "peak_rss_mib": _peak_rss_mib(),
+                "rss_after_imports_mib": rss_after_imports,
+                "worker_peak_rss_mib": worker_peak,
+            }
+        )
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-record", action="store_true",
-                        help="print the results without appending to RESULTS.md")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="print the results without appending to RESULTS.md",
+    )
     parser.add_argument("--run", choices=CONFIGS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -124,27 +133,36 @@ def main():
     for config in CONFIGS:
         output = subprocess.run(
             [sys.executable, __file__, "--run", config, "--repeats", str(args.repeats)],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
         results[config] = json.loads(output.strip().splitlines()[-1])
     for config, r in results.items():
-        worker = (f", largest worker {r['worker_peak_rss_mib']:.0f} MiB"
-                  if r["worker_peak_rss_mib"] else "")
-        print(f"{config:11s} {r['images_per_s']:6.2f} img/s  "
-              f"(runs {', '.join(f'{s:.2f}' for s in r['seconds'])} s)  peak RSS "
-              f"{r['peak_rss_mib']:.0f} MiB (after imports "
-              f"{r['rss_after_imports_mib']:.0f}){worker}")
+        worker = (
+            f", largest worker {r['worker_peak_rss_mib']:.0f} MiB"
+            if r["worker_peak_rss_mib"]
+            else ""
+        )
+        print(
+            f"{config:11s} {r['images_per_s']:6.2f} img/s  "
+            f"(runs {', '.join(f'{s:.2f}' for s in r['seconds'])} s)  peak RSS "
+            f"{r['peak_rss_mib']:.0f} MiB (after imports "
+            f"{r['rss_after_imports_mib']:.0f}){worker}"
+        )
 
     base = results["baseline"]
     one, two = results["mammoclf-1"], results["mammoclf-2"]
+    speedup_1 = one["images_per_s"] / base["images_per_s"]
+    speedup_2 = two["images_per_s"] / base["images_per_s"]
     numbers = (
         f"8 CBIS-DDSM full-field DICOMs (RLE, ~4.5k x 2.8k) to 224 px, median of "
         f"{args.repeats}: pydicom loop {base['images_per_s']:.2f} img/s, peak RSS "
         f"{base['peak_rss_mib']:.0f} MiB; DicomLoader+Resizer n_jobs=1 "
-        f"{one['images_per_s']:.2f} img/s (x{one['images_per_s'] / base['images_per_s']:.2f}), "
-        f"peak RSS {one['peak_rss_mib']:.0f} MiB; n_jobs=2 {two['images_per_s']:.2f} img/s "
-        f"(x{two['images_per_s'] / base['images_per_s']:.2f}), main {two['peak_rss_mib']:.0f} "
-        f"MiB, largest worker {two['worker_peak_rss_mib']:.0f} MiB"
+        f"{one['images_per_s']:.2f} img/s (x{speedup_1:.2f}), peak RSS "
+        f"{one['peak_rss_mib']:.0f} MiB; n_jobs=2 {two['images_per_s']:.2f} img/s "
+        f"(x{speedup_2:.2f}), main {two['peak_rss_mib']:.0f} MiB, largest worker "
+        f"{two['worker_peak_rss_mib']:.0f} MiB"
     )
     if args.no_record:
         print(numbers)

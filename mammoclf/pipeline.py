@@ -32,7 +32,7 @@ import contextvars
 from imblearn.pipeline import Pipeline as _ImblearnPipeline
 from sklearn.pipeline import _name_estimators
 
-__all__ = ["Pipeline", "make_pipeline", "FitOnlyTransformGuard"]
+__all__ = ["FitOnlyTransformGuard", "Pipeline", "make_pipeline"]
 
 _ACCEPT_FIT_ONLY_SAMPLERS = contextvars.ContextVar(
     "mammoclf_accept_fit_only_samplers", default=False

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Lesion", "draw_lesion_shape", "draw_breast", "sample_lesion"]
+__all__ = ["Lesion", "draw_breast", "draw_lesion_shape", "sample_lesion"]
 
 # Lesion radius range as a fraction of the image size.
 _RADIUS_RANGE = (0.1, 0.16)
@@ -47,16 +47,25 @@ def sample_lesion(rng, malignant, size, difficulty):
             (int(k), rng.uniform(0.3, 1.0) * irregularity, rng.uniform(0, 2 * np.pi))
             for k in orders
         )
-        n_spicules = int(round(rng.uniform(16, 24) * (1.0 - 0.4 * difficulty)))
+        n_spicules = round(rng.uniform(16, 24) * (1.0 - 0.4 * difficulty))
         strength = 1.0 - 0.4 * difficulty
         spicules = tuple(
-            (rng.uniform(0, 2 * np.pi), rng.uniform(2.0, 4.0), rng.uniform(0.7, 1.0) * strength)
+            (
+                rng.uniform(0, 2 * np.pi),
+                rng.uniform(2.0, 4.0),
+                rng.uniform(0.7, 1.0) * strength,
+            )
             for _ in range(n_spicules)
         )
         lesion = Lesion(
-            malignant=True, radius=target_radius, axis_ratio=1.0, harmonics=harmonics,
-            margin_width=max(0.5, 0.008 * size), spicules=spicules,
-            spicule_width=max(1.2, 0.015 * size), contrast=contrast,
+            malignant=True,
+            radius=target_radius,
+            axis_ratio=1.0,
+            harmonics=harmonics,
+            margin_width=max(0.5, 0.008 * size),
+            spicules=spicules,
+            spicule_width=max(1.2, 0.015 * size),
+            contrast=contrast,
         )
         # Shrink the core so core + spicules cover the area a benign mass of
         # target_radius would: size must not reveal the class.
@@ -65,7 +74,9 @@ def sample_lesion(rng, malignant, size, difficulty):
         goal = np.pi * target_radius**2
         for _ in range(3):
             area = float((draw_lesion_shape(lesion, 0.0) > 0.5).sum())
-            lesion = _replace(lesion, radius=lesion.radius * np.sqrt(goal / max(area, 1.0)))
+            lesion = _replace(
+                lesion, radius=lesion.radius * np.sqrt(goal / max(area, 1.0))
+            )
         return lesion
     lobulation = 0.06 * difficulty
     harmonics = tuple(
@@ -73,9 +84,14 @@ def sample_lesion(rng, malignant, size, difficulty):
         for k in (2, 3)
     )
     return Lesion(
-        malignant=False, radius=target_radius, axis_ratio=rng.uniform(0.6, 1.0),
-        harmonics=harmonics, margin_width=max(0.35, 0.004 * size), spicules=(),
-        spicule_width=0.0, contrast=contrast,
+        malignant=False,
+        radius=target_radius,
+        axis_ratio=rng.uniform(0.6, 1.0),
+        harmonics=harmonics,
+        margin_width=max(0.35, 0.004 * size),
+        spicules=(),
+        spicule_width=0.0,
+        contrast=contrast,
     )
 
 
@@ -95,15 +111,21 @@ def draw_lesion_shape(lesion, rotation, patch=None):
     patch : int, default=None
         Patch side in pixels; large enough for the spicules by default.
     """
-    reach = lesion.radius * (1.0 + max((s[1] for s in lesion.spicules), default=0.3)) + 3
+    reach = (
+        lesion.radius * (1.0 + max((s[1] for s in lesion.spicules), default=0.3)) + 3
+    )
     half = int(np.ceil(reach if patch is None else patch / 2))
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     distance = np.hypot(yy, xx)
     theta = np.arctan2(yy, xx) - rotation
     # Radius of the margin in each direction: an ellipse, then harmonics.
     major = lesion.radius / np.sqrt(lesion.axis_ratio)
     minor = lesion.radius * np.sqrt(lesion.axis_ratio)
-    margin = major * minor / np.sqrt((minor * np.cos(theta)) ** 2 + (major * np.sin(theta)) ** 2)
+    margin = (
+        major
+        * minor
+        / np.sqrt((minor * np.cos(theta)) ** 2 + (major * np.sin(theta)) ** 2)
+    )
     for order, amplitude, phase in lesion.harmonics:
         margin = margin * (1.0 + amplitude * np.cos(order * theta + phase))
     core = 1.0 / (1.0 + np.exp((distance - margin) / lesion.margin_width))
@@ -115,7 +137,9 @@ def draw_lesion_shape(lesion, rotation, patch=None):
         start, stop = 0.6 * lesion.radius, lesion.radius * (1.0 + length)
         fraction = np.clip((along - start) / (stop - start), 0.0, 1.0)
         inside = (along > start) & (along < stop)
-        line = np.exp(-((across / lesion.spicule_width) ** 2)) * (1.0 - fraction) * inside
+        line = (
+            np.exp(-((across / lesion.spicule_width) ** 2)) * (1.0 - fraction) * inside
+        )
         shape = np.maximum(shape, strength * line)
     return shape
 
@@ -159,8 +183,16 @@ def draw_breast(rng, size, view, density, difficulty):
         tilt = rng.uniform(0.15, 0.35)
         radius = np.hypot(xx / depth, (yy - centre_y - tilt * xx) / half_height)
     thickness = np.clip((1.0 - radius) / 0.22, 0.0, 1.0) ** 0.6
-    glandular = 1.0 / (1.0 + np.exp(-(power_law_noise(rng, (size, size), 3.5) * 1.2
-                                      + 3.0 * (density - 0.5) + 2.0 * (0.6 - radius))))
+    glandular = 1.0 / (
+        1.0
+        + np.exp(
+            -(
+                power_law_noise(rng, (size, size), 3.5) * 1.2
+                + 3.0 * (density - 0.5)
+                + 2.0 * (0.6 - radius)
+            )
+        )
+    )
     texture = power_law_noise(rng, (size, size), 3.0)
     # Denser breasts and higher difficulty mean more lesion-like clutter.
     clutter = (0.15 + 0.85 * difficulty) * (0.6 + 0.8 * density)

@@ -18,9 +18,18 @@ _TABLES = {
     ("calc", "test"): "calc_case_description_test_set.csv",
 }
 _REQUIRED_COLUMNS = (
-    "patient_id", "breast_density", "left_or_right_breast", "image_view",
-    "abnormality_id", "abnormality_type", "assessment", "pathology", "subtlety",
-    "image_file_path", "cropped_image_file_path", "roi_mask_file_path",
+    "patient_id",
+    "breast_density",
+    "left_or_right_breast",
+    "image_view",
+    "abnormality_id",
+    "abnormality_type",
+    "assessment",
+    "pathology",
+    "subtlety",
+    "image_file_path",
+    "cropped_image_file_path",
+    "roi_mask_file_path",
 )
 _PATHOLOGIES = ("BENIGN", "BENIGN_WITHOUT_CALLBACK", "MALIGNANT")
 
@@ -113,12 +122,17 @@ def load_cbis_ddsm(
     import pandas as pd
 
     abnormalities = _check_choice_list(abnormality, ("mass", "calc"), "abnormality")
-    splits = ("train", "test") if split == "all" else _check_choice_list(
-        split, ("train", "test"), "split"
+    splits = (
+        ("train", "test")
+        if split == "all"
+        else _check_choice_list(split, ("train", "test"), "split")
     )
     _check_choice(image, ("full", "roi"), "image")
-    _check_choice(benign_without_callback, ("benign", "exclude", "keep"),
-                  "benign_without_callback")
+    _check_choice(
+        benign_without_callback,
+        ("benign", "exclude", "keep"),
+        "benign_without_callback",
+    )
     _check_choice(on_missing, ("raise", "warn"), "on_missing")
     root = os.fspath(root)
     if not os.path.isdir(root):
@@ -126,7 +140,11 @@ def load_cbis_ddsm(
     tables_dir = root if tables_dir is None else os.fspath(tables_dir)
 
     rows = pd.concat(
-        [_read_table(tables_dir, kind, part) for kind in abnormalities for part in splits],
+        [
+            _read_table(tables_dir, kind, part)
+            for kind in abnormalities
+            for part in splits
+        ],
         ignore_index=True,
     )
     if benign_without_callback == "exclude":
@@ -139,7 +157,9 @@ def load_cbis_ddsm(
 
     locator = _Locator(root)
     located, missing = [], []
-    for relative, full_relative in zip(samples["relative_path"], samples["full_relative"]):
+    for relative, full_relative in zip(
+        samples["relative_path"], samples["full_relative"]
+    ):
         try:
             located.append(locator.locate(relative, full_relative, roi=image == "roi"))
         except FileNotFoundError as exc:
@@ -222,10 +242,13 @@ def _read_table(tables_dir, kind, part):
         empty = table[column] == ""
         if empty.any():
             raise DatasetError(
-                f"CBIS-DDSM table {path!r}, data row {int(np.flatnonzero(empty)[0]) + 1}: "
+                f"CBIS-DDSM table {path!r}, "
+                f"data row {int(np.flatnonzero(empty)[0]) + 1}: "
                 f"empty {column}."
             )
-    laterality = table["left_or_right_breast"].str.upper().map({"LEFT": "L", "RIGHT": "R"})
+    laterality = (
+        table["left_or_right_breast"].str.upper().map({"LEFT": "L", "RIGHT": "R"})
+    )
     if laterality.isna().any():
         row = int(np.flatnonzero(laterality.isna())[0])
         raise DatasetError(
@@ -270,11 +293,24 @@ def _roi_images(rows):
         label=rows["pathology"],
         relative_path=rows["cropped_image_file_path"],
         full_relative=rows["image_file_path"],
-    )[[
-        "patient_id", "laterality", "view", "split", "abnormality_type",
-        "abnormality_id", "n_abnormalities", "pathologies", "assessment",
-        "subtlety", "breast_density", "label", "relative_path", "full_relative",
-    ]].reset_index(drop=True)
+    )[
+        [
+            "patient_id",
+            "laterality",
+            "view",
+            "split",
+            "abnormality_type",
+            "abnormality_id",
+            "n_abnormalities",
+            "pathologies",
+            "assessment",
+            "subtlety",
+            "breast_density",
+            "label",
+            "relative_path",
+            "full_relative",
+        ]
+    ].reset_index(drop=True)
 
 
 class _Locator:

@@ -8,7 +8,7 @@ from mammoclf.preprocessing import DicomLoader
 from mammoclf.preprocessing._paths import check_paths, format_path_list
 from mammoclf.preprocessing._reading import read_image
 
-__all__ = ["scan", "ScanReport"]
+__all__ = ["ScanReport", "scan"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ScanReport:
         return len(self.problems) == 0
 
     def raise_if_problems(self):
-        """Raise one :class:`~mammoclf.exceptions.DatasetError` listing every problem."""
+        """Raise one :class:`~mammoclf.exceptions.DatasetError` listing all problems."""
         if self.ok:
             return
         lines = [
@@ -121,7 +121,7 @@ def _try_read(path, spec):
         read_image(path, spec)
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - the point is to collect every failure
+    except Exception as exc:  # noqa: BLE001 - collect every failure, of any type
         reason = getattr(exc, "reason", None) or str(exc)
         return (type(exc).__name__, reason)
     return None

@@ -93,7 +93,7 @@ def make_synthetic_mammograms(
     # Seeds the DICOM UIDs, so an int random_state gives identical files.
     uid_entropy = str(rng.randint(2**31 - 1))
     n_patients = -(-n_samples // 2)
-    n_malignant = min(max(int(round(malignant_fraction * n_patients)), 1), n_patients - 1)
+    n_malignant = min(max(round(malignant_fraction * n_patients), 1), n_patients - 1)
     malignant = rng.permutation(np.arange(n_patients) < n_malignant)
 
     rows = []
@@ -105,18 +105,25 @@ def make_synthetic_mammograms(
         lesion = sample_lesion(rng, bool(malignant[patient]), image_size, difficulty)
         depth = rng.uniform(0.18, 0.5)
         for view in views:
-            image, info = _draw_view(rng, image_size, view, density, lesion, depth, difficulty)
+            image, info = _draw_view(
+                rng, image_size, view, density, lesion, depth, difficulty
+            )
             if laterality == "R":
                 # Right breasts have their chest wall on the right, as in real files.
                 image = image[:, ::-1]
                 info["lesion_col"] = image_size - 1 - info["lesion_col"]
             path = os.path.join(directory, f"{patient_id}_{laterality}_{view}.dcm")
             _write_dicom(path, image, patient_id, laterality, view, uid_entropy)
-            rows.append({
-                "path": path, "patient_id": patient_id, "laterality": laterality,
-                "view": view, "label": "MALIGNANT" if malignant[patient] else "BENIGN",
-                **info,
-            })
+            rows.append(
+                {
+                    "path": path,
+                    "patient_id": patient_id,
+                    "laterality": laterality,
+                    "view": view,
+                    "label": "MALIGNANT" if malignant[patient] else "BENIGN",
+                    **info,
+                }
+            )
     metadata = pd.DataFrame(rows)
     return Bunch(
         paths=metadata["path"].to_numpy(dtype=str),
@@ -129,9 +136,19 @@ def make_synthetic_mammograms(
 
 
 def _check_arguments(n_samples, image_size, difficulty, malignant_fraction):
-    if not isinstance(n_samples, Integral) or isinstance(n_samples, bool) or n_samples < 4:
-        raise ValueError(f"n_samples must be an int >= 4 (two patients); got {n_samples!r}.")
-    if not isinstance(image_size, Integral) or isinstance(image_size, bool) or image_size < 32:
+    if (
+        not isinstance(n_samples, Integral)
+        or isinstance(n_samples, bool)
+        or n_samples < 4
+    ):
+        raise ValueError(
+            f"n_samples must be an int >= 4 (two patients); got {n_samples!r}."
+        )
+    if (
+        not isinstance(image_size, Integral)
+        or isinstance(image_size, bool)
+        or image_size < 32
+    ):
         raise ValueError(f"image_size must be an int >= 32; got {image_size!r}.")
     if not isinstance(difficulty, Real) or not 0.0 <= difficulty <= 1.0:
         raise ValueError(f"difficulty must be in [0, 1]; got {difficulty!r}.")
@@ -158,7 +175,7 @@ def _draw_view(rng, size, view, density, lesion, depth, difficulty):
     """One view of the breast with its lesion; returns (image, lesion info)."""
     image, thickness = draw_breast(rng, size, view, density, difficulty)
     shape = draw_lesion_shape(lesion, _VIEW_ROTATION[view] + rng.uniform(-0.2, 0.2))
-    column = int(round((depth + rng.uniform(-0.04, 0.04)) * size))
+    column = round((depth + rng.uniform(-0.04, 0.04)) * size)
     # Somewhere well inside the breast (not in the pectoral muscle) at that depth.
     candidates = np.flatnonzero(thickness[:, column] > 0.9)
     if view == "MLO":
@@ -171,7 +188,7 @@ def _draw_view(rng, size, view, density, lesion, depth, difficulty):
     top, left = row - half, column - half
     r0, c0 = max(top, 0), max(left, 0)
     r1, c1 = min(top + shape.shape[0], size), min(left + shape.shape[1], size)
-    added[r0:r1, c0:c1] = shape[r0 - top:r1 - top, c0 - left:c1 - left]
+    added[r0:r1, c0:c1] = shape[r0 - top : r1 - top, c0 - left : c1 - left]
     # The lesion's own footprint, before tissue thickness fades its edges.
     area = int((added > 0.5).sum())
     added *= thickness
@@ -204,7 +221,9 @@ def _write_dicom(path, image, patient_id, laterality, view, uid_entropy):
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.StudyInstanceUID = generate_uid(entropy_srcs=[uid_entropy, patient_id, "study"])
-    ds.SeriesInstanceUID = generate_uid(entropy_srcs=[uid_entropy, patient_id, view, "series"])
+    ds.SeriesInstanceUID = generate_uid(
+        entropy_srcs=[uid_entropy, patient_id, view, "series"]
+    )
     ds.Modality = "MG"
     ds.PatientID = patient_id
     ds.PatientName = f"Synthetic^{patient_id}"

@@ -104,7 +104,8 @@ class Augmenter(BaseOverSampler):
         "brightness_range": [Interval(Real, 0, 1, closed="both")],
         "contrast_range": [Interval(Real, 0, 1, closed="left")],
         "sampling_strategy": [
-            None, *BaseOverSampler._parameter_constraints["sampling_strategy"]
+            None,
+            *BaseOverSampler._parameter_constraints["sampling_strategy"],
         ],
         "random_state": ["random_state"],
     }
@@ -188,7 +189,9 @@ class Augmenter(BaseOverSampler):
             # np.resize cycles the permutation: every image is used once
             # before any is used twice.
             sources.append(np.resize(rng.permutation(members), n_generated))
-        sources = np.concatenate(sources).astype(np.intp) if sources else np.zeros(0, np.intp)
+        sources = (
+            np.concatenate(sources).astype(np.intp) if sources else np.zeros(0, np.intp)
+        )
         augmented = np.empty((sources.size, *images.shape[1:]), dtype=np.float32)
         for position, source in enumerate(sources):
             augmented[position] = self._augment(images[source], rng)
@@ -223,7 +226,9 @@ class Augmenter(BaseOverSampler):
             extra = check_sampling_strategy(self.sampling_strategy, y, "over-sampling")
         return {
             # Python scalars, so the dict prints as {'BENIGN': 4, ...}.
-            label.item(): int((1 + self.n_copies) * (count + extra.get(label, 0)) - count)
+            label.item(): int(
+                (1 + self.n_copies) * (count + extra.get(label, 0)) - count
+            )
             for label, count in zip(labels, counts)
         }
 
@@ -240,11 +245,15 @@ class Augmenter(BaseOverSampler):
         contrast = rng.uniform(1.0 - self.contrast_range, 1.0 + self.contrast_range)
 
         height, width = image.shape[:2]
-        flips = np.diag([
-            -1.0 if (self.vertical_flip and flip_v) else 1.0,
-            -1.0 if (self.horizontal_flip and flip_h) else 1.0,
-        ])
-        rotation = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+        flips = np.diag(
+            [
+                -1.0 if (self.vertical_flip and flip_v) else 1.0,
+                -1.0 if (self.horizontal_flip and flip_h) else 1.0,
+            ]
+        )
+        rotation = np.array(
+            [[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]]
+        )
         forward = rotation @ (zoom * flips)
         centre = np.array([(height - 1) / 2.0, (width - 1) / 2.0])
         translation = shift * np.array([height, width])

@@ -57,8 +57,8 @@ def crop_to_breast(image, path):
     mask, factor = _require_mask(image, path, "crop_breast=False")
     rows = np.flatnonzero(mask.any(axis=1))
     columns = np.flatnonzero(mask.any(axis=0))
-    margin_r = int(round(_CROP_MARGIN * image.shape[0]))
-    margin_c = int(round(_CROP_MARGIN * image.shape[1]))
+    margin_r = round(_CROP_MARGIN * image.shape[0])
+    margin_c = round(_CROP_MARGIN * image.shape[1])
     top = max(0, rows[0] * factor - margin_r)
     bottom = min(image.shape[0], (rows[-1] + 1) * factor + margin_r)
     left = max(0, columns[0] * factor - margin_c)
@@ -101,7 +101,9 @@ def _block_mean(image, factor):
     padded = np.pad(
         image, ((0, height - image.shape[0]), (0, width - image.shape[1])), mode="edge"
     )
-    return padded.reshape(height // factor, factor, width // factor, factor).mean(axis=(1, 3))
+    return padded.reshape(height // factor, factor, width // factor, factor).mean(
+        axis=(1, 3)
+    )
 
 
 def _otsu_threshold(values, bins=256):

@@ -92,8 +92,8 @@ class DicomLoader(TransformerMixin, BaseEstimator):
     >>> data = make_synthetic_mammograms(4, image_size=48, random_state=0,
     ...                                  directory=tempfile.mkdtemp())
     >>> images = DicomLoader().fit_transform(data.paths)
-    >>> images
-    ImageSequence(n_images=4, settings=ReadSpec(window=None, clip_percentiles=None, crop_breast=False, chest_wall_side=None))
+    >>> images  # paths and settings, no pixels yet
+    ImageSequence(n_images=4, settings=ReadSpec(window=None, ...))
     >>> images[0].shape, float(images[0].min()), float(images[0].max())
     ((48, 48), 0.0, 1.0)
     >>> Resizer(size=32).fit_transform(images).shape
@@ -166,7 +166,11 @@ class DicomLoader(TransformerMixin, BaseEstimator):
         spec = self._read_spec()
         paths = check_paths(X, type(self).__name__, must_exist=True)
         return ImageSequence(
-            paths, file_stamps(paths), spec, n_jobs=self.n_jobs, cache_dir=self.cache_dir
+            paths,
+            file_stamps(paths),
+            spec,
+            n_jobs=self.n_jobs,
+            cache_dir=self.cache_dir,
         )
 
     def _read_spec(self):
@@ -185,9 +189,13 @@ class DicomLoader(TransformerMixin, BaseEstimator):
             window = (float(window[0]), float(window[1]))
         percentiles = self.clip_percentiles
         if percentiles is not None:
-            if len(percentiles) != 2 or not all(
-                isinstance(v, Real) and not isinstance(v, bool) for v in percentiles
-            ) or not 0 <= percentiles[0] < percentiles[1] <= 100:
+            if (
+                len(percentiles) != 2
+                or not all(
+                    isinstance(v, Real) and not isinstance(v, bool) for v in percentiles
+                )
+                or not 0 <= percentiles[0] < percentiles[1] <= 100
+            ):
                 raise ValueError(
                     "clip_percentiles must be (low, high) with 0 <= low < high <= 100; "
                     f"got {percentiles!r}."

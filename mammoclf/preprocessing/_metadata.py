@@ -10,11 +10,21 @@ from mammoclf.exceptions import ImageFileError
 from mammoclf.preprocessing._paths import check_paths
 from mammoclf.preprocessing._reading import sniff_format
 
-__all__ = ["read_metadata", "pseudonym"]
+__all__ = ["pseudonym", "read_metadata"]
 
 METADATA_COLUMNS = (
-    "path", "format", "patient_id", "study_uid", "laterality", "view", "modality",
-    "rows", "columns", "photometric", "bits_stored", "transfer_syntax",
+    "path",
+    "format",
+    "patient_id",
+    "study_uid",
+    "laterality",
+    "view",
+    "modality",
+    "rows",
+    "columns",
+    "photometric",
+    "bits_stored",
+    "transfer_syntax",
 )
 _IDENTIFYING = ("patient_id", "study_uid")
 # Mammographic view codes (DICOM CID 4014 short forms). CBIS-DDSM leaves
@@ -52,7 +62,11 @@ def pseudonym(value, salt=None):
     >>> pseudonym("P_00173", salt="k") == pseudonym("P_00173", salt="k")
     True
     """
-    key = _PROCESS_SALT if salt is None else (salt.encode() if isinstance(salt, str) else salt)
+    key = (
+        _PROCESS_SALT
+        if salt is None
+        else (salt.encode() if isinstance(salt, str) else salt)
+    )
     digest = hmac.new(key, str(value).encode("utf-8"), hashlib.sha256).hexdigest()
     return f"anon-{digest[:16]}"
 
@@ -148,7 +162,7 @@ def _read_header(path):
                     row["columns"], row["rows"] = image.size
         except (ImageFileError, MemoryError):
             raise
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
+        except Exception as exc:  # any parser failure means a bad file
             raise ImageFileError(
                 path,
                 f"has an unreadable header ({type(exc).__name__}: {exc}); the file "
@@ -196,5 +210,7 @@ def _view_from_orientation(orientation):
     if orientation is None:
         return None
     values = [orientation] if isinstance(orientation, str) else list(orientation)
-    codes = [str(v).strip().upper() for v in values if str(v).strip().upper() in _VIEW_CODES]
+    codes = [
+        str(v).strip().upper() for v in values if str(v).strip().upper() in _VIEW_CODES
+    ]
     return codes[0] if len(codes) == 1 else None

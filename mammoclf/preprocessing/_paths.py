@@ -51,7 +51,9 @@ def check_paths(paths, caller, *, must_exist):
         ) from exc
     if not items:
         raise InvalidImageError(f"{caller} got an empty sequence of paths.")
-    bad = [i for i, item in enumerate(items) if not isinstance(item, (str, os.PathLike))]
+    bad = [
+        i for i, item in enumerate(items) if not isinstance(item, (str, os.PathLike))
+    ]
     if bad:
         raise TypeError(
             f"{caller} expects file paths (str or path-like); element {bad[0]} is "

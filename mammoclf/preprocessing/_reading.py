@@ -18,7 +18,7 @@ import numpy as np
 from mammoclf.exceptions import ImageFileError, MissingDecoderError
 from mammoclf.preprocessing._breast import crop_to_breast, orient_chest_wall
 
-__all__ = ["ReadSpec", "read_image", "sniff_format", "MAX_PIXELS"]
+__all__ = ["MAX_PIXELS", "ReadSpec", "read_image", "sniff_format"]
 
 # 2**28 pixels (1 GiB as float32) is far above any mammogram (a 4.5k x 3k
 # full-field image has 1.3e7) and refuses absurd header sizes before decoding.
@@ -51,7 +51,7 @@ class ReadSpec:
 
 
 def sniff_format(path, head):
-    """Return ``"dicom"``, ``"png"``, ``"jpeg"``, ``"tiff"`` or ``"pgm"`` from the file's bytes.
+    """The file's format from its first 132 bytes: dicom, png, jpeg, tiff or pgm.
 
     The content decides, never the file name: a ``.dcm`` holding random bytes
     is rejected, a PNG named ``.dcm`` is read as a PNG.
@@ -115,7 +115,7 @@ def read_image(path, spec):
                     values = _window_linear(values, *spec.window)
         except (ImageFileError, MemoryError):
             raise
-        except Exception as exc:  # noqa: BLE001 - any parser failure is a bad file
+        except Exception as exc:  # any parser failure means a bad file
             raise ImageFileError(
                 path,
                 f"cannot be decoded ({type(exc).__name__}: {exc}). The file is "
@@ -148,7 +148,8 @@ def _decode_dicom(handle, path, spec):
         stored = dataset.pixel_array
     if stored.ndim != 2:
         raise ImageFileError(
-            path, f"decodes to an array of shape {stored.shape}; expected one grey frame."
+            path,
+            f"decodes to an array of shape {stored.shape}; expected one grey frame.",
         )
     monochrome1 = dataset.PhotometricInterpretation == "MONOCHROME1"
     if "ModalityLUTSequence" in dataset:
@@ -176,7 +177,7 @@ def _check_dicom_header(dataset, path):
         what = (
             f"has {other[0]} (float pixels), which mammoclf does not read"
             if other
-            else "has no pixel data (it may be a DICOMDIR, report or presentation state)"
+            else "has no pixel data (a DICOMDIR, report or presentation state?)"
         )
         raise ImageFileError(path, f"{what}; remove it from the list of images.")
     samples = dataset.get("SamplesPerPixel", 1)
@@ -197,7 +198,9 @@ def _check_dicom_header(dataset, path):
         )
     rows, columns = dataset.get("Rows"), dataset.get("Columns")
     if not rows or not columns:
-        raise ImageFileError(path, f"has zero or missing image size ({rows} x {columns}).")
+        raise ImageFileError(
+            path, f"has zero or missing image size ({rows} x {columns})."
+        )
     if int(rows) * int(columns) > MAX_PIXELS:
         raise ImageFileError(
             path,
@@ -258,7 +261,9 @@ def _window_from_header(values, dataset, path):
     if function == "SIGMOID":
         if width <= 0:
             raise ImageFileError(path, f"has WindowWidth {width} <= 0.")
-        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(np.float32)
+        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(
+            np.float32
+        )
     if function == "LINEAR":
         # PS3.3 C.11.2.1.2.1: LINEAR maps [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2].
         if width < 1:
@@ -303,8 +308,10 @@ def _decode_plain(handle, path):
             pixels = np.asarray(image.convert("L"))
         elif mode == "RGB":
             pixels = np.asarray(image)
-            if not (np.array_equal(pixels[..., 0], pixels[..., 1])
-                    and np.array_equal(pixels[..., 0], pixels[..., 2])):
+            if not (
+                np.array_equal(pixels[..., 0], pixels[..., 1])
+                and np.array_equal(pixels[..., 0], pixels[..., 2])
+            ):
                 raise ImageFileError(
                     path,
                     "is a colour RGB image; mammoclf expects grey images (an RGB "
@@ -335,7 +342,11 @@ def _normalise(values, path, clip_percentiles):
         raise ImageFileError(
             path,
             f"is blank (all pixels within [{low:g}, {high:g}]"
-            + (f" between percentiles {tuple(clip_percentiles)}" if clip_percentiles else "")
+            + (
+                f" between percentiles {tuple(clip_percentiles)}"
+                if clip_percentiles
+                else ""
+            )
             + "); there is nothing to normalise. Remove the file or check its export.",
         )
     values -= np.float32(low)

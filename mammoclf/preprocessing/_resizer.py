@@ -61,7 +61,9 @@ class Resizer(TransformerMixin, BaseEstimator):
         "interpolation": [StrOptions({"bilinear", "area", "lanczos"})],
     }
 
-    def __init__(self, *, size=224, aspect="pad", pad_value=0.0, interpolation="bilinear"):
+    def __init__(
+        self, *, size=224, aspect="pad", pad_value=0.0, interpolation="bilinear"
+    ):
         self.size = size
         self.aspect = aspect
         self.pad_value = pad_value
@@ -118,7 +120,8 @@ class Resizer(TransformerMixin, BaseEstimator):
         size = self.size
         if isinstance(size, (tuple, list)):
             if len(size) != 2 or not all(
-                isinstance(v, Integral) and not isinstance(v, bool) and v > 0 for v in size
+                isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+                for v in size
             ):
                 raise ValueError(
                     f"size must be a positive int or (height, width); got {size!r}."
@@ -126,7 +129,9 @@ class Resizer(TransformerMixin, BaseEstimator):
             size = (int(size[0]), int(size[1]))
         else:
             size = (int(size), int(size))
-        return ResizeOperation(size, self.aspect, float(self.pad_value), self.interpolation)
+        return ResizeOperation(
+            size, self.aspect, float(self.pad_value), self.interpolation
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -151,7 +156,7 @@ class ResizeOperation:
         return repr(self)
 
     def __call__(self, image, path=None):
-        """Resize a 2-D ``(h, w)`` or 3-D ``(h, w, C)`` image to ``(H, W, C)`` float32."""
+        """Resize an ``(h, w)`` or ``(h, w, C)`` image to ``(H, W, C)`` float32."""
         from PIL import Image
 
         resample = {
@@ -166,10 +171,12 @@ class ResizeOperation:
             new_h, new_w = target_h, target_w
         else:
             scale = min(target_h / height, target_w / width)
-            new_h = min(target_h, max(1, int(round(height * scale))))
-            new_w = min(target_w, max(1, int(round(width * scale))))
+            new_h = min(target_h, max(1, round(height * scale)))
+            new_w = min(target_w, max(1, round(width * scale)))
         top, left = (target_h - new_h) // 2, (target_w - new_w) // 2
-        output = np.full((target_h, target_w, channels.shape[2]), self.pad_value, np.float32)
+        output = np.full(
+            (target_h, target_w, channels.shape[2]), self.pad_value, np.float32
+        )
         for c in range(channels.shape[2]):
             plane = np.ascontiguousarray(channels[..., c], dtype=np.float32)
             # frombuffer shares the array's memory: no 50 MB copy per
@@ -179,7 +186,7 @@ class ResizeOperation:
             # itself anti-aliased); Pillow documents the result as
             # indistinguishable from exact resampling.
             resized = source.resize((new_w, new_h), resample, reducing_gap=3.0)
-            output[top:top + new_h, left:left + new_w, c] = np.asarray(resized)
+            output[top : top + new_h, left : left + new_w, c] = np.asarray(resized)
         return output
 
 

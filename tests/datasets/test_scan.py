@@ -1,5 +1,7 @@
 """scan: every unreadable file of a data set in one pass, with its exception."""
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -13,10 +15,10 @@ from mammoclf.exceptions import DatasetError
 def corpus(synthetic, tmp_path):
     """Six good files plus one bad file of each kind, and one missing path."""
     good = list(synthetic.paths[:6])
-    original = open(good[0], "rb").read()
+    original = Path(good[0]).read_bytes()
     bad = {}
     bad["truncated"] = tmp_path / "truncated.dcm"
-    bad["truncated"].write_bytes(original[:len(original) // 2])
+    bad["truncated"].write_bytes(original[: len(original) // 2])
     bad["noise"] = tmp_path / "noise.dcm"
     bad["noise"].write_bytes(np.random.default_rng(0).bytes(1000))
     no_pixels = pydicom.dcmread(good[1])
@@ -28,8 +30,12 @@ def corpus(synthetic, tmp_path):
     bad["blank"] = tmp_path / "blank.dcm"
     blank.save_as(bad["blank"], enforce_file_format=True)
     bad["missing"] = tmp_path / "missing.dcm"
-    paths = good[:3] + [str(bad["truncated"]), str(bad["noise"])] + good[3:] + [
-        str(bad["no_pixels"]), str(bad["missing"]), str(bad["blank"])]
+    paths = (
+        good[:3]
+        + [str(bad["truncated"]), str(bad["noise"])]
+        + good[3:]
+        + [str(bad["no_pixels"]), str(bad["missing"]), str(bad["blank"])]
+    )
     return paths, {name: str(path) for name, path in bad.items()}
 
 
@@ -38,14 +44,18 @@ def test_reports_every_bad_file_with_its_exception(corpus):
     report = scan(paths, n_jobs=2)
     assert not report.ok and report.n_files == 11
     problems = report.problems.set_index("path")
-    assert list(problems.index) == [bad[k] for k in
-                                    ("truncated", "noise", "no_pixels", "missing", "blank")]
+    assert list(problems.index) == [
+        bad[k] for k in ("truncated", "noise", "no_pixels", "missing", "blank")
+    ]
     assert problems.loc[bad["missing"], "error"] == "FileNotFoundError"
     assert set(problems.drop(bad["missing"])["error"]) == {"ImageFileError"}
     assert "neither a DICOM file" in problems.loc[bad["noise"], "message"]
     assert "no pixel data" in problems.loc[bad["no_pixels"], "message"]
     assert "blank" in problems.loc[bad["blank"], "message"]
-    assert str(report) == "5 of 11 files are unreadable (4 ImageFileError, 1 FileNotFoundError)."
+    assert (
+        str(report)
+        == "5 of 11 files are unreadable (4 ImageFileError, 1 FileNotFoundError)."
+    )
 
 
 def test_raise_if_problems_lists_them_all(corpus):

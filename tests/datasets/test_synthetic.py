@@ -1,6 +1,7 @@
 """make_synthetic_mammograms: valid DICOM, deterministic, and labelled by shape only."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -15,7 +16,9 @@ from mammoclf.datasets import make_synthetic_mammograms
 def test_files_are_16_bit_mammography_dicom(synthetic):
     assert len(synthetic.paths) == 12
     for path, patient, view, laterality in zip(
-        synthetic.paths, synthetic.groups, synthetic.metadata["view"],
+        synthetic.paths,
+        synthetic.groups,
+        synthetic.metadata["view"],
         synthetic.metadata["laterality"],
     ):
         ds = pydicom.dcmread(path)
@@ -35,20 +38,24 @@ def test_each_patient_has_cc_and_mlo_of_one_breast_with_one_label(synthetic):
 
 
 def test_odd_count_and_class_balance(tmp_path):
-    data = make_synthetic_mammograms(9, image_size=32, malignant_fraction=0.25,
-                                     random_state=1, directory=tmp_path)
+    data = make_synthetic_mammograms(
+        9, image_size=32, malignant_fraction=0.25, random_state=1, directory=tmp_path
+    )
     assert len(data.paths) == 9 and data.metadata["view"].iloc[-1] == "CC"
     patients = data.metadata.drop_duplicates("patient_id")
     assert (patients["label"] == "MALIGNANT").sum() == 1  # round(0.25 * 5)
 
 
 def test_same_seed_gives_byte_identical_files(synthetic, tmp_path):
-    again = make_synthetic_mammograms(12, image_size=64, random_state=0, directory=tmp_path)
+    again = make_synthetic_mammograms(
+        12, image_size=64, random_state=0, directory=tmp_path
+    )
     for first, second in zip(synthetic.paths, again.paths):
-        assert open(first, "rb").read() == open(second, "rb").read()
-    other = make_synthetic_mammograms(12, image_size=64, random_state=1,
-                                      directory=tmp_path / "other")
-    assert open(other.paths[0], "rb").read() != open(again.paths[0], "rb").read()
+        assert Path(first).read_bytes() == Path(second).read_bytes()
+    other = make_synthetic_mammograms(
+        12, image_size=64, random_state=1, directory=tmp_path / "other"
+    )
+    assert Path(other.paths[0]).read_bytes() != Path(again.paths[0]).read_bytes()
 
 
 def test_right_breasts_face_the_other_way(synthetic):
@@ -64,10 +71,15 @@ def test_refuses_a_non_empty_directory(synthetic):
         make_synthetic_mammograms(4, directory=synthetic.directory)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"n_samples": 3}, "n_samples"), ({"image_size": 16}, "image_size"),
-    ({"difficulty": 1.5}, "difficulty"), ({"malignant_fraction": 1.0}, "malignant_fraction"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"n_samples": 3}, "n_samples"),
+        ({"image_size": 16}, "image_size"),
+        ({"difficulty": 1.5}, "difficulty"),
+        ({"malignant_fraction": 1.0}, "malignant_fraction"),
+    ],
+)
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         make_synthetic_mammograms(**kwargs)
@@ -84,13 +96,22 @@ def spiculation(image, row, column, area):
 
 
 def shape_and_confound_aucs(difficulty, tmp_path):
-    data = make_synthetic_mammograms(400, image_size=64, difficulty=difficulty,
-                                     random_state=0, directory=tmp_path / str(difficulty))
+    data = make_synthetic_mammograms(
+        400,
+        image_size=64,
+        difficulty=difficulty,
+        random_state=0,
+        directory=tmp_path / str(difficulty),
+    )
     images = np.asarray(DicomLoader().transform(data.paths))
     malignant = data.labels == "MALIGNANT"
     meta = data.metadata
-    shape = [spiculation(image, r, c, a) for image, r, c, a in zip(
-        images, meta["lesion_row"], meta["lesion_col"], meta["lesion_area_px"])]
+    shape = [
+        spiculation(image, r, c, a)
+        for image, r, c, a in zip(
+            images, meta["lesion_row"], meta["lesion_col"], meta["lesion_area_px"]
+        )
+    ]
     return {
         "mean_intensity": roc_auc_score(malignant, images.mean(axis=(1, 2))),
         "lesion_area": roc_auc_score(malignant, meta["lesion_area_px"]),

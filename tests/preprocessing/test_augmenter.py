@@ -42,15 +42,18 @@ def counts(y):
     return np.unique(y, return_counts=True)[1].tolist()
 
 
-@pytest.mark.parametrize("params,expected", [
-    ({}, [14, 6]),  # the study: one augmented copy of everything
-    ({"n_copies": 3}, [28, 12]),
-    ({"n_copies": 0, "sampling_strategy": "auto"}, [7, 7]),
-    ({"n_copies": 1, "sampling_strategy": "auto"}, [14, 14]),
-    ({"n_copies": 0, "sampling_strategy": 0.6}, [7, 4]),
-    ({"n_copies": 0, "sampling_strategy": {"MALIGNANT": 5}}, [7, 5]),
-    ({"n_copies": 0}, [7, 3]),
-])
+@pytest.mark.parametrize(
+    "params,expected",
+    [
+        ({}, [14, 6]),  # the study: one augmented copy of everything
+        ({"n_copies": 3}, [28, 12]),
+        ({"n_copies": 0, "sampling_strategy": "auto"}, [7, 7]),
+        ({"n_copies": 1, "sampling_strategy": "auto"}, [14, 14]),
+        ({"n_copies": 0, "sampling_strategy": 0.6}, [7, 4]),
+        ({"n_copies": 0, "sampling_strategy": {"MALIGNANT": 5}}, [7, 5]),
+        ({"n_copies": 0}, [7, 3]),
+    ],
+)
 def test_class_counts(images, params, expected):
     X, y = images
     X_res, y_res = Augmenter(random_state=0, **params).fit_resample(X, y)
@@ -72,8 +75,14 @@ def test_originals_come_first_unchanged_and_sources_are_recorded(images):
 
 def test_copies_differ_from_their_sources_but_keep_the_value_range(images):
     X, y = images
-    augmenter = Augmenter(random_state=0, zoom_range=0.1, shift_range=0.1,
-                          brightness_range=0.2, contrast_range=0.2, vertical_flip=True)
+    augmenter = Augmenter(
+        random_state=0,
+        zoom_range=0.1,
+        shift_range=0.1,
+        brightness_range=0.2,
+        contrast_range=0.2,
+        vertical_flip=True,
+    )
     X_res, _ = augmenter.fit_resample(X, y)
     copies, sources = X_res[10:], X[augmenter.sample_indices_[10:]]
     assert all(not np.allclose(c, s) for c, s in zip(copies, sources))
@@ -96,15 +105,20 @@ def test_without_rotation_a_copy_is_the_image_or_its_mirror(images):
 def test_rotation_turns_an_off_centre_spot_by_at_most_max_rotation():
     spot = np.zeros((1, 41, 41), np.float32)
     spot[0, 20, 35] = 1.0  # 15 px right of the centre
-    rotated, _ = Augmenter(n_copies=8, horizontal_flip=False, random_state=0
-                           ).fit_resample(np.repeat(spot, 2, 0), np.array([0, 1]))
+    rotated, _ = Augmenter(
+        n_copies=8, horizontal_flip=False, random_state=0
+    ).fit_resample(np.repeat(spot, 2, 0), np.array([0, 1]))
     rows, columns = np.indices((41, 41))
     angles = []
     for copy in rotated[2:]:
         weight = copy / copy.sum()
-        angles.append(np.degrees(np.arctan2(
-            -(weight * (rows - 20)).sum(), (weight * (columns - 20)).sum()
-        )))
+        angles.append(
+            np.degrees(
+                np.arctan2(
+                    -(weight * (rows - 20)).sum(), (weight * (columns - 20)).sum()
+                )
+            )
+        )
     angles = np.abs(angles)
     assert angles.max() <= 10.0 + 0.5 and angles.max() > 3.0, angles
 
@@ -112,7 +126,9 @@ def test_rotation_turns_an_off_centre_spot_by_at_most_max_rotation():
 def test_same_seed_same_output_other_seed_other_output(images):
     X, y = images
     first = Augmenter(random_state=42).fit_resample(X, y)[0]
-    np.testing.assert_array_equal(Augmenter(random_state=42).fit_resample(X, y)[0], first)
+    np.testing.assert_array_equal(
+        Augmenter(random_state=42).fit_resample(X, y)[0], first
+    )
     assert not np.array_equal(Augmenter(random_state=43).fit_resample(X, y)[0], first)
 
 
@@ -128,7 +144,9 @@ def test_reproducible_across_processes(images):
         "out = Augmenter(random_state=7, zoom_range=0.1).fit_resample(X, y)[0]\n"
         "sys.stdout.buffer.write(out.tobytes())\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr.decode()
     np.testing.assert_array_equal(
         np.frombuffer(result.stdout, np.float32).reshape(expected.shape), expected
@@ -142,12 +160,15 @@ def test_channels_are_kept(images):
     assert X_res.shape == (20, 24, 24, 3)
 
 
-@pytest.mark.parametrize("X,y,error,message", [
-    (np.zeros((4, 10)), [0, 1, 0, 1], InvalidImageError, "2 dimensions"),
-    (np.full((4, 5, 5), np.nan), [0, 1, 0, 1], InvalidImageError, "NaN"),
-    (np.zeros((4, 5, 5)), [0, 1, 0], ValueError, "3 labels for 4 images"),
-    (np.zeros((4, 5, 5)), [0.5, 1.5, 0.1, 2.2], ValueError, "Unknown label type"),
-])
+@pytest.mark.parametrize(
+    "X,y,error,message",
+    [
+        (np.zeros((4, 10)), [0, 1, 0, 1], InvalidImageError, "2 dimensions"),
+        (np.full((4, 5, 5), np.nan), [0, 1, 0, 1], InvalidImageError, "NaN"),
+        (np.zeros((4, 5, 5)), [0, 1, 0], ValueError, "3 labels for 4 images"),
+        (np.zeros((4, 5, 5)), [0.5, 1.5, 0.1, 2.2], ValueError, "Unknown label type"),
+    ],
+)
 def test_invalid_input(X, y, error, message):
     with pytest.raises(error, match=message):
         Augmenter().fit_resample(X, y)
@@ -155,8 +176,12 @@ def test_invalid_input(X, y, error, message):
 
 def test_invalid_parameters(images):
     X, y = images
-    for params in ({"n_copies": -1}, {"max_rotation": 400}, {"zoom_range": 1.0},
-                   {"sampling_strategy": "everything"}):
+    for params in (
+        {"n_copies": -1},
+        {"max_rotation": 400},
+        {"zoom_range": 1.0},
+        {"sampling_strategy": "everything"},
+    ):
         with pytest.raises(ValueError):
             Augmenter(**params).fit_resample(X, y)
 
@@ -174,7 +199,9 @@ def test_imblearn_pipeline_augments_fit_only(images):
 
 def test_augmentation_stays_inside_training_folds(images):
     X, y = images
-    pipe = make_pipeline(Resizer(size=12), Augmenter(random_state=0), RecordingClassifier())
+    pipe = make_pipeline(
+        Resizer(size=12), Augmenter(random_state=0), RecordingClassifier()
+    )
     scores = cross_val_score(pipe, X, y, cv=GroupKFold(2), groups=np.arange(10) % 5)
     assert scores.shape == (2,)
     fitted = clone(pipe).fit(X[:6], y[:6])
@@ -194,9 +221,13 @@ def test_plain_sklearn_pipeline_says_to_use_make_pipeline(images):
 
 def test_plain_imblearn_pipeline_refuses_it_as_documented(images):
     X, y = images
-    pipe = ImblearnPipeline([("augment", Augmenter()), ("model", RecordingClassifier())])
+    pipe = ImblearnPipeline(
+        [("augment", Augmenter()), ("model", RecordingClassifier())]
+    )
     with pytest.raises(TypeError, match="implements both"):
         pipe.fit(X, y)
-    mammoclf_pipe = Pipeline([("augment", Augmenter()), ("model", RecordingClassifier())])
+    mammoclf_pipe = Pipeline(
+        [("augment", Augmenter()), ("model", RecordingClassifier())]
+    )
     assert mammoclf_pipe.fit(X, y)[-1].fit_shape_[0] == 20
     assert hasattr(Augmenter(), "transform")  # outside our Pipeline the guard is there

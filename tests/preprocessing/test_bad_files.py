@@ -1,5 +1,7 @@
 """Bad input files: each raises the documented exception with a useful message."""
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -46,9 +48,11 @@ def test_random_bytes_named_dcm(tmp_path):
     assert info.value.path == str(path)
 
 
-@pytest.mark.parametrize("keep", [200, 600, -100], ids=["in-preamble", "in-header", "in-pixels"])
+@pytest.mark.parametrize(
+    "keep", [200, 600, -100], ids=["in-preamble", "in-header", "in-pixels"]
+)
 def test_truncated_dicom(good, tmp_path, keep):
-    data = open(good, "rb").read()
+    data = Path(good).read_bytes()
     path = tmp_path / "truncated.dcm"
     path.write_bytes(data[:keep])
     with pytest.raises(ImageFileError) as info:
@@ -77,10 +81,13 @@ def test_rgb_dicom(write_dicom):
         load([path])
 
 
-@pytest.mark.parametrize("rows,columns,message", [
-    (0, 8, "zero or missing image size"),
-    (2**15, 2**15, "more than mammoclf reads"),
-])
+@pytest.mark.parametrize(
+    "rows,columns,message",
+    [
+        (0, 8, "zero or missing image size"),
+        (2**15, 2**15, "more than mammoclf reads"),
+    ],
+)
 def test_absurd_sizes(good, rows, columns, message):
     rewrite(good, Rows=rows, Columns=columns)
     with pytest.raises(ImageFileError, match=message):
@@ -140,24 +147,30 @@ def test_window_header_on_png_is_refused(tmp_path, gradient_image):
         load([tmp_path / "a.png"], window="header")
 
 
-@pytest.mark.parametrize("X,error,message", [
-    ("one.dcm", InvalidImageError, "single path"),
-    ([], InvalidImageError, "empty sequence"),
-    (np.zeros((2, 3)), InvalidImageError, "1-D sequence"),
-    ([1, 2], TypeError, "element 0 is int"),
-])
+@pytest.mark.parametrize(
+    "X,error,message",
+    [
+        ("one.dcm", InvalidImageError, "single path"),
+        ([], InvalidImageError, "empty sequence"),
+        (np.zeros((2, 3)), InvalidImageError, "1-D sequence"),
+        ([1, 2], TypeError, "element 0 is int"),
+    ],
+)
 def test_bad_path_containers(X, error, message):
     with pytest.raises(error, match=message):
         DicomLoader().transform(X)
 
 
-@pytest.mark.parametrize("params,message", [
-    ({"window": (100,)}, "window must be"),
-    ({"window": (100, 0)}, "width must be positive"),
-    ({"clip_percentiles": (99, 1)}, "0 <= low < high <= 100"),
-    ({"clip_percentiles": (1, 99), "window": (1, 2)}, "use one of them"),
-    ({"chest_wall_side": "up"}, "chest_wall_side"),
-])
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"window": (100,)}, "window must be"),
+        ({"window": (100, 0)}, "width must be positive"),
+        ({"clip_percentiles": (99, 1)}, "0 <= low < high <= 100"),
+        ({"clip_percentiles": (1, 99), "window": (1, 2)}, "use one of them"),
+        ({"chest_wall_side": "up"}, "chest_wall_side"),
+    ],
+)
 def test_bad_parameters(good, params, message):
     with pytest.raises(ValueError, match=message):
         DicomLoader(**params).transform([good])

@@ -1,10 +1,11 @@
-"""DicomLoader as an estimator: laziness, memory, parallelism, caches, metadata, privacy."""
+"""DicomLoader: laziness, memory, parallelism, caches, metadata and privacy."""
 
 import logging
 import os
 import pickle
 import tracemalloc
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -18,8 +19,7 @@ from sklearn.utils import _safe_indexing
 
 from mammoclf import DicomLoader, Resizer, make_pipeline
 from mammoclf.exceptions import InvalidImageError
-from mammoclf.preprocessing import ImageSequence, pseudonym, read_metadata
-from mammoclf.preprocessing import _sequence
+from mammoclf.preprocessing import ImageSequence, _sequence, pseudonym, read_metadata
 
 
 @pytest.fixture
@@ -74,8 +74,10 @@ def test_scikit_learn_indexing_stays_lazy(files, decode_counter):
 def test_array_conversion_needs_equal_sizes(files, write_dicom):
     with pytest.raises(InvalidImageError, match="different sizes"):
         np.asarray(DicomLoader().transform(files))
-    same = [write_dicom(np.arange(64, dtype=np.uint16).reshape(8, 8), f"s{i}.dcm")
-            for i in range(2)]
+    same = [
+        write_dicom(np.arange(64, dtype=np.uint16).reshape(8, 8), f"s{i}.dcm")
+        for i in range(2)
+    ]
     assert np.asarray(DicomLoader().transform(same)).shape == (2, 8, 8)
 
 
@@ -90,7 +92,9 @@ def test_parallel_decoding_gives_identical_images(files):
     np.testing.assert_array_equal(parallel, sequential)
 
 
-def test_disk_cache_decodes_each_file_once(files, tmp_path, decode_counter, write_dicom):
+def test_disk_cache_decodes_each_file_once(
+    files, tmp_path, decode_counter, write_dicom
+):
     loader = DicomLoader(cache_dir=tmp_path / "cache")
     first = Resizer(size=16).fit_transform(loader.transform(files))
     assert len(decode_counter) == 4
@@ -110,7 +114,10 @@ def test_disk_cache_decodes_each_file_once(files, tmp_path, decode_counter, writ
 def test_pipeline_memory_reuses_decoded_images(files, tmp_path, decode_counter):
     flatten = FunctionTransformer(np.reshape, kw_args={"shape": (-1, 64)})
     pipe = make_pipeline(
-        DicomLoader(), Resizer(size=8), flatten, LogisticRegression(),
+        DicomLoader(),
+        Resizer(size=8),
+        flatten,
+        LogisticRegression(),
         memory=str(tmp_path / "memory"),
     )
     y = [0, 1, 0, 1]
@@ -161,8 +168,12 @@ def test_crop_removes_background_and_labels_and_flip_orients(tmp_path):
 
 def test_metadata_is_pseudonymised_by_default(write_dicom, gradient_image, tmp_path):
     path = write_dicom(
-        gradient_image, PatientID="SECRET-ID-42", PatientName="Doe^Jane",
-        ImageLaterality="R", ViewPosition="MLO", StudyInstanceUID="1.2.3.4",
+        gradient_image,
+        PatientID="SECRET-ID-42",
+        PatientName="Doe^Jane",
+        ImageLaterality="R",
+        ViewPosition="MLO",
+        StudyInstanceUID="1.2.3.4",
     )
     Image.fromarray(gradient_image).save(tmp_path / "plain.png")
     meta = read_metadata([path, tmp_path / "plain.png"], salt="k")
@@ -185,11 +196,12 @@ def test_cbis_style_view_and_laterality(write_dicom, gradient_image):
     assert (meta.iloc[0]["laterality"], meta.iloc[0]["view"]) == ("L", "CC")
 
 
-def test_no_identifier_reaches_logs_warnings_or_errors(write_dicom, gradient_image,
-                                                       caplog, capsys, tmp_path):
+def test_no_identifier_reaches_logs_warnings_or_errors(
+    write_dicom, gradient_image, caplog, capsys, tmp_path
+):
     path = write_dicom(gradient_image, PatientID="SECRET-ID-42", PatientName="Doe^Jane")
     broken = tmp_path / "broken.dcm"
-    broken.write_bytes(open(path, "rb").read()[:-200])
+    broken.write_bytes(Path(path).read_bytes()[:-200])
     caplog.set_level(logging.DEBUG)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -200,8 +212,16 @@ def test_no_identifier_reaches_logs_warnings_or_errors(write_dicom, gradient_ima
             DicomLoader().transform([broken])[0]
         except Exception as exc:  # noqa: BLE001 - its message is checked below
             message = str(exc)
-    text = " ".join([caplog.text, *capsys.readouterr(), message, repr(images),
-                     meta.to_csv(), *(str(w.message) for w in caught)])
+    text = " ".join(
+        [
+            caplog.text,
+            *capsys.readouterr(),
+            message,
+            repr(images),
+            meta.to_csv(),
+            *(str(w.message) for w in caught),
+        ]
+    )
     assert "SECRET" not in text and "Doe" not in text
 
 
@@ -213,7 +233,9 @@ def test_real_cbis_ddsm_dicoms_load_and_resize(real_dicom_paths):
     assert resized.shape == (8, 224, 224, 1) and resized.dtype == np.float32
     assert resized.min() == 0.0 and 0.9 < resized.max() <= 1.0
     # Aspect ratio kept: ~4.5k x 2.8k images leave padding left and right.
-    assert np.all(resized[:, :, :20] == 0.0) and np.all(resized[:, 100:120].max((1, 2)) > 0)
+    assert np.all(resized[:, :, :20] == 0.0) and np.all(
+        resized[:, 100:120].max((1, 2)) > 0
+    )
     meta = read_metadata(real_dicom_paths)
     assert meta["rows"].between(4400, 4800).all() and set(meta["view"]) == {"CC", "MLO"}
     assert not meta["patient_id"].str.contains("P_00").any()
@@ -223,12 +245,19 @@ def test_real_cbis_ddsm_dicoms_load_and_resize(real_dicom_paths):
 def test_real_dicoms_face_one_side_after_flip(real_dicom_paths):
     meta = read_metadata(real_dicom_paths)
     loader = DicomLoader(crop_breast=True, chest_wall_side="left")
-    resized = Resizer(size=64, aspect="stretch").fit_transform(loader.transform(real_dicom_paths))
-    left, right = resized[:, :, :16].mean(axis=(1, 2, 3)), resized[:, :, -16:].mean(axis=(1, 2, 3))
+    resized = Resizer(size=64, aspect="stretch").fit_transform(
+        loader.transform(real_dicom_paths)
+    )
+    left, right = (
+        resized[:, :, :16].mean(axis=(1, 2, 3)),
+        resized[:, :, -16:].mean(axis=(1, 2, 3)),
+    )
     assert np.all(left > right + 0.1), (left, right)
     # The header agrees: CBIS-DDSM right breasts have their chest wall on the right.
     unflipped = Resizer(size=64, aspect="stretch").fit_transform(
         DicomLoader(crop_breast=True).transform(real_dicom_paths)
     )
-    chest_left = unflipped[:, :, :16].mean(axis=(1, 2, 3)) > unflipped[:, :, -16:].mean(axis=(1, 2, 3))
+    chest_left = unflipped[:, :, :16].mean(axis=(1, 2, 3)) > unflipped[:, :, -16:].mean(
+        axis=(1, 2, 3)
+    )
     assert list(chest_left) == list(meta["laterality"] == "L")

@@ -1,9 +1,10 @@
-"""DicomLoader's decoding: photometric, rescale, bit depths, windows, codecs, formats."""
+"""DicomLoader's decoding: photometric, rescale, bits, windows, codecs, formats."""
 
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,7 +39,9 @@ def test_monochrome1_is_inverted_so_bright_means_dense(write_dicom, gradient_ima
     assert mono1[12, 12] == pytest.approx(0.0)
 
 
-def test_rescale_slope_and_intercept_define_the_window_units(write_dicom, gradient_image):
+def test_rescale_slope_and_intercept_define_the_window_units(
+    write_dicom, gradient_image
+):
     path = write_dicom(gradient_image, RescaleSlope=2, RescaleIntercept=-1000)
     modality = gradient_image.astype(np.float64) * 2 - 1000
     image = load_one(path, window=(2000.0, 4000.0))
@@ -90,7 +93,9 @@ def test_header_window_sigmoid(write_dicom, gradient_image):
 
 
 def test_header_window_uses_the_first_of_several(write_dicom, gradient_image):
-    path = write_dicom(gradient_image, WindowCenter=[2000, 500], WindowWidth=[1001, 101])
+    path = write_dicom(
+        gradient_image, WindowCenter=[2000, 500], WindowWidth=[1001, 101]
+    )
     expected = np.clip((gradient_image - 1499.5) / 1000.0, 0, 1)
     np.testing.assert_allclose(load_one(path, window="header"), expected, atol=1e-5)
 
@@ -174,18 +179,30 @@ def test_missing_jpeg_ls_plugin_names_the_extra(write_dicom):
             print("MISSING:", exc)
     """)
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert "MISSING:" in result.stdout, result.stderr
     assert 'pip install "mammoclf[dicom]"' in result.stdout
     assert "JPEG-LS Lossless" in result.stdout and path in result.stdout
 
 
-@pytest.mark.parametrize("suffix,mode", [
-    (".png", "L"), (".png", "I;16"), (".pgm", "L"), (".tif", "I;16"),
-])
+@pytest.mark.parametrize(
+    "suffix,mode",
+    [
+        (".png", "L"),
+        (".png", "I;16"),
+        (".pgm", "L"),
+        (".tif", "I;16"),
+    ],
+)
 def test_lossless_plain_image_files(tmp_path, gradient_image, suffix, mode):
-    pixels = gradient_image if mode == "I;16" else (gradient_image // 16).astype(np.uint8)
+    pixels = (
+        gradient_image if mode == "I;16" else (gradient_image // 16).astype(np.uint8)
+    )
     path = tmp_path / f"image{suffix}"
     Image.fromarray(pixels).save(path)
     np.testing.assert_allclose(load_one(path), minmax(pixels), atol=1e-6)
@@ -197,7 +214,9 @@ def test_jpeg_file_and_grey_rgb(tmp_path, gradient_image):
     assert_close_lossy(load_one(tmp_path / "grey.jpg"), minmax(pixels))
     rgb = np.repeat(pixels[..., None], 3, axis=2)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    np.testing.assert_allclose(load_one(tmp_path / "rgb.png"), minmax(pixels), atol=1e-6)
+    np.testing.assert_allclose(
+        load_one(tmp_path / "rgb.png"), minmax(pixels), atol=1e-6
+    )
 
 
 def test_format_comes_from_content_not_name(tmp_path, gradient_image):
@@ -210,6 +229,6 @@ def test_format_comes_from_content_not_name(tmp_path, gradient_image):
 
 def test_source_files_are_never_modified(write_dicom, gradient_image):
     path = write_dicom(gradient_image)
-    before = (open(path, "rb").read(), os.stat(path).st_mtime_ns)
+    before = (Path(path).read_bytes(), os.stat(path).st_mtime_ns)
     load_one(path, crop_breast=True)
-    assert (open(path, "rb").read(), os.stat(path).st_mtime_ns) == before
+    assert (Path(path).read_bytes(), os.stat(path).st_mtime_ns) == before

@@ -53,7 +53,9 @@ def test_ragged_list_of_images():
     images = [rng.random((30, 20)), rng.random((50, 70)), rng.random((8, 8, 1))]
     out = Resizer(size=16).fit_transform(images)
     assert out.shape == (3, 16, 16, 1)
-    np.testing.assert_array_equal(out[1], Resizer(size=16).fit_transform(images[1][None])[0])
+    np.testing.assert_array_equal(
+        out[1], Resizer(size=16).fit_transform(images[1][None])[0]
+    )
 
 
 def test_upsampling_a_constant_stays_constant():
@@ -61,19 +63,30 @@ def test_upsampling_a_constant_stays_constant():
     np.testing.assert_allclose(out, 0.25, atol=1e-6)
 
 
-@pytest.mark.parametrize("X,message", [
-    (np.zeros((0, 8, 8)), "minimum of 1 is required"),
-    ([np.ones((4, 4)), np.full((5, 5), np.nan)], "Image 1 contains NaN"),
-    (np.array([[[np.inf]]]), "infinity"),
-    ([np.ones((4, 4)), np.ones((0, 5))], "Image 1 has zero size"),
-])
+@pytest.mark.parametrize(
+    "X,message",
+    [
+        (np.zeros((0, 8, 8)), "minimum of 1 is required"),
+        ([np.ones((4, 4)), np.full((5, 5), np.nan)], "Image 1 contains NaN"),
+        (np.array([[[np.inf]]]), "infinity"),
+        ([np.ones((4, 4)), np.ones((0, 5))], "Image 1 has zero size"),
+    ],
+)
 def test_invalid_images(X, message):
     with pytest.raises(InvalidImageError, match=message):
         Resizer(size=8).fit_transform(X)
 
 
-@pytest.mark.parametrize("params", [{"size": (8,)}, {"size": (8, 0)}, {"size": 0},
-                                    {"aspect": "crop"}, {"interpolation": "cubic"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"size": (8,)},
+        {"size": (8, 0)},
+        {"size": 0},
+        {"aspect": "crop"},
+        {"interpolation": "cubic"},
+    ],
+)
 def test_invalid_parameters(params):
     with pytest.raises(ValueError):
         Resizer(**params).fit_transform(np.ones((1, 4, 4)))

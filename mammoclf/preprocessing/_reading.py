@@ -240,11 +240,18 @@ def _window_from_header(values, dataset, path):
     if "VOILUTSequence" in dataset:
         from pydicom.pixels import apply_voi
 
-        lut_data = np.asarray(dataset.VOILUTSequence[0].LUTData, dtype=np.float32)
-        low, high = float(lut_data.min()), float(lut_data.max())
+        # The LUT's own output range maps to [0, 1]. Read it by passing the
+        # LUT's input domain through pydicom, which knows how LUTData is
+        # encoded (US or OW, 8 or 16 bits).
+        entries, first_mapped = dataset.VOILUTSequence[0].LUTDescriptor[:2]
+        domain = first_mapped + np.arange(entries or 65536, dtype=np.int32)
+        outputs = apply_voi(domain, dataset, index=0)
+        low, high = float(outputs.min()), float(outputs.max())
         if high <= low:
             raise ImageFileError(path, "has a constant VOI LUT; use window=None.")
-        mapped = apply_voi(values, dataset, index=0).astype(np.float32)
+        # A LUT is indexed by integers: the rescaled values, rounded.
+        indices = np.rint(values).astype(np.int32)
+        mapped = apply_voi(indices, dataset, index=0).astype(np.float32)
         mapped -= low
         mapped *= 1.0 / (high - low)
         return mapped

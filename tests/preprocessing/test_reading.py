@@ -100,6 +100,20 @@ def test_header_window_uses_the_first_of_several(write_dicom, gradient_image):
     np.testing.assert_allclose(load_one(path, window="header"), expected, atol=1e-5)
 
 
+def test_header_voi_lut_sequence_maps_its_output_range_to_0_1(write_dicom):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    stored = np.linspace(0, 4095, 40 * 30).reshape(40, 30).astype(np.uint16)
+    lut = (np.sqrt(np.arange(4096) / 4095.0) * 60000 + 1000).astype(np.uint16)
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.LUTData = lut.tobytes()  # OW, as scanners write it
+    path = write_dicom(stored, VOILUTSequence=Sequence([item]))
+    expected = (lut[stored] - lut.min()) / float(lut.max() - lut.min())
+    np.testing.assert_allclose(load_one(path, window="header"), expected, atol=1e-6)
+
+
 def test_header_window_missing_is_an_error_not_a_fallback(write_dicom, gradient_image):
     path = write_dicom(gradient_image)
     with pytest.raises(ImageFileError, match="neither a VOI LUT nor WindowCenter"):

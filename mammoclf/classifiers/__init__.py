@@ -3,6 +3,7 @@
 Keras is imported only when a model is fitted or loaded, never at import.
 """
 
+from mammoclf.classifiers._densenet import DenseNetTransferClassifier
 from mammoclf.classifiers._scratch_cnn import ScratchCNNClassifier
 
-__all__ = ["ScratchCNNClassifier"]
+__all__ = ["DenseNetTransferClassifier", "ScratchCNNClassifier"]

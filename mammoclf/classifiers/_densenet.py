@@ -1,0 +1,504 @@
+"""The study's transfer-learning models: an ImageNet DenseNet with staged unfreezing."""
+
+import math
+import os
+import time
+import weakref
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from mammoclf.classifiers._base import BaseKerasImageClassifier, TrainingData
+from mammoclf.classifiers._densenet_backbone import (
+    BACKBONES,
+    BLOCKS,
+    GRAD_CAM_LAYER,
+    HEAD,
+    MIN_IMAGE_SIZE,
+    STEM,
+    block_layers,
+    block_start_tensors,
+    build_network,
+    copy_backbone_weights,
+    pretrained_backbone,
+)
+from mammoclf.classifiers._freeze_schedule import ALL_BLOCKS, resolve_freeze_schedule
+from mammoclf.classifiers._frozen_features import (
+    ActivationCache,
+    Cut,
+    stochastic_layers,
+    stream_batches,
+)
+from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._keras import dtype_policy_scope, import_keras
+
+__all__ = ["DenseNetTransferClassifier"]
+
+# Fitted model -> single-batch forward passes run without tracing so far.
+_DIRECT_CALLS = weakref.WeakKeyDictionary()
+_DIRECT_CALLS_BEFORE_TRACING = 4
+
+_BLOCK_ORDER = (STEM, *BLOCKS, HEAD)
+_DEPTH = {name: depth for depth, name in enumerate(_BLOCK_ORDER)}
+# With frozen_cache="auto", stages whose frozen part holds at least conv2
+# and conv3 are cached: that part then does most of the forward computation,
+# and its output is no larger than a float32 grey input image.
+_AUTO_CACHE_FROM = "conv4"
+# frozen_cache -> where ActivationCache keeps activations ("off" plans none).
+_CACHE_STORAGE = {"auto": "auto", "memory": "memory", "disk": "disk", "off": "auto"}
+
+
+class DenseNetTransferClassifier(BaseKerasImageClassifier):
+    """An ImageNet-pretrained DenseNet with a new head, fine-tuned in stages.
+
+    The study's transfer-learning models as one scikit-learn estimator: a
+    DenseNet backbone from ``keras.applications`` (without its ImageNet
+    classifier) followed by global average pooling, a dense layer, dropout
+    and the output layer. ``freeze_schedule`` says which blocks train in
+    each stage, for how many epochs and at what learning rate: the study's
+    frozen model (``"frozen"``: the head only) and its partially unfrozen
+    model (``"partial"``: the head, then the top block ``conv5`` at a tenth
+    of the learning rate) are presets, so ``GridSearchCV`` can compare
+    unfreeze depths with ``{"freeze_schedule": ["frozen", "conv5", "conv4"]}``.
+
+    Images go in as the loaders give them, in ``[0, 1]``: the model repeats a
+    grey channel three times and applies DenseNet's ImageNet normalisation
+    itself. Fine-tuning follows the Keras rules: the head trains before any
+    backbone block, the backbone's BatchNormalization layers always run in
+    inference mode (and keep their parameters), the model is recompiled
+    whenever what trains changes, and epochs and ``history_`` run on across
+    stages. While a stage trains only the blocks above some point, the frozen
+    part below it is computed once per fit and the stage trains on its
+    cached output (``frozen_cache``), with the same results.
+
+    Parameters
+    ----------
+    backbone : {"densenet121", "densenet169", "densenet201"}, default="densenet121"
+        The ``keras.applications`` DenseNet.
+    weights : "imagenet", str, path-like or None, default="imagenet"
+        Backbone initialisation. ``"imagenet"`` uses Keras's download and
+        cache (``$KERAS_HOME/models/``, default ``~/.keras/models/``); a
+        path loads a local weights file, e.g. a copy of
+        ``densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5`` or a
+        ``.weights.h5`` saved from ``keras.applications.DenseNet121(
+        include_top=False)``; None starts from random weights. Weights that
+        cannot be fetched raise
+        :class:`~mammoclf.exceptions.WeightsUnavailableError`; there is no
+        silent fallback to random weights.
+    freeze_schedule : str or list of dict, default="partial"
+        The training stages. A preset: ``"frozen"`` (head only, ``epochs``
+        epochs), ``"partial"`` (head, then ``conv5`` and above), ``"full"``
+        (head, then everything), ``"gradual"`` (head, then ``conv5``,
+        ``conv4``, ``conv3``, ``conv2``, everything: ULMFiT-style gradual
+        unfreezing), or a block name ``"conv2"`` ... ``"conv5"`` (head, then
+        that block and everything above it). Every preset stage lasts
+        ``epochs`` epochs; head-only stages use ``learning_rate``, the
+        others a tenth of it. Or a list of stages, each a dict with the
+        optional keys ``"unfreeze"`` (None for the head only, a block name,
+        or ``"all"``), ``"epochs"`` and ``"learning_rate"`` (same defaults).
+        The first stage must train the head only. See the user guide page
+        ``docs/user_guide/freeze_schedule.md``.
+    dense_units : int, default=256
+        Width of the head's dense layer.
+    dropout : float, default=0.2
+        Dropout rate before the output layer (training only), as in the study.
+    resize_to : tuple of int or None, default=None
+        ``(height, width)`` the model resizes its input to (bilinear) before
+        the backbone, e.g. ``(224, 224)``; at least 32 each. None feeds the
+        images at their own size, which must then be at least 32x32.
+    frozen_cache : {"auto", "memory", "disk", "off"}, default="auto"
+        Frozen-prefix caching. ``"auto"`` caches stages that leave at least
+        ``conv2`` and ``conv3`` frozen (``"frozen"``, ``"partial"``, the
+        ``conv5``/``conv4`` stages of the others), unless ``callbacks`` are
+        given (they would see only the trainable part of the model); caches
+        up to 1 GiB stay in memory, larger ones are memory-mapped files in
+        the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
+        cache every stage that freezes anything, in that storage.
+        ``"off"`` never caches. ``stages_`` records what each stage did.
+    epochs : int, default=10
+        Epochs per stage of a preset, and the default of custom stages.
+    batch_size : int, default=32
+        Images per gradient step, and per inference batch.
+    learning_rate : float, default=1e-3
+        Learning rate of head-only stages; stages that unfreeze backbone
+        blocks default to a tenth of it.
+    optimizer : {"adam", "adamw", "sgd", "rmsprop"}, default="adam"
+        Keras optimizer, by name; a fresh one per stage.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class (keys are labels as in ``y``).
+    validation_fraction : float in (0, 1) or None, default=None
+        Fraction of the training images held out (stratified) for early
+        stopping on the validation loss, per stage; the best epoch's weights
+        are restored before the next stage.
+    patience : int, default=5
+        Epochs without validation-loss improvement before a stage stops.
+    image_shape : tuple of int or None, default=None
+        ``(H, W)`` or ``(H, W, C)`` used to unflatten 2-D input.
+    precision : {"float32", "mixed_bfloat16", "mixed_float16"}, default="float32"
+        Keras dtype policy. Mixed precision speeds up recent GPUs; the logits
+        layer and the input preprocessing always compute in float32.
+    jit_compile : "auto" or bool, default="auto"
+        XLA compilation, passed to ``keras.Model.compile``; Keras's
+        ``"auto"`` leaves it off on CPU-only TensorFlow.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks for every stage.
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar, 2 prints one line per epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation (and the backbone's with
+        ``weights=None``), dropout, shuffling and the validation split.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, in the column order of :meth:`predict_proba`.
+    model_ : keras.Model
+        The trained network, one flat functional model that outputs logits.
+    stages_ : list of dict
+        One record per stage: ``unfreeze``, ``trainable_blocks`` (from
+        ``"stem"``, ``"conv2"`` ... ``"conv5"``, ``"head"``),
+        ``n_trainable_params``, ``learning_rate``, ``epochs`` (planned),
+        ``epochs_run``, ``first_epoch`` (index into ``history_``),
+        ``frozen_cache`` (``"memory"``, ``"disk"`` or None), ``cache_time``
+        and ``fit_time`` (seconds).
+    history_ : dict of str to list of float
+        Per-epoch loss and metrics across all stages.
+    n_epochs_ : int
+        Epochs run in all stages.
+    fit_time_ : float
+        Wall-clock seconds spent building and training the network.
+    image_shape_ : tuple of int
+        ``(H, W, C)`` of the training images; prediction needs the same.
+    n_features_in_ : int
+        Values per image, ``H * W * C``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names, only when fitted on a DataFrame of flattened images.
+
+    See Also
+    --------
+    ScratchCNNClassifier : The study's CNN trained from scratch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from mammoclf import DenseNetTransferClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((24, 32, 32)).astype("float32")
+    >>> y = np.array(["BENIGN", "MALIGNANT"] * 12)
+    >>> clf = DenseNetTransferClassifier(weights=None, freeze_schedule="frozen",
+    ...                                  dense_units=16, epochs=2, random_state=0)
+    >>> clf.fit(X, y).predict_proba(X[:2]).shape
+    (2, 2)
+    >>> [stage["trainable_blocks"] for stage in clf.stages_]
+    [('head',)]
+
+    Searching how deep to unfreeze is one parameter grid (with real data and
+    ``weights="imagenet"``, the default):
+
+    >>> search = GridSearchCV(clf, {"freeze_schedule": ["frozen", "conv5", "conv4"]},
+    ...                       scoring="roc_auc", cv=3)  # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict = {
+        **BaseKerasImageClassifier._parameter_constraints,
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [str, os.PathLike, None],
+        "freeze_schedule": "no_validation",  # FreezeScheduleError, in _validate_params
+        "dense_units": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "resize_to": [tuple, list, None],
+        "frozen_cache": [StrOptions({"auto", "memory", "disk", "off"})],
+    }
+
+    def __init__(
+        self,
+        *,
+        backbone="densenet121",
+        weights="imagenet",
+        freeze_schedule="partial",
+        dense_units=256,
+        dropout=0.2,
+        resize_to=None,
+        frozen_cache="auto",
+        epochs=10,
+        batch_size=32,
+        learning_rate=1e-3,
+        optimizer="adam",
+        class_weight=None,
+        validation_fraction=None,
+        patience=5,
+        image_shape=None,
+        precision="float32",
+        jit_compile="auto",
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        super().__init__(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            class_weight=class_weight,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            image_shape=image_shape,
+            precision=precision,
+            jit_compile=jit_compile,
+            callbacks=callbacks,
+            verbose=verbose,
+            random_state=random_state,
+        )
+        self.backbone = backbone
+        self.weights = weights
+        self.freeze_schedule = freeze_schedule
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.resize_to = resize_to
+        self.frozen_cache = frozen_cache
+
+    # ------------------------------------------------------------ validation
+    def _validate_params(self):
+        super()._validate_params()
+        if self.resize_to is not None and not (
+            len(self.resize_to) == 2
+            and all(isinstance(v, Integral) and not isinstance(v, bool)
+                    for v in self.resize_to)
+        ):
+            raise ValueError(
+                f"resize_to must be None or (height, width) integers; got "
+                f"{self.resize_to!r}."
+            )
+        self._stages()  # FreezeScheduleError before any data is touched
+
+    def _stages(self):
+        return resolve_freeze_schedule(
+            self.freeze_schedule,
+            blocks=BLOCKS,
+            epochs=self.epochs,
+            learning_rate=self.learning_rate,
+        )
+
+    def _check_image_size(self, image_shape):
+        height, width, channels = image_shape
+        if channels not in (1, 3):
+            raise InvalidImageError(
+                f"{type(self).__name__} takes grey (1-channel) or RGB (3-channel) "
+                f"images; got {channels} channels."
+            )
+        if self.resize_to is not None:
+            size, got = tuple(self.resize_to), f"got resize_to={tuple(self.resize_to)}"
+        else:
+            size, got = (height, width), f"got {height}x{width} images"
+        if min(size) < MIN_IMAGE_SIZE:
+            raise InvalidImageError(
+                f"{type(self).__name__} needs inputs of at least "
+                f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels (DenseNet halves the "
+                f"resolution five times); {got}. Resize the images (e.g. "
+                "mammoclf.Resizer(size=(224, 224))) or set resize_to=(224, 224)."
+            )
+
+    # ------------------------------------------------------------------ model
+    @property
+    def _grad_cam_layer(self):
+        """Name of the layer whose output is the last convolutional feature map."""
+        return GRAD_CAM_LAYER
+
+    def _build_keras_model(self, keras, input_shape, n_outputs, seed):
+        pretrained = None
+        if self.weights is not None:
+            pretrained = pretrained_backbone(keras, backbone=self.backbone,
+                                             weights=self.weights)
+        model = build_network(
+            keras,
+            backbone=self.backbone,
+            input_shape=tuple(input_shape),
+            resize_to=None if self.resize_to is None else tuple(self.resize_to),
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            n_outputs=n_outputs,
+            seed=seed,
+        )
+        if pretrained is not None:
+            copy_backbone_weights(pretrained, model)
+        return model
+
+    def _forward(self, model, X):
+        """Run ``model`` in inference mode on ``X`` and return a NumPy array.
+
+        Like the base class, a single batch first goes through ``model(X)``
+        directly, which spares tracing a predict function (seconds for a
+        DenseNet). But a direct call of a DenseNet costs tenths of a second
+        in per-layer overhead, so from the fifth single-batch call on the
+        same model (predicting image by image, say) the traced function,
+        built once, is used.
+        """
+        calls = _DIRECT_CALLS.get(model, 0)
+        if X.shape[0] > self.batch_size or calls < _DIRECT_CALLS_BEFORE_TRACING:
+            _DIRECT_CALLS[model] = calls + 1
+            return super()._forward(model, X)
+        return np.asarray(model.predict_on_batch(X))
+
+    # --------------------------------------------------------------- training
+    def _train(self, keras, model, data, seed):
+        stages = self._stages()
+        blocks = block_layers(model)
+        cuts = {
+            name: Cut(name, _DEPTH[name], tensor)
+            for name, tensor in block_start_tensors(blocks).items()
+        }
+        # Stage 0's trainability (head only, BatchNormalization frozen) before
+        # planning: the plan checks that nothing below a cut acts differently
+        # in training.
+        _set_trainable(blocks, _first_trainable_block(stages[0]))
+        plan = [self._cache_cut(stage, cuts, blocks) for stage in stages]
+        history, records = {}, []
+        validation_images = None if data.validation is None else data.validation[0]
+        with ActivationCache(keras, model, data.X, validation_images,
+                             batch_size=self.batch_size,
+                             storage=_CACHE_STORAGE[self.frozen_cache]) as cache:
+            for index, stage in enumerate(stages):
+                first_epoch = sum(record["epochs_run"] for record in records)
+                record, stage_history = self._train_stage(
+                    keras, model, data, blocks, stage, first_epoch=first_epoch,
+                    cache=cache, cut=plan[index],
+                    cuts_read_later=_cuts_read_later(stages, plan, index),
+                    shuffle_seed=seed + index,
+                )
+                records.append(record)
+                for name, values in stage_history.items():
+                    history.setdefault(name, []).extend(values)
+                # Layers from the stage's first trainable block up have
+                # trained: activations cut above them are stale. Drop too
+                # what no later stage reads.
+                cache.invalidate_above(_DEPTH[_first_trainable_block(stage)])
+                cache.keep_only([cut for cut in plan[index + 1:] if cut is not None])
+        self.stages_ = records
+        return history
+
+    def _train_stage(self, keras, model, data, blocks, stage, *, first_epoch, cache,
+                     cut, cuts_read_later, shuffle_seed):
+        """Set what trains, recompile, fit one stage; return its record and history."""
+        started = time.perf_counter()
+        trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
+        n_trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        train_model, stage_data, storage, cache_time = model, data, None, 0.0
+        if cut is not None:
+            X_cut, X_val_cut, storage = cache.get(cut, also=cuts_read_later)
+            cache_time = time.perf_counter() - started
+            with dtype_policy_scope(self.precision):
+                # The part above the cut; it shares layers and weights with
+                # ``model``, and a float16 policy gets loss scaling too.
+                train_model = keras.Model(cut.tensor, model.outputs[0])
+            stage_data = _cached_data(data, X_cut, X_val_cut, storage,
+                                      shuffle_seed=shuffle_seed)
+        self._compile(train_model, stage.learning_rate)
+        stage_history = self._fit_stage(
+            train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
+        )
+        record = {
+            "unfreeze": stage.unfreeze,
+            "trainable_blocks": trainable_blocks,
+            "n_trainable_params": n_trainable,
+            "learning_rate": stage.learning_rate,
+            "epochs": stage.epochs,
+            "epochs_run": len(stage_history.get("loss", [])),
+            "first_epoch": first_epoch,
+            "frozen_cache": storage,
+            "cache_time": cache_time,
+            "fit_time": time.perf_counter() - started,
+        }
+        return record, stage_history
+
+    def _cache_cut(self, stage, cuts, blocks):
+        """The :class:`Cut` whose activations ``stage`` trains on, or None."""
+        if self.frozen_cache == "off" or stage.unfreeze == ALL_BLOCKS:
+            return None
+        first_block = _first_trainable_block(stage)
+        if self.frozen_cache == "auto" and (
+            self.callbacks or _DEPTH[first_block] < _DEPTH[_AUTO_CACHE_FROM]
+        ):
+            return None
+        frozen = [layer for name in _BLOCK_ORDER[: _DEPTH[first_block]]
+                  for layer in blocks[name]]
+        stochastic = stochastic_layers(frozen)
+        if stochastic:  # pragma: no cover - the network has none; a guard
+            raise RuntimeError(
+                f"Cannot cache the frozen part below {first_block!r}: layers "
+                f"{stochastic} behave differently in training."
+            )
+        return cuts[first_block]
+
+    def _fit_inputs(self, data):
+        if not isinstance(data, _StreamedData):
+            return super()._fit_inputs(data)
+        keras = import_keras()
+        inputs = {
+            "x": stream_batches(keras, data.X, data.y, data.sample_weight,
+                                batch_size=self.batch_size, shuffle=True,
+                                seed=data.shuffle_seed),
+        }
+        if data.validation is not None:
+            X_val, y_val, w_val = data.validation
+            inputs["validation_data"] = stream_batches(
+                keras, X_val, y_val, w_val, batch_size=self.batch_size,
+                shuffle=False, seed=0,
+            )
+        return inputs
+
+
+@dataclass(frozen=True)
+class _StreamedData(TrainingData):
+    """Cached activations in memory-mapped files, fed to Keras batch by batch."""
+
+    shuffle_seed: int
+
+
+def _cached_data(data, X_cut, X_val_cut, storage, *, shuffle_seed):
+    validation = None
+    if data.validation is not None:
+        validation = (X_val_cut, data.validation[1], data.validation[2])
+    if storage == "disk":
+        return _StreamedData(X_cut, data.y, data.sample_weight, validation,
+                             shuffle_seed=shuffle_seed)
+    return TrainingData(X_cut, data.y, data.sample_weight, validation)
+
+
+def _first_trainable_block(stage):
+    if stage.unfreeze is None:
+        return HEAD
+    return STEM if stage.unfreeze == ALL_BLOCKS else stage.unfreeze
+
+
+def _set_trainable(blocks, first_block):
+    """Make ``first_block`` and the blocks above it trainable; return their names.
+
+    Backbone BatchNormalization layers stay frozen: in Keras 3 a frozen
+    BatchNormalization layer runs in inference mode, which is how the
+    fine-tuning guide keeps pretrained statistics intact when the backbone
+    cannot be called with ``training=False`` (it is not a nested model here).
+    """
+    trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block]:]
+    for name, layers in blocks.items():
+        for layer in layers:
+            is_batch_norm = type(layer).__name__ == "BatchNormalization"
+            layer.trainable = name in trainable_blocks and not is_batch_norm
+    return trainable_blocks
+
+
+def _cuts_read_later(stages, plan, index):
+    """Cuts that stages after ``index`` read and that stay valid until then.
+
+    A cut stays valid while every stage in between trains only layers at or
+    above it.
+    """
+    lowest_trained = _DEPTH[_first_trainable_block(stages[index])]
+    later = []
+    for stage, cut in zip(stages[index + 1:], plan[index + 1:]):
+        if cut is not None and cut.depth <= lowest_trained:
+            later.append(cut)
+        lowest_trained = min(lowest_trained, _DEPTH[_first_trainable_block(stage)])
+    return later

@@ -13,13 +13,21 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from mammoclf import ScratchCNNClassifier
+from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
 
 # Small networks and a higher learning rate: the checks' 2-feature blobs need
 # a few hundred gradient steps at most, and every check fits from scratch.
 CHECKED_ESTIMATORS = [
     ScratchCNNClassifier(
         filters=(8,), dense_units=16, epochs=5, learning_rate=0.01, random_state=0
+    ),
+    # The checks' rows become 1-pixel-high images; resize_to enlarges them to
+    # DenseNet's 32x32 minimum inside the model. The frozen preset trains the
+    # head on cached backbone features, and batch_size=100 runs the backbone
+    # on the checks' data sets in at most three direct calls.
+    DenseNetTransferClassifier(
+        weights=None, freeze_schedule="frozen", resize_to=(32, 32), dense_units=16,
+        epochs=8, learning_rate=0.05, batch_size=100, random_state=0,
     ),
 ]
 

@@ -336,8 +336,10 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         same model (predicting image by image, say) the traced function,
         built once, is used.
         """
+        if X.shape[0] > self.batch_size:
+            return super()._forward(model, X)  # traced, batch by batch
         calls = _DIRECT_CALLS.get(model, 0)
-        if X.shape[0] > self.batch_size or calls < _DIRECT_CALLS_BEFORE_TRACING:
+        if calls < _DIRECT_CALLS_BEFORE_TRACING:
             _DIRECT_CALLS[model] = calls + 1
             return super()._forward(model, X)
         return np.asarray(model.predict_on_batch(X))

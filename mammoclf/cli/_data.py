@@ -17,8 +17,11 @@ _CSV_COLUMNS = ("path", "label", "patient")
 class DataSource:
     """Images, labels and patient groups of one run.
 
-    ``groups`` holds salted-hash pseudonyms unless the user asked to reveal
-    identifiers; pseudonyms group exactly like the identifiers they replace.
+    ``groups`` are the patients as integers numbered in order of first
+    appearance: they fix the folds, reproducibly from the data alone.
+    ``patients`` is what reports show: salted-hash pseudonyms (a new salt
+    each run, so they cannot be linked across runs) unless the user asked to
+    reveal identifiers.
     """
 
     paths: np.ndarray
@@ -26,6 +29,7 @@ class DataSource:
     groups: np.ndarray
     description: str
     synthetic: bool
+    patients: np.ndarray | None = None
 
 
 def resolve_data(args, out_dir, log):
@@ -36,10 +40,16 @@ def resolve_data(args, out_dir, log):
         source = _csv(args.csv)
     else:
         source = _synthetic(args, out_dir, log)
-    if not args.reveal_identifiers:
-        from mammoclf.preprocessing import pseudonym
+    import pandas as pd
 
-        source.groups = np.array([pseudonym(group) for group in source.groups])
+    from mammoclf.preprocessing import pseudonym
+
+    identifiers = source.groups
+    source.patients = (
+        np.asarray(identifiers) if args.reveal_identifiers
+        else np.array([pseudonym(group) for group in identifiers])
+    )
+    source.groups = pd.factorize(identifiers)[0]
     classes, counts = np.unique(source.labels, return_counts=True)
     if classes.size != 2:
         raise UsageError(

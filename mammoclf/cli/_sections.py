@@ -200,36 +200,51 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
     report.heading("Grad-CAM: where the models looked")
     report.paragraph(
         "Heatmaps of the evidence for each model's predicted class, computed by the "
-        "fold model that had not seen the image. Top row: correctly classified cases; "
-        "bottom row: misclassified cases."
+        "fold model that had not seen the image: the most confident true positives and "
+        "true negatives, then the most confident false negatives and false positives."
     )
     split_of_fold = {s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0}
     for spec in specs:
         table = result.out_of_fold(spec.name)
-        correct = table[table["y_pred"] == table["y_true"]]
-        wrong = table[table["y_pred"] != table["y_true"]]
-        chosen = list(correct.sort_values("y_score", ascending=False).index[:_N_GRAD_CAM])
-        chosen += list(wrong.index[:_N_GRAD_CAM])
+        correct, chosen = _grad_cam_cases(table, result.pos_label)
         if not chosen:
             continue
-        heatmaps, titles = [], []
+        folds = table.loc[chosen, "fold"].astype(int)
+        heatmaps = {}
+        for fold in np.unique(folds):  # one Grad-CAM call per fold model
+            samples = [s for s in chosen if folds[s] == fold]
+            classifier = result.estimators[spec.name][split_of_fold[fold]].steps[-1][1]
+            heatmaps.update(zip(samples, grad_cam(classifier, images[samples])))
+        titles = []
         for sample in chosen:
-            split = split_of_fold[int(table.loc[sample, "fold"])]
-            classifier = result.estimators[spec.name][split].steps[-1][1]
-            heatmaps.append(grad_cam(classifier, images[sample : sample + 1])[0])
             verdict = "correct" if sample in correct.index else "WRONG"
             titles.append(
                 f"{verdict}: true {table.loc[sample, 'y_true']}\n"
                 f"pred {table.loc[sample, 'y_pred']} (p={table.loc[sample, 'y_score']:.2f})\n"
-                f"{str(source.groups[sample])[:13]}"
+                f"{str(source.patients[sample])[:13]}"
             )
-        display = GradCAMDisplay(images[chosen], np.stack(heatmaps), titles=titles).plot(
-            n_cols=max(len(correct.index[:_N_GRAD_CAM]), 1)
-        )
+        display = GradCAMDisplay(
+            images[chosen], np.stack([heatmaps[s] for s in chosen]), titles=titles
+        ).plot(n_cols=_N_GRAD_CAM)
         file_name = f"grad_cam_{spec.key}.png"
         _save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {spec.name}.")
+
+
+def _grad_cam_cases(table, pos_label):
+    """The most confident hits and mistakes of each kind: TP, TN, then FN, FP."""
+    is_positive = table["y_true"] == pos_label
+    is_correct = table["y_pred"] == table["y_true"]
+    per_kind = _N_GRAD_CAM // 2
+    picks = [
+        table[is_correct & is_positive].nlargest(per_kind, "y_score"),
+        table[is_correct & ~is_positive].nsmallest(per_kind, "y_score"),
+        table[~is_correct & is_positive].nsmallest(per_kind, "y_score"),
+        table[~is_correct & ~is_positive].nlargest(per_kind, "y_score"),
+    ]
+    chosen = [sample for pick in picks for sample in pick.index]
+    return table[is_correct], chosen
 
 
 def _models_section(report, final_models):
@@ -251,7 +266,7 @@ def _predictions_table(result, source, run_info, out_dir):
         table = result.out_of_fold(model)
         frames.append(table[["y_score", "y_pred"]].add_prefix(f"{model}: "))
     base = result.out_of_fold(result.model_names[0])[["fold", "y_true"]]
-    base.insert(0, "patient", source.groups[base.index])
+    base.insert(0, "patient", source.patients[base.index])
     if run_info["identifiers"] == "revealed":
         base.insert(0, "path", source.paths[base.index])
     _write_csv(pd.concat([base, *frames], axis=1).reset_index(),

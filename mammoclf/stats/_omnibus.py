@@ -5,6 +5,8 @@ Each function takes a table of scores with one row per fold (the blocks, or
 from :func:`mammoclf.compare_models`.
 """
 
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
@@ -140,6 +142,28 @@ def anova_repeated_measures(scores, *, metric="score"):
             "model": np.tile(np.arange(n_models), n_folds),
         }
     )
+    residuals = (values - values.mean(axis=1, keepdims=True)
+                 - values.mean(axis=0, keepdims=True) + values.mean())
+    if np.allclose(residuals, 0.0, atol=1e-12 * max(1.0, float(np.abs(values).max()))):
+        # No within-fold variation left: F = 0/0. AnovaRM would print a
+        # rounding artefact (even a negative F) instead.
+        warnings.warn(
+            "The scores vary only between folds or only between models: the "
+            "repeated-measures ANOVA is undefined (F and p are NaN).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return HypothesisTestResult(
+            test="Repeated-measures ANOVA (folds as subjects)",
+            compared=_compared(names, metric, n_folds),
+            statistic=np.nan,
+            pvalue=np.nan,
+            statistic_name="F",
+            df=(float(n_models - 1), float((n_models - 1) * (n_folds - 1))),
+            effect_size=np.nan,
+            effect_size_name="partial eta squared",
+            details={"undefined": "the error mean square is zero"},
+        )
     table = (
         AnovaRM(long, depvar="score", subject="fold", within=["model"])
         .fit()

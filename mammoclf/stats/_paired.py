@@ -417,8 +417,24 @@ def wilcoxon_test(
     d = a - b
     nonzero = d[d != 0]
     if nonzero.size == 0:
-        raise ValueError(
-            "All paired differences are zero: the Wilcoxon test is undefined."
+        # Like the t-tests on zero variance: an undefined result, not an
+        # error, so a table of many pairs still gets its other rows.
+        warnings.warn(
+            "All paired differences are zero: the Wilcoxon test is undefined "
+            "(statistic and p-value are NaN).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return HypothesisTestResult(
+            test="Wilcoxon signed-rank test",
+            compared=_compared(labels, metric, d.size),
+            statistic=np.nan,
+            pvalue=np.nan,
+            statistic_name="W",
+            effect_size=np.nan,
+            effect_size_name="rank-biserial correlation",
+            alternative=alternative,
+            details={"n_nonzero": 0, "undefined": "all paired differences are zero"},
         )
     result = _st.wilcoxon(a, b, zero_method="wilcox", alternative=alternative)
     ranks = _st.rankdata(np.abs(nonzero))

@@ -77,3 +77,11 @@ def test_validation():
         anova_oneway([0.8, 0.9])
     with pytest.raises(ValueError, match="Non-finite score for 'b'"):
         anova_oneway(pd.DataFrame({"a": [0.8, 0.9], "b": [0.7, np.nan]}))
+
+
+def test_rm_anova_without_residual_variation_is_undefined():
+    """Identical models: F = 0/0, reported as NaN rather than a rounding artefact."""
+    scores = pd.DataFrame({"a": [0.5, 0.6], "b": [0.5, 0.6], "c": [0.5, 0.6]})
+    with pytest.warns(RuntimeWarning, match="undefined"):
+        result = anova_repeated_measures(scores)
+    assert np.isnan(result.statistic) and np.isnan(result.pvalue)

@@ -101,8 +101,9 @@ def test_wilcoxon_rank_biserial_by_hand():
     r = wilcoxon_test([0.83, 0.84, 0.79, 0.84, 0.84], [0.80, 0.80, 0.80, 0.80, 0.80])
     r_plus, r_minus = 2 + 4 + 4 + 4, 1
     assert r.effect_size == pytest.approx((r_plus - r_minus) / (r_plus + r_minus))
-    with pytest.raises(ValueError, match="All paired differences are zero"):
-        wilcoxon_test([0.8, 0.9], [0.8, 0.9])
+    with pytest.warns(RuntimeWarning, match="All paired differences are zero"):
+        undefined = wilcoxon_test([0.8, 0.9], [0.8, 0.9])
+    assert np.isnan(undefined.statistic) and np.isnan(undefined.pvalue)
 
 
 def test_zero_variance_is_nan_with_warning():

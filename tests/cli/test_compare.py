@@ -1,0 +1,265 @@
+"""`mammoclf compare` end to end on tiny data, and its one-line errors."""
+
+import csv
+import json
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mammoclf.cli._main import EXIT_INPUT, EXIT_OK, EXIT_WEIGHTS, main
+from mammoclf.exceptions import WeightsUnavailableError
+
+# Test folds of 12 images fit in one batch of 16: inference then skips
+# tracing a predict function for every fold model.
+TINY = ["--n-samples", "24", "--image-size", "32", "--epochs", "1", "--cv", "2",
+        "--batch-size", "16"]
+
+
+@pytest.fixture
+def offline_imagenet(monkeypatch):
+    """ImageNet weights fail as they do on a machine without internet."""
+    import mammoclf.classifiers._densenet_backbone as backbone
+
+    def unavailable(keras, *, backbone, weights):
+        if weights == "imagenet":
+            raise WeightsUnavailableError("Could not get the ImageNet weights (offline test)")
+        return real(keras, backbone=backbone, weights=weights)
+
+    real = backbone.pretrained_backbone
+    monkeypatch.setattr(backbone, "pretrained_backbone", unavailable)
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    """The default demo (all three models), shrunk, with ImageNet unavailable."""
+    import mammoclf.classifiers._densenet_backbone as backbone
+
+    real = backbone.pretrained_backbone
+
+    def unavailable(keras, *, backbone, weights):
+        if weights == "imagenet":
+            raise WeightsUnavailableError("Could not get the ImageNet weights (offline test)")
+        return real(keras, backbone=backbone, weights=weights)
+
+    out = tmp_path_factory.mktemp("report")
+    backbone.pretrained_backbone = unavailable
+    try:
+        status = main(["compare", *TINY, "--no-refit", "--out", str(out)])
+    finally:
+        backbone.pretrained_backbone = real
+    assert status == EXIT_OK
+    return out
+
+
+def test_report_folder_layout(demo_report):
+    for name in ("report.md", "report.html", "run.json"):
+        assert (demo_report / name).is_file()
+    figures = {p.name for p in (demo_report / "figures").iterdir()}
+    assert {"roc_curves.png", "confusion_matrices.png", "fold_scores.png",
+            "grad_cam_scratch.png", "grad_cam_frozen.png", "grad_cam_partial.png",
+            "training_partial.png"} <= figures
+    for png in (demo_report / "figures").iterdir():
+        width, height = _png_size(png)
+        assert width >= 300 and height >= 200, png.name
+    assert not (demo_report / "models").exists()  # --no-refit
+
+
+def _png_size(path):
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_report_says_the_transfer_rows_are_not_pretrained(demo_report):
+    report = (demo_report / "report.md").read_text()
+    assert "NOT pretrained" in report.split("##")[0]  # the banner opens the report
+    assert "NOT pretrained" in (demo_report / "report.html").read_text()
+    assert json.loads((demo_report / "run.json").read_text())["weights"] == "random"
+
+
+def test_metrics_table_has_every_model_and_metric(demo_report):
+    with open(demo_report / "tables" / "metrics.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    models = {row["model"] for row in rows}
+    assert models == {"CNN from scratch", "DenseNet121 frozen", "DenseNet121 partially unfrozen"}
+    metrics = {row["metric"] for row in rows}
+    assert {"accuracy", "sensitivity", "specificity", "roc_auc", "f1_weighted"} <= metrics
+    for row in rows:
+        assert 0.0 <= float(row["mean"]) <= 1.0
+
+
+def test_statistical_tests_are_reported_with_adjusted_p_values(demo_report):
+    with open(demo_report / "tables" / "pairwise_tests.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["test_key"] for row in rows} == {"corrected_t", "delong", "mcnemar",
+                                                 "paired_t", "wilcoxon"}
+    for row in rows:  # three model pairs per test, Holm never lowers a p-value
+        assert float(row["pvalue_adjusted"]) >= float(row["pvalue"]) - 1e-12
+    assert len(rows) == 5 * 3
+    with open(demo_report / "tables" / "omnibus_tests.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 3
+    report = (demo_report / "report.md").read_text()
+    for heading in ("Table 1", "Statistical comparison", "Table 2: compute", "Grad-CAM"):
+        assert heading in report
+
+
+def test_out_of_fold_predictions_cover_every_image_once(demo_report):
+    with open(demo_report / "tables" / "out_of_fold_predictions.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(int(row["sample"]) for row in rows) == list(range(24))
+    assert all(row["patient"].startswith("anon-") for row in rows)
+
+
+def test_no_patient_identifier_leaves_the_dicom_files(demo_report, capsys):
+    """Synthetic files carry PatientID SYNxxxx and a PatientName: neither may leak."""
+    import pydicom
+
+    headers = [pydicom.dcmread(p, stop_before_pixels=True)
+               for p in sorted((demo_report / "synthetic-data").glob("*.dcm"))]
+    secrets = {str(h.PatientID) for h in headers} | {str(h.PatientName) for h in headers}
+    assert secrets
+    for path in demo_report.rglob("*"):
+        if path.is_file() and path.parent.name != "synthetic-data":
+            content = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in content, (path, secret)
+
+
+@pytest.fixture(scope="module")
+def scratch_report(tmp_path_factory):
+    """A one-model run with the final model refitted and saved."""
+    out = tmp_path_factory.mktemp("scratch-report")
+    assert main(["compare", *TINY, "--models", "scratch", "--out", str(out)]) == EXIT_OK
+    return out
+
+
+def test_saved_model_predicts_new_files(scratch_report, capsys):
+    assert [p.name for p in (scratch_report / "models").iterdir()] == ["scratch.mammoclf"]
+    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[:3]
+    capsys.readouterr()
+    status = main(["predict", str(scratch_report / "models" / "scratch.mammoclf"), *files])
+    assert status == EXIT_OK
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "file,patient,laterality,view,predicted,p_BENIGN,p_MALIGNANT"
+    assert len(lines) == 4
+    for line in lines[1:]:
+        fields = line.split(",")
+        assert fields[1].startswith("anon-")
+        assert float(fields[5]) + float(fields[6]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_reveals_identifiers_only_on_request(scratch_report, capsys):
+    import pydicom
+
+    path = sorted((scratch_report / "synthetic-data").glob("*.dcm"))[0]
+    model = str(scratch_report / "models" / "scratch.mammoclf")
+    main(["predict", model, str(path), "--reveal-identifiers"])
+    patient = pydicom.dcmread(path, stop_before_pixels=True).PatientID
+    assert capsys.readouterr().out.splitlines()[1].split(",")[1] == patient
+
+
+def test_predict_writes_a_csv_file(scratch_report, tmp_path):
+    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[:2]
+    target = tmp_path / "predictions.csv"
+    model = str(scratch_report / "models" / "scratch.mammoclf")
+    assert main(["predict", model, *files, "--out", str(target)]) == EXIT_OK
+    assert len(target.read_text().splitlines()) == 3
+
+
+def test_saved_models_hold_no_identifiers(scratch_report):
+    import pydicom
+
+    secrets = {str(pydicom.dcmread(p, stop_before_pixels=True).PatientID)
+               for p in (scratch_report / "synthetic-data").glob("*.dcm")}
+    for path in (scratch_report / "models").iterdir():
+        content = path.read_bytes()
+        assert not any(secret.encode() in content for secret in secrets)
+
+
+def _png_dataset(folder, n_patients=8):
+    rng = np.random.default_rng(0)
+    rows = []
+    for patient in range(n_patients):
+        label = "MALIGNANT" if patient % 2 else "BENIGN"
+        for view in ("CC", "MLO"):
+            pixels = (rng.random((40, 40)) * 120).astype(np.uint8)
+            if label == "MALIGNANT":
+                pixels[14:26, 14:26] = 250
+            name = f"case{patient}_{view}.png"
+            Image.fromarray(pixels).save(folder / name)
+            rows.append({"path": name, "label": label, "patient": f"PAT{patient}"})
+    return rows
+
+
+def _write_csv(path, rows, columns=("path", "label", "patient")):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_csv_of_png_files(tmp_path, capsys):
+    rows = _png_dataset(tmp_path)
+    _write_csv(tmp_path / "data.csv", rows)
+    out = tmp_path / "report"
+    status = main(["compare", "--csv", str(tmp_path / "data.csv"), "--models", "scratch",
+                   "--image-size", "32", "--epochs", "1", "--cv", "2", "--out", str(out)])
+    assert status == EXIT_OK
+    with open(out / "tables" / "out_of_fold_predictions.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 16
+    assert "PAT3" not in (out / "report.md").read_text()
+
+
+def test_real_data_without_imagenet_weights_stops_with_exit_3(tmp_path, capsys, offline_imagenet):
+    _write_csv(tmp_path / "data.csv", _png_dataset(tmp_path))
+    status = main(["compare", "--csv", str(tmp_path / "data.csv"), "--out", str(tmp_path / "r")])
+    assert status == EXIT_WEIGHTS
+    err = capsys.readouterr().err
+    assert "ImageNet weights" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--csv", "/no/such/file.csv"], "no such file"),
+        (["compare", "--cbis-ddsm", "/no/such/root"], "not a directory"),
+        (["compare", "--models", "scratch,vgg"], "unknown model"),
+        (["predict", "/no/model.mammoclf", "x.dcm"], "no such model file"),
+    ],
+)
+def test_bad_arguments_give_one_line_errors(argv, message, capsys):
+    assert main(argv) == EXIT_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mammoclf: error:") and message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_csv_without_label_column(tmp_path, capsys):
+    rows = _png_dataset(tmp_path, n_patients=2)
+    _write_csv(tmp_path / "data.csv", rows, columns=("path", "patient"))
+    assert main(["compare", "--csv", str(tmp_path / "data.csv")]) == EXIT_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err == (f"mammoclf: error: {tmp_path / 'data.csv'}: missing column(s) label; "
+                   "expected a header with path,label,patient (found: path,patient).")
+
+
+def test_csv_with_missing_files(tmp_path, capsys):
+    _write_csv(tmp_path / "data.csv", [{"path": "gone.png", "label": "BENIGN", "patient": "1"}])
+    assert main(["compare", "--csv", str(tmp_path / "data.csv")]) == EXIT_INPUT
+    assert "1 listed file(s) do not exist" in capsys.readouterr().err
+
+
+def test_refuses_to_write_into_a_foreign_folder(tmp_path, capsys):
+    (tmp_path / "thesis.docx").write_text("precious")
+    assert main(["compare", "--out", str(tmp_path)]) == EXIT_INPUT
+    assert "not a previous mammoclf report" in capsys.readouterr().err
+    assert (tmp_path / "thesis.docx").read_text() == "precious"
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--cv", "1"])
+    assert exc.value.code == 2
+    assert "at least 2 folds" in capsys.readouterr().err

@@ -91,15 +91,17 @@ def test_metrics_table_has_every_model_and_metric(demo_report):
 
 
 def test_statistical_tests_are_reported_with_adjusted_p_values(demo_report):
-    with open(demo_report / "tables" / "pairwise_tests.csv") as handle:
-        rows = list(csv.DictReader(handle))
-    assert {row["test_key"] for row in rows} == {"corrected_t", "delong", "mcnemar",
-                                                 "paired_t", "wilcoxon"}
-    for row in rows:  # three model pairs per test, Holm never lowers a p-value
-        assert float(row["pvalue_adjusted"]) >= float(row["pvalue"]) - 1e-12
-    assert len(rows) == 5 * 3
-    with open(demo_report / "tables" / "omnibus_tests.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 3
+    import pandas as pd
+
+    tests = pd.read_csv(demo_report / "tables" / "pairwise_tests.csv")
+    assert set(tests["test_key"]) == {"corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon"}
+    assert len(tests) == 5 * 3  # three model pairs per test
+    defined = tests.dropna(subset=["pvalue"])
+    assert len(defined) > 0
+    # Holm never lowers a p-value; tests undefined on these tiny folds stay NaN.
+    assert (defined["pvalue_adjusted"] >= defined["pvalue"] - 1e-12).all()
+    assert tests["pvalue"].isna().equals(tests["pvalue_adjusted"].isna())
+    assert len(pd.read_csv(demo_report / "tables" / "omnibus_tests.csv")) == 3
     report = (demo_report / "report.md").read_text()
     for heading in ("Table 1", "Statistical comparison", "Table 2: compute", "Grad-CAM"):
         assert heading in report

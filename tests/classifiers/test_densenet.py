@@ -21,7 +21,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupShuffleSplit
 
 from mammoclf import DenseNetTransferClassifier
-from mammoclf.classifiers._densenet_backbone import block_layers, pretrained_backbone
+from mammoclf.classifiers._densenet_backbone import (
+    block_layers,
+    block_start_tensors,
+    build_network,
+    pretrained_backbone,
+)
 from mammoclf.exceptions import (
     FreezeScheduleError,
     InvalidImageError,
@@ -276,6 +281,26 @@ def test_missing_or_foreign_weights_file(toy_images, tmp_path):
     foreign.write_text("not an HDF5 file")
     with pytest.raises(WeightsUnavailableError, match="notes.weights.h5"):
         densenet(weights=foreign).fit(X, y)
+
+
+@pytest.mark.parametrize("backbone, n_conv5_blocks", [("densenet169", 32),
+                                                      ("densenet201", 32)])
+def test_larger_backbones_split_into_the_same_blocks(backbone, n_conv5_blocks):
+    keras = import_keras()
+    model = build_network(keras, backbone=backbone, input_shape=(32, 32, 1),
+                          resize_to=None, dense_units=8, dropout=0.2, n_outputs=1,
+                          seed=0)
+    blocks = block_layers(model)
+    assert list(blocks) == ["stem", "conv2", "conv3", "conv4", "conv5", "head"]
+    concatenations = [layer.name for layer in blocks["conv5"]
+                      if layer.name.endswith("_concat")]
+    assert len(concatenations) == n_conv5_blocks
+    assert blocks["conv5"][-3:] == [model.get_layer(n) for n in ("bn", "relu",
+                                                                 "avg_pool")]
+    # Every block boundary is one tensor: the part above it is a model of its own.
+    for name, tensor in block_start_tensors(blocks).items():
+        above = keras.Model(tensor, model.output)
+        assert above.get_layer("logits") is model.get_layer("logits"), name
 
 
 # --------------------------------------------------------------------- inputs

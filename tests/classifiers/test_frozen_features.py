@@ -70,7 +70,7 @@ def test_computes_shallow_cuts_once_and_deeper_ones_from_them(
     X, X_val = data
     with ActivationCache(keras, model, X, X_val, batch_size=8, storage="memory") as cache:
         train_c, val_c, storage = cache.get(cut_c, also=[cut_b])
-        train_b, val_b, _ = cache.get(cut_b)  # already there: no new pass
+        train_b, _, _ = cache.get(cut_b)  # already there: no new pass
     assert storage == "memory"
     # Images -> b (train, validation), then b -> c from the cached b.
     assert forward_sources == [(23, 6), (7, 6), (23, 5), (7, 5)]

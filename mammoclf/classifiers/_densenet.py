@@ -195,11 +195,12 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     >>> [stage["trainable_blocks"] for stage in clf.stages_]
     [('head',)]
 
-    Searching how deep to unfreeze is one parameter grid (with real data and
-    ``weights="imagenet"``, the default):
+    Searching how deep to unfreeze is one parameter grid (with real data,
+    patient groups and ``weights="imagenet"``, the default):
 
     >>> search = GridSearchCV(clf, {"freeze_schedule": ["frozen", "conv5", "conv4"]},
-    ...                       scoring="roc_auc", cv=3)  # doctest: +SKIP
+    ...                       scoring="roc_auc", cv=3)
+    >>> search.fit(X, y)  # doctest: +SKIP
     """
 
     _parameter_constraints: dict = {
@@ -389,8 +390,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         n_trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))
         train_model, stage_data, storage, cache_time = model, data, None, 0.0
         if cut is not None:
+            cache_started = time.perf_counter()
             X_cut, X_val_cut, storage = cache.get(cut, also=cuts_read_later)
-            cache_time = time.perf_counter() - started
+            cache_time = time.perf_counter() - cache_started
             with dtype_policy_scope(self.precision):
                 # The part above the cut; it shares layers and weights with
                 # ``model``, and a float16 policy gets loss scaling too.

@@ -170,3 +170,30 @@ def test_stochastic_layers_are_the_ones_that_forbid_caching(keras):
     assert stochastic_layers([dropout, noise, flip, frozen_bn, training_bn, conv]) == [
         "drop", "noise", "flip", "training_bn"
     ]
+
+
+def test_later_stages_read_what_the_first_pass_computes():
+    """The frozen part runs once per fit: a stage computes the cuts later
+    stages need, as long as nothing below them trains in between."""
+    from mammoclf.classifiers._densenet import _DEPTH, _cuts_read_later
+    from mammoclf.classifiers._freeze_schedule import resolve_freeze_schedule
+
+    cuts = {name: Cut(name, depth, None) for name, depth in _DEPTH.items()}
+
+    def read_later(preset, index, cached=("head", "conv5", "conv4")):
+        stages = resolve_freeze_schedule(preset, blocks=("conv2", "conv3", "conv4",
+                                                         "conv5"),
+                                         epochs=1, learning_rate=1e-3)
+        plan = [cuts[stage.unfreeze or "head"]
+                if (stage.unfreeze or "head") in cached else None
+                for stage in stages]
+        return [cut.name for cut in _cuts_read_later(stages, plan, index)]
+
+    assert read_later("partial", 0) == ["conv5"]
+    assert read_later("gradual", 0) == ["conv5", "conv4"]
+    assert read_later("gradual", 1) == ["conv4"]
+    assert read_later("gradual", 2) == []
+    # A stage that trains conv4 makes the conv5 cut of a later stage stale.
+    assert read_later([{}, {"unfreeze": "conv4"}, {"unfreeze": "conv5"}], 0) == [
+        "conv4"
+    ]

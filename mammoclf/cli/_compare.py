@@ -66,7 +66,11 @@ def _run(args, caught):
     specs = selected_models(args.models)
     synthetic = not (args.cbis_ddsm or args.csv)
     image_size = args.image_size or (64 if synthetic else 224)
-    epochs = args.epochs or (6 if synthetic else 20)
+    # A CNN from scratch needs many more epochs than a pretrained head.
+    epochs = {
+        "scratch": args.epochs or (30 if synthetic else 50),
+        "densenet": args.epochs or (8 if synthetic else 15),
+    }
     n_folds = args.cv or (3 if synthetic else 5)
 
     source = resolve_data(args, out_dir, log)
@@ -107,7 +111,8 @@ def _run(args, caught):
         "platform": platform.platform(),
         "random_state": args.random_state,
         "image_size": image_size,
-        "epochs_per_stage": epochs,
+        "epochs_cnn": epochs["scratch"],
+        "epochs_per_densenet_stage": epochs["densenet"],
         "batch_size": args.batch_size,
         "folds": n_folds,
         "repeats": args.repeats,

@@ -90,6 +90,7 @@ def resolve_weights(argument, *, synthetic, needed, log):
 def build_models(specs, *, epochs, batch_size, weights, random_state):
     """One imbalanced-learn pipeline per model: study augmentation, then the classifier.
 
+    ``epochs`` maps ``"scratch"`` and ``"densenet"`` (per stage) to epochs.
     The augmentation (rotations up to 10 degrees, horizontal flips, one extra
     copy of every training image) sits inside the pipeline, so
     ``compare_models`` applies it to training folds only.
@@ -107,14 +108,14 @@ def build_models(specs, *, epochs, batch_size, weights, random_state):
 
     classifiers = {
         "scratch": lambda: ScratchCNNClassifier(
-            epochs=epochs, batch_size=batch_size, random_state=random_state
+            epochs=epochs["scratch"], batch_size=batch_size, random_state=random_state
         ),
         "frozen": lambda: DenseNetTransferClassifier(
-            weights=weights, freeze_schedule="frozen", epochs=epochs,
+            weights=weights, freeze_schedule="frozen", epochs=epochs["densenet"],
             batch_size=batch_size, random_state=random_state,
         ),
         "partial": lambda: DenseNetTransferClassifier(
-            weights=weights, freeze_schedule="partial", epochs=epochs,
+            weights=weights, freeze_schedule="partial", epochs=epochs["densenet"],
             batch_size=batch_size, random_state=random_state,
         ),
     }

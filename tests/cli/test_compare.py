@@ -11,6 +11,10 @@ from PIL import Image
 from mammoclf.cli._main import EXIT_INPUT, EXIT_OK, EXIT_WEIGHTS, main
 from mammoclf.exceptions import WeightsUnavailableError
 
+# Its module-scoped fixtures fit several models: keep the module on one xdist worker.
+pytestmark = pytest.mark.xdist_group(name="cli")
+
+
 # Test folds of 12 images fit in one batch of 16: inference then skips
 # tracing a predict function for every fold model.
 TINY = ["--n-samples", "24", "--image-size", "32", "--epochs", "1", "--cv", "2",

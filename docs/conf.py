@@ -28,7 +28,14 @@ master_doc = "index"
 exclude_patterns = ["_build", "developers.md"]
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {
+    "members": True,
+    "inherited-members": False,
+    # scikit-learn's generated metadata-routing setters document themselves
+    # with references into scikit-learn's own glossary.
+    "exclude-members": "set_fit_request,set_score_request,set_predict_request,"
+    "set_predict_proba_request,set_transform_request,set_partial_fit_request",
+}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 # Keras and matplotlib are imported lazily by mammoclf; documenting must not need them.

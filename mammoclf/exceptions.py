@@ -5,31 +5,28 @@ exception a scikit-learn user would already catch (``ValueError`` for bad
 data, ``OSError`` for files, ...), so existing ``except ValueError`` code keeps
 working while new code can be precise.
 
-=============================  =====================  =========================
-exception                      also a                 raised for
-=============================  =====================  =========================
-:class:`InvalidImageError`     ``ValueError``         image arrays: wrong ndim,
-                                                      NaN/inf, empty, shape or
-                                                      channels unlike ``fit``,
-                                                      too small for a backbone
-:class:`ImageFileError`        ``ValueError``         a file that is not a
-                                                      readable single grey image
-:class:`MissingDecoderError`   ``ImageFileError``     compressed DICOM without
-                                                      its decoder plugin
-:class:`DatasetError`          ``ValueError``         description tables, CSVs,
-                                                      missing files of a data set
-:class:`FreezeScheduleError`   ``ValueError``         malformed ``freeze_schedule``
-:class:`WeightsUnavailableError`  ``RuntimeError``    pretrained weights that
-                                                      cannot be fetched or read
-:class:`IncompatibleModelError`   ``ValueError``      a saved model from an
-                                                      incompatible version
-:class:`BackendNotSupportedError` ``NotImplementedError``  a feature the active
-                                                      Keras backend cannot do
-=============================  =====================  =========================
+- :class:`InvalidImageError` (a ``ValueError``): image arrays with the wrong
+  number of dimensions, NaN/inf, no images, a shape or channel count unlike
+  ``fit``, or too small for a backbone.
+- :class:`ImageFileError` (a ``ValueError``): a file that is not a readable
+  single grey image (truncated, not DICOM, no pixel data, multi-frame, colour).
+- :class:`MissingDecoderError` (an ``ImageFileError``): compressed DICOM
+  whose decoder plugin is not installed.
+- :class:`DatasetError` (a ``ValueError``): description tables, CSVs and
+  missing files of a data set.
+- :class:`FreezeScheduleError` (a ``ValueError``): a malformed
+  ``freeze_schedule``.
+- :class:`WeightsUnavailableError` (a ``RuntimeError``): pretrained weights
+  that cannot be downloaded or read.
+- :class:`IncompatibleModelError` (a ``ValueError``): a saved model from an
+  incompatible version, or not a model archive.
+- :class:`BackendNotSupportedError` (a ``NotImplementedError``): a feature
+  the active Keras backend cannot provide.
 
 Missing files raise the built-in :class:`FileNotFoundError`. Loading a model
 saved by another mammoclf version warns with
-:class:`InconsistentVersionWarning`.
+:class:`InconsistentVersionWarning`; cross-validating without patient groups
+warns with :class:`GroupLeakageWarning`.
 """
 
 __all__ = [
@@ -43,6 +40,7 @@ __all__ = [
     "IncompatibleModelError",
     "BackendNotSupportedError",
     "InconsistentVersionWarning",
+    "GroupLeakageWarning",
 ]
 
 
@@ -108,3 +106,7 @@ class BackendNotSupportedError(MammoclfError, NotImplementedError):
 
 class InconsistentVersionWarning(UserWarning):
     """A saved model is loaded by a different mammoclf version than wrote it."""
+
+
+class GroupLeakageWarning(UserWarning):
+    """Folds may put images of one patient in both training and test sets."""

@@ -88,7 +88,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         ``(H, W, C)`` of the training images; prediction needs the same.
     n_features_in_ : int
         Values per image, ``H * W * C``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when fitted on a DataFrame of flattened images.
 
     See Also

@@ -247,7 +247,8 @@ def npv_score(
 
 
 for _func in (sensitivity_score, specificity_score, ppv_score, npv_score):
-    _func.__doc__ = _func.__doc__.replace("    {params}", _COMMON_PARAMS.rstrip("\n"))
+    # The blank line keeps "Examples" a section of its own for numpydoc.
+    _func.__doc__ = _func.__doc__.replace("    {params}", _COMMON_PARAMS.rstrip("\n") + "\n")
 
 
 def accuracy_score(y_true, y_pred, *, sample_weight=None):

@@ -18,6 +18,8 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.utils import check_random_state
 
+from mammoclf.exceptions import GroupLeakageWarning
+
 __all__ = [
     "GroupLeakageWarning",
     "Split",
@@ -31,10 +33,6 @@ _MAX_SEED = 2**31 - 1
 # CBIS-DDSM names files and folders after the patient ("Mass-Training_P_00001_
 # LEFT_CC"): several files with one id are several images of one patient.
 _CBIS_PATIENT_ID = re.compile(r"(?<![A-Za-z0-9])P_(\d{5})(?!\d)")
-
-
-class GroupLeakageWarning(UserWarning):
-    """Folds may put images of one patient in both training and test sets."""
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,12 @@ def test_cbis_ddsm_reproduction_explains_itself_without_data():
 
 
 @pytest.mark.slow
-def test_compare_models_example():
-    out = run_example("compare_models.py")
+def test_compare_models_example(tmp_path):
+    out = run_example("compare_models.py", cwd=tmp_path)
     assert "corrected" in out.lower()
 
 
 @pytest.mark.slow
-def test_grid_search_example():
-    out = run_example("grid_search_unfreeze_depth.py")
+def test_grid_search_example(tmp_path):
+    out = run_example("grid_search_unfreeze_depth.py", cwd=tmp_path)
     assert "freeze_schedule" in out

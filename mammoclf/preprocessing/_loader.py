@@ -1,5 +1,6 @@
 """DicomLoader: image files (DICOM, PNG, JPEG, PGM, TIFF) to lazily decoded images."""
 
+import math
 import os
 from numbers import Integral, Real
 
@@ -184,6 +185,8 @@ class DicomLoader(TransformerMixin, BaseEstimator):
                 raise ValueError(
                     f"window must be None, 'header' or (center, width); got {window!r}."
                 )
+            if not all(math.isfinite(v) for v in window):
+                raise ValueError(f"window must hold finite numbers; got {window!r}.")
             if not window[1] > 0:
                 raise ValueError(f"window width must be positive; got {window[1]!r}.")
             window = (float(window[0]), float(window[1]))

@@ -3,12 +3,16 @@
 import hashlib
 import hmac
 import secrets
-import warnings
 from numbers import Integral
 
 from mammoclf.exceptions import ImageFileError
 from mammoclf.preprocessing._paths import check_paths
-from mammoclf.preprocessing._reading import sniff_format
+from mammoclf.preprocessing._reading import (
+    header_text,
+    quiet_pydicom,
+    scrubbed,
+    sniff_format,
+)
 
 __all__ = ["pseudonym", "read_metadata"]
 
@@ -162,43 +166,61 @@ def _read_header(path):
                     row["columns"], row["rows"] = image.size
         except (ImageFileError, MemoryError):
             raise
-        except Exception as exc:  # any parser failure means a bad file
+        except Exception as exc:  # noqa: BLE001 - any parser failure: a bad file
+            # "from None" and scrubbed: the parser's message may quote header
+            # values, patient names included.
             raise ImageFileError(
                 path,
-                f"has an unreadable header ({type(exc).__name__}: {exc}); the file "
-                "is probably truncated or corrupt.",
-            ) from exc
+                f"has an unreadable header ({type(exc).__name__}: {scrubbed(exc)}); "
+                "the file is probably truncated or corrupt.",
+            ) from None
     return row
 
 
 def _dicom_fields(handle, row):
     import pydicom
 
-    with warnings.catch_warnings():
-        # pydicom's warnings can quote raw values such as patient names.
-        warnings.simplefilter("ignore")
+    path = row["path"]
+    # Every access inside: pydicom converts (and complains about) values lazily.
+    with quiet_pydicom():
         dataset = pydicom.dcmread(handle, stop_before_pixels=True)
-    row["patient_id"] = _text(dataset.get("PatientID"))
-    row["study_uid"] = _text(dataset.get("StudyInstanceUID"))
-    row["laterality"] = _text(dataset.get("ImageLaterality")) or _text(
-        dataset.get("Laterality")
-    )
-    row["view"] = _text(dataset.get("ViewPosition")) or _view_from_orientation(
-        dataset.get("PatientOrientation")
-    )
-    row["modality"] = _text(dataset.get("Modality"))
-    row["rows"] = _integer(dataset.get("Rows"))
-    row["columns"] = _integer(dataset.get("Columns"))
-    row["photometric"] = _text(dataset.get("PhotometricInterpretation"))
-    row["bits_stored"] = _integer(dataset.get("BitsStored"))
-    syntax = dataset.file_meta.get("TransferSyntaxUID")
-    row["transfer_syntax"] = None if syntax is None else syntax.name
+        row["patient_id"] = _text(dataset, "PatientID", path)
+        row["study_uid"] = _text(dataset, "StudyInstanceUID", path)
+        row["laterality"] = _text(dataset, "ImageLaterality", path) or _text(
+            dataset, "Laterality", path
+        )
+        row["view"] = _text(dataset, "ViewPosition", path) or _view_from_orientation(
+            dataset, path
+        )
+        row["modality"] = _text(dataset, "Modality", path)
+        row["rows"] = _integer(dataset.get("Rows"))
+        row["columns"] = _integer(dataset.get("Columns"))
+        row["photometric"] = _text(dataset, "PhotometricInterpretation", path)
+        row["bits_stored"] = _integer(dataset.get("BitsStored"))
+        syntax = _text(dataset.file_meta, "TransferSyntaxUID", path)
+        row["transfer_syntax"] = (
+            None if syntax is None else pydicom.uid.UID(syntax).name
+        )
 
 
-def _text(value):
+def _text(dataset, keyword, path):
+    """The element's value as text, None if absent or empty.
+
+    A value that is not plausible header text (control characters, longer
+    than any single-valued text VR allows) means a damaged header, typically
+    a corrupted length field that made the element swallow the following
+    ones, patient name and ID included: an error, which does not quote it.
+    """
+    value = dataset.get(keyword)
     if value is None:
         return None
-    text = str(value).strip()
+    text = header_text(value)
+    if text is None:
+        raise ImageFileError(
+            path,
+            f"has a malformed {keyword} (not a valid DICOM text value); the header "
+            "is probably corrupt. Re-export the file or remove it.",
+        )
     return text or None
 
 
@@ -206,10 +228,17 @@ def _integer(value):
     return None if value is None else int(value)
 
 
-def _view_from_orientation(orientation):
+def _view_from_orientation(dataset, path):
+    orientation = dataset.get("PatientOrientation")
     if orientation is None:
         return None
     values = [orientation] if isinstance(orientation, str) else list(orientation)
+    if any(header_text(v) is None for v in values):
+        raise ImageFileError(
+            path,
+            "has a malformed PatientOrientation (not a valid DICOM text value); the "
+            "header is probably corrupt. Re-export the file or remove it.",
+        )
     codes = [
         str(v).strip().upper() for v in values if str(v).strip().upper() in _VIEW_CODES
     ]

@@ -10,6 +10,10 @@ also raise the built-in ``FileNotFoundError``/``PermissionError``. Files are
 opened read-only and never written.
 """
 
+import contextlib
+import logging
+import re
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -18,7 +22,15 @@ import numpy as np
 from mammoclf.exceptions import ImageFileError, MissingDecoderError
 from mammoclf.preprocessing._breast import crop_to_breast, orient_chest_wall
 
-__all__ = ["MAX_PIXELS", "ReadSpec", "read_image", "sniff_format"]
+__all__ = [
+    "MAX_PIXELS",
+    "ReadSpec",
+    "header_text",
+    "quiet_pydicom",
+    "read_image",
+    "scrubbed",
+    "sniff_format",
+]
 
 # 2**28 pixels (1 GiB as float32) is far above any mammogram (a 4.5k x 3k
 # full-field image has 1.3e7) and refuses absurd header sizes before decoding.
@@ -34,6 +46,98 @@ _MAGIC = (
 )
 
 _DICOM_EXTRA = 'pip install "mammoclf[dicom]"'
+
+# Quoted values in a decoder's error message: replaced before the message
+# reaches the user (see scrubbed).
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# Header text mammoclf may repeat: printable ASCII of a plausible length.
+_PLAIN_TEXT = re.compile(r"[ -~]*")
+
+
+class _MutedWhileReading(logging.Filter):
+    """Drops pydicom's log records while this thread reads a header.
+
+    pydicom reports invalid header values both as warnings and on its
+    "pydicom" logger, quoting the values; in a damaged file (a corrupted
+    length field) a value can swallow the elements after it, often the
+    patient's name and ID. A thread-local depth keeps other threads' pydicom
+    logging untouched.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record):
+        return not getattr(self.local, "depth", 0)
+
+
+_PYDICOM_LOG_FILTER = _MutedWhileReading()
+logging.getLogger("pydicom").addFilter(_PYDICOM_LOG_FILTER)
+
+
+@contextlib.contextmanager
+def quiet_pydicom():
+    """Silence pydicom's warnings and log records for the enclosed header reads.
+
+    Privacy by default: pydicom's validation messages quote raw header
+    values, which can be patient names or IDs. pydicom converts element
+    values lazily, on first access, so every access must happen inside.
+    """
+    local = _PYDICOM_LOG_FILTER.local
+    local.depth = getattr(local, "depth", 0) + 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        local.depth -= 1
+
+
+def header_text(value, max_length=64):
+    """``value`` as a stripped string if it is plausible header text, else None.
+
+    Plausible means printable ASCII of at most ``max_length`` characters
+    (64 is the longest LO, UI or SH value). Anything else is the sign of a
+    damaged header, typically an element whose corrupted length made it
+    swallow the elements after it, patient name and ID included: such a
+    value must be neither shown nor used.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    text = str(value).strip(" \x00")
+    if len(text) > max_length or not _PLAIN_TEXT.fullmatch(text):
+        return None
+    return text
+
+
+def _shown(value, max_length=16):
+    """``value`` for an error message: quoted if plausible, else described."""
+    text = header_text(value, max_length)
+    if text is None:
+        return "a malformed value (the header is probably corrupt)"
+    return repr(text)
+
+
+def scrubbed(message):
+    """A decoder's error message with every quoted value replaced by '...'.
+
+    int("...") and pydicom's validation errors quote the offending value,
+    which in a damaged file can be any header text, patient names included.
+    """
+    return " ".join(_QUOTED.sub("'...'", str(message)).split())
+
+
+def _is_decoder_panic(exc):
+    """A Rust decoder's panic (pylibjpeg-rle and others built with pyo3).
+
+    pyo3 raises ``pyo3_runtime.PanicException``, which derives from
+    ``BaseException``, not ``Exception``: a corrupt frame must not escape as
+    something ``except Exception`` cannot catch.
+    """
+    return type(exc).__module__ == "pyo3_runtime"
 
 
 @dataclass(frozen=True)
@@ -115,12 +219,16 @@ def read_image(path, spec):
                     values = _window_linear(values, *spec.window)
         except (ImageFileError, MemoryError):
             raise
-        except Exception as exc:  # any parser failure means a bad file
+        except BaseException as exc:  # any parser or decoder failure: a bad file
+            if not (isinstance(exc, Exception) or _is_decoder_panic(exc)):
+                raise  # KeyboardInterrupt, SystemExit
+            # "from None": the original message may quote header values; the
+            # scrubbed one keeps the type and the explanation.
             raise ImageFileError(
                 path,
-                f"cannot be decoded ({type(exc).__name__}: {exc}). The file is "
-                "probably truncated or corrupt; re-export or remove it.",
-            ) from exc
+                f"cannot be decoded ({type(exc).__name__}: {scrubbed(exc)}). The "
+                "file is probably truncated or corrupt; re-export or remove it.",
+            ) from None
     if not windowed:
         values = _normalise(values, path, spec.clip_percentiles)
     if monochrome1:
@@ -138,37 +246,45 @@ def _decode_dicom(handle, path, spec):
     import pydicom
     from pydicom.pixels import apply_modality_lut
 
-    with warnings.catch_warnings():
-        # pydicom's validation warnings quote raw header values, which can be
-        # patient names or IDs; they must not reach logs (privacy by default).
-        warnings.simplefilter("ignore")
+    # Every header access stays inside: pydicom converts values lazily.
+    with quiet_pydicom():
         dataset = pydicom.dcmread(handle)
         _check_dicom_header(dataset, path)
         _check_decoder(dataset, path)
         stored = dataset.pixel_array
-    if stored.ndim != 2:
-        raise ImageFileError(
-            path,
-            f"decodes to an array of shape {stored.shape}; expected one grey frame.",
-        )
-    monochrome1 = dataset.PhotometricInterpretation == "MONOCHROME1"
-    if "ModalityLUTSequence" in dataset:
-        values = apply_modality_lut(stored, dataset).astype(np.float32)
-    else:
-        values = stored.astype(np.float32)
-        slope = dataset.get("RescaleSlope")
-        intercept = dataset.get("RescaleIntercept")
-        # In place: a full-field float32 image is ~50 MB; avoid temporaries.
-        if slope is not None and float(slope) != 1.0:
-            values *= np.float32(slope)
-        if intercept is not None and float(intercept) != 0.0:
-            values += np.float32(intercept)
-    del stored
-    if spec.window is None:
-        return values, monochrome1, False
-    if spec.window == "header":
-        return _window_from_header(values, dataset, path), monochrome1, True
-    return _window_linear(values, *spec.window), monochrome1, True
+        if stored.ndim != 2:
+            raise ImageFileError(
+                path,
+                f"decodes to an array of shape {stored.shape}; expected one grey "
+                "frame.",
+            )
+        monochrome1 = dataset.PhotometricInterpretation == "MONOCHROME1"
+        if "ModalityLUTSequence" in dataset:
+            values = apply_modality_lut(stored, dataset).astype(np.float32)
+        else:
+            values = stored.astype(np.float32)
+            slope = dataset.get("RescaleSlope")
+            intercept = dataset.get("RescaleIntercept")
+            # In place: a full-field float32 image is ~50 MB; avoid temporaries.
+            if slope is not None and float(slope) != 1.0:
+                values *= np.float32(slope)
+            if intercept is not None and float(intercept) != 0.0:
+                values += np.float32(intercept)
+        del stored
+        _check_finite(values, path, "after the modality rescale (RescaleSlope, "
+                      "RescaleIntercept or Modality LUT); the header is probably "
+                      "corrupt")
+        if spec.window is None:
+            return values, monochrome1, False
+        if spec.window == "header":
+            return _window_from_header(values, dataset, path), monochrome1, True
+        return _window_linear(values, *spec.window), monochrome1, True
+
+
+def _check_finite(values, path, where):
+    """Refuse NaN or infinite pixels: windows and min-max scaling would spread them."""
+    if not np.isfinite(values).all():
+        raise ImageFileError(path, f"has NaN or infinite pixel values {where}.")
 
 
 def _check_dicom_header(dataset, path):
@@ -177,7 +293,8 @@ def _check_dicom_header(dataset, path):
         what = (
             f"has {other[0]} (float pixels), which mammoclf does not read"
             if other
-            else "has no pixel data (a DICOMDIR, report or presentation state?)"
+            else "has no pixel data (a DICOMDIR, report or presentation state, or a "
+            "file cut off or corrupted before its pixels?)"
         )
         raise ImageFileError(path, f"{what}; remove it from the list of images.")
     samples = dataset.get("SamplesPerPixel", 1)
@@ -186,8 +303,8 @@ def _check_dicom_header(dataset, path):
         raise ImageFileError(
             path,
             f"is not a grey image (SamplesPerPixel={samples}, "
-            f"PhotometricInterpretation={photometric}); mammoclf expects one grey "
-            "(MONOCHROME1/2) frame per file.",
+            f"PhotometricInterpretation={_shown(photometric)}); mammoclf expects one "
+            "grey (MONOCHROME1/2) frame per file.",
         )
     frames = dataset.get("NumberOfFrames", 1)
     if frames is not None and int(frames) > 1:
@@ -221,10 +338,16 @@ def _check_decoder(dataset, path):
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError as exc:
+        known = syntax.name != str(syntax)  # pydicom names the UIDs it knows
+        what = (
+            f"the transfer syntax {syntax.name} ({syntax})"
+            if known
+            else f"the unknown transfer syntax UID {_shown(syntax, 64)}"
+        )
         raise ImageFileError(
             path,
-            f"uses the transfer syntax {syntax.name} ({syntax}), which pydicom "
-            "cannot decode; convert it to an uncompressed or JPEG/JPEG 2000 syntax.",
+            f"uses {what}, which pydicom cannot decode; convert it to an "
+            "uncompressed or JPEG/JPEG 2000 syntax.",
         ) from exc
     if not decoder.is_available:
         raise MissingDecoderError(
@@ -264,13 +387,25 @@ def _window_from_header(values, dataset, path):
         )
     center = _first_value(dataset["WindowCenter"])
     width = _first_value(dataset["WindowWidth"])
+    if not (np.isfinite(center) and np.isfinite(width)):
+        raise ImageFileError(
+            path,
+            "has a non-finite WindowCenter or WindowWidth; use window=None or an "
+            "explicit (center, width).",
+        )
     function = str(dataset.get("VOILUTFunction", "LINEAR")).upper()
     if function == "SIGMOID":
         if width <= 0:
             raise ImageFileError(path, f"has WindowWidth {width} <= 0.")
-        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / width))).astype(
-            np.float32
-        )
+        from scipy.special import expit
+
+        def sigmoid(block):
+            block -= center
+            block /= width
+            block *= 4.0
+            return expit(block)
+
+        return _in_float64_blocks(values, sigmoid)
     if function == "LINEAR":
         # PS3.3 C.11.2.1.2.1: LINEAR maps [c - 0.5 - (w-1)/2, c - 0.5 + (w-1)/2].
         if width < 1:
@@ -278,7 +413,7 @@ def _window_from_header(values, dataset, path):
         return _window_linear(values, center - 0.5, max(width - 1.0, 1e-6))
     if function == "LINEAR_EXACT":
         return _window_linear(values, center, width)
-    raise ImageFileError(path, f"has an unknown VOILUTFunction {function!r}.")
+    raise ImageFileError(path, f"has an unknown VOILUTFunction {_shown(function)}.")
 
 
 def _first_value(element):
@@ -291,9 +426,31 @@ def _window_linear(values, center, width):
 
     Values outside the window saturate at 0 or 1: that is what a window means.
     """
-    values -= np.float32(center - width / 2.0)
-    values *= np.float32(1.0 / width)
-    np.clip(values, 0.0, 1.0, out=values)
+    low = center - width / 2.0
+
+    def linear(block):
+        block -= low
+        block /= width
+        return np.clip(block, 0.0, 1.0, out=block)
+
+    return _in_float64_blocks(values, linear)
+
+
+# Rows per float64 block: about 1 MB of float64 per block on a 4k-wide image.
+_BLOCK_ROWS = 32
+
+
+def _in_float64_blocks(values, function):
+    """Apply ``function`` to ``values`` in float64, block by block, in place.
+
+    Windows map header values that can be anything a DS holds: in float32 a
+    width of 1e308 or 1e-308 overflows or underflows and ``inf * 0`` or
+    ``0 / 0`` made NaN pixels. float64 holds every finite DS value; blocks
+    keep the extra memory to a few rows of a full-field image.
+    """
+    for start in range(0, values.shape[0], _BLOCK_ROWS):
+        rows = slice(start, start + _BLOCK_ROWS)
+        values[rows] = function(values[rows].astype(np.float64))
     return values
 
 
@@ -334,7 +491,9 @@ def _decode_plain(handle, path):
             )
     if pixels.ndim != 2 or 0 in pixels.shape:
         raise ImageFileError(path, f"decodes to an array of shape {pixels.shape}.")
-    return pixels.astype(np.float32)
+    values = pixels.astype(np.float32)
+    _check_finite(values, path, "(a floating-point image)")
+    return values
 
 
 def _normalise(values, path, clip_percentiles):

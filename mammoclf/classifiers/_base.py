@@ -1,5 +1,6 @@
 """The scikit-learn estimator base shared by mammoclf's Keras image classifiers."""
 
+import os
 import time
 from abc import abstractmethod
 from dataclasses import dataclass, replace
@@ -16,6 +17,11 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from mammoclf.classifiers._checkpoint import (
+    ResumedStage,
+    TrainingCheckpoint,
+    training_identity,
+)
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.utils._keras import (
     dtype_policy_scope,
@@ -76,6 +82,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "checkpoint_dir": [None, str, os.PathLike],
     }
 
     def __init__(
@@ -94,6 +101,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         callbacks,
         verbose,
         random_state,
+        checkpoint_dir,
     ):
         self.epochs = epochs
         self.batch_size = batch_size
@@ -108,6 +116,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
+        self.checkpoint_dir = checkpoint_dir
 
     # ------------------------------------------------------------------ hooks
     @abstractmethod
@@ -155,21 +164,30 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         features when only the head is trained.
         """
         keras = import_keras()
+        # With checkpoint_dir: where an interrupted earlier fit left this stage.
+        checkpoint = getattr(self, "_checkpoint", None)
+        resumed = ResumedStage() if checkpoint is None else checkpoint.resume_stage(model)
+        if resumed.finished:
+            return resumed.history
         callbacks = list(self.callbacks or [])
+        early_stopping = None
         if data.validation is not None:
+            early_stopping = resumed.early_stopping_callback(keras, patience=self.patience)
+            callbacks.append(early_stopping)
+        if checkpoint is not None:  # last: it saves the early-stopping counters too
             callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.patience, restore_best_weights=True
-                )
+                checkpoint.epoch_callback(keras, model, resumed, early_stopping)
             )
         history = model.fit(
             **self._fit_inputs(data if fit_X is None else replace(data, X=fit_X)),
             epochs=initial_epoch + epochs,
-            initial_epoch=initial_epoch,
+            initial_epoch=initial_epoch + resumed.epochs,
             callbacks=callbacks,
             verbose=_keras_verbosity(self.verbose),
         )
-        return {name: [float(v) for v in values] for name, values in history.history.items()}
+        return resumed.joined_history(
+            {name: [float(v) for v in values] for name, values in history.history.items()}
+        )
 
     def _fit_inputs(self, data):
         """The ``model.fit`` keyword arguments that feed it ``data``, shuffled.
@@ -227,6 +245,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         y_encoded, weights = self._encode_targets(y, sample_weight, X.shape[0])
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(_MAX_SEED))
+        checkpoint = self._open_checkpoint(seed, (X, y_encoded, weights))
         data = self._split_validation(X, y_encoded, weights, rng)
 
         keras = import_keras()
@@ -236,13 +255,38 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 model = self._build_keras_model(
                     keras, X.shape[1:], 1 if self._is_binary else len(self.classes_), seed
                 )
-            history = self._train(keras, model, data, seed)
+            if checkpoint is not None:
+                checkpoint.attach(model)  # the saved weights, if any
+            self._checkpoint = checkpoint  # read by _fit_stage; only during fit
+            try:
+                history = self._train(keras, model, data, seed)
+            finally:
+                del self._checkpoint
+            if checkpoint is not None and not checkpoint.complete:
+                checkpoint.finish(history)
         # Assigned last: an interrupted fit leaves no half-fitted model behind.
         self.history_ = history
         self.n_epochs_ = len(next(iter(history.values()), []))
         self.fit_time_ = time.perf_counter() - started
         self.model_ = model
         return self
+
+    def _open_checkpoint(self, seed, arrays):
+        """The fit's :class:`TrainingCheckpoint`, or None without ``checkpoint_dir``."""
+        if self.checkpoint_dir is None:
+            return None
+        # None or a RandomState instance would draw other seeds in a new process.
+        int_seed = isinstance(self.random_state, Integral) and not isinstance(
+            self.random_state, bool
+        )
+        if not int_seed:
+            raise ValueError(
+                "checkpoint_dir needs an int random_state: a resumed fit must draw "
+                f"the same seeds as the interrupted one; got {self.random_state!r}."
+            )
+        return TrainingCheckpoint.open(
+            self.checkpoint_dir, training_identity(self, seed=seed, arrays=arrays)
+        )
 
     def _validate_images(self, X, *, reset, image_shape=None):
         if image_shape is None and not reset:

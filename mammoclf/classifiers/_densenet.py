@@ -149,6 +149,19 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     random_state : int, RandomState instance or None, default=None
         Seeds the head's initialisation (and the backbone's with
         ``weights=None``), dropout, shuffling and the validation split.
+    checkpoint_dir : str, path-like or None, default=None
+        Directory for checkpoints of a long fit. After every epoch the
+        weights, the optimizer state, the history so far and the records of
+        the finished stages are saved there atomically; a later ``fit`` with
+        the same directory, data and parameters skips the finished stages of
+        ``freeze_schedule`` and resumes the interrupted one after its last
+        completed epoch, and once finished returns the saved model without
+        training. A checkpoint of another fit raises
+        :class:`~mammoclf.exceptions.IncompatibleModelError`: use one
+        directory per fit (not one for a whole grid search). Needs an int
+        ``random_state``. A resumed fit is not bit-identical to an
+        uninterrupted one (shuffling and dropout of the remaining epochs
+        are drawn anew). See ``docs/user_guide/reliability.md``.
 
     Attributes
     ----------
@@ -237,6 +250,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         callbacks=None,
         verbose=0,
         random_state=None,
+        checkpoint_dir=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -252,6 +266,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             callbacks=callbacks,
             verbose=verbose,
             random_state=random_state,
+            checkpoint_dir=checkpoint_dir,
         )
         self.backbone = backbone
         self.weights = weights
@@ -363,14 +378,23 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         with ActivationCache(keras, model, data.X, validation_images,
                              batch_size=self.batch_size,
                              storage=_CACHE_STORAGE[self.frozen_cache]) as cache:
+            checkpoint = getattr(self, "_checkpoint", None)
             for index, stage in enumerate(stages):
-                first_epoch = sum(record["epochs_run"] for record in records)
-                record, stage_history = self._train_stage(
-                    keras, model, data, blocks, stage, first_epoch=first_epoch,
-                    cache=cache, cut=plan[index],
-                    cuts_read_later=_cuts_read_later(stages, plan, index),
-                    shuffle_seed=seed + index,
-                )
+                # A stage an interrupted earlier fit finished (checkpoint_dir):
+                # its weights are restored already, its record is kept.
+                done = None if checkpoint is None else checkpoint.completed_stage(index)
+                if done is not None:
+                    record, stage_history = done
+                else:
+                    first_epoch = sum(record["epochs_run"] for record in records)
+                    record, stage_history = self._train_stage(
+                        keras, model, data, blocks, stage, first_epoch=first_epoch,
+                        cache=cache, cut=plan[index],
+                        cuts_read_later=_cuts_read_later(stages, plan, index),
+                        shuffle_seed=seed + index,
+                    )
+                    if checkpoint is not None:
+                        checkpoint.complete_stage(record, stage_history)
                 records.append(record)
                 for name, values in stage_history.items():
                     history.setdefault(name, []).extend(values)

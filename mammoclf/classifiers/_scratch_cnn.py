@@ -70,6 +70,18 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         Seeds weight initialisation, dropout, shuffling and the validation
         split. With an int, fitting twice on the same data on CPU gives
         identical predictions.
+    checkpoint_dir : str, path-like or None, default=None
+        Directory for checkpoints of a long fit. After every epoch the
+        weights, the optimizer state, the history so far are
+        saved there atomically; a later ``fit`` with the same directory,
+        data and parameters resumes after the last completed epoch,
+        and once finished returns the saved model without training. A
+        checkpoint of another fit raises
+        :class:`~mammoclf.exceptions.IncompatibleModelError`: use one
+        directory per fit (not one for a whole grid search). Needs an int
+        ``random_state``. A resumed fit is not bit-identical to an
+        uninterrupted one (shuffling and dropout of the remaining epochs
+        are drawn anew). See ``docs/user_guide/reliability.md``.
 
     Attributes
     ----------
@@ -146,6 +158,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         callbacks=None,
         verbose=0,
         random_state=None,
+        checkpoint_dir=None,
     ):
         super().__init__(
             epochs=epochs,
@@ -161,6 +174,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
             callbacks=callbacks,
             verbose=verbose,
             random_state=random_state,
+            checkpoint_dir=checkpoint_dir,
         )
         self.filters = filters
         self.kernel_size = kernel_size

@@ -23,6 +23,11 @@ from mammoclf.classifiers._checkpoint import (
     training_identity,
 )
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._distribution import (
+    DATA_PARALLEL,
+    data_parallel_inputs,
+    distribution_scope,
+)
 from mammoclf.utils._keras import (
     dtype_policy_scope,
     import_keras,
@@ -79,6 +84,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         "image_shape": [tuple, list, None],
         "precision": [StrOptions({"float32", "mixed_bfloat16", "mixed_float16"})],
         "jit_compile": [StrOptions({"auto"}), "boolean"],
+        "distribution": [StrOptions({DATA_PARALLEL}), None],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -98,6 +104,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         image_shape,
         precision,
         jit_compile,
+        distribution,
         callbacks,
         verbose,
         random_state,
@@ -113,6 +120,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         self.image_shape = image_shape
         self.precision = precision
         self.jit_compile = jit_compile
+        self.distribution = distribution
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
@@ -179,7 +187,9 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 checkpoint.epoch_callback(keras, model, resumed, early_stopping)
             )
         history = model.fit(
-            **self._fit_inputs(data if fit_X is None else replace(data, X=fit_X)),
+            **data_parallel_inputs(
+                keras, self._fit_inputs(data if fit_X is None else replace(data, X=fit_X))
+            ),
             epochs=initial_epoch + epochs,
             initial_epoch=initial_epoch + resumed.epochs,
             callbacks=callbacks,
@@ -250,7 +260,10 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         keras = import_keras()
         started = time.perf_counter()
-        with keras_seed(seed):
+        with keras_seed(seed), distribution_scope(
+            self.distribution, keras=keras, batch_size=self.batch_size, seed=seed,
+            estimator_name=type(self).__name__,
+        ):
             with dtype_policy_scope(self.precision):
                 model = self._build_keras_model(
                     keras, X.shape[1:], 1 if self._is_binary else len(self.classes_), seed

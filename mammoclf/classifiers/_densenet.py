@@ -142,6 +142,23 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     jit_compile : "auto" or bool, default="auto"
         XLA compilation, passed to ``keras.Model.compile``; Keras's
         ``"auto"`` leaves it off on CPU-only TensorFlow.
+    distribution : None or "data_parallel", default=None
+        None trains on one device (Keras's default placement).
+        ``"data_parallel"`` trains one replica per device, each on an equal
+        share of every batch, and averages their gradients: Keras's
+        ``keras.distribution.DataParallel`` on JAX, TensorFlow's
+        ``MirroredStrategy`` on TensorFlow; over all GPUs, or all (logical)
+        CPU devices where there is no GPU. ``batch_size`` is the global
+        batch and must be a multiple of the device count. Batches come in
+        an order drawn from ``random_state``, a partial last batch padded
+        at zero weight, whatever the device count: on JAX the model equals
+        a one-device ``"data_parallel"`` fit's up to floating-point
+        summation order; on TensorFlow, whose replicas draw their own
+        dropout masks, only with ``dropout=0``. (It differs from a
+        ``distribution=None`` fit, whose batch order Keras draws.) A single
+        device gives a warning and trains alone. Other backends raise
+        :class:`~mammoclf.exceptions.BackendNotSupportedError`. See
+        ``docs/user_guide/scaling.md``.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks for every stage.
     verbose : int, default=0
@@ -247,6 +264,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         image_shape=None,
         precision="float32",
         jit_compile="auto",
+        distribution=None,
         callbacks=None,
         verbose=0,
         random_state=None,
@@ -263,6 +281,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             image_shape=image_shape,
             precision=precision,
             jit_compile=jit_compile,
+            distribution=distribution,
             callbacks=callbacks,
             verbose=verbose,
             random_state=random_state,

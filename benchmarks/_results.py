@@ -37,8 +37,8 @@ def keras_backend():
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
-def append_row(benchmark, numbers, *, machine=None, backend=None):
-    """Append one result row for ``benchmark`` to RESULTS.md.
+def append_row(benchmark, numbers, *, machine=None, backend=None, results_file=None):
+    """Append one result row for ``benchmark`` to RESULTS.md (or ``results_file``).
 
     Parameters
     ----------
@@ -48,6 +48,9 @@ def append_row(benchmark, numbers, *, machine=None, backend=None):
         The measurements and the ratio, human readable.
     machine, backend : str, optional
         Override the detected machine/backend (e.g. for a remote GPU run).
+    results_file : path-like, optional
+        Append there instead, e.g. a file under ``$OUT`` on the device
+        machine, whose rows are then appended to RESULTS.md here.
     """
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     row = "| {date} | {benchmark} | {machine} | {backend} | `{command}` | {numbers} |\n".format(
@@ -58,6 +61,6 @@ def append_row(benchmark, numbers, *, machine=None, backend=None):
         command=command,
         numbers=numbers.replace("|", "/"),
     )
-    with open(RESULTS, "a") as handle:
+    with open(results_file or RESULTS, "a") as handle:
         handle.write(row)
     print(row, end="")

@@ -11,8 +11,9 @@ images twice, once with caching and once without, in one process:
   caching, that stage's ``fit_time`` plus the whole cache pass of the head
   stage, because that one pass through the frozen network computes the
   activations entering ``conv5`` (and, from them, the cheap pooled features
-  the head stage trains on). Target: >= 3x. The end-to-end ratio of the whole
-  preset is reported too.
+  the head stage trains on). Target: >= 3x. The ratio with the cache pass
+  charged to the head stage instead (as ``stages_`` records it) and the
+  end-to-end ratio of the whole preset are reported too.
 
 ``weights=None`` (random initialisation): the arithmetic, and so the time,
 does not depend on the weight values, and this machine cannot download the
@@ -101,6 +102,14 @@ def measure(preset, *, n_images, image_size, batch_size, epochs, repeats):
             [r["stages"][1]["fit_time"] for r in runs["off"]]
         )
         result["ratio_conv5"] = result["uncached_conv5_s"] / result["cached_conv5_s"]
+        # The other accounting, that of ``stages_``: the cache pass belongs to
+        # the head stage, which ran it.
+        result["cached_conv5_fit_s"] = median(
+            [r["stages"][1]["fit_time"] for r in runs["auto"]]
+        )
+        result["ratio_conv5_fit"] = (
+            result["uncached_conv5_s"] / result["cached_conv5_fit_s"]
+        )
     return result
 
 
@@ -121,7 +130,9 @@ def describe(result):
         f'"partial" preset ({sizes}): conv5 stage without cache '
         f"{result['uncached_conv5_s']:.1f} s, with cache "
         f"{result['cached_conv5_s']:.1f} s (incl. the {result['cache_pass_s']:.1f} s "
-        f"cache pass), x{result['ratio_conv5']:.2f}; whole preset end to end "
+        f"cache pass), x{result['ratio_conv5']:.2f} (x{result['ratio_conv5_fit']:.2f} "
+        f"with the cache pass charged to the head stage, as stages_ does: "
+        f"{result['cached_conv5_fit_s']:.1f} s); whole preset end to end "
         f"{result['uncached_total_s']:.1f} s vs {result['cached_total_s']:.1f} s, "
         f"x{result['ratio_total']:.2f}"
     )

@@ -113,7 +113,10 @@ def main():
         return
     from _results import append_row
 
-    append_row("import", sentence)
+    from _results import keras_backend
+
+    # No Keras in this process: the backend is the one `import keras` loads.
+    append_row("import", sentence, backend=f"{keras_backend()} (import keras only)")
 
 
 if __name__ == "__main__":

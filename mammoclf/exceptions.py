@@ -19,12 +19,28 @@ working while new code can be precise.
 - :class:`WeightsUnavailableError` (a ``RuntimeError``): pretrained weights
   that cannot be downloaded or read.
 - :class:`IncompatibleModelError` (a ``ValueError``): a saved model from an
-  incompatible version, or not a model archive.
+  incompatible version, or not a model archive; a ``checkpoint_dir`` holding
+  the checkpoint of another fit.
 - :class:`BackendNotSupportedError` (a ``NotImplementedError``): a feature
   the active Keras backend cannot provide.
 
-Missing files raise the built-in :class:`FileNotFoundError`. Loading a model
-saved by another mammoclf version warns with
+Built-in types, as scikit-learn raises them:
+
+- ``FileNotFoundError``: missing image files (all of them listed at once).
+- ``ValueError``: invalid parameter values (scikit-learn's
+  ``InvalidParameterError`` in ``fit``); labels ``y`` that cannot be used (a
+  single class, labels at ``score`` time never seen in ``fit``, not one label
+  per image); fold scores and predictions given to :mod:`mammoclf.stats`
+  that are empty, NaN or infinite, or unpaired.
+- ``TypeError``: an argument of the wrong kind (numbers where file paths
+  are expected, a dict where a table of scores is).
+
+``KeyboardInterrupt`` is never caught: an interrupted ``fit`` leaves the
+estimator as it was before. The user guide's reliability page
+(``docs/user_guide/reliability.md``) lists every kind of bad input with its
+exception and message.
+
+Loading a model saved by another mammoclf version warns with
 :class:`InconsistentVersionWarning`; cross-validating without patient groups
 warns with :class:`GroupLeakageWarning`.
 """
@@ -97,7 +113,12 @@ class WeightsUnavailableError(MammoclfError, RuntimeError):
 
 
 class IncompatibleModelError(MammoclfError, ValueError):
-    """A saved model was written by an incompatible mammoclf or Keras version."""
+    """A saved model or checkpoint cannot be used.
+
+    Raised for a model archive written by an incompatible mammoclf or Keras
+    version (or not a model archive), and for a ``checkpoint_dir`` holding
+    the checkpoint of another fit (other data, parameters or seed).
+    """
 
 
 class BackendNotSupportedError(MammoclfError, NotImplementedError):

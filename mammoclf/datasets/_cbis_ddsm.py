@@ -147,6 +147,12 @@ def load_cbis_ddsm(
         ],
         ignore_index=True,
     )
+    if rows.empty:
+        raise DatasetError(
+            f"The CBIS-DDSM tables in {tables_dir!r} have no rows for abnormality="
+            f"{abnormality!r}, split={split!r}: there is nothing to load. Check that "
+            "they are the complete official tables."
+        )
     if benign_without_callback == "exclude":
         rows = rows[rows["pathology"] != "BENIGN_WITHOUT_CALLBACK"]
     elif benign_without_callback == "benign":

@@ -94,9 +94,15 @@ def resolve_pos_label(labels, pos_label="auto"):
                 f"pos_label='auto' is ambiguous: labels {matches} all read as "
                 "'malignant'. Normalise the label spelling or pass pos_label."
             )
+        single = (
+            " The labels hold a single class: binary metrics and tests need cases "
+            "of both."
+            if len(distinct) == 1
+            else ""
+        )
         raise ValueError(
             f"pos_label='auto' found no label named 'malignant' (any case) among "
-            f"{distinct}. Pass pos_label= the positive (malignant) class."
+            f"{distinct}.{single} Pass pos_label= the positive (malignant) class."
         )
     if distinct and all(_is_number(label) for label in distinct):
         as_set = {

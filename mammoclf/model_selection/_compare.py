@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
+from mammoclf.exceptions import InvalidImageError
 from mammoclf.metrics import (
     ClinicalScorer,
     clinical_scorers,
@@ -27,6 +28,7 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
+from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
 
@@ -239,6 +241,11 @@ def compare_models(
     ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
     """
     pairs = _named_estimators(estimators)
+    if _num_samples(X) == 0:
+        raise InvalidImageError("compare_models got 0 images (X is empty).")
+    if isinstance(X, np.ndarray) and X.dtype.kind in "fc" and X.ndim >= 2:
+        # Here, not in the folds' fits: those would number the images of a fold.
+        check_finite_images(X)
     y = column_or_1d(y)
     check_classification_targets(y)
     classes = np.unique(y)

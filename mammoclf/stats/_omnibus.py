@@ -6,6 +6,7 @@ from :func:`mammoclf.compare_models`.
 """
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,11 @@ def _score_table(scores, *, min_models=2):
     if isinstance(scores, pd.DataFrame):
         names = [str(c) for c in scores.columns]
         values = scores.to_numpy(dtype=np.float64)
+    elif isinstance(scores, Mapping):
+        raise TypeError(
+            "scores must be a DataFrame (one column per model) or a 2-D array "
+            "(folds x models), not a dict; pandas.DataFrame(scores) makes one."
+        )
     else:
         values = np.asarray(scores, dtype=np.float64)
         names = (

@@ -41,8 +41,9 @@ def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
         raise ValueError(f"Need at least {min_pairs} paired scores; got {a.size}.")
     for name, values in (("scores_a", a), ("scores_b", b)):
         if not np.all(np.isfinite(values)):
-            bad = np.argwhere(~np.isfinite(values))[0].tolist()
-            raise ValueError(f"{name} has a non-finite score at index {bad}.")
+            bad = np.argwhere(~np.isfinite(values))[0]
+            where = ", ".join(str(int(i)) for i in bad)
+            raise ValueError(f"{name} has a non-finite score at index {where}.")
     return a, b
 
 

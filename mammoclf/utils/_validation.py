@@ -7,7 +7,12 @@ from sklearn.utils import check_array
 
 from mammoclf.exceptions import InvalidImageError
 
-__all__ = ["check_image_batch", "check_sample_weight", "check_image_shape_param"]
+__all__ = [
+    "check_finite_images",
+    "check_image_batch",
+    "check_image_shape_param",
+    "check_sample_weight",
+]
 
 
 def check_image_shape_param(image_shape, name="image_shape"):
@@ -73,10 +78,11 @@ def check_image_batch(X, *, image_shape=None, validated_2d=False):
         try:
             images = check_array(
                 X, allow_nd=True, dtype=np.float32, ensure_min_samples=1,
-                ensure_all_finite=True, input_name="X",
+                ensure_all_finite=False, input_name="X",
             )
         except ValueError as exc:
             raise InvalidImageError(str(exc)) from exc
+        check_finite_images(images)
     if images.ndim == 2:
         images = _unflatten(images, image_shape)
     elif images.ndim == 3:
@@ -87,6 +93,18 @@ def check_image_batch(X, *, image_shape=None, validated_2d=False):
             f"shape {images.shape[1:]}."
         )
     return images
+
+
+def check_finite_images(images):
+    """Name the images holding NaN or infinite values (scikit-learn names none)."""
+    finite = np.isfinite(images.reshape(images.shape[0], -1)).all(axis=1)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        more = f" and {bad.size - 1} more" if bad.size > 1 else ""
+        raise InvalidImageError(
+            f"X contains NaN or infinity in image {bad[0]}{more}; fix or "
+            "drop those images (mammoclf never clips or fills them silently)."
+        )
 
 
 def _unflatten(X, image_shape):

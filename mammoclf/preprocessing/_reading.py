@@ -50,8 +50,8 @@ _DICOM_EXTRA = 'pip install "mammoclf[dicom]"'
 # Quoted values in a decoder's error message: replaced before the message
 # reaches the user (see scrubbed).
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-# Header text mammoclf may repeat: printable ASCII of a plausible length.
-_PLAIN_TEXT = re.compile(r"[ -~]*")
+# Control characters (C0, DEL, C1): never part of a valid text value.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 class _MutedWhileReading(logging.Filter):
@@ -94,21 +94,23 @@ def quiet_pydicom():
         local.depth -= 1
 
 
-def header_text(value, max_length=64):
+def header_text(value, max_length=256):
     """``value`` as a stripped string if it is plausible header text, else None.
 
-    Plausible means printable ASCII of at most ``max_length`` characters
-    (64 is the longest LO, UI or SH value). Anything else is the sign of a
+    Plausible means no control characters and at most ``max_length``
+    characters (the text VRs mammoclf reads allow at most 64; the margin
+    tolerates non-conformant exports). Anything else is the sign of a
     damaged header, typically an element whose corrupted length made it
-    swallow the elements after it, patient name and ID included: such a
-    value must be neither shown nor used.
+    swallow the elements after it, whose tags and lengths are binary, and
+    with them the patient's name and ID: such a value must be neither shown
+    nor used.
     """
     if value is None:
         return None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     text = str(value).strip(" \x00")
-    if len(text) > max_length or not _PLAIN_TEXT.fullmatch(text):
+    if len(text) > max_length or _CONTROL.search(text):
         return None
     return text
 

@@ -17,6 +17,13 @@ What it compares, in one process, on the same seeded random images:
 The baseline passes no sample weights (a hand-written fit would not); the
 estimator always passes them, so their cost counts as overhead.
 
+A third comparison isolates how cached activations are fed: the
+``"frozen"`` preset's head stage with ``frozen_cache="disk"`` (activations in
+memory-mapped files, streamed batch by batch through a
+``keras.utils.PyDataset``) vs ``frozen_cache="memory"`` (the same
+activations as NumPy arrays handed to ``model.fit``), same estimator
+otherwise.
+
 Both sides are timed by the same epoch-timing callback (given to the
 estimator through ``callbacks``). The first epoch of every ``model.fit`` call
 traces and compiles the train step, so it is excluded from the steady-state
@@ -32,6 +39,7 @@ Run (one command, appends a row to benchmarks/RESULTS.md)::
 """
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -41,7 +49,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _timing import epoch_timer, interleaved, median, steady_epochs  # noqa: E402
 
-MODELS = ("scratch", "densenet")
+MODELS = ("scratch", "densenet", "stream")
+# "stream": the same estimator both sides, only the feed differs.
+_STREAM_STORAGE = {"mammoclf": "disk", "baseline": "memory"}
 _HEAD_LAYERS = ("head_dense", "head_dropout", "logits")
 _LEARNING_RATE = 1e-3
 
@@ -55,14 +65,22 @@ def make_data(n_images, image_size, seed=0):
 
 
 def make_estimator(model, *, epochs, batch_size, precision, callbacks,
-                   head_epochs=None):
-    """The estimator; for DenseNet the "full" preset, its head stage ``head_epochs`` long."""
+                   head_epochs=None, frozen_cache=None):
+    """The estimator of ``model``.
+
+    For "densenet", the "full" preset with caching off, its head stage
+    ``head_epochs`` long (default ``epochs``); for "stream", the "frozen"
+    preset cached in ``frozen_cache`` storage.
+    """
     from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
 
     common = dict(epochs=epochs, batch_size=batch_size, learning_rate=_LEARNING_RATE,
                   precision=precision, callbacks=callbacks, random_state=0)
     if model == "scratch":
         return ScratchCNNClassifier(**common)
+    if model == "stream":
+        return DenseNetTransferClassifier(weights=None, freeze_schedule="frozen",
+                                          frozen_cache=frozen_cache, **common)
     schedule = "full" if head_epochs is None else [
         {"unfreeze": None, "epochs": head_epochs}, {"unfreeze": "all"}
     ]
@@ -87,11 +105,11 @@ def baseline_stages(keras, model, epochs, head_epochs=None):
 
 
 def fit_mammoclf(keras, model, X, y, *, epochs, batch_size, precision,
-                 head_epochs=None):
+                 head_epochs=None, frozen_cache=None):
     timer = epoch_timer(keras)
     estimator = make_estimator(model, epochs=epochs, batch_size=batch_size,
                                precision=precision, callbacks=[timer],
-                               head_epochs=head_epochs)
+                               head_epochs=head_epochs, frozen_cache=frozen_cache)
     started = time.perf_counter()
     estimator.fit(X, y)
     total = time.perf_counter() - started
@@ -100,7 +118,11 @@ def fit_mammoclf(keras, model, X, y, *, epochs, batch_size, precision,
         [stage["n_trainable_params"] for stage in stages] if stages
         else [int(sum(np.prod(w.shape) for w in estimator.model_.trainable_weights))]
     )
-    return {"total_s": total, "epoch_s": timer.fits, "n_trainable": trainable}
+    storage = [stage["frozen_cache"] for stage in stages] if stages else [None]
+    if frozen_cache is not None and storage != [frozen_cache]:
+        raise RuntimeError(f"expected a {frozen_cache!r} cache, stages_ says {storage}")
+    return {"total_s": total, "epoch_s": timer.fits, "n_trainable": trainable,
+            "storage": storage}
 
 
 def fit_baseline(keras, model, X, y, *, epochs, batch_size, precision,
@@ -156,7 +178,11 @@ def measure(model, *, n_images, image_size, batch_size, epochs, repeats,
 
     keras = import_keras()
     X, y = make_data(n_images, image_size)
-    fits = {"mammoclf": fit_mammoclf, "baseline": fit_baseline}
+    if model == "stream":
+        fits = {side: functools.partial(fit_mammoclf, frozen_cache=storage)
+                for side, storage in _STREAM_STORAGE.items()}
+    else:
+        fits = {"mammoclf": fit_mammoclf, "baseline": fit_baseline}
     if warm_up:  # loads kernels and libraries; first-use costs hit neither side
         for fit in fits.values():
             fit(keras, model, X[: 2 * batch_size], y[: 2 * batch_size], epochs=2,
@@ -201,6 +227,17 @@ def measure(model, *, n_images, image_size, batch_size, epochs, repeats,
 def describe(result):
     """One human-readable sentence of a :func:`measure` result."""
     ours, base = result["mammoclf"], result["baseline"]
+    if result["model"] == "stream":
+        return (
+            f'disk-cache streaming: DenseNetTransferClassifier("frozen") head stage '
+            f"at {result['image_size']} px, {result['n_images']} images, batch "
+            f"{result['batch_size']}, {result['epochs']} epochs, median of "
+            f"{result['repeats']}, epochs after the first: fed from in-memory "
+            f'activations (frozen_cache="memory", NumPy arrays to model.fit) '
+            f"{base['img_s']:.0f} img/s vs streamed from memory-mapped files "
+            f'(frozen_cache="disk", a keras.utils.PyDataset) {ours["img_s"]:.0f} '
+            f"img/s, ratio x{result['ratio']:.3f}"
+        )
     if result["model"] == "scratch":
         what = "ScratchCNNClassifier (default architecture)"
         stages = ""
@@ -224,7 +261,7 @@ def describe(result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="scratch,densenet",
+    parser.add_argument("--models", default="scratch,densenet,stream",
                         help="comma-separated, from: " + ", ".join(MODELS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=4,
@@ -234,6 +271,8 @@ def main():
     parser.add_argument("--scratch-size", type=int, default=64)
     parser.add_argument("--densenet-images", type=int, default=128)
     parser.add_argument("--densenet-size", type=int, default=64)
+    parser.add_argument("--stream-images", type=int, default=1024)
+    parser.add_argument("--stream-size", type=int, default=32)
     parser.add_argument("--precision", default="float32",
                         choices=("float32", "mixed_bfloat16", "mixed_float16"))
     parser.add_argument("--no-record", action="store_true",

@@ -14,7 +14,10 @@ Each configuration runs ``--repeats`` times in its process; the reported
 throughput is the median (the first repetition of ``n_jobs=2`` includes
 starting the worker processes, the later ones reuse them). Peak RSS is the
 process's maximum resident set size; for ``n_jobs=2`` also the largest
-worker's, after the workers are shut down.
+worker's, after the workers are shut down. Bounded memory is checked by a
+fourth process, ``n_jobs=1`` on the 8 files listed 4 times (32 images): its
+peak RSS should stay that of 8 images, since only the resized results are
+kept.
 
 Run (one command, appends a row to benchmarks/RESULTS.md)::
 
@@ -30,7 +33,9 @@ import subprocess
 import sys
 import time
 
-CONFIGS = ("baseline", "mammoclf-1", "mammoclf-2")
+CONFIGS = ("baseline", "mammoclf-1", "mammoclf-2", "mammoclf-1x4")
+# The memory check: the same files listed this many times.
+_COPIES = 4
 
 
 def real_dicom_paths():
@@ -71,6 +76,11 @@ def _baseline(paths):
 def run_one(config, repeats):
     """Time one configuration in this process; print a JSON line of results."""
     paths = real_dicom_paths()
+    if config == "mammoclf-1x4":
+        paths = paths * _COPIES
+        config_jobs = 1
+    else:
+        config_jobs = int(config.split("-")[1]) if config != "baseline" else None
     if config == "baseline":
         import numpy as np  # noqa: F401 - loaded before the RSS reference point
         import pydicom  # noqa: F401
@@ -81,7 +91,7 @@ def run_one(config, repeats):
     else:
         from mammoclf import DicomLoader, Resizer
 
-        loader = DicomLoader(n_jobs=int(config.split("-")[1]))
+        loader = DicomLoader(n_jobs=config_jobs)
         resizer = Resizer(size=224)
 
         def load():
@@ -153,6 +163,7 @@ def main():
 
     base = results["baseline"]
     one, two = results["mammoclf-1"], results["mammoclf-2"]
+    many = results["mammoclf-1x4"]
     speedup_1 = one["images_per_s"] / base["images_per_s"]
     speedup_2 = two["images_per_s"] / base["images_per_s"]
     numbers = (
@@ -162,7 +173,8 @@ def main():
         f"{one['images_per_s']:.2f} img/s (x{speedup_1:.2f}), peak RSS "
         f"{one['peak_rss_mib']:.0f} MiB; n_jobs=2 {two['images_per_s']:.2f} img/s "
         f"(x{speedup_2:.2f}), main {two['peak_rss_mib']:.0f} MiB, largest worker "
-        f"{two['worker_peak_rss_mib']:.0f} MiB"
+        f"{two['worker_peak_rss_mib']:.0f} MiB; n_jobs=1 on {many['n_images']} images "
+        f"(the 8 files x{_COPIES}) peak RSS {many['peak_rss_mib']:.0f} MiB"
     )
     if args.no_record:
         print(numbers)

@@ -91,6 +91,17 @@ def test_densenet_baseline_trains_what_the_estimator_trains(bench):
 
 
 @pytest.mark.slow
+def test_stream_comparison_feeds_disk_and_memory_caches(bench):
+    overhead = bench("bench_estimator_overhead")
+    result = overhead.measure("stream", n_images=16, image_size=32, batch_size=8,
+                              epochs=2, repeats=1, warm_up=False)
+    assert result["mammoclf"]["runs"][0]["storage"] == ["disk"]
+    assert result["baseline"]["runs"][0]["storage"] == ["memory"]
+    assert _stage_lengths(result["mammoclf"]["runs"][0]) == [2]
+    assert "memory-mapped" in overhead.describe(result)
+
+
+@pytest.mark.slow
 def test_estimator_overhead_densenet_runs_both_stages(bench):
     overhead = bench("bench_estimator_overhead")
     result = overhead.measure("densenet", n_images=8, image_size=32, batch_size=4,

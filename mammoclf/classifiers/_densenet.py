@@ -359,6 +359,8 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         )
         if pretrained is not None:
             copy_backbone_weights(pretrained, model)
+        else:
+            _seed_random_kernels(keras, model, seed)
         return model
 
     def _forward(self, model, X):
@@ -512,6 +514,24 @@ def _cached_data(data, X_cut, X_val_cut, storage, *, shuffle_seed):
         return _StreamedData(X_cut, data.y, data.sample_weight, validation,
                              shuffle_seed=shuffle_seed)
     return TrainingData(X_cut, data.y, data.sample_weight, validation)
+
+
+def _seed_random_kernels(keras, model, seed):
+    """Redraw the kernels that ``keras.applications`` initialised without a seed.
+
+    Keras gives an unseeded initializer a seed drawn from Python's global
+    ``random`` generator. ``keras_seed`` seeds that generator, but any other
+    thread of the process may draw from it meanwhile: a Dask worker's event
+    loop does, so the same fit gave another random backbone on a cluster
+    than locally. Seeds derived from ``seed`` and the layer's position make
+    ``weights=None`` backbones depend on ``random_state`` alone.
+    """
+    for index, layer in enumerate(model.layers):
+        initializer = getattr(layer, "kernel_initializer", None)
+        config = initializer.get_config() if initializer is not None else {}
+        if "seed" in config and config["seed"] is None:
+            seeded = type(initializer).from_config({**config, "seed": seed + 1000 + index})
+            layer.kernel.assign(seeded(layer.kernel.shape, layer.kernel.dtype))
 
 
 def _first_trainable_block(stage):

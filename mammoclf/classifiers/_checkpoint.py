@@ -3,16 +3,16 @@
 With ``checkpoint_dir`` set, a Keras image classifier writes after every
 completed epoch, into that directory:
 
-- ``weights-<epoch>.weights.h5``: the whole network's weights;
-- ``optimizer-<epoch>.npz``: the variables of the stage's optimizer (step
+- ``weights-<n>.weights.h5``: the whole network's weights;
+- ``optimizer-<n>.npz``: the variables of the stage's optimizer (step
   count, learning rate, Adam moments, ...), and with early stopping
-  ``early-stopping-<epoch>.npz`` (the best weights so far);
+  ``early-stopping-<n>.npz`` (the best weights so far);
 - ``checkpoint.json``: which stages and epochs are done, the history so far,
   the records of finished stages, early-stopping counters, the names of the
   files above, and the identity of the fit (estimator, parameters, seed, a
   digest of the training data, versions).
 
-Each file is written under a temporary name and renamed into place, and
+``<n>`` counts the saves. Each file is written under a temporary name and renamed into place, and
 ``checkpoint.json`` is replaced only once the files it names are complete; files
 of older epochs are removed afterwards. So an interruption at any moment
 (exception, ``KeyboardInterrupt``, ``kill -9``, power loss) leaves the
@@ -360,6 +360,8 @@ class TrainingCheckpoint:
         temporary = self.directory / f"weights-{serial:06d}{TEMPORARY_SUFFIX}.weights.h5"
         try:
             self._model.save_weights(temporary)
+            with open(temporary, "rb") as handle:  # on disk before the rename
+                os.fsync(handle.fileno())
             os.replace(temporary, self.directory / files["weights"])
         finally:
             temporary.unlink(missing_ok=True)

@@ -50,6 +50,7 @@ _DICOM_EXTRA = 'pip install "mammoclf[dicom]"'
 # Quoted values in a decoder's error message: replaced before the message
 # reaches the user (see scrubbed).
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_UID = re.compile(r"[0-9.]{1,64}")
 # Control characters (C0, DEL, C1): never part of a valid text value.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -341,10 +342,12 @@ def _check_decoder(dataset, path):
         decoder = get_decoder(syntax)
     except NotImplementedError as exc:
         known = syntax.name != str(syntax)  # pydicom names the UIDs it knows
+        # A UID is digits and dots; anything else is damage, not to be quoted.
+        uid = str(syntax) if _UID.fullmatch(str(syntax)) else None
         what = (
             f"the transfer syntax {syntax.name} ({syntax})"
             if known
-            else f"the unknown transfer syntax UID {_shown(syntax, 64)}"
+            else f"the unknown transfer syntax UID {_shown(uid, 64)}"
         )
         raise ImageFileError(
             path,

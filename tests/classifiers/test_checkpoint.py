@@ -208,10 +208,10 @@ def test_densenet_resumes_inside_its_freeze_schedule(toy_images, tmp_path):
     Two head-only stages keep this fast; crossing an unfreezing stage is the
     slow test below.
     """
-    X, y, _ = toy_images
-    params = {"weights": None, "dense_units": 8, "batch_size": 32, "random_state": 0,
-                  "freeze_schedule": [{"epochs": 1}, {"epochs": 2, "learning_rate": 1e-4}],
-                  "frozen_cache": "memory", "checkpoint_dir": tmp_path}
+    X, y = toy_images[0][:24], toy_images[1][:24]
+    params = {"weights": None, "dense_units": 8, "batch_size": 24, "random_state": 0,
+              "freeze_schedule": [{"epochs": 1}, {"epochs": 2, "learning_rate": 1e-4}],
+              "frozen_cache": "memory", "checkpoint_dir": tmp_path}
     with pytest.raises(KeyboardInterrupt):
         DenseNetTransferClassifier(**params, callbacks=[interrupt_after(2)]).fit(X, y)
     at_interruption = saved_state(tmp_path)
@@ -243,8 +243,8 @@ def test_densenet_resumes_an_unfreezing_stage_with_early_stopping(toy_images, tm
     # frozen_cache explicit: with "auto", the interrupting callback alone
     # would switch caching off in one of the fits.
     params = {"weights": None, "dense_units": 8, "batch_size": 32, "random_state": 0,
-                  "freeze_schedule": "partial", "epochs": 3, "validation_fraction": 0.25,
-                  "patience": 5, "frozen_cache": "memory"}
+              "freeze_schedule": "partial", "epochs": 3, "validation_fraction": 0.25,
+              "patience": 5, "frozen_cache": "memory"}
     reference = DenseNetTransferClassifier(**params).fit(X, y)
     with pytest.raises(KeyboardInterrupt):
         DenseNetTransferClassifier(**params, checkpoint_dir=tmp_path,

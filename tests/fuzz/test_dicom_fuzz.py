@@ -359,3 +359,17 @@ def test_explicit_window_must_be_finite(write):
     for window in [(float("nan"), 10.0), (0.0, float("inf"))]:
         with pytest.raises(ValueError, match="finite numbers"):
             DicomLoader(window=window).fit_transform([path])
+
+
+def test_a_damaged_transfer_syntax_uid_is_not_quoted(tmp_path, seeds):
+    """Bit flips left 'N%iBJ»ÌYN'-like UIDs, which messages quoted verbatim."""
+    path = tmp_path / "uid.dcm"
+    path.write_bytes(set_elements(seeds["explicit16"],
+                                  {"TransferSyntaxUID": "1.2.»Doe^J"}))
+    with pytest.raises(ImageFileError, match="unknown transfer syntax UID a malformed "
+                                             "value") as info:
+        DicomLoader().fit_transform([path])[0]
+    assert "Doe" not in str(info.value)
+    path.write_bytes(set_elements(seeds["explicit16"], {"TransferSyntaxUID": "1.2.3.4"}))
+    with pytest.raises(ImageFileError, match="unknown transfer syntax UID '1.2.3.4'"):
+        DicomLoader().fit_transform([path])[0]

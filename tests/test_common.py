@@ -24,10 +24,13 @@ CHECKED_ESTIMATORS = [
     # The checks' rows become 1-pixel-high images; resize_to enlarges them to
     # DenseNet's 32x32 minimum inside the model. The frozen preset trains the
     # head on cached backbone features, and batch_size=100 runs the backbone
-    # on the checks' data sets in at most three direct calls.
+    # on the checks' data sets in at most three direct calls. 16 epochs at
+    # 0.02 reach 0.92-0.93 training accuracy on the 3-class blobs for seeds
+    # 0, 1 and 2 (check_classifiers_train asks for 0.83); 8 epochs at 0.05
+    # reached 0.78-0.94 depending on the random backbone's seed.
     DenseNetTransferClassifier(
         weights=None, freeze_schedule="frozen", resize_to=(32, 32), dense_units=16,
-        epochs=8, learning_rate=0.05, batch_size=100, random_state=0,
+        epochs=16, learning_rate=0.02, batch_size=100, random_state=0,
     ),
 ]
 
@@ -39,8 +42,21 @@ SGD_WEIGHT_REASON = (
 )
 
 
+BATCH_SIZE_ROUNDING_REASON = (
+    "float32 convolution kernels (oneDNN on CPU, cuDNN on GPU) pick their "
+    "blocking and summation order by batch size, so through DenseNet's 120 "
+    "convolutions an image scored alone differs from the same image scored "
+    "among 60 by ~1e-6, above the check's atol of 1e-7; "
+    "tests/classifiers/test_densenet.py checks the invariance at float32 "
+    "tolerance"
+)
+
+
 def expected_failed_checks(estimator):
-    return {"check_sample_weight_equivalence_on_dense_data": SGD_WEIGHT_REASON}
+    expected = {"check_sample_weight_equivalence_on_dense_data": SGD_WEIGHT_REASON}
+    if isinstance(estimator, DenseNetTransferClassifier):
+        expected["check_methods_subset_invariance"] = BATCH_SIZE_ROUNDING_REASON
+    return expected
 
 
 @parametrize_with_checks(CHECKED_ESTIMATORS, expected_failed_checks=expected_failed_checks)

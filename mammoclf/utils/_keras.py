@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import random
+import sys
 import tempfile
 import zipfile
 
@@ -62,11 +63,38 @@ def keras_seed(seed):
     python_state = random.getstate()
     numpy_state = np.random.get_state()
     try:
-        keras.utils.set_random_seed(int(seed))
+        _set_keras_seed(keras, int(seed))
         yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
+
+
+def _set_keras_seed(keras, seed):
+    """``keras.utils.set_random_seed``, without importing an unused TensorFlow.
+
+    ``set_random_seed`` imports TensorFlow whenever it is installed, to seed
+    ``tf.data`` pipelines. On the JAX and torch backends mammoclf feeds no
+    such pipeline, and that import costs ~5 s and ~500 MB in every process
+    (each Dask or joblib worker included), so there the seeding is done here.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils import rng_utils
+
+    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
+    # Dropped so that Keras recreates its global SeedGenerator from the seed.
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if backend == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 @contextlib.contextmanager

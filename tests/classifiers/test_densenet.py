@@ -351,6 +351,21 @@ def test_grid_search_over_unfreeze_depth(toy_images):
     assert list(search.cv_results_["param_freeze_schedule"]) == ["frozen", "conv5"]
 
 
+def test_scores_do_not_depend_on_the_other_images_of_the_batch(frozen_densenet,
+                                                               toy_images):
+    """An image's score alone equals its score among others, to float32 rounding.
+
+    (scikit-learn's check_methods_subset_invariance asks for 1e-7, which
+    batch-size-dependent convolution kernels do not meet: see test_common.)
+    """
+    X, _, _ = toy_images
+    together = frozen_densenet.predict_proba(X[:12])
+    alone = np.concatenate([frozen_densenet.predict_proba(X[i:i + 1]) for i in range(12)])
+    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)
+    reordered = frozen_densenet.predict_proba(X[:12][::-1])[::-1]
+    np.testing.assert_allclose(reordered, together, rtol=1e-5, atol=1e-6)
+
+
 def test_clone_and_pickle_round_trip(frozen_densenet, toy_images):
     X, _, _ = toy_images
     fresh = clone(frozen_densenet)

@@ -1,8 +1,9 @@
 """Timing helpers shared by the Keras benchmarks.
 
 Both sides of every comparison are timed by the same :class:`EpochTimer`
-callback, so whatever it costs is paid equally. It reads the epoch's loss as
-a Python float before stopping the clock: on JAX (and any asynchronous
+callback, so whatever it costs is paid equally. It records wall time and the
+process's CPU time, and reads the epoch's loss as a Python float before
+stopping the clocks: on JAX (and any asynchronous
 backend) an epoch's steps may still be running when ``on_epoch_end`` is
 called, and reading a value computed from the last step waits for them.
 """
@@ -17,21 +18,30 @@ def epoch_timer_class(keras):
     """The ``EpochTimer`` callback class for this ``keras`` module."""
 
     class EpochTimer(keras.callbacks.Callback):
-        """Wall-clock seconds of every epoch, one list per ``model.fit`` call."""
+        """Seconds of every epoch, one list per ``model.fit`` call.
+
+        ``fits`` holds wall-clock seconds; ``cpu_fits`` the CPU seconds of
+        the whole process (all its threads) in the same epochs, which other
+        processes competing for the cores inflate far less than wall time.
+        """
 
         def __init__(self):
             super().__init__()
             self.fits = []
+            self.cpu_fits = []
 
         def on_train_begin(self, logs=None):
             self.fits.append([])
+            self.cpu_fits.append([])
 
         def on_epoch_begin(self, epoch, logs=None):
             self._started = time.perf_counter()
+            self._cpu_started = time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
             float((logs or {}).get("loss", 0.0))  # wait for the epoch's last step
             self.fits[-1].append(time.perf_counter() - self._started)
+            self.cpu_fits[-1].append(time.process_time() - self._cpu_started)
 
     return EpochTimer
 

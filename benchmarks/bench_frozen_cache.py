@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median  # noqa: E402
+from _timing import interleaved, median
 
 PRESETS = ("frozen", "partial")
 
@@ -97,7 +97,9 @@ def measure(preset, *, n_images, image_size, batch_size, epochs, repeats):
     }
     result["ratio_total"] = result["uncached_total_s"] / result["cached_total_s"]
     if preset == "partial":
-        result["cached_conv5_s"] = median([conv5_stage_seconds(r) for r in runs["auto"]])
+        result["cached_conv5_s"] = median(
+            [conv5_stage_seconds(r) for r in runs["auto"]]
+        )
         result["uncached_conv5_s"] = median(
             [r["stages"][1]["fit_time"] for r in runs["off"]]
         )

@@ -45,7 +45,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from _timing import median, steady_epochs  # noqa: E402
+from _timing import median, steady_epochs
 
 KERAS_CONFIGS = ("mammoclf", "keras-bf16", "keras-fp32")
 TORCH_CONFIGS = ("torch-fp32", "torch-bf16", "torch-bf16-compile")
@@ -133,7 +133,7 @@ def run_child(arguments, *, script=__file__, timeout):
     """Run one configuration in a fresh interpreter; return its JSON result."""
     command = [sys.executable, script, *arguments]
     print("$", " ".join(command), flush=True)
-    completed = subprocess.run(command, capture_output=True, text=True,
+    completed = subprocess.run(command, capture_output=True, text=True, check=False,
                                timeout=timeout)
     if completed.returncode != 0:
         raise RuntimeError(
@@ -160,8 +160,8 @@ def measure_throughput(configs, *, batch_sizes, n_images, image_size, epochs,
     for batch_size in batch_sizes:
         results[batch_size] = {}
         for config in configs:
-            sizes = dict(batch_size=batch_size, n_images=n_images,
-                         image_size=image_size, epochs=epochs)
+            sizes = {"batch_size": batch_size, "n_images": n_images,
+                     "image_size": image_size, "epochs": epochs}
             if config in KERAS_CONFIGS:
                 arguments = ["--run", config] + [
                     f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()
@@ -188,8 +188,8 @@ def best_torch_mode(throughput, batch_size):
 
 def measure_schedule(*, torch_mode, batch_size, n_images, image_size, epochs,
                      torch_device, timeout):
-    sizes = dict(batch_size=batch_size, n_images=n_images, image_size=image_size,
-                 epochs=epochs)
+    sizes = {"batch_size": batch_size, "n_images": n_images,
+             "image_size": image_size, "epochs": epochs}
     ours = run_child(["--run", "mammoclf-partial"] + [
         f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()
     ], timeout=timeout)
@@ -261,8 +261,8 @@ def main():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     if args.run:
-        sizes = dict(batch_size=args.batch_size, n_images=args.n_images,
-                     image_size=args.image_size, epochs=args.epochs)
+        sizes = {"batch_size": args.batch_size, "n_images": args.n_images,
+                 "image_size": args.image_size, "epochs": args.epochs}
         if args.run == "mammoclf-partial":
             print(json.dumps(run_keras_schedule(**sizes)))
         else:

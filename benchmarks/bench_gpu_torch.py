@@ -80,9 +80,7 @@ def set_trainable(model, torch, unfreeze):
     BatchNormalization always stays frozen and in inference mode.
     """
     for name, parameter in model.named_parameters():
-        if name.startswith("head."):
-            parameter.requires_grad = True
-        elif unfreeze == "all":
+        if name.startswith("head.") or unfreeze == "all":
             parameter.requires_grad = True
         elif unfreeze == "denseblock4":
             parameter.requires_grad = name.startswith("features.denseblock4.")

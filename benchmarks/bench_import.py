@@ -2,8 +2,9 @@
 
 A third command, ``from mammoclf import DenseNetTransferClassifier,
 DicomLoader``, resolves the lazily exported names (scikit-learn, SciPy and
-pandas load, Keras still does not). Each command runs ``--repeats`` times in a fresh interpreter (the interleaved
-order A B B A ...), and the benchmark reports the median wall time of the
+pandas load, Keras still does not). Each command runs ``--repeats`` times
+in a fresh interpreter (the interleaved order A B B A ...), and the
+benchmark reports the median wall time of the
 whole process (interpreter start-up included) and its peak resident memory
 (``ru_maxrss`` of that child, from ``os.wait4``). ``import keras`` is the
 contrast: it loads the Keras backend (TensorFlow by default), which
@@ -25,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import interleaved, median  # noqa: E402
+from _timing import interleaved, median
 
 COMMANDS = {
     "mammoclf": "import mammoclf",
@@ -111,9 +112,7 @@ def main():
     print(sentence)
     if args.no_record:
         return
-    from _results import append_row
-
-    from _results import keras_backend
+    from _results import append_row, keras_backend
 
     # No Keras in this process: the backend is the one `import keras` loads.
     append_row("import", sentence, backend=f"{keras_backend()} (import keras only)")

@@ -15,9 +15,10 @@ throughput is the median (the first repetition of ``n_jobs=2`` includes
 starting the worker processes, the later ones reuse them). Peak RSS is the
 process's maximum resident set size; for ``n_jobs=2`` also the largest
 worker's, after the workers are shut down. Bounded memory is checked by a
-fourth process, ``n_jobs=1`` on the 8 files listed 4 times (32 images): its
-peak RSS should stay that of 8 images, since only the resized results are
-kept.
+fourth process, ``n_jobs=1`` on the 8 files listed 4 times (32 images):
+only the resized results are kept, so its peak RSS should stay near that of
+8 images, far from the ~1.2 GiB that holding the 24 extra decoded images
+(~50 MB each as float32) would add.
 
 Run (one command, appends a row to benchmarks/RESULTS.md)::
 
@@ -82,7 +83,8 @@ def run_one(config, repeats):
     else:
         config_jobs = int(config.split("-")[1]) if config != "baseline" else None
     if config == "baseline":
-        import numpy as np  # noqa: F401 - loaded before the RSS reference point
+        # Loaded before the RSS reference point, like mammoclf's imports.
+        import numpy as np  # noqa: F401
         import pydicom  # noqa: F401
         from PIL import Image  # noqa: F401
 

@@ -128,8 +128,8 @@ def measure(*, n_images, image_size, cv, epochs_scratch, epochs_densenet,
         DicomLoader(n_jobs=n_jobs).transform(paths))
     timings["load"] = time.perf_counter() - started
 
-    common = dict(epochs_scratch=epochs_scratch, epochs_densenet=epochs_densenet,
-                  batch_size=batch_size, precision=precision)
+    common = {"epochs_scratch": epochs_scratch, "epochs_densenet": epochs_densenet,
+              "batch_size": batch_size, "precision": precision}
     cached, timings["study_cv"] = run_study(
         X, labels, groups, cv=cv,
         pipelines=study_models(frozen_cache="auto", **common))
@@ -217,9 +217,9 @@ def main():
     print(sentence)
     if args.no_record:
         return
+    from _results import append_row, machine_description
     from bench_gpu import accelerator_name
 
-    from _results import append_row, machine_description
     from mammoclf.utils._keras import import_keras
 
     append_row("gpu study", sentence,

@@ -8,6 +8,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib.parallel import get_active_backend
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, validate_params
@@ -310,9 +311,22 @@ def compare_models(
         )
         for name, estimator, index in tasks
     )
+    # Results stream in as fits finish, for the progress lines, where the
+    # joblib backend can stream them; Ray's and "multiprocessing" cannot and
+    # hand them over when all fits are done (the result is the same).
+    backend, _ = get_active_backend()
+    streams = backend.supports_return_generator
+    if verbose and not streams:
+        print(
+            f"[compare_models] the joblib backend {type(backend).__name__} returns "
+            "results only when all fits are done: progress lines come then.",
+            flush=True,
+        )
     started = time.perf_counter()
     outputs = []
-    for output in Parallel(n_jobs=n_jobs, return_as="generator")(jobs):
+    for output in Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
+        jobs
+    ):
         outputs.append(output)
         if verbose:
             _report_progress(

@@ -23,3 +23,20 @@ def test_loky_processes_give_the_sequential_result():
             parallel.y_score[model], sequential.y_score[model]
         )
         np.testing.assert_array_equal(parallel.y_pred[model], sequential.y_pred[model])
+
+
+def test_backend_that_cannot_stream_results_says_so_and_gives_the_same_result(capsys):
+    """joblib's "multiprocessing" backend (like Ray's) returns results only at the end."""
+    import joblib
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+    groups = np.arange(40) // 2
+    models = {"logreg": LogisticRegression()}
+    kwargs = dict(groups=groups, cv=2, random_state=0)
+    sequential = compare_models(models, X, y, **kwargs)
+    with joblib.parallel_backend("multiprocessing", n_jobs=2):
+        batched = compare_models(models, X, y, verbose=True, **kwargs)
+    assert "returns results only when all fits are done" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(batched.scores, sequential.scores)

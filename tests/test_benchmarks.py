@@ -254,3 +254,16 @@ def test_study_data_keeps_patients_distinct_across_chunks(bench, tmp_path):
     # Every patient has a CC and an MLO view; no id is shared by two chunks.
     _, counts = np.unique(groups, return_counts=True)
     assert (counts == 2).all() and len(counts) == 5
+
+
+@pytest.mark.slow
+def test_dask_benchmark_compares_the_three_engines(bench):
+    dask_bench = bench("bench_dask")
+    pytest.importorskip("distributed")
+    result = dask_bench.measure(n_images=24, image_size=32, epochs=1)
+    for mode in dask_bench.MODES:
+        assert result[mode]["wall_s"] > 0
+        assert result[mode]["auc"] == result["local"]["auc"]
+    assert len(result["dask"]["data_bytes"]) == 2
+    assert result["dask"]["task_message_bytes"] < 6 * result["dask"]["x_bytes"]
+    assert "Dask LocalCluster" in dask_bench.describe(result)

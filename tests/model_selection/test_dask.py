@@ -27,6 +27,9 @@ from mammoclf.model_selection import compare_models
 
 distributed = pytest.importorskip("distributed")
 
+# One xdist worker runs the whole module, so the cluster run happens once.
+pytestmark = pytest.mark.xdist_group(name="dask")
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SIZE = 32
 

@@ -30,6 +30,7 @@ from mammoclf.utils._distribution import (
 )
 from mammoclf.utils._keras import (
     dtype_policy_scope,
+    fresh_model_retracing_muted,
     import_keras,
     keras_seed,
     model_from_bytes,
@@ -260,7 +261,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         keras = import_keras()
         started = time.perf_counter()
-        with keras_seed(seed), distribution_scope(
+        with keras_seed(seed), fresh_model_retracing_muted(), distribution_scope(
             self.distribution, keras=keras, batch_size=self.batch_size, seed=seed,
             estimator_name=type(self).__name__,
         ):
@@ -410,7 +411,8 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         if X.shape[0] <= self.batch_size:
             outputs = model(X, training=False)
             return np.asarray(keras.ops.convert_to_numpy(outputs))
-        return np.asarray(model.predict(X, batch_size=self.batch_size, verbose=0))
+        with fresh_model_retracing_muted():
+            return np.asarray(model.predict(X, batch_size=self.batch_size, verbose=0))
 
     def decision_function(self, X):
         """Logits of the network.

@@ -7,6 +7,7 @@ no mammoclf module imports it at import time: estimators call
 
 import contextlib
 import io
+import logging
 import os
 import random
 import sys
@@ -95,6 +96,35 @@ def _set_keras_seed(keras, seed):
         import torch
 
         torch.manual_seed(seed)
+
+
+class _FreshModelRetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings.
+
+    TensorFlow counts traces across models and, after five, warns that
+    functions are being re-created in a loop. Every mammoclf fit builds a
+    new model by design (a grid search fits dozens), so each fit's first
+    trace is expected and the warning would only tell users to fix nothing.
+    """
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def fresh_model_retracing_muted():
+    """Mute TensorFlow's retracing warning while mammoclf fits or predicts.
+
+    Only this warning, only inside the ``with`` block, and only on the
+    ``tensorflow`` logger: other TensorFlow warnings still reach the user.
+    """
+    logger = logging.getLogger("tensorflow")
+    retracing_filter = _FreshModelRetracingFilter()
+    logger.addFilter(retracing_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(retracing_filter)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ Exercised through ScratchCNNClassifier, the smallest concrete subclass.
 """
 
 import gc
+import logging
 import pickle
 import random
 import weakref
@@ -432,6 +433,33 @@ def test_repeated_fits_release_models(toy_images):
     gc.collect()
     assert all(ref() is None for ref in refs)
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_fresh_models_do_not_trigger_tensorflow_retracing_warnings(toy_images, caplog):
+    """Each fit builds a new model; TensorFlow warns after five such traces."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("a TensorFlow warning")
+    X, y, _ = toy_images
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for seed in range(7):
+            # 40 images in batches of 16: predict traces its function too.
+            tiny_cnn(random_state=seed, batch_size=16).fit(X[:40], y[:40]).predict(X[:40])
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_only_the_retracing_warning_is_muted(caplog):
+    from mammoclf.utils._keras import fresh_model_retracing_muted
+
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with fresh_model_retracing_muted():
+            logger.warning("5 out of the last 9 calls to f triggered tf.function retracing.")
+            logger.warning("something else")
+        logger.warning("2 calls triggered tf.function retracing, outside mammoclf")
+    assert [r.getMessage() for r in caplog.records] == [
+        "something else", "2 calls triggered tf.function retracing, outside mammoclf"]
 
 
 def _interrupting_callback(at_epoch):

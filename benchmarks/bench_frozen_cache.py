@@ -52,8 +52,12 @@ def fit_once(preset, frozen_cache, X, y, *, epochs, batch_size):
     from mammoclf import DenseNetTransferClassifier
 
     estimator = DenseNetTransferClassifier(
-        weights=None, freeze_schedule=preset, frozen_cache=frozen_cache,
-        epochs=epochs, batch_size=batch_size, random_state=0,
+        weights=None,
+        freeze_schedule=preset,
+        frozen_cache=frozen_cache,
+        epochs=epochs,
+        batch_size=batch_size,
+        random_state=0,
     )
     started = time.perf_counter()
     estimator.fit(X, y)
@@ -88,8 +92,12 @@ def measure(preset, *, n_images, image_size, batch_size, epochs, repeats):
             fit_once(preset, frozen_cache, X, y, epochs=epochs, batch_size=batch_size)
         )
     result = {
-        "preset": preset, "n_images": n_images, "image_size": image_size,
-        "batch_size": batch_size, "epochs": epochs, "repeats": repeats,
+        "preset": preset,
+        "n_images": n_images,
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "repeats": repeats,
         "cached_total_s": median([r["total_s"] for r in runs["auto"]]),
         "uncached_total_s": median([r["total_s"] for r in runs["off"]]),
         "cache_pass_s": median([r["stages"][0]["cache_time"] for r in runs["auto"]]),
@@ -148,8 +156,11 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--no-record", action="store_true",
-                        help="print the results without appending to RESULTS.md")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="print the results without appending to RESULTS.md",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -157,9 +168,14 @@ def main():
     for preset in args.presets.split(","):
         if preset not in PRESETS:
             parser.error(f"unknown preset {preset!r}; choose from {PRESETS}")
-        result = measure(preset, n_images=args.n_images, image_size=args.image_size,
-                         batch_size=args.batch_size, epochs=args.epochs,
-                         repeats=args.repeats)
+        result = measure(
+            preset,
+            n_images=args.n_images,
+            image_size=args.image_size,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            repeats=args.repeats,
+        )
         sentences.append(describe(result))
         print(sentences[-1], flush=True)
     if args.no_record:

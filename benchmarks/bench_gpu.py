@@ -50,8 +50,11 @@ from _timing import median, steady_epochs
 KERAS_CONFIGS = ("mammoclf", "keras-bf16", "keras-fp32")
 TORCH_CONFIGS = ("torch-fp32", "torch-bf16", "torch-bf16-compile")
 CONFIGS = KERAS_CONFIGS + TORCH_CONFIGS
-_PRECISION = {"mammoclf": "mixed_bfloat16", "keras-bf16": "mixed_bfloat16",
-              "keras-fp32": "float32"}
+_PRECISION = {
+    "mammoclf": "mixed_bfloat16",
+    "keras-bf16": "mixed_bfloat16",
+    "keras-fp32": "float32",
+}
 
 
 # ----------------------------------------------------------- child processes
@@ -71,8 +74,11 @@ def accelerator_name(keras):
     if backend == "torch":
         import torch
 
-        return (f"cuda: {torch.cuda.get_device_name()}" if torch.cuda.is_available()
-                else "cpu")
+        return (
+            f"cuda: {torch.cuda.get_device_name()}"
+            if torch.cuda.is_available()
+            else "cpu"
+        )
     return "unknown"
 
 
@@ -85,17 +91,39 @@ def run_keras(config, *, batch_size, n_images, image_size, epochs):
     keras = import_keras()
     X, y = make_data(n_images, image_size)
     if config == "mammoclf":
-        run = fit_mammoclf(keras, "densenet", X, y, epochs=epochs, head_epochs=1,
-                           batch_size=batch_size, precision=_PRECISION[config])
+        run = fit_mammoclf(
+            keras,
+            "densenet",
+            X,
+            y,
+            epochs=epochs,
+            head_epochs=1,
+            batch_size=batch_size,
+            precision=_PRECISION[config],
+        )
     else:
-        run = fit_baseline(keras, "densenet", X, y, epochs=epochs, head_epochs=0,
-                           batch_size=batch_size, precision=_PRECISION[config])
+        run = fit_baseline(
+            keras,
+            "densenet",
+            X,
+            y,
+            epochs=epochs,
+            head_epochs=0,
+            batch_size=batch_size,
+            precision=_PRECISION[config],
+        )
     full_stage = run["epoch_s"][-1]
     return {
-        "config": config, "backend": keras.backend.backend(),
-        "device_name": accelerator_name(keras), "precision": _PRECISION[config],
-        "batch_size": batch_size, "n_images": n_images, "image_size": image_size,
-        "epochs": epochs, "total_s": run["total_s"], "epoch_s": run["epoch_s"],
+        "config": config,
+        "backend": keras.backend.backend(),
+        "device_name": accelerator_name(keras),
+        "precision": _PRECISION[config],
+        "batch_size": batch_size,
+        "n_images": n_images,
+        "image_size": image_size,
+        "epochs": epochs,
+        "total_s": run["total_s"],
+        "epoch_s": run["epoch_s"],
         "img_s": n_images / median(steady_epochs(full_stage)),
     }
 
@@ -110,21 +138,39 @@ def run_keras_schedule(*, batch_size, n_images, image_size, epochs):
     keras = import_keras()
     X, y = make_data(n_images, image_size)
     estimator = DenseNetTransferClassifier(
-        weights=None, freeze_schedule="partial", frozen_cache="auto",
-        precision="mixed_bfloat16", epochs=epochs, batch_size=batch_size,
+        weights=None,
+        freeze_schedule="partial",
+        frozen_cache="auto",
+        precision="mixed_bfloat16",
+        epochs=epochs,
+        batch_size=batch_size,
         random_state=0,
     )
     started = time.perf_counter()
     estimator.fit(X, y)
     total = time.perf_counter() - started
     return {
-        "config": "mammoclf-partial", "backend": keras.backend.backend(),
-        "device_name": accelerator_name(keras), "precision": "mixed_bfloat16",
-        "batch_size": batch_size, "n_images": n_images, "image_size": image_size,
-        "epochs": epochs, "total_s": total,
-        "stages": [{key: stage[key] for key in
-                    ("trainable_blocks", "frozen_cache", "cache_time", "fit_time")}
-                   for stage in estimator.stages_],
+        "config": "mammoclf-partial",
+        "backend": keras.backend.backend(),
+        "device_name": accelerator_name(keras),
+        "precision": "mixed_bfloat16",
+        "batch_size": batch_size,
+        "n_images": n_images,
+        "image_size": image_size,
+        "epochs": epochs,
+        "total_s": total,
+        "stages": [
+            {
+                key: stage[key]
+                for key in (
+                    "trainable_blocks",
+                    "frozen_cache",
+                    "cache_time",
+                    "fit_time",
+                )
+            }
+            for stage in estimator.stages_
+        ],
     }
 
 
@@ -133,8 +179,9 @@ def run_child(arguments, *, script=__file__, timeout):
     """Run one configuration in a fresh interpreter; return its JSON result."""
     command = [sys.executable, script, *arguments]
     print("$", " ".join(command), flush=True)
-    completed = subprocess.run(command, capture_output=True, text=True, check=False,
-                               timeout=timeout)
+    completed = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=timeout
+    )
     if completed.returncode != 0:
         raise RuntimeError(
             f"{' '.join(arguments)} failed ({completed.returncode}):\n"
@@ -145,23 +192,42 @@ def run_child(arguments, *, script=__file__, timeout):
     return result
 
 
-def torch_arguments(mode, *, schedule, batch_size, n_images, image_size, epochs,
-                    device):
-    return ["--mode", mode, "--schedule", schedule, "--batch-size", str(batch_size),
-            "--n-images", str(n_images), "--image-size", str(image_size),
-            "--epochs", str(epochs), "--device", device]
+def torch_arguments(
+    mode, *, schedule, batch_size, n_images, image_size, epochs, device
+):
+    return [
+        "--mode",
+        mode,
+        "--schedule",
+        schedule,
+        "--batch-size",
+        str(batch_size),
+        "--n-images",
+        str(n_images),
+        "--image-size",
+        str(image_size),
+        "--epochs",
+        str(epochs),
+        "--device",
+        device,
+    ]
 
 
-def measure_throughput(configs, *, batch_sizes, n_images, image_size, epochs,
-                       torch_device, timeout):
+def measure_throughput(
+    configs, *, batch_sizes, n_images, image_size, epochs, torch_device, timeout
+):
     """``{batch_size: {config: result}}`` for the full fine-tuning configurations."""
     torch_script = os.path.join(HERE, "bench_gpu_torch.py")
     results = {}
     for batch_size in batch_sizes:
         results[batch_size] = {}
         for config in configs:
-            sizes = {"batch_size": batch_size, "n_images": n_images,
-                     "image_size": image_size, "epochs": epochs}
+            sizes = {
+                "batch_size": batch_size,
+                "n_images": n_images,
+                "image_size": image_size,
+                "epochs": epochs,
+            }
             if config in KERAS_CONFIGS:
                 arguments = ["--run", config] + [
                     f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()
@@ -170,43 +236,63 @@ def measure_throughput(configs, *, batch_sizes, n_images, image_size, epochs,
             else:
                 mode = config.removeprefix("torch-")
                 results[batch_size][config] = run_child(
-                    torch_arguments(mode, schedule="full", device=torch_device,
-                                    **sizes),
-                    script=torch_script, timeout=timeout)
+                    torch_arguments(
+                        mode, schedule="full", device=torch_device, **sizes
+                    ),
+                    script=torch_script,
+                    timeout=timeout,
+                )
     return results
 
 
 def best_torch_mode(throughput, batch_size):
     """The PyTorch mode with the highest measured throughput at ``batch_size``."""
-    measured = {config: result["img_s"]
-                for config, result in throughput.get(batch_size, {}).items()
-                if config in TORCH_CONFIGS}
+    measured = {
+        config: result["img_s"]
+        for config, result in throughput.get(batch_size, {}).items()
+        if config in TORCH_CONFIGS
+    }
     if not measured:
         return None
     return max(measured, key=measured.get).removeprefix("torch-")
 
 
-def measure_schedule(*, torch_mode, batch_size, n_images, image_size, epochs,
-                     torch_device, timeout):
-    sizes = {"batch_size": batch_size, "n_images": n_images,
-             "image_size": image_size, "epochs": epochs}
-    ours = run_child(["--run", "mammoclf-partial"] + [
-        f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()
-    ], timeout=timeout)
+def measure_schedule(
+    *, torch_mode, batch_size, n_images, image_size, epochs, torch_device, timeout
+):
+    sizes = {
+        "batch_size": batch_size,
+        "n_images": n_images,
+        "image_size": image_size,
+        "epochs": epochs,
+    }
+    ours = run_child(
+        ["--run", "mammoclf-partial"]
+        + [f"--{key.replace('_', '-')}={value}" for key, value in sizes.items()],
+        timeout=timeout,
+    )
     theirs = run_child(
         torch_arguments(torch_mode, schedule="partial", device=torch_device, **sizes),
-        script=os.path.join(HERE, "bench_gpu_torch.py"), timeout=timeout)
-    return {"mammoclf": ours, "torch": theirs,
-            "ratio": theirs["total_s"] / ours["total_s"]}
+        script=os.path.join(HERE, "bench_gpu_torch.py"),
+        timeout=timeout,
+    )
+    return {
+        "mammoclf": ours,
+        "torch": theirs,
+        "ratio": theirs["total_s"] / ours["total_s"],
+    }
 
 
 def describe_throughput(results, image_size):
     sentences = []
     for batch_size, by_config in results.items():
-        parts = [f"{config} {result['img_s']:.0f}"
-                 for config, result in by_config.items()]
-        sentence = (f"full fine-tuning at {image_size} px, batch {batch_size}, img/s "
-                    f"(epochs after the first): " + ", ".join(parts))
+        parts = [
+            f"{config} {result['img_s']:.0f}" for config, result in by_config.items()
+        ]
+        sentence = (
+            f"full fine-tuning at {image_size} px, batch {batch_size}, img/s "
+            f"(epochs after the first): " + ", ".join(parts)
+        )
         ours = by_config.get("mammoclf")
         if ours and "keras-bf16" in by_config:
             ratio = ours["img_s"] / by_config["keras-bf16"]["img_s"]
@@ -222,47 +308,70 @@ def describe_schedule(result):
     ours, theirs = result["mammoclf"], result["torch"]
     return (
         f'"partial" schedule, {ours["n_images"]} images at {ours["image_size"]} px, '
-        f'batch {ours["batch_size"]}, {ours["epochs"]} + {ours["epochs"]} epochs, end '
-        f'to end: mammoclf bf16 with frozen-prefix caching {ours["total_s"]:.1f} s '
-        f'(cache pass {ours["stages"][0]["cache_time"]:.1f} s) vs PyTorch '
-        f'{theirs["mode"]} without caching {theirs["total_s"]:.1f} s, '
-        f'x{result["ratio"]:.2f}'
+        f"batch {ours['batch_size']}, {ours['epochs']} + {ours['epochs']} epochs, end "
+        f"to end: mammoclf bf16 with frozen-prefix caching {ours['total_s']:.1f} s "
+        f"(cache pass {ours['stages'][0]['cache_time']:.1f} s) vs PyTorch "
+        f"{theirs['mode']} without caching {theirs['total_s']:.1f} s, "
+        f"x{result['ratio']:.2f}"
     )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="throughput,schedule")
-    parser.add_argument("--configs", default=",".join(CONFIGS),
-                        help="throughput configurations, from: " + ", ".join(CONFIGS))
+    parser.add_argument(
+        "--configs",
+        default=",".join(CONFIGS),
+        help="throughput configurations, from: " + ", ".join(CONFIGS),
+    )
     parser.add_argument("--batch-sizes", default="64,256")
     parser.add_argument("--n-images", type=int, default=2048)
     parser.add_argument("--image-size", type=int, default=224)
-    parser.add_argument("--epochs", type=int, default=4,
-                        help="epochs of the timed stage; the first is excluded")
-    parser.add_argument("--schedule-images", type=int, default=2400,
-                        help="a training fold of the 3,000-image study")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=4,
+        help="epochs of the timed stage; the first is excluded",
+    )
+    parser.add_argument(
+        "--schedule-images",
+        type=int,
+        default=2400,
+        help="a training fold of the 3,000-image study",
+    )
     parser.add_argument("--schedule-epochs", type=int, default=10)
     parser.add_argument("--schedule-batch-size", type=int, default=64)
-    parser.add_argument("--torch-mode", default=None,
-                        help="PyTorch mode of the schedule part (default: the "
-                             "fastest measured, else bf16-compile)")
+    parser.add_argument(
+        "--torch-mode",
+        default=None,
+        help="PyTorch mode of the schedule part (default: the "
+        "fastest measured, else bf16-compile)",
+    )
     parser.add_argument("--torch-device", default="cuda")
-    parser.add_argument("--timeout", type=int, default=900,
-                        help="seconds allowed per configuration")
+    parser.add_argument(
+        "--timeout", type=int, default=900, help="seconds allowed per configuration"
+    )
     parser.add_argument("--json", help="also write every raw result to this file")
-    parser.add_argument("--results-file", help="append the rows there, not to "
-                        "RESULTS.md (e.g. $OUT/RESULTS-gpu.md on the device)")
+    parser.add_argument(
+        "--results-file",
+        help="append the rows there, not to "
+        "RESULTS.md (e.g. $OUT/RESULTS-gpu.md on the device)",
+    )
     parser.add_argument("--no-record", action="store_true")
-    parser.add_argument("--run", choices=KERAS_CONFIGS + ("mammoclf-partial",),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--run", choices=KERAS_CONFIGS + ("mammoclf-partial",), help=argparse.SUPPRESS
+    )
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     if args.run:
-        sizes = {"batch_size": args.batch_size, "n_images": args.n_images,
-                 "image_size": args.image_size, "epochs": args.epochs}
+        sizes = {
+            "batch_size": args.batch_size,
+            "n_images": args.n_images,
+            "image_size": args.image_size,
+            "epochs": args.epochs,
+        }
         if args.run == "mammoclf-partial":
             print(json.dumps(run_keras_schedule(**sizes)))
         else:
@@ -279,19 +388,31 @@ def main():
     throughput = {}
     if "throughput" in parts:
         throughput = measure_throughput(
-            configs, batch_sizes=batch_sizes, n_images=args.n_images,
-            image_size=args.image_size, epochs=args.epochs,
-            torch_device=args.torch_device, timeout=args.timeout)
+            configs,
+            batch_sizes=batch_sizes,
+            n_images=args.n_images,
+            image_size=args.image_size,
+            epochs=args.epochs,
+            torch_device=args.torch_device,
+            timeout=args.timeout,
+        )
         raw["throughput"] = throughput
         sentences["gpu fine-tuning"] = describe_throughput(throughput, args.image_size)
     if "schedule" in parts:
-        mode = (args.torch_mode or best_torch_mode(throughput, args.schedule_batch_size)
-                or "bf16-compile")
+        mode = (
+            args.torch_mode
+            or best_torch_mode(throughput, args.schedule_batch_size)
+            or "bf16-compile"
+        )
         schedule = measure_schedule(
-            torch_mode=mode, batch_size=args.schedule_batch_size,
-            n_images=args.schedule_images, image_size=args.image_size,
-            epochs=args.schedule_epochs, torch_device=args.torch_device,
-            timeout=args.timeout)
+            torch_mode=mode,
+            batch_size=args.schedule_batch_size,
+            n_images=args.schedule_images,
+            image_size=args.image_size,
+            epochs=args.schedule_epochs,
+            torch_device=args.torch_device,
+            timeout=args.timeout,
+        )
         raw["schedule"] = schedule
         sentences["gpu partial schedule"] = describe_schedule(schedule)
     if args.json:
@@ -307,8 +428,13 @@ def main():
     machine = f"{machine_description()}; {' / '.join(devices)}"
     backend = os.environ.get("KERAS_BACKEND", "tensorflow") + " (Keras) + PyTorch"
     for benchmark, sentence in sentences.items():
-        append_row(benchmark, sentence, machine=machine, backend=backend,
-                   results_file=args.results_file)
+        append_row(
+            benchmark,
+            sentence,
+            machine=machine,
+            backend=backend,
+            results_file=args.results_file,
+        )
 
 
 def _all_results(raw):

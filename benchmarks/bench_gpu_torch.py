@@ -102,8 +102,19 @@ def make_images(n_images, image_size, seed=0):
     return np.ascontiguousarray(images.transpose(0, 3, 1, 2)), labels
 
 
-def run(*, mode, schedule, batch_size, n_images, image_size, epochs, device,
-        data_on_device=False, channels_last=True, seed=0):
+def run(
+    *,
+    mode,
+    schedule,
+    batch_size,
+    n_images,
+    image_size,
+    epochs,
+    device,
+    data_on_device=False,
+    channels_last=True,
+    seed=0,
+):
     """Train as described in the module docstring; return a dict of timings."""
     import torch
     import torchvision
@@ -126,9 +137,14 @@ def run(*, mode, schedule, batch_size, n_images, image_size, epochs, device,
     autocast = mode != "fp32"
     generator = torch.Generator().manual_seed(seed)
 
-    stages = ([("all", epochs, _LEARNING_RATE / 10)] if schedule == "full" else
-              [(None, epochs, _LEARNING_RATE),
-               ("denseblock4", epochs, _LEARNING_RATE / 10)])
+    stages = (
+        [("all", epochs, _LEARNING_RATE / 10)]
+        if schedule == "full"
+        else [
+            (None, epochs, _LEARNING_RATE),
+            ("denseblock4", epochs, _LEARNING_RATE / 10),
+        ]
+    )
     epoch_seconds, losses = [], []
     for unfreeze, stage_epochs, learning_rate in stages:
         parameters = set_trainable(model, torch, unfreeze)
@@ -140,9 +156,12 @@ def run(*, mode, schedule, batch_size, n_images, image_size, epochs, device,
             if data_on_device:
                 order = order.to(dev)
             for start in range(0, n_images, batch_size):
-                rows = order[start:start + batch_size]
-                xb = X[rows].to(dev, non_blocking=True).contiguous(
-                    memory_format=memory_format)
+                rows = order[start : start + batch_size]
+                xb = (
+                    X[rows]
+                    .to(dev, non_blocking=True)
+                    .contiguous(memory_format=memory_format)
+                )
                 yb = y[rows].to(dev, non_blocking=True)
                 optimizer.zero_grad(set_to_none=True)
                 with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=autocast):
@@ -156,13 +175,23 @@ def run(*, mode, schedule, batch_size, n_images, image_size, epochs, device,
         epoch_seconds.append(stage_seconds)
     total = time.perf_counter() - started
     result = {
-        "framework": "pytorch", "torch": torch.__version__, "mode": mode,
-        "schedule": schedule, "batch_size": batch_size, "n_images": n_images,
-        "image_size": image_size, "epochs": epochs, "device": str(dev),
-        "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-                        else "cpu"),
-        "data_on_device": data_on_device, "channels_last": channels_last,
-        "total_s": total, "epoch_s": epoch_seconds, "last_loss": losses[-1],
+        "framework": "pytorch",
+        "torch": torch.__version__,
+        "mode": mode,
+        "schedule": schedule,
+        "batch_size": batch_size,
+        "n_images": n_images,
+        "image_size": image_size,
+        "epochs": epochs,
+        "device": str(dev),
+        "device_name": (
+            torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
+        ),
+        "data_on_device": data_on_device,
+        "channels_last": channels_last,
+        "total_s": total,
+        "epoch_s": epoch_seconds,
+        "last_loss": losses[-1],
     }
     steady = [s for stage in epoch_seconds for s in stage[1:]]
     if steady:
@@ -182,11 +211,17 @@ def main():
     parser.add_argument("--data-on-device", action="store_true")
     parser.add_argument("--no-channels-last", action="store_true")
     args = parser.parse_args()
-    result = run(mode=args.mode, schedule=args.schedule, batch_size=args.batch_size,
-                 n_images=args.n_images, image_size=args.image_size,
-                 epochs=args.epochs, device=args.device,
-                 data_on_device=args.data_on_device,
-                 channels_last=not args.no_channels_last)
+    result = run(
+        mode=args.mode,
+        schedule=args.schedule,
+        batch_size=args.batch_size,
+        n_images=args.n_images,
+        image_size=args.image_size,
+        epochs=args.epochs,
+        device=args.device,
+        data_on_device=args.data_on_device,
+        channels_last=not args.no_channels_last,
+    )
     print(json.dumps(result))
 
 

@@ -41,8 +41,9 @@ HEAVY_MODULES = ("tensorflow", "keras", "jax", "torch", "matplotlib")
 def run_fresh(code):
     """Run ``python -c code`` in a fresh interpreter; return (seconds, peak RSS MiB)."""
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", code],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -60,8 +61,9 @@ def modules_loaded_by(code):
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & "
         f"set({list(HEAVY_MODULES)!r}))))"
     )
-    output = subprocess.run([sys.executable, "-c", probe], check=True,
-                            capture_output=True, text=True).stdout
+    output = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -103,8 +105,11 @@ def describe(result):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-record", action="store_true",
-                        help="print the results without appending to RESULTS.md")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="print the results without appending to RESULTS.md",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # inherited by the children
     result = measure(args.repeats)

@@ -59,7 +59,9 @@ def make_study_data(n_images, image_size, *, n_jobs, directory, random_state=0):
     sizes[-1] += n_images - sizes.sum()
     chunks = Parallel(n_jobs=n_chunks)(
         delayed(make_synthetic_mammograms)(
-            int(size), image_size=image_size, random_state=random_state + chunk,
+            int(size),
+            image_size=image_size,
+            random_state=random_state + chunk,
             directory=os.path.join(directory, f"chunk{chunk:02d}"),
         )
         for chunk, size in enumerate(sizes)
@@ -67,22 +69,35 @@ def make_study_data(n_images, image_size, *, n_jobs, directory, random_state=0):
     paths = np.concatenate([data.paths for data in chunks])
     labels = np.concatenate([data.labels for data in chunks])
     groups = np.concatenate(
-        [np.char.add(f"C{chunk:02d}-", data.groups.astype(str))
-         for chunk, data in enumerate(chunks)]
+        [
+            np.char.add(f"C{chunk:02d}-", data.groups.astype(str))
+            for chunk, data in enumerate(chunks)
+        ]
     )
     return paths, labels, groups
 
 
-def study_models(*, epochs_scratch, epochs_densenet, batch_size, precision,
-                 frozen_cache, models=STUDY_MODELS, random_state=0):
+def study_models(
+    *,
+    epochs_scratch,
+    epochs_densenet,
+    batch_size,
+    precision,
+    frozen_cache,
+    models=STUDY_MODELS,
+    random_state=0,
+):
     """The command line's study pipelines, with ``precision`` and ``frozen_cache``."""
     from mammoclf.cli._models import STUDY_MODELS as SPECS
     from mammoclf.cli._models import build_models
 
     specs = [spec for spec in SPECS if spec.key in models]
     pipelines = build_models(
-        specs, epochs={"scratch": epochs_scratch, "densenet": epochs_densenet},
-        batch_size=batch_size, weights=None, random_state=random_state,
+        specs,
+        epochs={"scratch": epochs_scratch, "densenet": epochs_densenet},
+        batch_size=batch_size,
+        weights=None,
+        random_state=random_state,
     )
     for pipeline in pipelines.values():
         classifier = pipeline.steps[-1][1]
@@ -97,21 +112,36 @@ def run_study(X, labels, groups, *, cv, pipelines):
     from mammoclf import compare_models
 
     started = time.perf_counter()
-    result = compare_models(pipelines, X, labels, groups=groups, cv=cv,
-                            scoring=["roc_auc"], random_state=0)
+    result = compare_models(
+        pipelines, X, labels, groups=groups, cv=cv, scoring=["roc_auc"], random_state=0
+    )
     return result, time.perf_counter() - started
 
 
 def model_seconds(result):
     """Fit + predict seconds of each model, summed over the folds."""
     compute = result.compute
-    totals = (compute["fit_time"] + compute["predict_time"]).groupby(
-        level="model", sort=False).sum()
+    totals = (
+        (compute["fit_time"] + compute["predict_time"])
+        .groupby(level="model", sort=False)
+        .sum()
+    )
     return {name: float(seconds) for name, seconds in totals.items()}
 
 
-def measure(*, n_images, image_size, cv, epochs_scratch, epochs_densenet,
-            batch_size, precision, n_jobs, baseline=True, directory=None):
+def measure(
+    *,
+    n_images,
+    image_size,
+    cv,
+    epochs_scratch,
+    epochs_densenet,
+    batch_size,
+    precision,
+    n_jobs,
+    baseline=True,
+    directory=None,
+):
     """Generate, load and cross-validate; return timings (seconds) and AUCs."""
     from mammoclf import DicomLoader, Resizer
 
@@ -119,34 +149,52 @@ def measure(*, n_images, image_size, cv, epochs_scratch, epochs_densenet,
     directory = directory or tempfile.mkdtemp(prefix="mammoclf-study-")
     timings = {}
     started = time.perf_counter()
-    paths, labels, groups = make_study_data(n_images, image_size, n_jobs=n_jobs,
-                                            directory=directory)
+    paths, labels, groups = make_study_data(
+        n_images, image_size, n_jobs=n_jobs, directory=directory
+    )
     timings["generate"] = time.perf_counter() - started
 
     started = time.perf_counter()
     X = Resizer(size=image_size).fit_transform(
-        DicomLoader(n_jobs=n_jobs).transform(paths))
+        DicomLoader(n_jobs=n_jobs).transform(paths)
+    )
     timings["load"] = time.perf_counter() - started
 
-    common = {"epochs_scratch": epochs_scratch, "epochs_densenet": epochs_densenet,
-              "batch_size": batch_size, "precision": precision}
+    common = {
+        "epochs_scratch": epochs_scratch,
+        "epochs_densenet": epochs_densenet,
+        "batch_size": batch_size,
+        "precision": precision,
+    }
     cached, timings["study_cv"] = run_study(
-        X, labels, groups, cv=cv,
-        pipelines=study_models(frozen_cache="auto", **common))
+        X, labels, groups, cv=cv, pipelines=study_models(frozen_cache="auto", **common)
+    )
     result = {
-        "n_images": n_images, "image_size": image_size, "cv": cv,
-        "epochs_scratch": epochs_scratch, "epochs_densenet": epochs_densenet,
-        "batch_size": batch_size, "precision": precision,
-        "timings": timings, "model_seconds": model_seconds(cached),
-        "roc_auc": cached.scores["roc_auc"].groupby(level="model", sort=False)
-        .mean().to_dict(),
+        "n_images": n_images,
+        "image_size": image_size,
+        "cv": cv,
+        "epochs_scratch": epochs_scratch,
+        "epochs_densenet": epochs_densenet,
+        "batch_size": batch_size,
+        "precision": precision,
+        "timings": timings,
+        "model_seconds": model_seconds(cached),
+        "roc_auc": cached.scores["roc_auc"]
+        .groupby(level="model", sort=False)
+        .mean()
+        .to_dict(),
         "study_s": timings["load"] + timings["study_cv"],
     }
     if baseline:
         uncached, cv_seconds = run_study(
-            X, labels, groups, cv=cv,
-            pipelines=study_models(frozen_cache="off",
-                                   models=("frozen", "partial"), **common))
+            X,
+            labels,
+            groups,
+            cv=cv,
+            pipelines=study_models(
+                frozen_cache="off", models=("frozen", "partial"), **common
+            ),
+        )
         if [s.test.tolist() for s in uncached.splits] != [
             s.test.tolist() for s in cached.splits
         ]:
@@ -164,8 +212,9 @@ def measure(*, n_images, image_size, cv, epochs_scratch, epochs_densenet,
 
 
 def describe(result):
-    seconds = ", ".join(f"{name} {s:.0f} s" for name, s in
-                        result["model_seconds"].items())
+    seconds = ", ".join(
+        f"{name} {s:.0f} s" for name, s in result["model_seconds"].items()
+    )
     aucs = ", ".join(f"{auc:.2f}" for auc in result["roc_auc"].values())
     timings = result["timings"]
     text = (
@@ -179,8 +228,9 @@ def describe(result):
         f"mean ROC AUC {aucs})"
     )
     if "ratio" in result:
-        baseline = ", ".join(f"{name} {s:.0f} s" for name, s in
-                             result["baseline_model_seconds"].items())
+        baseline = ", ".join(
+            f"{name} {s:.0f} s" for name, s in result["baseline_model_seconds"].items()
+        )
         text += (
             f"; without frozen-prefix caching {result['baseline_study_s']:.0f} s "
             f"({baseline}; the CNN's time reused), x{result['ratio']:.2f}"
@@ -193,26 +243,46 @@ def main():
     parser.add_argument("--n-images", type=int, default=3000)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--cv", type=int, default=5)
-    parser.add_argument("--epochs-scratch", type=int, default=30,
-                        help="the command line's default")
-    parser.add_argument("--epochs-densenet", type=int, default=8,
-                        help="per stage; the command line's default")
+    parser.add_argument(
+        "--epochs-scratch", type=int, default=30, help="the command line's default"
+    )
+    parser.add_argument(
+        "--epochs-densenet",
+        type=int,
+        default=8,
+        help="per stage; the command line's default",
+    )
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--precision", default="mixed_bfloat16",
-                        choices=("float32", "mixed_bfloat16", "mixed_float16"))
+    parser.add_argument(
+        "--precision",
+        default="mixed_bfloat16",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
     parser.add_argument("--n-jobs", type=int, default=os.cpu_count())
-    parser.add_argument("--no-baseline", action="store_true",
-                        help="skip the run without frozen-prefix caching")
-    parser.add_argument("--results-file", help="append the row there, not to "
-                        "RESULTS.md (e.g. $OUT/RESULTS-gpu.md on the device)")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the run without frozen-prefix caching",
+    )
+    parser.add_argument(
+        "--results-file",
+        help="append the row there, not to "
+        "RESULTS.md (e.g. $OUT/RESULTS-gpu.md on the device)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    result = measure(n_images=args.n_images, image_size=args.image_size, cv=args.cv,
-                     epochs_scratch=args.epochs_scratch,
-                     epochs_densenet=args.epochs_densenet, batch_size=args.batch_size,
-                     precision=args.precision, n_jobs=args.n_jobs,
-                     baseline=not args.no_baseline)
+    result = measure(
+        n_images=args.n_images,
+        image_size=args.image_size,
+        cv=args.cv,
+        epochs_scratch=args.epochs_scratch,
+        epochs_densenet=args.epochs_densenet,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        n_jobs=args.n_jobs,
+        baseline=not args.no_baseline,
+    )
     sentence = describe(result)
     print(sentence)
     if args.no_record:
@@ -222,9 +292,12 @@ def main():
 
     from mammoclf.utils._keras import import_keras
 
-    append_row("gpu study", sentence,
-               machine=f"{machine_description()}; {accelerator_name(import_keras())}",
-               results_file=args.results_file)
+    append_row(
+        "gpu study",
+        sentence,
+        machine=f"{machine_description()}; {accelerator_name(import_keras())}",
+        results_file=args.results_file,
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-from mammoclf import __version__  # noqa: E402
+from mammoclf import __version__
 
 project = "mammoclf"
 author = "mammoclf developers"

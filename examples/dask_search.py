@@ -61,8 +61,9 @@ def main(address=None):
     # The cluster: an existing scheduler, or 2 local worker processes with
     # one thread each (one Keras fit per process at a time).
     if address is None:
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        )
         client = Client(cluster)
     else:
         cluster, client = None, Client(address)
@@ -76,17 +77,27 @@ def main(address=None):
     # weights=None keeps the example offline; use "imagenet" on a cluster
     # whose workers have the weights file in $KERAS_HOME/models/.
     search = GridSearchCV(
-        DenseNetTransferClassifier(weights=None, dense_units=16, epochs=2,
-                                   batch_size=32, random_state=0),
+        DenseNetTransferClassifier(
+            weights=None, dense_units=16, epochs=2, batch_size=32, random_state=0
+        ),
         {"freeze_schedule": ["frozen", "conv5"]},
-        scoring="roc_auc", cv=StratifiedGroupKFold(n_splits=2), refit=False,
+        scoring="roc_auc",
+        cv=StratifiedGroupKFold(n_splits=2),
+        refit=False,
         error_score="raise",
     )
     with joblib.parallel_backend("dask", **backend_options):
         search.fit(X, y, groups=groups)
-    print(pd.DataFrame(search.cv_results_)[
-        ["param_freeze_schedule", "mean_test_score", "std_test_score", "mean_fit_time"]
-    ].to_string(index=False))
+    print(
+        pd.DataFrame(search.cv_results_)[
+            [
+                "param_freeze_schedule",
+                "mean_test_score",
+                "std_test_score",
+                "mean_fit_time",
+            ]
+        ].to_string(index=False)
+    )
 
     # %%
     # A comparison of two models on the same patient-grouped folds: scores
@@ -94,12 +105,18 @@ def main(address=None):
     models = {
         "cnn": ScratchCNNClassifier(filters=(8, 16), epochs=15, random_state=0),
         "densenet-frozen": DenseNetTransferClassifier(
-            weights=None, freeze_schedule="frozen", dense_units=16, epochs=5,
-            batch_size=32, random_state=0),
+            weights=None,
+            freeze_schedule="frozen",
+            dense_units=16,
+            epochs=5,
+            batch_size=32,
+            random_state=0,
+        ),
     }
     with joblib.parallel_backend("dask", **backend_options):
-        result = compare_models(models, X, y, groups=groups, cv=3, random_state=0,
-                                measure_memory=False)
+        result = compare_models(
+            models, X, y, groups=groups, cv=3, random_state=0, measure_memory=False
+        )
     print(result.summary())
 
     client.close()

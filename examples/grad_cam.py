@@ -29,7 +29,10 @@ from mammoclf.datasets import make_synthetic_mammograms
 from mammoclf.inspection import GradCAMDisplay, grad_cam
 
 data = make_synthetic_mammograms(
-    200, image_size=128, difficulty=0.3, random_state=0,
+    200,
+    image_size=128,
+    difficulty=0.3,
+    random_state=0,
     directory=tempfile.mkdtemp(prefix="mammoclf-"),
 )
 images = Resizer(size=64).fit_transform(DicomLoader().fit_transform(data.paths))

@@ -81,8 +81,11 @@ except WeightsUnavailableError as error:
 # %%
 # Scores per unfreeze depth (patient-grouped, 2 folds) and the chosen one.
 results = pd.DataFrame(search.cv_results_)
-print(results[["param_freeze_schedule", "mean_test_score", "std_test_score",
-               "mean_fit_time"]].to_string(index=False))
+print(
+    results[
+        ["param_freeze_schedule", "mean_test_score", "std_test_score", "mean_fit_time"]
+    ].to_string(index=False)
+)
 print("best:", search.best_params_, f"AUC {search.best_score_:.3f}")
 
 # %%

@@ -36,8 +36,10 @@ data = make_synthetic_mammograms(
     60, image_size=96, random_state=0, directory=tempfile.mkdtemp(prefix="mammoclf-")
 )
 classes, counts = np.unique(data.labels, return_counts=True)
-print(f"{len(data.paths)} DICOM files of {len(set(data.groups))} patients:",
-      ", ".join(f"{c} {n}" for c, n in zip(classes, counts)))
+print(
+    f"{len(data.paths)} DICOM files of {len(set(data.groups))} patients:",
+    ", ".join(f"{c} {n}" for c, n in zip(classes, counts)),
+)
 
 # %%
 # The pipeline. X is a list of file paths: DicomLoader returns a lazy image
@@ -50,7 +52,10 @@ pipeline = make_pipeline(
     Resizer(size=48),
     Augmenter(n_copies=1, max_rotation=10.0, horizontal_flip=True, random_state=0),
     DenseNetTransferClassifier(
-        weights="imagenet", freeze_schedule="frozen", dense_units=32, epochs=5,
+        weights="imagenet",
+        freeze_schedule="frozen",
+        dense_units=32,
+        epochs=5,
         random_state=0,
     ),
 )
@@ -66,7 +71,12 @@ scoring = clinical_scorers(metrics=["roc_auc", "sensitivity", "specificity"])
 
 def evaluate(model):
     return cross_validate(
-        model, data.paths, data.labels, groups=data.groups, cv=cv, scoring=scoring,
+        model,
+        data.paths,
+        data.labels,
+        groups=data.groups,
+        cv=cv,
+        scoring=scoring,
         error_score="raise",
     )
 
@@ -80,4 +90,6 @@ except WeightsUnavailableError as error:
 
 for metric in ("roc_auc", "sensitivity", "specificity"):
     values = scores[f"test_{metric}"]
-    print(f"{metric:>12}: {values.mean():.3f} ± {values.std():.3f} over {len(values)} folds")
+    print(
+        f"{metric:>12}: {values.mean():.3f} ± {values.std():.3f} over {len(values)} folds"
+    )

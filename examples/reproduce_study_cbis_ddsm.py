@@ -61,7 +61,9 @@ images = Resizer(size=224).fit_transform(
 
 
 def study_augmentation():
-    return Augmenter(n_copies=1, max_rotation=10.0, horizontal_flip=True, random_state=0)
+    return Augmenter(
+        n_copies=1, max_rotation=10.0, horizontal_flip=True, random_state=0
+    )
 
 
 models = {
@@ -74,14 +76,20 @@ models = {
     ),
     "DenseNet121 partially unfrozen": make_pipeline(
         study_augmentation(),
-        DenseNetTransferClassifier(freeze_schedule="partial", epochs=15, random_state=0),
+        DenseNetTransferClassifier(
+            freeze_schedule="partial", epochs=15, random_state=0
+        ),
     ),
 }
 
 # %%
 result = compare_models(
-    models, images, data.labels, groups=data.groups,
+    models,
+    images,
+    data.labels,
+    groups=data.groups,
     cv=StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=0),
-    random_state=0, verbose=1,
+    random_state=0,
+    verbose=1,
 )
 print(result.summary(tests=("corrected_t", "delong", "mcnemar")))

@@ -8,7 +8,7 @@ imports neither Keras nor TensorFlow, which the estimators load on first fit.
 
 import importlib
 
-from mammoclf._version import __version__
+from mammoclf._version import __version__ as __version__
 
 # Public name -> module that defines it.
 _LAZY_EXPORTS = {
@@ -23,12 +23,44 @@ _LAZY_EXPORTS = {
     "save": "mammoclf.persistence",
 }
 _SUBMODULES = {
-    "classifiers", "datasets", "exceptions", "inspection", "metrics",
-    "model_selection", "persistence", "pipeline", "plotting", "preprocessing",
-    "stats", "utils",
+    "classifiers",
+    "datasets",
+    "exceptions",
+    "inspection",
+    "metrics",
+    "model_selection",
+    "persistence",
+    "pipeline",
+    "plotting",
+    "preprocessing",
+    "stats",
+    "utils",
 }
 
-__all__ = sorted([*_LAZY_EXPORTS, *_SUBMODULES, "__version__"])
+__all__ = [
+    "Augmenter",
+    "DenseNetTransferClassifier",
+    "DicomLoader",
+    "Resizer",
+    "ScratchCNNClassifier",
+    "__version__",
+    "classifiers",
+    "compare_models",
+    "datasets",
+    "exceptions",
+    "inspection",
+    "load",
+    "make_pipeline",
+    "metrics",
+    "model_selection",
+    "persistence",
+    "pipeline",
+    "plotting",
+    "preprocessing",
+    "save",
+    "stats",
+    "utils",
+]
 
 
 def __getattr__(name):

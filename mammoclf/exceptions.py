@@ -46,17 +46,17 @@ warns with :class:`GroupLeakageWarning`.
 """
 
 __all__ = [
-    "MammoclfError",
-    "InvalidImageError",
-    "ImageFileError",
-    "MissingDecoderError",
+    "BackendNotSupportedError",
     "DatasetError",
     "FreezeScheduleError",
-    "WeightsUnavailableError",
-    "IncompatibleModelError",
-    "BackendNotSupportedError",
-    "InconsistentVersionWarning",
     "GroupLeakageWarning",
+    "ImageFileError",
+    "IncompatibleModelError",
+    "InconsistentVersionWarning",
+    "InvalidImageError",
+    "MammoclfError",
+    "MissingDecoderError",
+    "WeightsUnavailableError",
 ]
 
 

@@ -29,7 +29,7 @@ from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarni
 from mammoclf.utils._io import atomic_write
 from mammoclf.utils._keras import import_keras, model_from_bytes, model_to_bytes
 
-__all__ = ["save", "load"]
+__all__ = ["load", "save"]
 
 FORMAT_NAME = "mammoclf-model"
 FORMAT_VERSION = 1
@@ -202,9 +202,16 @@ def _describe(estimator, name, networks):
             [step_name, _describe(step, f"{name}.{step_name}", networks)]
             for step_name, step in estimator.steps
         ]
-        params = {k: estimator.get_params(deep=False)[k] for k in _PIPELINE_PARAMS
-                  if k in estimator.get_params(deep=False) and k != "memory"}
-        return {"class": class_path, "steps": steps, "params": _encode(params, "params")}
+        params = {
+            k: estimator.get_params(deep=False)[k]
+            for k in _PIPELINE_PARAMS
+            if k in estimator.get_params(deep=False) and k != "memory"
+        }
+        return {
+            "class": class_path,
+            "steps": steps,
+            "params": _encode(params, "params"),
+        }
     params = estimator.get_params(deep=False)
     for runtime_param in _RUNTIME_ONLY_PARAMS:
         if params.get(runtime_param) is not None:
@@ -215,7 +222,11 @@ def _describe(estimator, name, networks):
                 stacklevel=3,
             )
             params[runtime_param] = None
-    fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
+    fitted = {
+        k: v
+        for k, v in vars(estimator).items()
+        if k.endswith("_") and not k.startswith("_")
+    }
     if "model_" in fitted:
         networks[name] = fitted.pop("model_")
     return {
@@ -237,7 +248,10 @@ def _rebuild(description, networks, path):
     cls = getattr(import_module(module_name), class_name)
     params = _decode(description["params"])
     if "steps" in description:
-        steps = [(step_name, _rebuild(step, networks, path)) for step_name, step in description["steps"]]
+        steps = [
+            (step_name, _rebuild(step, networks, path))
+            for step_name, step in description["steps"]
+        ]
         return cls(steps, **params)
     estimator = cls(**params)
     for attribute, value in _decode(description["fitted"]).items():
@@ -258,14 +272,21 @@ def _encode(value, where):
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biufUSO":
             raise TypeError(f"{where}: arrays of dtype {value.dtype} cannot be saved.")
-        return {"__ndarray__": _encode(value.tolist(), where), "dtype": value.dtype.str,
-                "shape": list(value.shape)}
+        return {
+            "__ndarray__": _encode(value.tolist(), where),
+            "dtype": value.dtype.str,
+            "shape": list(value.shape),
+        }
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v, where) for v in value]}
     if isinstance(value, list):
         return [_encode(v, where) for v in value]
     if isinstance(value, dict):
-        return {"__dict__": [[_encode(k, where), _encode(v, where)] for k, v in value.items()]}
+        return {
+            "__dict__": [
+                [_encode(k, where), _encode(v, where)] for k, v in value.items()
+            ]
+        }
     if isinstance(value, Path):
         return {"__path__": str(value)}
     if isinstance(value, np.random.RandomState):
@@ -294,6 +315,8 @@ def _decode(value):
     if "__random_state__" in value:
         kind, keys, position, has_gauss, cached = value["__random_state__"]
         state = np.random.RandomState()
-        state.set_state((kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+        state.set_state(
+            (kind, np.array(keys, dtype=np.uint32), position, has_gauss, cached)
+        )
         return state
     raise IncompatibleModelError(f"unknown value encoding in archive: {sorted(value)}")

@@ -65,7 +65,9 @@ def _write(ds, path):
 
 
 def _gradient(rows=40, columns=30):
-    return np.linspace(100, 3000, rows * columns).reshape(rows, columns).astype(np.uint16)
+    return (
+        np.linspace(100, 3000, rows * columns).reshape(rows, columns).astype(np.uint16)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +103,10 @@ def corpus(tmp_path_factory):
     rgb.SamplesPerPixel, rgb.Columns, rgb.PlanarConfiguration = 3, 8, 0
     files["rgb"] = _write(rgb, folder / "rgb.dcm")
 
-    for case, (rows, columns) in {"zero_size": (0, 30),
-                                  "absurd_size": (2**15, 2**15)}.items():
+    for case, (rows, columns) in {
+        "zero_size": (0, 30),
+        "absurd_size": (2**15, 2**15),
+    }.items():
         ds = dicom_dataset(_gradient())
         ds.Rows, ds.Columns = rows, columns
         files[case] = _write(ds, folder / f"{case}.dcm")
@@ -119,8 +123,13 @@ def corpus(tmp_path_factory):
         Image.fromarray(pixels).save(pngs[-1][0])
     every_file = [good, *(p for p, _ in pngs), *files.values()]
     digests = {path: _digest(path) for path in every_file if Path(path).exists()}
-    return {"files": files, "good_dicom": good, "good_pngs": pngs, "folder": folder,
-            "digests": digests}
+    return {
+        "files": files,
+        "good_dicom": good,
+        "good_pngs": pngs,
+        "folder": folder,
+        "digests": digests,
+    }
 
 
 def _digest(path):
@@ -136,11 +145,15 @@ def without_jpeg2000_plugins(monkeypatch):
 
     decoder = get_decoder(JPEG2000Lossless)
     monkeypatch.setattr(decoder, "_available", {})
-    monkeypatch.setattr(decoder, "_unavailable", {
-        "pylibjpeg": ("numpy", "pylibjpeg>=2.0", "pylibjpeg-openjpeg>=2.0"),
-        "gdcm": ("numpy", "gdcm>=3.0.10"),
-        "pillow": ("numpy", "pillow>=10.0", "jpeg2k"),
-    })
+    monkeypatch.setattr(
+        decoder,
+        "_unavailable",
+        {
+            "pylibjpeg": ("numpy", "pylibjpeg>=2.0", "pylibjpeg-openjpeg>=2.0"),
+            "gdcm": ("numpy", "gdcm>=3.0.10"),
+            "pillow": ("numpy", "pillow>=10.0", "jpeg2k"),
+        },
+    )
 
 
 # (case, entry point, documented type or exit status, message fragment)
@@ -170,7 +183,12 @@ FILE_CASES = [
     ("no_pixel_data", "scan", ImageFileError, "has no pixel data"),
     ("no_pixel_data", "cli_compare", EXIT_INPUT, "has no pixel data"),
     ("missing_plugin", "loader", MissingDecoderError, 'pip install "mammoclf[dicom]"'),
-    ("missing_plugin", "pipeline", MissingDecoderError, "whose decoder is not installed"),
+    (
+        "missing_plugin",
+        "pipeline",
+        MissingDecoderError,
+        "whose decoder is not installed",
+    ),
     ("missing_plugin", "scan", MissingDecoderError, "pylibjpeg-openjpeg"),
     ("missing_plugin", "cli_compare", EXIT_INPUT, "whose decoder is not installed"),
     ("missing_plugin", "cli_predict", EXIT_INPUT, "whose decoder is not installed"),
@@ -201,8 +219,13 @@ def fitted_cnn():
     rng = np.random.default_rng(0)
     X = rng.random((16, 32, 32), dtype=np.float32)
     y = np.array(["BENIGN", "MALIGNANT"] * 8)
-    return ScratchCNNClassifier(filters=(2,), dense_units=4, epochs=1,
-                                random_state=0).fit(X, y), X, y
+    return (
+        ScratchCNNClassifier(filters=(2,), dense_units=4, epochs=1, random_state=0).fit(
+            X, y
+        ),
+        X,
+        y,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +250,8 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
     """What ``entry_point`` does with the file ``path``: ``(type or exit, message)``."""
     if entry_point == "loader":
         return _outcome(
-            lambda: Resizer(size=16).fit_transform(DicomLoader().fit_transform([path])))
+            lambda: Resizer(size=16).fit_transform(DicomLoader().fit_transform([path]))
+        )
     if entry_point == "pipeline":
         return _outcome(lambda: saved_pipeline[0].predict([path]))
     if entry_point == "read_metadata":
@@ -248,9 +272,22 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
             writer.writerow([path, "BENIGN", "p9"])
         out = corpus["folder"] / "report"
         shutil.rmtree(out, ignore_errors=True)
-        status = main(["compare", "--csv", str(table), "--models", "scratch",
-                       "--epochs", "1", "--image-size", "32", "--quiet",
-                       "--out", str(out)])
+        status = main(
+            [
+                "compare",
+                "--csv",
+                str(table),
+                "--models",
+                "scratch",
+                "--epochs",
+                "1",
+                "--image-size",
+                "32",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
     else:
         status = main(["predict", saved_pipeline[1], corpus["good_dicom"], path])
     err = capsys.readouterr().err.strip()
@@ -259,11 +296,13 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
 
 
 @pytest.mark.parametrize(
-    "case, entry_point, expected, fragment", FILE_CASES,
+    "case, entry_point, expected, fragment",
+    FILE_CASES,
     ids=[f"{case}-{entry}" for case, entry, _, _ in FILE_CASES],
 )
-def test_bad_files(corpus, saved_pipeline, capsys, request, case, entry_point,
-                   expected, fragment):
+def test_bad_files(
+    corpus, saved_pipeline, capsys, request, case, entry_point, expected, fragment
+):
     if case == "missing_plugin":
         request.getfixturevalue("without_jpeg2000_plugins")
     path = corpus["files"][case]
@@ -279,16 +318,30 @@ def test_bad_files(corpus, saved_pipeline, capsys, request, case, entry_point,
 
 def test_the_corpus_covers_every_file_case_at_the_loader():
     cases = {case for case, entry, _, _ in FILE_CASES if entry == "loader"}
-    assert cases == {"missing", "truncated", "not_dicom", "empty_file", "no_pixel_data",
-                     "missing_plugin", "multi_frame", "rgb", "zero_size",
-                     "absurd_size", "nan_pixels"}
+    assert cases == {
+        "missing",
+        "truncated",
+        "not_dicom",
+        "empty_file",
+        "no_pixel_data",
+        "missing_plugin",
+        "multi_frame",
+        "rgb",
+        "zero_size",
+        "absurd_size",
+        "nan_pixels",
+    }
 
 
 def test_good_files_pass_every_file_entry_point(corpus, saved_pipeline):
     """The control: the corpus's good files are not refused anywhere."""
     good = [corpus["good_dicom"], *(p for p, _ in corpus["good_pngs"])]
-    assert Resizer(size=16).fit_transform(DicomLoader().fit_transform(good)).shape == \
-        (5, 16, 16, 1)
+    assert Resizer(size=16).fit_transform(DicomLoader().fit_transform(good)).shape == (
+        5,
+        16,
+        16,
+        1,
+    )
     assert scan(good).ok
     assert len(read_metadata(good)) == 5
     assert saved_pipeline[0].predict(good).shape == (5,)
@@ -297,8 +350,17 @@ def test_good_files_pass_every_file_entry_point(corpus, saved_pipeline):
 def test_header_only_readers_accept_files_whose_pixels_are_bad(corpus):
     """read_metadata reads headers: files bad only in their pixels are fine there."""
     files = corpus["files"]
-    paths = [files[c] for c in ("truncated", "no_pixel_data", "multi_frame", "rgb",
-                                "zero_size", "absurd_size")]
+    paths = [
+        files[c]
+        for c in (
+            "truncated",
+            "no_pixel_data",
+            "multi_frame",
+            "rgb",
+            "zero_size",
+            "absurd_size",
+        )
+    ]
     assert len(read_metadata(paths)) == len(paths)
 
 
@@ -321,12 +383,19 @@ def _cbis_tables(folder, *, empty=False, truncate_columns=False):
         (lambda tmp: (tmp / "absent", tmp), "is not a directory"),
         (lambda tmp: (tmp, _cbis_tables(tmp)), "were not found under"),
         (lambda tmp: (tmp, _cbis_tables(tmp, empty=True)), "no rows"),
-        (lambda tmp: (tmp, _cbis_tables(tmp, truncate_columns=True)),
-         "lacks the columns"),
+        (
+            lambda tmp: (tmp, _cbis_tables(tmp, truncate_columns=True)),
+            "lacks the columns",
+        ),
         (lambda tmp: (tmp, tmp), "does not exist; tables_dir must hold"),
     ],
-    ids=["missing_root", "missing_images", "empty_tables", "malformed_table",
-         "missing_tables"],
+    ids=[
+        "missing_root",
+        "missing_images",
+        "empty_tables",
+        "malformed_table",
+        "missing_tables",
+    ],
 )
 def test_bad_cbis_ddsm_downloads(tmp_path, setup, fragment):
     root, tables = setup(tmp_path)
@@ -359,9 +428,14 @@ ARRAY_CASES = [
 
 @pytest.fixture(scope="module")
 def fitted_densenet():
-    return DenseNetTransferClassifier(weights=None, freeze_schedule="frozen",
-                                      dense_units=4, epochs=1, batch_size=16,
-                                      random_state=0).fit(_images(), LABELS)
+    return DenseNetTransferClassifier(
+        weights=None,
+        freeze_schedule="frozen",
+        dense_units=4,
+        epochs=1,
+        batch_size=16,
+        random_state=0,
+    ).fit(_images(), LABELS)
 
 
 def _array_entry_points(fitted_cnn, fitted_densenet):
@@ -370,24 +444,43 @@ def _array_entry_points(fitted_cnn, fitted_densenet):
     return {
         "Resizer": lambda X, y: Resizer(size=16).fit_transform(X),
         "Augmenter": lambda X, y: Augmenter(random_state=0).fit_resample(X, y),
-        "ScratchCNN.fit": lambda X, y: ScratchCNNClassifier(filters=(2,), **tiny).fit(X, y),
+        "ScratchCNN.fit": lambda X, y: ScratchCNNClassifier(filters=(2,), **tiny).fit(
+            X, y
+        ),
         "ScratchCNN.predict": lambda X, y: cnn.predict(X),
         "DenseNet.fit": lambda X, y: DenseNetTransferClassifier(
-            weights=None, freeze_schedule="frozen", **tiny).fit(X, y),
+            weights=None, freeze_schedule="frozen", **tiny
+        ).fit(X, y),
         "DenseNet.predict_proba": lambda X, y: fitted_densenet.predict_proba(X),
         "compare_models": lambda X, y: compare_models(
-            {"cnn": ScratchCNNClassifier(filters=(2,), **tiny)}, X, y,
-            groups=np.arange(len(y)), cv=2, measure_memory=False),
+            {"cnn": ScratchCNNClassifier(filters=(2,), **tiny)},
+            X,
+            y,
+            groups=np.arange(len(y)),
+            cv=2,
+            measure_memory=False,
+        ),
     }
 
 
-@pytest.mark.parametrize("case, make_X, fragment", ARRAY_CASES,
-                         ids=[case for case, _, _ in ARRAY_CASES])
-@pytest.mark.parametrize("entry_point", ["Resizer", "Augmenter", "ScratchCNN.fit",
-                                         "ScratchCNN.predict", "DenseNet.fit",
-                                         "DenseNet.predict_proba", "compare_models"])
-def test_bad_image_arrays(fitted_cnn, fitted_densenet, entry_point, case, make_X,
-                          fragment):
+@pytest.mark.parametrize(
+    "case, make_X, fragment", ARRAY_CASES, ids=[case for case, _, _ in ARRAY_CASES]
+)
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "Resizer",
+        "Augmenter",
+        "ScratchCNN.fit",
+        "ScratchCNN.predict",
+        "DenseNet.fit",
+        "DenseNet.predict_proba",
+        "compare_models",
+    ],
+)
+def test_bad_image_arrays(
+    fitted_cnn, fitted_densenet, entry_point, case, make_X, fragment
+):
     X = make_X()
     y = LABELS[: len(X)] if len(X) else LABELS[:0]
     run = _array_entry_points(fitted_cnn, fitted_densenet)[entry_point]
@@ -399,25 +492,51 @@ def test_bad_image_arrays(fitted_cnn, fitted_densenet, entry_point, case, make_X
 
 
 # --------------------------------------------------------------- the labels
-@pytest.mark.parametrize("entry_point, run, fragment", [
-    ("ScratchCNN.fit",
-     lambda: ScratchCNNClassifier(epochs=1).fit(_images(), ["BENIGN"] * 12),
-     "at least 2 classes"),
-    ("DenseNet.fit",
-     lambda: DenseNetTransferClassifier(weights=None).fit(_images(), ["BENIGN"] * 12),
-     "at least 2 classes"),
-    ("compare_models",
-     lambda: compare_models({"cnn": ScratchCNNClassifier()}, _images(), ["B"] * 12,
-                            groups=np.arange(12), cv=2),
-     "y has 1 class(es)"),
-    ("delong_test",
-     lambda: delong_test(["BENIGN"] * 6, np.arange(6.0), np.arange(6.0)[::-1]),
-     "single class"),
-    ("bootstrap_ci",
-     lambda: bootstrap_ci("roc_auc", ["B"] * 6, np.arange(6.0), random_state=0),
-     "single class"),
-], ids=["ScratchCNN.fit", "DenseNet.fit", "compare_models", "delong_test",
-        "bootstrap_ci"])
+@pytest.mark.parametrize(
+    "entry_point, run, fragment",
+    [
+        (
+            "ScratchCNN.fit",
+            lambda: ScratchCNNClassifier(epochs=1).fit(_images(), ["BENIGN"] * 12),
+            "at least 2 classes",
+        ),
+        (
+            "DenseNet.fit",
+            lambda: DenseNetTransferClassifier(weights=None).fit(
+                _images(), ["BENIGN"] * 12
+            ),
+            "at least 2 classes",
+        ),
+        (
+            "compare_models",
+            lambda: compare_models(
+                {"cnn": ScratchCNNClassifier()},
+                _images(),
+                ["B"] * 12,
+                groups=np.arange(12),
+                cv=2,
+            ),
+            "y has 1 class(es)",
+        ),
+        (
+            "delong_test",
+            lambda: delong_test(["BENIGN"] * 6, np.arange(6.0), np.arange(6.0)[::-1]),
+            "single class",
+        ),
+        (
+            "bootstrap_ci",
+            lambda: bootstrap_ci("roc_auc", ["B"] * 6, np.arange(6.0), random_state=0),
+            "single class",
+        ),
+    ],
+    ids=[
+        "ScratchCNN.fit",
+        "DenseNet.fit",
+        "compare_models",
+        "delong_test",
+        "bootstrap_ci",
+    ],
+)
 def test_a_single_class_in_y(entry_point, run, fragment):
     raised, message = _outcome(run)
     assert raised is ValueError, (raised, message)
@@ -432,8 +551,19 @@ def test_a_single_class_in_the_cli(corpus, capsys):
         for index, (good, _) in enumerate(corpus["good_pngs"]):
             writer.writerow([good, "BENIGN", f"p{index}"])
     capsys.readouterr()
-    assert main(["compare", "--csv", str(table), "--quiet",
-                 "--out", str(corpus["folder"] / "r1")]) == EXIT_INPUT
+    assert (
+        main(
+            [
+                "compare",
+                "--csv",
+                str(table),
+                "--quiet",
+                "--out",
+                str(corpus["folder"] / "r1"),
+            ]
+        )
+        == EXIT_INPUT
+    )
     assert "needs exactly two classes" in capsys.readouterr().err
 
 
@@ -447,10 +577,13 @@ def test_labels_at_score_time_never_seen_in_fit(fitted_cnn, fitted_densenet, est
 
 
 # ------------------------------------------------- images and the networks
-@pytest.mark.parametrize("params, size, fragment", [
-    ({}, 16, "got 16x16 images"),
-    ({"resize_to": (16, 16)}, 32, "got resize_to=(16, 16)"),
-])
+@pytest.mark.parametrize(
+    "params, size, fragment",
+    [
+        ({}, 16, "got 16x16 images"),
+        ({"resize_to": (16, 16)}, 32, "got resize_to=(16, 16)"),
+    ],
+)
 def test_images_too_small_for_the_backbone(params, size, fragment):
     clf = DenseNetTransferClassifier(weights=None, **params)
     raised, message = _outcome(lambda: clf.fit(_images(size=size), LABELS))
@@ -466,9 +599,26 @@ def test_images_too_small_for_the_backbone_in_the_cli(corpus, capsys):
         for index, (good, label) in enumerate(corpus["good_pngs"]):
             writer.writerow([good, label, f"p{index}"])
     capsys.readouterr()
-    status = main(["compare", "--csv", str(table), "--models", "frozen",
-                   "--weights", "none", "--image-size", "16", "--cv", "2",
-                   "--epochs", "1", "--quiet", "--out", str(corpus["folder"] / "r2")])
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(table),
+            "--models",
+            "frozen",
+            "--weights",
+            "none",
+            "--image-size",
+            "16",
+            "--cv",
+            "2",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            str(corpus["folder"] / "r2"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert status == EXIT_INPUT and "at least 32x32" in err, err
 
@@ -482,14 +632,17 @@ def test_channel_count_unlike_fit(fitted_cnn, fitted_densenet, estimator, method
     assert "3-channel images" in message and "fitted on 1-channel" in message
 
 
-@pytest.mark.parametrize("schedule, fragment", [
-    ("conv9", "'conv9'"),
-    ([{"unfreeze": "conv5"}], "before the new head has trained"),
-    ([{"epochs": -1}], "epochs"),
-    ([{"epochs": 1, "speed": 2}], "speed"),
-    ([], "at least one stage"),
-    (42, "freeze_schedule"),
-])
+@pytest.mark.parametrize(
+    "schedule, fragment",
+    [
+        ("conv9", "'conv9'"),
+        ([{"unfreeze": "conv5"}], "before the new head has trained"),
+        ([{"epochs": -1}], "epochs"),
+        ([{"epochs": 1, "speed": 2}], "speed"),
+        ([], "at least one stage"),
+        (42, "freeze_schedule"),
+    ],
+)
 def test_malformed_freeze_schedule(schedule, fragment):
     clf = DenseNetTransferClassifier(weights=None, freeze_schedule=schedule)
     raised, message = _outcome(lambda: clf.fit(_images(), LABELS))
@@ -498,17 +651,36 @@ def test_malformed_freeze_schedule(schedule, fragment):
 
 
 # ------------------------------------------------------------ the statistics
-@pytest.mark.parametrize("run, fragment", [
-    (lambda: paired_ttest([0.8, np.nan, 0.7], [0.7, 0.6, 0.6]), "non-finite score at index 1"),
-    (lambda: paired_ttest([], []), "at least 2 paired scores"),
-    (lambda: delong_test(["B", "M"] * 3, [0.1, np.inf, 0.3, 0.4, 0.5, 0.6],
-                         np.arange(6.0)), "NaN or infinite"),
-    (lambda: mcnemar_test([], [], []), "at least one case"),
-    (lambda: friedman_test(pd.DataFrame({"a": [0.8, np.nan], "b": [0.7, 0.6],
-                                         "c": [0.5, 0.4]})),
-     "Non-finite score for 'a' in fold row 1"),
-], ids=["paired_ttest-nan", "paired_ttest-empty", "delong_test-inf", "mcnemar-empty",
-        "friedman-nan"])
+@pytest.mark.parametrize(
+    "run, fragment",
+    [
+        (
+            lambda: paired_ttest([0.8, np.nan, 0.7], [0.7, 0.6, 0.6]),
+            "non-finite score at index 1",
+        ),
+        (lambda: paired_ttest([], []), "at least 2 paired scores"),
+        (
+            lambda: delong_test(
+                ["B", "M"] * 3, [0.1, np.inf, 0.3, 0.4, 0.5, 0.6], np.arange(6.0)
+            ),
+            "NaN or infinite",
+        ),
+        (lambda: mcnemar_test([], [], []), "at least one case"),
+        (
+            lambda: friedman_test(
+                pd.DataFrame({"a": [0.8, np.nan], "b": [0.7, 0.6], "c": [0.5, 0.4]})
+            ),
+            "Non-finite score for 'a' in fold row 1",
+        ),
+    ],
+    ids=[
+        "paired_ttest-nan",
+        "paired_ttest-empty",
+        "delong_test-inf",
+        "mcnemar-empty",
+        "friedman-nan",
+    ],
+)
 def test_bad_scores_for_the_statistics(run, fragment):
     raised, message = _outcome(run)
     assert raised is ValueError, (raised, message)

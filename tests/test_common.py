@@ -29,8 +29,14 @@ CHECKED_ESTIMATORS = [
     # 0, 1 and 2 (check_classifiers_train asks for 0.83); 8 epochs at 0.05
     # reached 0.78-0.94 depending on the random backbone's seed.
     DenseNetTransferClassifier(
-        weights=None, freeze_schedule="frozen", resize_to=(32, 32), dense_units=16,
-        epochs=16, learning_rate=0.02, batch_size=100, random_state=0,
+        weights=None,
+        freeze_schedule="frozen",
+        resize_to=(32, 32),
+        dense_units=16,
+        epochs=16,
+        learning_rate=0.02,
+        batch_size=100,
+        random_state=0,
     ),
 ]
 
@@ -59,7 +65,9 @@ def expected_failed_checks(estimator):
     return expected
 
 
-@parametrize_with_checks(CHECKED_ESTIMATORS, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(
+    CHECKED_ESTIMATORS, expected_failed_checks=expected_failed_checks
+)
 def test_sklearn_compatible_estimator(estimator, check):
     with warnings.catch_warnings():
         # Keras on tiny, unscaled blobs warns about retracing; irrelevant here.
@@ -67,7 +75,9 @@ def test_sklearn_compatible_estimator(estimator, check):
         check(estimator)
 
 
-@pytest.mark.parametrize("estimator", CHECKED_ESTIMATORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "estimator", CHECKED_ESTIMATORS, ids=lambda e: type(e).__name__
+)
 def test_checks_really_ran(estimator):
     """A tag change must not turn the suite above into a silent no-op."""
     names = {
@@ -101,7 +111,7 @@ def _check_name(check):
 # Augmenter is not either: it is a sampler whose transform must raise by
 # design (see mammoclf.pipeline); tests/preprocessing/test_augmenter.py
 # covers its sampler contract.
-from mammoclf import Resizer  # noqa: E402
+from mammoclf import Resizer
 
 CHECKED_TRANSFORMERS = [Resizer(size=8)]
 
@@ -126,12 +136,15 @@ def test_sklearn_compatible_transformer(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", CHECKED_TRANSFORMERS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "estimator", CHECKED_TRANSFORMERS, ids=lambda e: type(e).__name__
+)
 def test_transformer_checks_really_ran(estimator):
     names = {
         _check_name(check)
         for _, check in estimator_checks_generator(
-            estimator, expected_failed_checks=expected_failed_transformer_checks(estimator)
+            estimator,
+            expected_failed_checks=expected_failed_transformer_checks(estimator),
         )
     }
     assert len(names) >= 40, sorted(names)

@@ -18,16 +18,25 @@ def run_example(name, *args, cwd=None):
     env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
-        capture_output=True, text=True, timeout=600, env=env, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=cwd,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
 
 def test_every_example_is_listed_here():
-    covered = {"quickstart.py", "grad_cam.py", "compare_models.py",
-               "grid_search_unfreeze_depth.py", "reproduce_study_cbis_ddsm.py",
-               "dask_search.py"}
+    covered = {
+        "quickstart.py",
+        "grad_cam.py",
+        "compare_models.py",
+        "grid_search_unfreeze_depth.py",
+        "reproduce_study_cbis_ddsm.py",
+        "dask_search.py",
+    }
     assert {p.name for p in EXAMPLES.glob("*.py")} == covered
 
 
@@ -48,10 +57,14 @@ def test_grad_cam(tmp_path):
 def test_cbis_ddsm_reproduction_explains_itself_without_data():
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / "reproduce_study_cbis_ddsm.py")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
-    assert "python examples/reproduce_study_cbis_ddsm.py /data/CBIS-DDSM" in result.stderr
+    assert (
+        "python examples/reproduce_study_cbis_ddsm.py /data/CBIS-DDSM" in result.stderr
+    )
 
 
 @pytest.mark.slow

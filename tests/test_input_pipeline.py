@@ -72,13 +72,16 @@ def test_grid_search_with_loader_cache_decodes_each_file_once(
     assert len(decode_counter) == N_IMAGES
 
 
-def test_grid_search_without_cache_decodes_per_candidate_and_fold(mammograms, decode_counter):
+def test_grid_search_without_cache_decodes_per_candidate_and_fold(
+    mammograms, decode_counter
+):
     # The cost the cache removes: every candidate decodes its training and
     # test folds (each file once per candidate in each role), and the refit
     # decodes everything once more.
     n_candidates = 3
-    _search(_logistic_pipeline(), {"logisticregression__C": [0.1, 1.0, 10.0]},
-            mammograms)
+    _search(
+        _logistic_pipeline(), {"logisticregression__C": [0.1, 1.0, 10.0]}, mammograms
+    )
     per_file = (N_FOLDS - 1) * n_candidates + n_candidates + 1
     assert len(decode_counter) == per_file * N_IMAGES
     assert all(decode_counter.count(path) == per_file for path in mammograms.paths)

@@ -25,10 +25,14 @@ from mammoclf.utils._io import TEMPORARY_SUFFIX
 @pytest.fixture(scope="module")
 def fitted(toy_images):
     X, y, _ = toy_images
-    return ScratchCNNClassifier(filters=(4, 4), dense_units=8, epochs=2, random_state=0).fit(X, y)
+    return ScratchCNNClassifier(
+        filters=(4, 4), dense_units=8, epochs=2, random_state=0
+    ).fit(X, y)
 
 
-def test_round_trip_keeps_predictions_params_and_fitted_state(fitted, toy_images, tmp_path):
+def test_round_trip_keeps_predictions_params_and_fitted_state(
+    fitted, toy_images, tmp_path
+):
     X, _, _ = toy_images
     path = tmp_path / "model.mammoclf"
     save(fitted, path)
@@ -47,8 +51,12 @@ def test_round_trip_keeps_predictions_params_and_fitted_state(fitted, toy_images
 def test_non_string_labels_round_trip(toy_images, tmp_path, labels):
     X, y, _ = toy_images
     typed = np.where(y == "MALIGNANT", labels[1], labels[0])
-    clf = ScratchCNNClassifier(filters=(4,), epochs=1, random_state=0,
-                               class_weight={labels[0].item(): 1.0, labels[1].item(): 2.0}).fit(X, typed)
+    clf = ScratchCNNClassifier(
+        filters=(4,),
+        epochs=1,
+        random_state=0,
+        class_weight={labels[0].item(): 1.0, labels[1].item(): 2.0},
+    ).fit(X, typed)
     save(clf, tmp_path / "m.mammoclf")
     restored = load(tmp_path / "m.mammoclf")
     np.testing.assert_array_equal(restored.classes_, labels)
@@ -157,15 +165,16 @@ def test_callbacks_are_dropped_with_a_warning(toy_images, tmp_path):
     import keras
 
     X, y, _ = toy_images
-    clf = ScratchCNNClassifier(filters=(4,), epochs=1, random_state=0,
-                               callbacks=[keras.callbacks.History()]).fit(X, y)
+    clf = ScratchCNNClassifier(
+        filters=(4,), epochs=1, random_state=0, callbacks=[keras.callbacks.History()]
+    ).fit(X, y)
     with pytest.warns(UserWarning, match="callbacks=None"):
         save(clf, tmp_path / "m.mammoclf")
     assert load(tmp_path / "m.mammoclf").callbacks is None
 
 
 def test_failed_save_keeps_the_previous_file(fitted, tmp_path, monkeypatch):
-    import mammoclf.persistence as persistence
+    from mammoclf import persistence
 
     path = tmp_path / "model.mammoclf"
     save(fitted, path)
@@ -181,7 +190,9 @@ def test_failed_save_keeps_the_previous_file(fitted, tmp_path, monkeypatch):
     assert not list(tmp_path.glob(f"*{TEMPORARY_SUFFIX}"))
 
 
-def test_write_interrupted_mid_file_keeps_the_previous_file(fitted, tmp_path, monkeypatch):
+def test_write_interrupted_mid_file_keeps_the_previous_file(
+    fitted, tmp_path, monkeypatch
+):
     """An exception after half the bytes are on disk leaves no half-file behind."""
     import mammoclf.utils._io as io_module
 
@@ -205,7 +216,9 @@ def test_write_interrupted_mid_file_keeps_the_previous_file(fitted, tmp_path, mo
             self.handle.flush()
             raise OSError("disk full")
 
-    monkeypatch.setattr(io_module.os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k)))
+    monkeypatch.setattr(
+        io_module.os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k))
+    )
     with pytest.raises(OSError, match="disk full"):
         save(fitted, path)
     assert path.read_bytes() == before
@@ -235,7 +248,8 @@ def test_kill_9_during_writes_never_leaves_a_torn_file(tmp_path):
     size = 8 * 2**20
     process = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, str(path), str(size)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     for _ in range(3):  # let a few generations complete
         assert process.stdout.readline()
@@ -244,4 +258,4 @@ def test_kill_9_during_writes_never_leaves_a_torn_file(tmp_path):
     process.wait(timeout=30)
     data = path.read_bytes()
     assert len(data) == size
-    assert len(set(data[:: 4096])) == 1  # a single generation, not two mixed
+    assert len(set(data[::4096])) == 1  # a single generation, not two mixed

@@ -53,8 +53,14 @@ def study_uid(i):
 
 # Fragments of the names, IDs and study UIDs above; they survive partial
 # quoting and case changes.
-SECRET_FRAGMENTS = ["Zorrowitz", "zorrowitz", "ZORROWITZ", "Henrietta", "SECRET",
-                    "secret"]
+SECRET_FRAGMENTS = [
+    "Zorrowitz",
+    "zorrowitz",
+    "ZORROWITZ",
+    "Henrietta",
+    "SECRET",
+    "secret",
+]
 
 
 def raw(ds, keyword, vr, text):
@@ -77,24 +83,32 @@ def write_patient_files(folder):
             pixels = (rng.random((48, 48)) * 1500).astype(np.uint16)
             if label == "MALIGNANT":
                 pixels[16:32, 16:32] = 4000
-            ds = dicom_dataset(pixels, ViewPosition=view, ImageLaterality="L",
-                               OtherPatientIDs=f"{patient_id(i)}-OLD",
-                               InstitutionName="St Elsewhere")
+            ds = dicom_dataset(
+                pixels,
+                ViewPosition=view,
+                ImageLaterality="L",
+                OtherPatientIDs=f"{patient_id(i)}-OLD",
+                InstitutionName="St Elsewhere",
+            )
             raw(ds, "PatientName", "PN", patient_name(i))
             raw(ds, "PatientID", "LO", patient_id(i))
             raw(ds, "StudyInstanceUID", "UI", study_uid(i))
             path = folder / f"case{i}_{view}.dcm"
             # Writing converts the raw values, which pydicom would validate
             # (and quote): not what is tested here.
-            saved = (config.settings.reading_validation_mode,
-                     config.settings.writing_validation_mode)
+            saved = (
+                config.settings.reading_validation_mode,
+                config.settings.writing_validation_mode,
+            )
             config.settings.reading_validation_mode = config.IGNORE
             config.settings.writing_validation_mode = config.IGNORE
             try:
                 ds.save_as(path, enforce_file_format=True)
             finally:
-                (config.settings.reading_validation_mode,
-                 config.settings.writing_validation_mode) = saved
+                (
+                    config.settings.reading_validation_mode,
+                    config.settings.writing_validation_mode,
+                ) = saved
             rows.append({"path": str(path), "label": label, "patient": patient_id(i)})
     return rows
 
@@ -129,8 +143,9 @@ def capture_everything(caplog):
         yield lambda: [caplog.text, *(str(w.message) for w in caught)]
 
 
-def test_a_cli_run_on_dicom_files_shows_no_identifier(tmp_path, capfd,
-                                                     capture_everything):
+def test_a_cli_run_on_dicom_files_shows_no_identifier(
+    tmp_path, capfd, capture_everything
+):
     data = tmp_path / "data"
     data.mkdir()
     rows = write_patient_files(data)
@@ -141,9 +156,25 @@ def test_a_cli_run_on_dicom_files_shows_no_identifier(tmp_path, capfd,
         writer.writerows(rows)
     out = tmp_path / "report"
     capfd.readouterr()
-    status = main(["compare", "--csv", str(table), "--models", "scratch", "--epochs", "1",
-                   "--image-size", "32", "--cv", "2", "--batch-size", "4",
-                   "--out", str(out)])
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(table),
+            "--models",
+            "scratch",
+            "--epochs",
+            "1",
+            "--image-size",
+            "32",
+            "--cv",
+            "2",
+            "--batch-size",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     compare_out, compare_err = capfd.readouterr()
     assert status == EXIT_OK, compare_err
     assert "report:" in compare_out and "cross-validating" in compare_err  # not quiet
@@ -154,11 +185,21 @@ def test_a_cli_run_on_dicom_files_shows_no_identifier(tmp_path, capfd,
     predict_out, predict_err = capfd.readouterr()
     assert len(predict_out.splitlines()) == len(files) + 1  # header + one per file
 
-    written = [chunk for path in sorted(out.rglob("*")) if path.is_file()
-               for chunk in texts_of(path)]
+    written = [
+        chunk
+        for path in sorted(out.rglob("*"))
+        if path.is_file()
+        for chunk in texts_of(path)
+    ]
     assert any(b"anon-" in chunk for chunk in written)  # pseudonyms are there instead
-    everything = [compare_out, compare_err, predict_out, predict_err,
-                  *capture_everything(), *written]
+    everything = [
+        compare_out,
+        compare_err,
+        predict_out,
+        predict_err,
+        *capture_everything(),
+        *written,
+    ]
     assert leaks(everything) == set()
 
     # The positive control: asked to, predict shows the IDs, and the capture sees them.
@@ -167,8 +208,9 @@ def test_a_cli_run_on_dicom_files_shows_no_identifier(tmp_path, capfd,
     assert "SECRET" in leaks([revealed]) and patient_id(0) in revealed
 
 
-def test_the_data_layer_silences_pydicom_quoting_header_values(tmp_path,
-                                                               capture_everything):
+def test_the_data_layer_silences_pydicom_quoting_header_values(
+    tmp_path, capture_everything
+):
     """pydicom's validation warns and logs invalid values verbatim, e.g. a UID."""
     rows = write_patient_files(tmp_path)
     paths = [row["path"] for row in rows[:2]]

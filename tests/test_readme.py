@@ -13,15 +13,19 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def _command_after(marker):
     block = README.split(marker, 1)[1]
-    return re.search(r"```sh\n(.+?)\n```", block, re.S).group(1)
+    return re.search(r"```sh\n(.+?)\n```", block, re.DOTALL).group(1)
 
 
 def test_ci_runs_the_readme_test_command():
     command = _command_after("<!-- test-command -->")
     assert "\n" not in command and "pytest" in command and "pip install" in command
+    assert "ruff check ." in command and "ruff format --check ." in command
     extracted = subprocess.run(
         ["awk", "/<!-- test-command -->/{getline; getline; print; exit}", "README.md"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert extracted == command
     assert "$test_command" in (ROOT / ".ci" / "run").read_text()
@@ -34,8 +38,15 @@ def test_main_command_runs_the_comparison():
 
 @pytest.mark.slow
 def test_quickstart_code_runs():
-    code = re.search(r"## Quickstart\n\n```python\n(.+?)\n```", README, re.S).group(1)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                            text=True, timeout=600, cwd=ROOT)
+    code = re.search(
+        r"## Quickstart\n\n```python\n(.+?)\n```", README, re.DOTALL
+    ).group(1)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "dropout" in result.stdout

@@ -19,6 +19,7 @@ import pytest
 # A subprocess that imports TensorFlow and fits while this one does: one worker.
 pytestmark = pytest.mark.xdist_group(name="reproducibility")
 
+
 def compute_results(path):
     """Fit, augment and cross-validate on fixed data; save every number to ``path``."""
     from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
@@ -32,34 +33,67 @@ def compute_results(path):
     X_new = rng.random((6, 32, 32), dtype=np.float32)
 
     results = {}
-    cnn = ScratchCNNClassifier(filters=(4,), dense_units=8, epochs=2, batch_size=8,
-                               validation_fraction=0.25, random_state=0)
+    cnn = ScratchCNNClassifier(
+        filters=(4,),
+        dense_units=8,
+        epochs=2,
+        batch_size=8,
+        validation_fraction=0.25,
+        random_state=0,
+    )
     results["cnn_proba"] = cnn.fit(X, y).predict_proba(X_new)
     results["cnn_loss"] = np.array(cnn.history_["loss"])
-    densenet = DenseNetTransferClassifier(weights=None, freeze_schedule="frozen",
-                                          dense_units=4, epochs=1, batch_size=8,
-                                          random_state=0)
+    densenet = DenseNetTransferClassifier(
+        weights=None,
+        freeze_schedule="frozen",
+        dense_units=4,
+        epochs=1,
+        batch_size=8,
+        random_state=0,
+    )
     results["densenet_proba"] = densenet.fit(X, y).predict_proba(X_new)
-    X_aug, y_aug = Augmenter(n_copies=2, zoom_range=0.1, shift_range=0.1,
-                             brightness_range=0.1, random_state=0).fit_resample(X, y)
+    X_aug, y_aug = Augmenter(
+        n_copies=2,
+        zoom_range=0.1,
+        shift_range=0.1,
+        brightness_range=0.1,
+        random_state=0,
+    ).fit_resample(X, y)
     results["augmented"], results["augmented_labels"] = X_aug, y_aug
     comparison = compare_models(
-        {"cnn": ScratchCNNClassifier(filters=(2,), dense_units=4, epochs=1,
-                                     random_state=0)},
-        X, y, groups=groups, cv=2, n_repeats=2, random_state=0, measure_memory=False,
+        {
+            "cnn": ScratchCNNClassifier(
+                filters=(2,), dense_units=4, epochs=1, random_state=0
+            )
+        },
+        X,
+        y,
+        groups=groups,
+        cv=2,
+        n_repeats=2,
+        random_state=0,
+        measure_memory=False,
     )
     results["cv_scores"] = comparison.scores.to_numpy()
-    results["cv_y_score"] = np.stack([np.asarray(comparison.y_score[name], float)
-                                      for name in sorted(comparison.y_score)])
-    results["cv_splits"] = np.concatenate([
-        np.concatenate([split.train, [-1], split.test, [-2]])
-        for split in comparison.splits
-    ])
+    results["cv_y_score"] = np.stack(
+        [
+            np.asarray(comparison.y_score[name], float)
+            for name in sorted(comparison.y_score)
+        ]
+    )
+    results["cv_splits"] = np.concatenate(
+        [
+            np.concatenate([split.train, [-1], split.test, [-2]])
+            for split in comparison.splits
+        ]
+    )
     np.savez(path, **results)
 
 
-CHILD = ("import sys; from tests.test_reproducibility import compute_results; "
-         "compute_results(sys.argv[1])")
+CHILD = (
+    "import sys; from tests.test_reproducibility import compute_results; "
+    "compute_results(sys.argv[1])"
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +105,19 @@ def two_runs(tmp_path_factory):
     """
     folder = tmp_path_factory.mktemp("reproducibility")
     repository = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "TF_CPP_MIN_LOG_LEVEL": "2",
-           "CUDA_VISIBLE_DEVICES": "",  # CPU: what this test is about
-           "PYTHONPATH": os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "12345",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "CUDA_VISIBLE_DEVICES": "",  # CPU: what this test is about
+        "PYTHONPATH": os.pathsep.join([repository, os.environ.get("PYTHONPATH", "")]),
+    }
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(folder / "child.npz")],
-        env=env, cwd=repository, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        cwd=repository,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     compute_results(folder / "parent.npz")
@@ -89,10 +130,19 @@ def two_runs(tmp_path_factory):
     return runs
 
 
-@pytest.mark.parametrize("key", [
-    "cnn_proba", "cnn_loss", "densenet_proba", "augmented", "augmented_labels",
-    "cv_scores", "cv_y_score", "cv_splits",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "cnn_proba",
+        "cnn_loss",
+        "densenet_proba",
+        "augmented",
+        "augmented_labels",
+        "cv_scores",
+        "cv_y_score",
+        "cv_splits",
+    ],
+)
 def test_two_processes_give_identical_results(two_runs, key):
     first, second = two_runs
     assert first[key].shape == second[key].shape

@@ -5,6 +5,7 @@ import time
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit, softmax
@@ -74,7 +75,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
     Parameters are documented on the public subclasses.
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -163,7 +164,10 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
         model.compile(
-            optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=self.jit_compile
+            optimizer=optimizer,
+            loss=loss,
+            metrics=metrics,
+            jit_compile=self.jit_compile,
         )
 
     def _fit_stage(self, model, data, *, epochs, initial_epoch, fit_X=None):
@@ -175,13 +179,17 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         keras = import_keras()
         # With checkpoint_dir: where an interrupted earlier fit left this stage.
         checkpoint = getattr(self, "_checkpoint", None)
-        resumed = ResumedStage() if checkpoint is None else checkpoint.resume_stage(model)
+        resumed = (
+            ResumedStage() if checkpoint is None else checkpoint.resume_stage(model)
+        )
         if resumed.finished:
             return resumed.history
         callbacks = list(self.callbacks or [])
         early_stopping = None
         if data.validation is not None:
-            early_stopping = resumed.early_stopping_callback(keras, patience=self.patience)
+            early_stopping = resumed.early_stopping_callback(
+                keras, patience=self.patience
+            )
             callbacks.append(early_stopping)
         if checkpoint is not None:  # last: it saves the early-stopping counters too
             callbacks.append(
@@ -189,7 +197,8 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             )
         history = model.fit(
             **data_parallel_inputs(
-                keras, self._fit_inputs(data if fit_X is None else replace(data, X=fit_X))
+                keras,
+                self._fit_inputs(data if fit_X is None else replace(data, X=fit_X)),
             ),
             epochs=initial_epoch + epochs,
             initial_epoch=initial_epoch + resumed.epochs,
@@ -197,7 +206,10 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             verbose=_keras_verbosity(self.verbose),
         )
         return resumed.joined_history(
-            {name: [float(v) for v in values] for name, values in history.history.items()}
+            {
+                name: [float(v) for v in values]
+                for name, values in history.history.items()
+            }
         )
 
     def _fit_inputs(self, data):
@@ -261,13 +273,23 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
 
         keras = import_keras()
         started = time.perf_counter()
-        with keras_seed(seed), fresh_model_retracing_muted(), distribution_scope(
-            self.distribution, keras=keras, batch_size=self.batch_size, seed=seed,
-            estimator_name=type(self).__name__,
+        with (
+            keras_seed(seed),
+            fresh_model_retracing_muted(),
+            distribution_scope(
+                self.distribution,
+                keras=keras,
+                batch_size=self.batch_size,
+                seed=seed,
+                estimator_name=type(self).__name__,
+            ),
         ):
             with dtype_policy_scope(self.precision):
                 model = self._build_keras_model(
-                    keras, X.shape[1:], 1 if self._is_binary else len(self.classes_), seed
+                    keras,
+                    X.shape[1:],
+                    1 if self._is_binary else len(self.classes_),
+                    seed,
                 )
             if checkpoint is not None:
                 checkpoint.attach(model)  # the saved weights, if any
@@ -352,7 +374,9 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         y_encoded = encoder.transform(y)
         weights = check_sample_weight(sample_weight, n_samples)
         if isinstance(self.class_weight, dict):
-            unknown = [k for k in self.class_weight if k not in set(self.classes_.tolist())]
+            unknown = [
+                k for k in self.class_weight if k not in set(self.classes_.tolist())
+            ]
             if unknown:
                 raise ValueError(
                     f"class_weight has labels that are not in y: {unknown}; the "
@@ -396,7 +420,10 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 "Use more images or validation_fraction=None."
             ) from exc
         return TrainingData(
-            X[train], targets[train], weights[train], (X[val], targets[val], weights[val])
+            X[train],
+            targets[train],
+            weights[train],
+            (X[val], targets[val], weights[val]),
         )
 
     # ------------------------------------------------------------- prediction

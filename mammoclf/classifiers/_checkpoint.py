@@ -112,18 +112,23 @@ class ResumedStage:
                     self.best_weights = best_weights
 
             def state(self):
-                return {"wait": int(self.wait),
-                        "best": None if self.best is None else float(self.best),
-                        "best_epoch": int(self.best_epoch)}
+                return {
+                    "wait": int(self.wait),
+                    "best": None if self.best is None else float(self.best),
+                    "best_epoch": int(self.best_epoch),
+                }
 
-        return ResumableEarlyStopping(monitor="val_loss", patience=patience,
-                                      restore_best_weights=True)
+        return ResumableEarlyStopping(
+            monitor="val_loss", patience=patience, restore_best_weights=True
+        )
 
     def joined_history(self, new_history):
         """The stage's history: the epochs before the interruption, then ``new_history``."""
         names = list(dict.fromkeys([*self.history, *new_history]))
-        return {name: [*self.history.get(name, []), *new_history.get(name, [])]
-                for name in names}
+        return {
+            name: [*self.history.get(name, []), *new_history.get(name, [])]
+            for name in names
+        }
 
 
 class TrainingCheckpoint:
@@ -156,7 +161,8 @@ class TrainingCheckpoint:
             checkpoint._check_identity()
         elif checkpoint.directory.is_dir() and any(checkpoint.directory.iterdir()):
             foreign = sorted(
-                p.name for p in checkpoint.directory.iterdir()
+                p.name
+                for p in checkpoint.directory.iterdir()
                 if not (_EPOCH_FILE.match(p.name) or p.name.endswith(TEMPORARY_SUFFIX))
             )
             if foreign:
@@ -177,8 +183,10 @@ class TrainingCheckpoint:
                 f"{path} is not a readable mammoclf checkpoint ({exc}); delete the "
                 "directory to start the fit from scratch."
             ) from exc
-        if state.get("format") != FORMAT_NAME or state.get("format_version") != \
-                FORMAT_VERSION:
+        if (
+            state.get("format") != FORMAT_NAME
+            or state.get("format_version") != FORMAT_VERSION
+        ):
             raise IncompatibleModelError(
                 f"{path} is not a version {FORMAT_VERSION} mammoclf checkpoint; delete "
                 "the directory to start the fit from scratch."
@@ -194,22 +202,28 @@ class TrainingCheckpoint:
         if saved.get("estimator") != current["estimator"]:
             differences.append(f"it is of a {saved.get('estimator')}")
         changed = sorted(
-            name for name in set(saved.get("params", {})) | set(current["params"])
+            name
+            for name in set(saved.get("params", {})) | set(current["params"])
             if saved.get("params", {}).get(name) != current["params"].get(name)
         )
         if changed:
             differences.append(
-                "other parameters: " + ", ".join(
+                "other parameters: "
+                + ", ".join(
                     f"{name}={saved['params'].get(name, '(absent)')} there, "
-                    f"{current['params'].get(name, '(absent)')} now" for name in changed
+                    f"{current['params'].get(name, '(absent)')} now"
+                    for name in changed
                 )
             )
         if saved.get("seed") != current["seed"]:
             differences.append("another random_state")
-        if saved.get("data") != current["data"] or saved.get("classes") != \
-                current["classes"]:
-            differences.append("other training data (images, labels, sample weights "
-                               "or their order)")
+        if (
+            saved.get("data") != current["data"]
+            or saved.get("classes") != current["classes"]
+        ):
+            differences.append(
+                "other training data (images, labels, sample weights or their order)"
+            )
         for name in ("mammoclf", "keras", "keras_backend"):
             if saved.get(name) != current[name]:
                 differences.append(f"{name} {saved.get(name)} (now {current[name]})")
@@ -254,8 +268,9 @@ class TrainingCheckpoint:
             return ResumedStage()
         if self._stage < len(self.state["stage_histories"]):
             history = self.state["stage_histories"][self._stage]
-            return ResumedStage(epochs=len(history.get("loss", [])), history=history,
-                                finished=True)
+            return ResumedStage(
+                epochs=len(history.get("loss", [])), history=history, finished=True
+            )
         partial = self.state["partial"]
         if partial is None or partial["stage"] != self._stage:
             return ResumedStage()
@@ -273,12 +288,15 @@ class TrainingCheckpoint:
             variable.assign(value)
         best_weights = None
         if partial["early_stopping"] is not None and self.state["files"].get(
-                "early_stopping"):
+            "early_stopping"
+        ):
             with np.load(self._file("early_stopping"), allow_pickle=False) as saved:
                 best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
         resumed = ResumedStage(
-            epochs=partial["epochs"], history=partial["history"],
-            finished=partial["stopped"], early_stopping=partial["early_stopping"],
+            epochs=partial["epochs"],
+            history=partial["history"],
+            finished=partial["stopped"],
+            early_stopping=partial["early_stopping"],
             best_weights=best_weights,
         )
         if resumed.finished and best_weights is not None:
@@ -316,8 +334,11 @@ class TrainingCheckpoint:
     # ---------------------------------------------------------------- saving
     def complete_stage(self, record, history):
         """Record that the current stage finished, with its final weights."""
-        self._write(partial=None, records=[*self._records(), record],
-                    stage_histories=[*self._stage_histories(), history])
+        self._write(
+            partial=None,
+            records=[*self._records(), record],
+            stage_histories=[*self._stage_histories(), history],
+        )
         self._stage += 1
 
     def finish(self, history):
@@ -327,8 +348,9 @@ class TrainingCheckpoint:
             histories, records = [history], [None]
         else:
             records = self._records()
-        self._write(partial=None, records=records, stage_histories=histories,
-                    complete=True)
+        self._write(
+            partial=None, records=records, stage_histories=histories, complete=True
+        )
 
     def _records(self):
         return list(self.state["records"]) if self.state else []
@@ -344,20 +366,39 @@ class TrainingCheckpoint:
         best = None
         if early_stopping is not None:
             best = early_stopping.state()
-        partial = {"stage": self._stage, "epochs": epochs, "history": history,
-                   "stopped": stopped, "early_stopping": best}
+        partial = {
+            "stage": self._stage,
+            "epochs": epochs,
+            "history": history,
+            "stopped": stopped,
+            "early_stopping": best,
+        }
         best_weights = None if early_stopping is None else early_stopping.best_weights
-        self._write(partial=partial, records=self._records(),
-                    stage_histories=self._stage_histories(),
-                    optimizer_values=optimizer_values, best_weights=best_weights)
+        self._write(
+            partial=partial,
+            records=self._records(),
+            stage_histories=self._stage_histories(),
+            optimizer_values=optimizer_values,
+            best_weights=best_weights,
+        )
 
-    def _write(self, *, partial, records, stage_histories, complete=False,
-               optimizer_values=None, best_weights=None):
+    def _write(
+        self,
+        *,
+        partial,
+        records,
+        stage_histories,
+        complete=False,
+        optimizer_values=None,
+        best_weights=None,
+    ):
         """Write the weights and extra files, then the state naming them; prune."""
         serial = 0 if self.state is None else self.state["serial"] + 1
         files = {"weights": f"weights-{serial:06d}.weights.h5"}
         # Keras picks the format from the suffix: the temporary name keeps it.
-        temporary = self.directory / f"weights-{serial:06d}{TEMPORARY_SUFFIX}.weights.h5"
+        temporary = (
+            self.directory / f"weights-{serial:06d}{TEMPORARY_SUFFIX}.weights.h5"
+        )
         try:
             self._model.save_weights(temporary)
             with open(temporary, "rb") as handle:  # on disk before the rename
@@ -394,8 +435,9 @@ class TrainingCheckpoint:
 
     def _write_arrays(self, name, prefix, arrays):
         with atomic_write(self.directory / name) as handle:
-            np.savez(handle, **{f"{prefix}{i}": np.asarray(a) for i, a in
-                                enumerate(arrays)})
+            np.savez(
+                handle, **{f"{prefix}{i}": np.asarray(a) for i, a in enumerate(arrays)}
+            )
 
     def _file(self, kind):
         return self.directory / self.state["files"][kind]

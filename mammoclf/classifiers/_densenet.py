@@ -6,6 +6,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -233,7 +234,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     >>> search.fit(X, y)  # doctest: +SKIP
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseKerasImageClassifier._parameter_constraints,
         "backbone": [StrOptions(set(BACKBONES))],
         "weights": [str, os.PathLike, None],
@@ -300,8 +301,10 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         super()._validate_params()
         if self.resize_to is not None and not (
             len(self.resize_to) == 2
-            and all(isinstance(v, Integral) and not isinstance(v, bool)
-                    for v in self.resize_to)
+            and all(
+                isinstance(v, Integral) and not isinstance(v, bool)
+                for v in self.resize_to
+            )
         ):
             raise ValueError(
                 f"resize_to must be None or (height, width) integers; got "
@@ -345,8 +348,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     def _build_keras_model(self, keras, input_shape, n_outputs, seed):
         pretrained = None
         if self.weights is not None:
-            pretrained = pretrained_backbone(keras, backbone=self.backbone,
-                                             weights=self.weights)
+            pretrained = pretrained_backbone(
+                keras, backbone=self.backbone, weights=self.weights
+            )
         model = build_network(
             keras,
             backbone=self.backbone,
@@ -396,9 +400,14 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         plan = [self._cache_cut(stage, cuts, blocks) for stage in stages]
         history, records = {}, []
         validation_images = None if data.validation is None else data.validation[0]
-        with ActivationCache(keras, model, data.X, validation_images,
-                             batch_size=self.batch_size,
-                             storage=_CACHE_STORAGE[self.frozen_cache]) as cache:
+        with ActivationCache(
+            keras,
+            model,
+            data.X,
+            validation_images,
+            batch_size=self.batch_size,
+            storage=_CACHE_STORAGE[self.frozen_cache],
+        ) as cache:
             checkpoint = getattr(self, "_checkpoint", None)
             for index, stage in enumerate(stages):
                 # A stage an interrupted earlier fit finished (checkpoint_dir):
@@ -409,8 +418,14 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
                 else:
                     first_epoch = sum(record["epochs_run"] for record in records)
                     record, stage_history = self._train_stage(
-                        keras, model, data, blocks, stage, first_epoch=first_epoch,
-                        cache=cache, cut=plan[index],
+                        keras,
+                        model,
+                        data,
+                        blocks,
+                        stage,
+                        first_epoch=first_epoch,
+                        cache=cache,
+                        cut=plan[index],
                         cuts_read_later=_cuts_read_later(stages, plan, index),
                         shuffle_seed=seed + index,
                     )
@@ -423,12 +438,24 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
                 # trained: activations cut above them are stale. Drop too
                 # what no later stage reads.
                 cache.invalidate_above(_DEPTH[_first_trainable_block(stage)])
-                cache.keep_only([cut for cut in plan[index + 1:] if cut is not None])
+                cache.keep_only([cut for cut in plan[index + 1 :] if cut is not None])
         self.stages_ = records
         return history
 
-    def _train_stage(self, keras, model, data, blocks, stage, *, first_epoch, cache,
-                     cut, cuts_read_later, shuffle_seed):
+    def _train_stage(
+        self,
+        keras,
+        model,
+        data,
+        blocks,
+        stage,
+        *,
+        first_epoch,
+        cache,
+        cut,
+        cuts_read_later,
+        shuffle_seed,
+    ):
         """Set what trains, recompile, fit one stage; return its record and history."""
         started = time.perf_counter()
         trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
@@ -442,8 +469,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
                 # The part above the cut; it shares layers and weights with
                 # ``model``, and a float16 policy gets loss scaling too.
                 train_model = keras.Model(cut.tensor, model.outputs[0])
-            stage_data = _cached_data(data, X_cut, X_val_cut, storage,
-                                      shuffle_seed=shuffle_seed)
+            stage_data = _cached_data(
+                data, X_cut, X_val_cut, storage, shuffle_seed=shuffle_seed
+            )
         self._compile(train_model, stage.learning_rate)
         stage_history = self._fit_stage(
             train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
@@ -471,8 +499,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             self.callbacks or _DEPTH[first_block] < _DEPTH[_AUTO_CACHE_FROM]
         ):
             return None
-        frozen = [layer for name in _BLOCK_ORDER[: _DEPTH[first_block]]
-                  for layer in blocks[name]]
+        frozen = [
+            layer
+            for name in _BLOCK_ORDER[: _DEPTH[first_block]]
+            for layer in blocks[name]
+        ]
         stochastic = stochastic_layers(frozen)
         if stochastic:  # pragma: no cover - the network has none; a guard
             raise RuntimeError(
@@ -486,15 +517,26 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             return super()._fit_inputs(data)
         keras = import_keras()
         inputs = {
-            "x": stream_batches(keras, data.X, data.y, data.sample_weight,
-                                batch_size=self.batch_size, shuffle=True,
-                                seed=data.shuffle_seed),
+            "x": stream_batches(
+                keras,
+                data.X,
+                data.y,
+                data.sample_weight,
+                batch_size=self.batch_size,
+                shuffle=True,
+                seed=data.shuffle_seed,
+            ),
         }
         if data.validation is not None:
             X_val, y_val, w_val = data.validation
             inputs["validation_data"] = stream_batches(
-                keras, X_val, y_val, w_val, batch_size=self.batch_size,
-                shuffle=False, seed=0,
+                keras,
+                X_val,
+                y_val,
+                w_val,
+                batch_size=self.batch_size,
+                shuffle=False,
+                seed=0,
             )
         return inputs
 
@@ -511,8 +553,9 @@ def _cached_data(data, X_cut, X_val_cut, storage, *, shuffle_seed):
     if data.validation is not None:
         validation = (X_val_cut, data.validation[1], data.validation[2])
     if storage == "disk":
-        return _StreamedData(X_cut, data.y, data.sample_weight, validation,
-                             shuffle_seed=shuffle_seed)
+        return _StreamedData(
+            X_cut, data.y, data.sample_weight, validation, shuffle_seed=shuffle_seed
+        )
     return TrainingData(X_cut, data.y, data.sample_weight, validation)
 
 
@@ -530,7 +573,9 @@ def _seed_random_kernels(keras, model, seed):
         initializer = getattr(layer, "kernel_initializer", None)
         config = initializer.get_config() if initializer is not None else {}
         if "seed" in config and config["seed"] is None:
-            seeded = type(initializer).from_config({**config, "seed": seed + 1000 + index})
+            seeded = type(initializer).from_config(
+                {**config, "seed": seed + 1000 + index}
+            )
             layer.kernel.assign(seeded(layer.kernel.shape, layer.kernel.dtype))
 
 
@@ -548,7 +593,7 @@ def _set_trainable(blocks, first_block):
     fine-tuning guide keeps pretrained statistics intact when the backbone
     cannot be called with ``training=False`` (it is not a nested model here).
     """
-    trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block]:]
+    trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block] :]
     for name, layers in blocks.items():
         for layer in layers:
             is_batch_norm = type(layer).__name__ == "BatchNormalization"
@@ -564,7 +609,7 @@ def _cuts_read_later(stages, plan, index):
     """
     lowest_trained = _DEPTH[_first_trainable_block(stages[index])]
     later = []
-    for stage, cut in zip(stages[index + 1:], plan[index + 1:]):
+    for stage, cut in zip(stages[index + 1 :], plan[index + 1 :]):
         if cut is not None and cut.depth <= lowest_trained:
             later.append(cut)
         lowest_trained = min(lowest_trained, _DEPTH[_first_trainable_block(stage)])

@@ -66,8 +66,9 @@ def weights_file_name(backbone):
     return f"{backbone}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
-def build_network(keras, *, backbone, input_shape, resize_to, dense_units, dropout,
-                  n_outputs, seed):
+def build_network(
+    keras, *, backbone, input_shape, resize_to, dense_units, dropout, n_outputs, seed
+):
     """Return the uncompiled flat model, with randomly initialised weights.
 
     Images in ``[0, 1]`` go in; the model resizes them (``resize_to``),
@@ -130,8 +131,9 @@ def pretrained_backbone(keras, *, backbone, weights):
     input_shape = (MIN_IMAGE_SIZE, MIN_IMAGE_SIZE, 3)  # weights fit any size
     if weights == "imagenet":
         try:
-            return constructor(include_top=False, weights="imagenet",
-                               input_shape=input_shape)
+            return constructor(
+                include_top=False, weights="imagenet", input_shape=input_shape
+            )
         except Exception as exc:  # download, hash check or HDF5 read
             raise WeightsUnavailableError(_imagenet_message(backbone, exc)) from exc
     path = os.fspath(weights)

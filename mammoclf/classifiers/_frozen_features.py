@@ -47,7 +47,11 @@ _EAGER_MAX_BATCHES = 3
 # Layer classes whose output depends on ``training`` or on randomness; a cut
 # is only valid if none of them lies below it.
 _STOCHASTIC_PREFIXES = (
-    "Dropout", "SpatialDropout", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+    "Dropout",
+    "SpatialDropout",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
     "Random",
 )
 
@@ -116,8 +120,10 @@ class ActivationCache:
         not cached yet are computed in the same pass from the images.
         """
         if cut not in self._cached:
-            wanted = sorted({cut, *(c for c in also if c not in self._cached)},
-                            key=lambda c: c.depth)
+            wanted = sorted(
+                {cut, *(c for c in also if c not in self._cached)},
+                key=lambda c: c.depth,
+            )
             for target in wanted:
                 self._compute(target)
         entry = self._cached[cut]
@@ -193,7 +199,7 @@ def _forward_in_batches(keras, submodel, source, out, batch_size):
     n_samples = source.shape[0]
     eager = math.ceil(n_samples / batch_size) <= _EAGER_MAX_BATCHES
     for start in range(0, n_samples, batch_size):
-        batch = np.asarray(source[start:start + batch_size])
+        batch = np.asarray(source[start : start + batch_size])
         size = batch.shape[0]
         if eager:
             result = submodel(batch, training=False)
@@ -204,7 +210,9 @@ def _forward_in_batches(keras, submodel, source, out, batch_size):
                 padding = np.zeros((batch_size - size, *batch.shape[1:]), batch.dtype)
                 batch = np.concatenate([batch, padding])
             result = submodel.predict_on_batch(batch)
-        out[start:start + size] = np.asarray(keras.ops.convert_to_numpy(result))[:size]
+        out[start : start + size] = np.asarray(keras.ops.convert_to_numpy(result))[
+            :size
+        ]
     if isinstance(out, np.memmap):
         out.flush()
 
@@ -212,7 +220,8 @@ def _forward_in_batches(keras, submodel, source, out, batch_size):
 def stochastic_layers(layers):
     """Names of the layers that behave randomly or differently in training."""
     return [
-        layer.name for layer in layers
+        layer.name
+        for layer in layers
         if type(layer).__name__.startswith(_STOCHASTIC_PREFIXES)
         or (type(layer).__name__ == "BatchNormalization" and layer.trainable)
     ]
@@ -237,7 +246,15 @@ def _batch_stream_class(keras):
     class BatchStream(SeededBatches, keras.utils.PyDataset):
         def __init__(self, X, y, sample_weight, *, batch_size, shuffle, seed):
             keras.utils.PyDataset.__init__(self)
-            SeededBatches.__init__(self, X, y, sample_weight, batch_size=batch_size,
-                                   shuffle=shuffle, seed=seed, rows_in_file_order=True)
+            SeededBatches.__init__(
+                self,
+                X,
+                y,
+                sample_weight,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                seed=seed,
+                rows_in_file_order=True,
+            )
 
     return BatchStream

@@ -1,6 +1,7 @@
 """The study's conventional CNN, trained from scratch."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
@@ -146,7 +147,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         **BaseKerasImageClassifier._parameter_constraints,
         "filters": [tuple, list],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],

@@ -1,6 +1,7 @@
 """The ``mammoclf`` console command (``mammoclf compare``, ``mammoclf predict``)."""
 
-from mammoclf.cli._main import build_parser, main as _main
+from mammoclf.cli._main import build_parser
+from mammoclf.cli._main import main as _main
 
 
 def main(argv=None):

@@ -2,18 +2,15 @@
 
 import json
 import platform
-import warnings
 import sys
 import time
+import warnings
 from pathlib import Path
-
-import numpy as np
 
 from mammoclf._version import __version__
 from mammoclf.cli._data import resolve_data
 from mammoclf.cli._main import UsageError, import_keras_quietly
 from mammoclf.cli._models import build_models, resolve_weights, selected_models
-from mammoclf.cli._report import Report
 from mammoclf.cli._sections import write_report
 from mammoclf.utils._io import atomic_write
 
@@ -76,7 +73,9 @@ def _run(args, caught):
     source = resolve_data(args, out_dir, log)
     import_keras_quietly()
     weights, banner = resolve_weights(
-        args.weights, synthetic=source.synthetic, log=log,
+        args.weights,
+        synthetic=source.synthetic,
+        log=log,
         needed=any(spec.key != "scratch" for spec in specs),
     )
     images = _load_images(source.paths, image_size, args.n_jobs, log)
@@ -85,27 +84,46 @@ def _run(args, caught):
 
     from mammoclf.model_selection import compare_models
 
-    models = build_models(specs, epochs=epochs, batch_size=args.batch_size,
-                          weights=weights, random_state=args.random_state)
-    log(f"cross-validating {len(models)} models on {n_folds} patient-grouped folds"
-        f"{f' x {args.repeats} repeats' if args.repeats > 1 else ''} ...")
+    models = build_models(
+        specs,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        weights=weights,
+        random_state=args.random_state,
+    )
+    log(
+        f"cross-validating {len(models)} models on {n_folds} patient-grouped folds"
+        f"{f' x {args.repeats} repeats' if args.repeats > 1 else ''} ..."
+    )
     started = time.perf_counter()
     result = compare_models(
-        models, images, source.labels, groups=source.groups,
-        cv=StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=args.random_state),
-        n_repeats=args.repeats, random_state=args.random_state, return_estimators=True,
-        n_jobs=args.n_jobs, verbose=0 if args.quiet else 1,
+        models,
+        images,
+        source.labels,
+        groups=source.groups,
+        cv=StratifiedGroupKFold(
+            n_splits=n_folds, shuffle=True, random_state=args.random_state
+        ),
+        n_repeats=args.repeats,
+        random_state=args.random_state,
+        return_estimators=True,
+        n_jobs=args.n_jobs,
+        verbose=0 if args.quiet else 1,
     )
     cv_seconds = time.perf_counter() - started
     log(f"cross-validation done in {cv_seconds:.0f} s")
 
     final_models = {}
     if not args.no_refit:
-        final_models = _refit_and_save(models, specs, images, source, image_size, out_dir, log)
+        final_models = _refit_and_save(
+            models, specs, images, source, image_size, out_dir, log
+        )
 
     log("writing report ...")
     run_info = {
-        "command": " ".join(["mammoclf", *sys.argv[1:]]) if sys.argv else "mammoclf compare",
+        "command": " ".join(["mammoclf", *sys.argv[1:]])
+        if sys.argv
+        else "mammoclf compare",
         "mammoclf": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -116,14 +134,23 @@ def _run(args, caught):
         "batch_size": args.batch_size,
         "folds": n_folds,
         "repeats": args.repeats,
-        "weights": "imagenet" if weights == "imagenet" else ("random" if weights is None else "file"),
+        "weights": "imagenet"
+        if weights == "imagenet"
+        else ("random" if weights is None else "file"),
         "cross_validation_seconds": round(cv_seconds, 1),
         "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
         **_environment(),
     }
     summary = write_report(
-        out_dir, result=result, source=source, specs=specs, banner=banner,
-        run_info=run_info, final_models=final_models, images=images, log=log,
+        out_dir,
+        result=result,
+        source=source,
+        specs=specs,
+        banner=banner,
+        run_info=run_info,
+        final_models=final_models,
+        images=images,
+        log=log,
         warnings_so_far=_distinct_warnings(caught),
     )
     with atomic_write(out_dir / "run.json", "w") as handle:
@@ -136,8 +163,15 @@ def _run(args, caught):
 
 
 # Everything a report consists of: a rerun replaces exactly these.
-_REPORT_ENTRIES = ("report.md", "report.html", "run.json", "figures", "tables", "models",
-                   "synthetic-data")
+_REPORT_ENTRIES = (
+    "report.md",
+    "report.html",
+    "run.json",
+    "figures",
+    "tables",
+    "models",
+    "synthetic-data",
+)
 
 
 def _prepare_output(out_dir, log):
@@ -149,7 +183,9 @@ def _prepare_output(out_dir, log):
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory.")
     if out_dir.is_dir() and any(out_dir.iterdir()):
-        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in _REPORT_ENTRIES)
+        foreign = sorted(
+            p.name for p in out_dir.iterdir() if p.name not in _REPORT_ENTRIES
+        )
         if not (out_dir / "run.json").is_file() or foreign:
             raise UsageError(
                 f"--out: {out_dir} is not empty and is not a previous mammoclf report "
@@ -197,11 +233,13 @@ def _refit_and_save(models, specs, images, source, image_size, out_dir, log):
         log(f"refitting {name} on all {len(images)} images ...")
         fitted = clone(models[name]).fit(images, source.labels)
         classifier = fitted.steps[-1][1]
-        pipeline = Pipeline([
-            ("load", DicomLoader().fit(source.paths[:1])),
-            ("resize", Resizer(size=image_size).fit(images[:1])),
-            ("classify", classifier),
-        ])
+        pipeline = Pipeline(
+            [
+                ("load", DicomLoader().fit(source.paths[:1])),
+                ("resize", Resizer(size=image_size).fit(images[:1])),
+                ("classify", classifier),
+            ]
+        )
         path = out_dir / "models" / f"{spec.key}.mammoclf"
         save(pipeline, path)
         saved[name] = path.relative_to(out_dir)

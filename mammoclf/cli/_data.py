@@ -46,7 +46,8 @@ def resolve_data(args, out_dir, log):
 
     identifiers = source.groups
     source.patients = (
-        np.asarray(identifiers) if args.reveal_identifiers
+        np.asarray(identifiers)
+        if args.reveal_identifiers
         else np.array([pseudonym(group) for group in identifiers])
     )
     source.groups = pd.factorize(identifiers)[0]
@@ -71,8 +72,11 @@ def _synthetic(args, out_dir, log):
     size = max(2 * (args.image_size or 64), 96)
     log(f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}")
     data = make_synthetic_mammograms(
-        args.n_samples, image_size=size, difficulty=args.difficulty,
-        directory=directory, random_state=args.random_state,
+        args.n_samples,
+        image_size=size,
+        difficulty=args.difficulty,
+        directory=directory,
+        random_state=args.random_state,
     )
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
@@ -91,14 +95,17 @@ def _cbis_ddsm(args):
         raise UsageError(f"--cbis-ddsm: {root} is not a directory.")
     abnormality = ("mass", "calc") if args.subset == "both" else args.subset
     data = load_cbis_ddsm(
-        root, abnormality=abnormality, split=args.split, image="roi" if args.roi else "full"
+        root,
+        abnormality=abnormality,
+        split=args.split,
+        image="roi" if args.roi else "full",
     )
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
         labels=np.asarray(data.labels),
         groups=np.asarray(data.groups, dtype=str),
         description=f"CBIS-DDSM ({args.subset}, split {args.split}, "
-                    f"{'ROI crops' if args.roi else 'full mammograms'})",
+        f"{'ROI crops' if args.roi else 'full mammograms'})",
         synthetic=False,
     )
 
@@ -118,23 +125,37 @@ def _csv(csv_path):
                     f"with {','.join(_CSV_COLUMNS)} (found: {','.join(columns) or 'none'})."
                 )
             rows = [
-                {key.strip().lower(): (value or "").strip() for key, value in row.items() if key}
+                {
+                    key.strip().lower(): (value or "").strip()
+                    for key, value in row.items()
+                    if key
+                }
                 for row in reader
             ]
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not a UTF-8 text CSV ({exc.reason}).") from exc
     if not rows:
         raise UsageError(f"{path}: no data rows.")
-    empty = [i + 2 for i, row in enumerate(rows) if not all(row[c] for c in _CSV_COLUMNS)]
+    empty = [
+        i + 2 for i, row in enumerate(rows) if not all(row[c] for c in _CSV_COLUMNS)
+    ]
     if empty:
-        raise UsageError(f"{path}: empty path, label or patient on line(s) {_first(empty)}.")
+        raise UsageError(
+            f"{path}: empty path, label or patient on line(s) {_first(empty)}."
+        )
     paths = [
-        str(Path(row["path"]) if Path(row["path"]).is_absolute() else path.parent / row["path"])
+        str(
+            Path(row["path"])
+            if Path(row["path"]).is_absolute()
+            else path.parent / row["path"]
+        )
         for row in rows
     ]
     absent = [p for p in paths if not Path(p).is_file()]
     if absent:
-        raise UsageError(f"{path}: {len(absent)} listed file(s) do not exist: {_first(absent)}.")
+        raise UsageError(
+            f"{path}: {len(absent)} listed file(s) do not exist: {_first(absent)}."
+        )
     return DataSource(
         paths=np.asarray(paths, dtype=str),
         labels=np.asarray([row["label"] for row in rows]),

@@ -7,8 +7,15 @@ import sys
 
 from mammoclf._version import __version__
 
-__all__ = ["main", "build_parser", "import_keras_quietly", "UsageError", "EXIT_OK",
-           "EXIT_INPUT", "EXIT_WEIGHTS"]
+__all__ = [
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "EXIT_WEIGHTS",
+    "UsageError",
+    "build_parser",
+    "import_keras_quietly",
+    "main",
+]
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1  # a bug: the traceback is shown
@@ -36,7 +43,9 @@ def build_parser():
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"mammoclf {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"mammoclf {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     compare = commands.add_parser(
@@ -53,54 +62,121 @@ def build_parser():
     )
     data = compare.add_argument_group("data (default: synthetic mammograms)")
     source = data.add_mutually_exclusive_group()
-    source.add_argument("--cbis-ddsm", metavar="ROOT",
-                        help="CBIS-DDSM download root (TCIA DICOM layout)")
-    source.add_argument("--csv", metavar="FILE",
-                        help="CSV with columns path,label,patient (paths relative to the CSV)")
-    data.add_argument("--subset", choices=("mass", "calc", "both"), default="both",
-                      help="CBIS-DDSM abnormality subset (default: both)")
-    data.add_argument("--split", choices=("train", "test", "all"), default="all",
-                      help="CBIS-DDSM official split to use (default: all)")
-    data.add_argument("--roi", action="store_true",
-                      help="CBIS-DDSM: use the ROI crops instead of full mammograms")
-    data.add_argument("--n-samples", type=_positive_int, default=160,
-                      help="synthetic data: number of images (default: 160)")
-    data.add_argument("--difficulty", type=float, default=0.5,
-                      help="synthetic data: difficulty in [0, 1] (default: 0.5)")
+    source.add_argument(
+        "--cbis-ddsm",
+        metavar="ROOT",
+        help="CBIS-DDSM download root (TCIA DICOM layout)",
+    )
+    source.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="CSV with columns path,label,patient (paths relative to the CSV)",
+    )
+    data.add_argument(
+        "--subset",
+        choices=("mass", "calc", "both"),
+        default="both",
+        help="CBIS-DDSM abnormality subset (default: both)",
+    )
+    data.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default="all",
+        help="CBIS-DDSM official split to use (default: all)",
+    )
+    data.add_argument(
+        "--roi",
+        action="store_true",
+        help="CBIS-DDSM: use the ROI crops instead of full mammograms",
+    )
+    data.add_argument(
+        "--n-samples",
+        type=_positive_int,
+        default=160,
+        help="synthetic data: number of images (default: 160)",
+    )
+    data.add_argument(
+        "--difficulty",
+        type=float,
+        default=0.5,
+        help="synthetic data: difficulty in [0, 1] (default: 0.5)",
+    )
 
     training = compare.add_argument_group("training")
-    training.add_argument("--image-size", type=_positive_int,
-                          help="side of the square model input in pixels "
-                               "(default: 64 for synthetic data, 224 otherwise)")
-    training.add_argument("--epochs", type=_positive_int,
-                          help="epochs of every training stage of every model (default: "
-                               "the CNN 30, each DenseNet stage 8 on synthetic data; "
-                               "50 and 15 otherwise)")
-    training.add_argument("--batch-size", type=_positive_int, default=16,
-                          help="images per gradient step (default: 16)")
-    training.add_argument("--weights", default="imagenet", metavar="{imagenet,none,PATH}",
-                          help="DenseNet initialisation: ImageNet (default), none "
-                               "(random), or a local weights file")
-    training.add_argument("--models", default="scratch,frozen,partial",
-                          help="comma-separated subset of scratch,frozen,partial")
+    training.add_argument(
+        "--image-size",
+        type=_positive_int,
+        help="side of the square model input in pixels "
+        "(default: 64 for synthetic data, 224 otherwise)",
+    )
+    training.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="epochs of every training stage of every model (default: "
+        "the CNN 30, each DenseNet stage 8 on synthetic data; "
+        "50 and 15 otherwise)",
+    )
+    training.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=16,
+        help="images per gradient step (default: 16)",
+    )
+    training.add_argument(
+        "--weights",
+        default="imagenet",
+        metavar="{imagenet,none,PATH}",
+        help="DenseNet initialisation: ImageNet (default), none "
+        "(random), or a local weights file",
+    )
+    training.add_argument(
+        "--models",
+        default="scratch,frozen,partial",
+        help="comma-separated subset of scratch,frozen,partial",
+    )
 
     evaluation = compare.add_argument_group("evaluation")
-    evaluation.add_argument("--cv", type=_at_least_two, default=None,
-                            help="patient-grouped folds (default: 3 for synthetic data, 5 otherwise)")
-    evaluation.add_argument("--repeats", type=_positive_int, default=1,
-                            help="repeats of the cross-validation (default: 1)")
-    evaluation.add_argument("--random-state", type=int, default=0,
-                            help="seed of folds, augmentation and training (default: 0)")
+    evaluation.add_argument(
+        "--cv",
+        type=_at_least_two,
+        default=None,
+        help="patient-grouped folds (default: 3 for synthetic data, 5 otherwise)",
+    )
+    evaluation.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=1,
+        help="repeats of the cross-validation (default: 1)",
+    )
+    evaluation.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        help="seed of folds, augmentation and training (default: 0)",
+    )
 
     output = compare.add_argument_group("output")
-    output.add_argument("--out", default="mammoclf-report",
-                        help="report folder (default: ./mammoclf-report)")
-    output.add_argument("--no-refit", action="store_true",
-                        help="skip refitting the final models on all data")
-    output.add_argument("--n-jobs", type=int, default=1,
-                        help="parallel decoding/fitting processes (default: 1)")
-    output.add_argument("--reveal-identifiers", action="store_true",
-                        help="show real patient IDs instead of salted-hash pseudonyms")
+    output.add_argument(
+        "--out",
+        default="mammoclf-report",
+        help="report folder (default: ./mammoclf-report)",
+    )
+    output.add_argument(
+        "--no-refit",
+        action="store_true",
+        help="skip refitting the final models on all data",
+    )
+    output.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="parallel decoding/fitting processes (default: 1)",
+    )
+    output.add_argument(
+        "--reveal-identifiers",
+        action="store_true",
+        help="show real patient IDs instead of salted-hash pseudonyms",
+    )
     output.add_argument("--quiet", action="store_true", help="no progress output")
 
     predict = commands.add_parser(
@@ -110,12 +186,23 @@ def build_parser():
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    predict.add_argument("model", metavar="MODEL", help="a .mammoclf file from `compare`")
-    predict.add_argument("files", metavar="FILES", nargs="+", help="DICOM or image files")
-    predict.add_argument("--out", default="-", help="CSV file (default: standard output)")
-    predict.add_argument("--reveal-identifiers", action="store_true",
-                         help="write real patient IDs instead of pseudonyms")
-    predict.add_argument("--n-jobs", type=int, default=1, help="parallel decoding processes")
+    predict.add_argument(
+        "model", metavar="MODEL", help="a .mammoclf file from `compare`"
+    )
+    predict.add_argument(
+        "files", metavar="FILES", nargs="+", help="DICOM or image files"
+    )
+    predict.add_argument(
+        "--out", default="-", help="CSV file (default: standard output)"
+    )
+    predict.add_argument(
+        "--reveal-identifiers",
+        action="store_true",
+        help="write real patient IDs instead of pseudonyms",
+    )
+    predict.add_argument(
+        "--n-jobs", type=int, default=1, help="parallel decoding processes"
+    )
     return parser
 
 
@@ -147,8 +234,14 @@ def main(argv=None):
     except WeightsUnavailableError as exc:
         _error(str(exc))
         return EXIT_WEIGHTS
-    except (UsageError, MammoclfError, FileNotFoundError, NotADirectoryError,
-            IsADirectoryError, PermissionError) as exc:
+    except (
+        UsageError,
+        MammoclfError,
+        FileNotFoundError,
+        NotADirectoryError,
+        IsADirectoryError,
+        PermissionError,
+    ) as exc:
         _error(_one_line(exc))
         return EXIT_INPUT
     return EXIT_OK

@@ -16,13 +16,22 @@ class ModelSpec:
 
 
 STUDY_MODELS = (
-    ModelSpec("scratch", "CNN from scratch",
-              "conventional CNN (conv + max-pool blocks, dense, dropout 0.5), random init"),
-    ModelSpec("frozen", "DenseNet121 frozen",
-              "DenseNet121 base frozen, new head (dense, dropout 0.2) trained"),
-    ModelSpec("partial", "DenseNet121 partially unfrozen",
-              "DenseNet121: head first, then the conv5 block fine-tuned at a tenth "
-              "of the learning rate"),
+    ModelSpec(
+        "scratch",
+        "CNN from scratch",
+        "conventional CNN (conv + max-pool blocks, dense, dropout 0.5), random init",
+    ),
+    ModelSpec(
+        "frozen",
+        "DenseNet121 frozen",
+        "DenseNet121 base frozen, new head (dense, dropout 0.2) trained",
+    ),
+    ModelSpec(
+        "partial",
+        "DenseNet121 partially unfrozen",
+        "DenseNet121: head first, then the conv5 block fine-tuned at a tenth "
+        "of the learning rate",
+    ),
 )
 
 
@@ -66,7 +75,9 @@ def resolve_weights(argument, *, synthetic, needed, log):
     keras = import_keras()
     if argument != "imagenet":
         if not os.path.isfile(argument):
-            raise UsageError(f"--weights: no such file: {argument} (or use imagenet/none).")
+            raise UsageError(
+                f"--weights: no such file: {argument} (or use imagenet/none)."
+            )
         pretrained_backbone(keras, backbone="densenet121", weights=argument)
         return argument, None
     log("checking ImageNet weights for DenseNet121 ...")
@@ -103,20 +114,32 @@ def build_models(specs, *, epochs, batch_size, weights, random_state):
     )
 
     def augmenter():
-        return Augmenter(n_copies=1, max_rotation=10.0, horizontal_flip=True,
-                         random_state=random_state)
+        return Augmenter(
+            n_copies=1,
+            max_rotation=10.0,
+            horizontal_flip=True,
+            random_state=random_state,
+        )
 
     classifiers = {
         "scratch": lambda: ScratchCNNClassifier(
             epochs=epochs["scratch"], batch_size=batch_size, random_state=random_state
         ),
         "frozen": lambda: DenseNetTransferClassifier(
-            weights=weights, freeze_schedule="frozen", epochs=epochs["densenet"],
-            batch_size=batch_size, random_state=random_state,
+            weights=weights,
+            freeze_schedule="frozen",
+            epochs=epochs["densenet"],
+            batch_size=batch_size,
+            random_state=random_state,
         ),
         "partial": lambda: DenseNetTransferClassifier(
-            weights=weights, freeze_schedule="partial", epochs=epochs["densenet"],
-            batch_size=batch_size, random_state=random_state,
+            weights=weights,
+            freeze_schedule="partial",
+            epochs=epochs["densenet"],
+            batch_size=batch_size,
+            random_state=random_state,
         ),
     }
-    return {spec.name: make_pipeline(augmenter(), classifiers[spec.key]()) for spec in specs}
+    return {
+        spec.name: make_pipeline(augmenter(), classifiers[spec.key]()) for spec in specs
+    }

@@ -23,7 +23,9 @@ def run_predict(args):
         raise UsageError(f"no such model file: {model_path}")
     missing = [f for f in args.files if not Path(f).is_file()]
     if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
         raise UsageError(f"{len(missing)} input file(s) do not exist: {shown}")
     import_keras_quietly()
     model = load(model_path)
@@ -38,22 +40,33 @@ def run_predict(args):
     proba = model.predict_proba(list(args.files))
     classes = model.classes_
     metadata = read_metadata(
-        list(args.files), identifiers="keep" if args.reveal_identifiers else "pseudonymise"
+        list(args.files),
+        identifiers="keep" if args.reveal_identifiers else "pseudonymise",
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["file", "patient", "laterality", "view", "predicted",
-                     *[f"p_{label}" for label in classes]])
+    writer.writerow(
+        [
+            "file",
+            "patient",
+            "laterality",
+            "view",
+            "predicted",
+            *[f"p_{label}" for label in classes],
+        ]
+    )
     for index, path in enumerate(args.files):
         row = metadata.iloc[index]
-        writer.writerow([
-            path,
-            _text(row["patient_id"]),
-            _text(row["laterality"]),
-            _text(row["view"]),
-            classes[int(np.argmax(proba[index]))],
-            *[f"{p:.6f}" for p in proba[index]],
-        ])
+        writer.writerow(
+            [
+                path,
+                _text(row["patient_id"]),
+                _text(row["laterality"]),
+                _text(row["view"]),
+                classes[int(np.argmax(proba[index]))],
+                *[f"{p:.6f}" for p in proba[index]],
+            ]
+        )
     if args.out == "-":
         sys.stdout.write(buffer.getvalue())
     else:
@@ -62,4 +75,8 @@ def run_predict(args):
 
 
 def _text(value):
-    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return (
+        ""
+        if value is None or (isinstance(value, float) and np.isnan(value))
+        else str(value)
+    )

@@ -96,12 +96,18 @@ class Report:
             elif kind == "banner":
                 parts.append(f'<div class="banner">{_inline(content)}</div>')
             elif kind == "bullets":
-                parts.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in content) + "</ul>")
+                parts.append(
+                    "<ul>"
+                    + "".join(f"<li>{_inline(i)}</li>" for i in content)
+                    + "</ul>"
+                )
             elif kind == "table":
                 frame, caption = content
                 if caption:
                     parts.append(f"<p><em>{_inline(caption)}</em></p>")
-                parts.append(frame.to_html(index=False, escape=True, border=0, na_rep=""))
+                parts.append(
+                    frame.to_html(index=False, escape=True, border=0, na_rep="")
+                )
             elif kind == "figure":
                 path, caption = content
                 parts.append(
@@ -144,6 +150,7 @@ def _inline(text):
         pieces = escaped.split(marker)
         if len(pieces) % 2 == 1 and len(pieces) > 1:
             escaped = "".join(
-                piece if i % 2 == 0 else f"<{tag}>{piece}</{tag}>" for i, piece in enumerate(pieces)
+                piece if i % 2 == 0 else f"<{tag}>{piece}</{tag}>"
+                for i, piece in enumerate(pieces)
             )
     return escaped

@@ -24,8 +24,19 @@ _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
 _N_GRAD_CAM = 4
 
 
-def write_report(out_dir, *, result, source, specs, banner, run_info, final_models, images, log,
-                 warnings_so_far=()):
+def write_report(
+    out_dir,
+    *,
+    result,
+    source,
+    specs,
+    banner,
+    run_info,
+    final_models,
+    images,
+    log,
+    warnings_so_far=(),
+):
     """Write figures, CSV tables, report.md and report.html; return the summary."""
     import matplotlib
 
@@ -59,24 +70,33 @@ def write_report(out_dir, *, result, source, specs, banner, run_info, final_mode
 def _describe_run(report, result, source, specs, run_info):
     classes, counts = np.unique(result.y_true, return_counts=True)
     report.heading("What was compared, and how")
-    report.bullets([
-        f"Data: {source.description}; {len(result.y_true)} images of "
-        f"{np.unique(source.groups).size} patients ("
-        + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts)) + ").",
-        *[f"**{spec.name}**: {spec.description}." for spec in specs],
-        f"Evaluation: {result.cv_description}; every model saw the same {result.n_splits} "
-        "splits, and no patient had images on both sides of a split (CC and MLO views "
-        "of a breast are near-duplicates).",
-        "Augmentation (rotations up to 10 degrees, horizontal flips, one extra copy) ran "
-        "inside each training fold only, never on test images. Images were decoded and "
-        f"resized to {run_info['image_size']} px once up front: that step is per-image "
-        "and learns nothing from the data, so it cannot leak.",
-        f"Positive class: {result.pos_label}. Accuracy is (TP + TN) / N; the study's "
-        "printed (TP + FP) / N is the fraction called malignant, not an accuracy.",
-        "Patient identifiers appear only as salted-hash pseudonyms."
-        if run_info["identifiers"] == "pseudonymised"
-        else "Patient identifiers are shown as found (--reveal-identifiers).",
-    ])
+    report.bullets(
+        [
+            f"Data: {source.description}; {len(result.y_true)} images of "
+            f"{np.unique(source.groups).size} patients ("
+            + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts))
+            + ").",
+            *[f"**{spec.name}**: {spec.description}." for spec in specs],
+            (
+                f"Evaluation: {result.cv_description}; every model saw the same {result.n_splits} "
+                "splits, and no patient had images on both sides of a split (CC and MLO views "
+                "of a breast are near-duplicates)."
+            ),
+            (
+                "Augmentation (rotations up to 10 degrees, horizontal flips, one extra copy) ran "
+                "inside each training fold only, never on test images. Images were decoded and "
+                f"resized to {run_info['image_size']} px once up front: that step is per-image "
+                "and learns nothing from the data, so it cannot leak."
+            ),
+            (
+                f"Positive class: {result.pos_label}. Accuracy is (TP + TN) / N; the study's "
+                "printed (TP + FP) / N is the fraction called malignant, not an accuracy."
+            ),
+            "Patient identifiers appear only as salted-hash pseudonyms."
+            if run_info["identifiers"] == "pseudonymised"
+            else "Patient identifiers are shown as found (--reveal-identifiers).",
+        ]
+    )
 
 
 def _scores_section(report, result, summary, out_dir):
@@ -84,9 +104,9 @@ def _scores_section(report, result, summary, out_dir):
     scores = summary.scores.reset_index()
     cells = {}
     for _, row in scores.iterrows():
-        cells.setdefault(_METRIC_LABELS.get(row["metric"], row["metric"]), {})[row["model"]] = (
-            f"{row['mean']:.3f} ± {row['sd']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-        )
+        cells.setdefault(_METRIC_LABELS.get(row["metric"], row["metric"]), {})[
+            row["model"]
+        ] = f"{row['mean']:.3f} ± {row['sd']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
     table = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
     report.table(
         table.rename_axis("metric").reset_index(),
@@ -94,7 +114,9 @@ def _scores_section(report, result, summary, out_dir):
         "interval]. Each split's score is computed from its out-of-fold predictions.",
     )
     _write_csv(scores, out_dir / "tables" / "metrics.csv")
-    _write_csv(result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv")
+    _write_csv(
+        result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv"
+    )
 
 
 def _tests_section(report, summary, omnibus, out_dir):
@@ -110,15 +132,23 @@ def _tests_section(report, summary, omnibus, out_dir):
             "folds, which share training data; the Wilcoxon test (also the study's) "
             "cannot reach p < 0.05 with 5 or fewer folds.",
         )
-        _write_csv(summary.tests.drop(columns=["result"], errors="ignore"),
-                   out_dir / "tables" / "pairwise_tests.csv")
+        _write_csv(
+            summary.tests.drop(columns=["result"], errors="ignore"),
+            out_dir / "tables" / "pairwise_tests.csv",
+        )
     if omnibus:
         rows = [
-            {"test": r.test, "statistic": f"{r.statistic_name} = {r.statistic:.3f}",
-             "p": "<0.0001" if r.pvalue < 1e-4 else f"{r.pvalue:.4f}", "note": note}
+            {
+                "test": r.test,
+                "statistic": f"{r.statistic_name} = {r.statistic:.3f}",
+                "p": "<0.0001" if r.pvalue < 1e-4 else f"{r.pvalue:.4f}",
+                "note": note,
+            }
             for r, note in omnibus
         ]
-        report.table(pd.DataFrame(rows), "Tests across all models (ROC AUC fold scores).")
+        report.table(
+            pd.DataFrame(rows), "Tests across all models (ROC AUC fold scores)."
+        )
         _write_csv(pd.DataFrame(rows), out_dir / "tables" / "omnibus_tests.csv")
 
 
@@ -132,21 +162,25 @@ def _omnibus(result):
         "friedman": "rank-based, paired",
         "anova": "the study's; ignores that folds are paired",
     }
-    return [(omnibus_test(result, test=test, metric="roc_auc"), note)
-            for test, note in notes.items()]
+    return [
+        (omnibus_test(result, test=test, metric="roc_auc"), note)
+        for test, note in notes.items()
+    ]
 
 
 def _compute_section(report, summary, run_info, out_dir):
     compute = summary.compute
     gpu = run_info.get("gpu_peak_memory_mb")
-    table = pd.DataFrame({
-        "model": compute.index,
-        "time / epoch (s)": compute["time_per_epoch_mean"].round(2),
-        "training time, all splits (s)": compute["train_time_total"].round(1),
-        "fit time / split (s)": compute["fit_time_mean"].round(1),
-        "peak RAM (MB)": compute["peak_memory_mb"].round(0),
-        "GPU memory (MB)": [gpu if gpu is not None else "n/a (CPU)"] * len(compute),
-    })
+    table = pd.DataFrame(
+        {
+            "model": compute.index,
+            "time / epoch (s)": compute["time_per_epoch_mean"].round(2),
+            "training time, all splits (s)": compute["train_time_total"].round(1),
+            "fit time / split (s)": compute["fit_time_mean"].round(1),
+            "peak RAM (MB)": compute["peak_memory_mb"].round(0),
+            "GPU memory (MB)": [gpu if gpu is not None else "n/a (CPU)"] * len(compute),
+        }
+    )
     report.heading("Table 2: compute")
     report.table(
         table,
@@ -170,21 +204,33 @@ def _figures_section(report, result, specs, out_dir, log):
     log("drawing figures ...")
     report.heading("Figures")
     figures = [
-        ("roc_curves.png", RocCurvesDisplay.from_comparison(result),
-         "Out-of-fold ROC curves, mean over splits with 95% band."),
-        ("confusion_matrices.png", ConfusionMatricesDisplay.from_comparison(result),
-         "Confusion matrices of the out-of-fold predictions."),
-        ("fold_scores.png",
-         FoldScoresDisplay.from_comparison(result, metrics=["roc_auc", "sensitivity", "specificity"]),
-         "Per-split scores; lines join the same split across models."),
+        (
+            "roc_curves.png",
+            RocCurvesDisplay.from_comparison(result),
+            "Out-of-fold ROC curves, mean over splits with 95% band.",
+        ),
+        (
+            "confusion_matrices.png",
+            ConfusionMatricesDisplay.from_comparison(result),
+            "Confusion matrices of the out-of-fold predictions.",
+        ),
+        (
+            "fold_scores.png",
+            FoldScoresDisplay.from_comparison(
+                result, metrics=["roc_auc", "sensitivity", "specificity"]
+            ),
+            "Per-split scores; lines join the same split across models.",
+        ),
     ]
     for spec in specs:
         if any(h is not None for h in result.histories[spec.name]):
-            figures.append((
-                f"training_{spec.key}.png",
-                TrainingHistoryDisplay.from_comparison(result, spec.name),
-                f"Training curves of {spec.name} per split (vertical lines: new stage).",
-            ))
+            figures.append(
+                (
+                    f"training_{spec.key}.png",
+                    TrainingHistoryDisplay.from_comparison(result, spec.name),
+                    f"Training curves of {spec.name} per split (vertical lines: new stage).",
+                )
+            )
     for file_name, display, caption in figures:
         _save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
@@ -203,7 +249,9 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
         "fold model that had not seen the image: the most confident true positives and "
         "true negatives, then the most confident false negatives and false positives."
     )
-    split_of_fold = {s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0}
+    split_of_fold = {
+        s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0
+    }
     for spec in specs:
         table = result.out_of_fold(spec.name)
         correct, chosen = _grad_cam_cases(table, result.pos_label)
@@ -256,8 +304,10 @@ def _models_section(report, final_models):
         "Each model was refitted on all images and saved as a code-free archive "
         "(loader, resizer and network). Predict new DICOM or image files with:"
     )
-    report.bullets(f"`mammoclf predict {path} FILES...`  ({name})"
-                   for name, path in final_models.items())
+    report.bullets(
+        f"`mammoclf predict {path} FILES...`  ({name})"
+        for name, path in final_models.items()
+    )
 
 
 def _predictions_table(result, source, run_info, out_dir):
@@ -269,8 +319,10 @@ def _predictions_table(result, source, run_info, out_dir):
     base.insert(0, "patient", source.patients[base.index])
     if run_info["identifiers"] == "revealed":
         base.insert(0, "path", source.paths[base.index])
-    _write_csv(pd.concat([base, *frames], axis=1).reset_index(),
-               out_dir / "tables" / "out_of_fold_predictions.csv")
+    _write_csv(
+        pd.concat([base, *frames], axis=1).reset_index(),
+        out_dir / "tables" / "out_of_fold_predictions.csv",
+    )
 
 
 def _write_csv(frame, path):

@@ -53,8 +53,17 @@ class GradCAMDisplay:
 
     @classmethod
     def from_estimator(
-        cls, estimator, X, y=None, *, target=None, images=None, n_cols=4, alpha=0.45,
-        cmap="jet", figsize=None,
+        cls,
+        estimator,
+        X,
+        y=None,
+        *,
+        target=None,
+        images=None,
+        n_cols=4,
+        alpha=0.45,
+        cmap="jet",
+        figsize=None,
     ):
         """Compute Grad-CAM for ``X`` with a fitted estimator and plot the overlays.
 

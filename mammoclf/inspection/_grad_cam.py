@@ -74,8 +74,12 @@ def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size]
         features = feature_model(batch, training=False)
-        gradients = _GRADIENTS[backend](head_model, features, target_index[start : start + batch_size],
-                                        classifier._is_binary)
+        gradients = _GRADIENTS[backend](
+            head_model,
+            features,
+            target_index[start : start + batch_size],
+            classifier._is_binary,
+        )
         features = np.asarray(keras.ops.convert_to_numpy(features), dtype=np.float32)
         channel_weights = gradients.mean(axis=(1, 2), keepdims=True)
         cams = np.maximum((channel_weights * features).sum(axis=-1), 0.0)
@@ -129,9 +133,13 @@ def _target_index(classifier, images, target):
 def _class_score(logits, target_index, is_binary, ops):
     """Per-image logit of the target class; a binary model's one logit, negated for class 0."""
     if is_binary:
-        sign = ops.convert_to_tensor(np.where(target_index == 1, 1.0, -1.0).astype("float32"))
+        sign = ops.convert_to_tensor(
+            np.where(target_index == 1, 1.0, -1.0).astype("float32")
+        )
         return ops.sum(logits[:, 0] * sign)
-    mask = ops.convert_to_tensor(np.eye(logits.shape[-1], dtype="float32")[target_index])
+    mask = ops.convert_to_tensor(
+        np.eye(logits.shape[-1], dtype="float32")[target_index]
+    )
     return ops.sum(logits * mask)
 
 
@@ -142,7 +150,9 @@ def _tensorflow_gradients(head_model, features, target_index, is_binary):
     features = tf.convert_to_tensor(features)
     with tf.GradientTape() as tape:
         tape.watch(features)
-        score = _class_score(head_model(features, training=False), target_index, is_binary, keras.ops)
+        score = _class_score(
+            head_model(features, training=False), target_index, is_binary, keras.ops
+        )
     return tape.gradient(score, features).numpy()
 
 
@@ -151,7 +161,9 @@ def _jax_gradients(head_model, features, target_index, is_binary):
     import keras
 
     def score(feature_map):
-        return _class_score(head_model(feature_map, training=False), target_index, is_binary, keras.ops)
+        return _class_score(
+            head_model(feature_map, training=False), target_index, is_binary, keras.ops
+        )
 
     return np.asarray(jax.grad(score)(features))
 
@@ -160,7 +172,9 @@ def _torch_gradients(head_model, features, target_index, is_binary):
     import keras
 
     features = features.detach().clone().requires_grad_(True)
-    score = _class_score(head_model(features, training=False), target_index, is_binary, keras.ops)
+    score = _class_score(
+        head_model(features, training=False), target_index, is_binary, keras.ops
+    )
     score.backward()
     return features.grad.detach().cpu().numpy()
 

@@ -20,15 +20,15 @@ from mammoclf.metrics._labels import _check_weights, check_binary_targets
 
 __all__ = [
     "ConfusionCounts",
-    "confusion_counts",
     "accuracy_score",
+    "balanced_accuracy_score",
+    "confusion_counts",
+    "f1_weighted_score",
+    "npv_score",
+    "ppv_score",
+    "roc_auc_score",
     "sensitivity_score",
     "specificity_score",
-    "ppv_score",
-    "npv_score",
-    "balanced_accuracy_score",
-    "f1_weighted_score",
-    "roc_auc_score",
 ]
 
 
@@ -248,7 +248,9 @@ def npv_score(
 
 for _func in (sensitivity_score, specificity_score, ppv_score, npv_score):
     # The blank line keeps "Examples" a section of its own for numpydoc.
-    _func.__doc__ = _func.__doc__.replace("    {params}", _COMMON_PARAMS.rstrip("\n") + "\n")
+    _func.__doc__ = _func.__doc__.replace(
+        "    {params}", _COMMON_PARAMS.rstrip("\n") + "\n"
+    )
 
 
 def accuracy_score(y_true, y_pred, *, sample_weight=None):

@@ -32,8 +32,8 @@ from mammoclf.metrics._labels import resolve_pos_label
 __all__ = [
     "CLINICAL_METRICS",
     "ClinicalScorer",
-    "make_clinical_scorer",
     "clinical_scorers",
+    "make_clinical_scorer",
     "positive_class_scores",
 ]
 

@@ -16,7 +16,7 @@ from sklearn.utils import _safe_indexing
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
 
-__all__ = ["FoldOutput", "fit_and_predict", "final_estimator", "training_info"]
+__all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
 
 
 @dataclass

@@ -413,8 +413,10 @@ class ComparisonResult:
             )
         level = round(100 * confidence_level)
         notes = [
-            f"Positive class: {self.pos_label!r}. Scores are computed per split from "
-            "out-of-fold predictions; every model used the same splits.",
+            (
+                f"Positive class: {self.pos_label!r}. Scores are computed per split from "
+                "out-of-fold predictions; every model used the same splits."
+            ),
             f"{level}% CI: {_CI_METHOD_NAMES[ci_method]}.",
         ]
         scores = self.summary_frame(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["import_pyplot", "single_axes", "grid_of_axes", "select_models"]
+__all__ = ["grid_of_axes", "import_pyplot", "select_models", "single_axes"]
 
 
 def import_pyplot():

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from mammoclf.model_selection._fit import final_estimator
 from mammoclf.plotting._common import grid_of_axes
@@ -226,7 +227,8 @@ class TrainingHistoryDisplay:
         final = final_estimator(estimator)
         history = getattr(final, "history_", None)
         if not isinstance(history, Mapping):
-            raise ValueError(
+            # NotFittedError (a ValueError): a missing history_ means unfitted.
+            raise NotFittedError(
                 f"{type(final).__name__} has no history_ dict: is it a fitted "
                 "Keras estimator?"
             )

@@ -1,6 +1,7 @@
 """Augmenter: the study's training-set augmentation as an imbalanced-learn sampler."""
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from imblearn.over_sampling.base import BaseOverSampler
@@ -94,7 +95,7 @@ class Augmenter(BaseOverSampler):
     [4, 4]
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "n_copies": [Interval(Integral, 0, None, closed="left")],
         "max_rotation": [Interval(Real, 0, 180, closed="both")],
         "horizontal_flip": ["boolean"],

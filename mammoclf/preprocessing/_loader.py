@@ -3,6 +3,7 @@
 import math
 import os
 from numbers import Integral, Real
+from typing import ClassVar
 
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
@@ -101,7 +102,7 @@ class DicomLoader(TransformerMixin, BaseEstimator):
     (4, 32, 32, 1)
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "window": [None, StrOptions({"header"}), tuple, list],
         "clip_percentiles": [None, tuple, list],
         "crop_breast": ["boolean"],

@@ -274,9 +274,13 @@ def _decode_dicom(handle, path, spec):
             if intercept is not None and float(intercept) != 0.0:
                 values += np.float32(intercept)
         del stored
-        _check_finite(values, path, "after the modality rescale (RescaleSlope, "
-                      "RescaleIntercept or Modality LUT); the header is probably "
-                      "corrupt")
+        _check_finite(
+            values,
+            path,
+            "after the modality rescale (RescaleSlope, "
+            "RescaleIntercept or Modality LUT); the header is probably "
+            "corrupt",
+        )
         if spec.window is None:
             return values, monochrome1, False
         if spec.window == "header":

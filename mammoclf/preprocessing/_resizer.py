@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -54,7 +55,7 @@ class Resizer(TransformerMixin, BaseEstimator):
     0.0
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "size": [Interval(Integral, 1, None, closed="left"), tuple, list],
         "aspect": [StrOptions({"pad", "stretch"})],
         "pad_value": [Real],

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_consistent_length
 from mammoclf.metrics import make_clinical_scorer, resolve_pos_label
 from mammoclf.stats._results import BootstrapResult, PValueAdjustment
 
-__all__ = ["bootstrap_ci", "adjust_pvalues"]
+__all__ = ["adjust_pvalues", "bootstrap_ci"]
 
 
 def _metric_function(metric):

@@ -148,8 +148,12 @@ def anova_repeated_measures(scores, *, metric="score"):
             "model": np.tile(np.arange(n_models), n_folds),
         }
     )
-    residuals = (values - values.mean(axis=1, keepdims=True)
-                 - values.mean(axis=0, keepdims=True) + values.mean())
+    residuals = (
+        values
+        - values.mean(axis=1, keepdims=True)
+        - values.mean(axis=0, keepdims=True)
+        + values.mean()
+    )
     if np.allclose(residuals, 0.0, atol=1e-12 * max(1.0, float(np.abs(values).max()))):
         # No within-fold variation left: F = 0/0. AnovaRM would print a
         # rounding artefact (even a negative F) instead.

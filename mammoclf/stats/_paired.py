@@ -14,10 +14,10 @@ from scipy import stats as _st
 from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = [
-    "paired_ttest",
     "corrected_resampled_ttest",
-    "paired_ttest_5x2cv",
     "f_test_5x2cv",
+    "paired_ttest",
+    "paired_ttest_5x2cv",
     "wilcoxon_test",
 ]
 

@@ -17,7 +17,7 @@ from mammoclf.stats._paired import (
 )
 from mammoclf.stats._predictions import delong_test, mcnemar_test
 
-__all__ = ["pairwise_tests", "omnibus_test", "PAIRWISE_TESTS"]
+__all__ = ["PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"]
 
 #: Names accepted by :func:`pairwise_tests` ``test=``.
 PAIRWISE_TESTS = (

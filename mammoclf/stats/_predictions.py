@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_consistent_length
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.stats._results import HypothesisTestResult
 
-__all__ = ["mcnemar_test", "delong_test", "delong_roc_covariance"]
+__all__ = ["delong_roc_covariance", "delong_test", "mcnemar_test"]
 
 # Below this many discordant pairs the chi-square approximation of McNemar's
 # statistic is poor; the exact binomial test is used instead (a common rule).

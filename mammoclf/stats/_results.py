@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["HypothesisTestResult", "BootstrapResult", "PValueAdjustment"]
+__all__ = ["BootstrapResult", "HypothesisTestResult", "PValueAdjustment"]
 
 
 def format_pvalue(pvalue):

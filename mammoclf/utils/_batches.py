@@ -35,8 +35,17 @@ class SeededBatches:
         the random reads of a memory-mapped file into forward ones.
     """
 
-    def __init__(self, X, y, sample_weight, *, batch_size, shuffle, seed,
-                 rows_in_file_order=False):
+    def __init__(
+        self,
+        X,
+        y,
+        sample_weight,
+        *,
+        batch_size,
+        shuffle,
+        seed,
+        rows_in_file_order=False,
+    ):
         self._X, self._y, self._w = X, y, sample_weight
         self._batch_size = int(batch_size)
         self._shuffle = shuffle
@@ -46,14 +55,16 @@ class SeededBatches:
 
     def _draw_order(self):
         n_samples = self._X.shape[0]
-        return self._rng.permutation(n_samples) if self._shuffle else np.arange(n_samples)
+        return (
+            self._rng.permutation(n_samples) if self._shuffle else np.arange(n_samples)
+        )
 
     def __len__(self):
         return math.ceil(self._X.shape[0] / self._batch_size)
 
     def __getitem__(self, index):
         start = index * self._batch_size
-        rows = self._order[start:start + self._batch_size]
+        rows = self._order[start : start + self._batch_size]
         if self._rows_in_file_order:
             rows = np.sort(rows)
         return np.asarray(self._X[rows]), self._y[rows], self._w[rows]

@@ -153,9 +153,7 @@ def distribution_scope(distribution, *, keras, batch_size, seed, estimator_name)
             UserWarning,
             stacklevel=5,  # distribution_scope, contextlib, _fit, fit, caller
         )
-    token = _active_feed.set(
-        _Feed(batch_size=batch_size, seed=seed)
-    )
+    token = _active_feed.set(_Feed(batch_size=batch_size, seed=seed))
     try:
         with _backend_scope(keras, backend, devices):
             yield devices
@@ -231,9 +229,12 @@ def data_parallel_inputs(keras, fit_inputs):
         if fit_inputs.get("sample_weight") is None:
             raise ValueError("data-parallel training needs explicit sample weights")
         train = SeededBatches(
-            x, fit_inputs["y"], fit_inputs["sample_weight"],
+            x,
+            fit_inputs["y"],
+            fit_inputs["sample_weight"],
             batch_size=fit_inputs["batch_size"],
-            shuffle=fit_inputs.get("shuffle", True), seed=feed.next_seed(),
+            shuffle=fit_inputs.get("shuffle", True),
+            seed=feed.next_seed(),
         )
     # shuffle=False: the rows are shuffled already, and Keras would reorder
     # the batches from random draws that differ between device counts.
@@ -242,11 +243,17 @@ def data_parallel_inputs(keras, fit_inputs):
     if validation is not None:
         if not isinstance(validation, keras.utils.PyDataset):
             X_val, y_val, w_val = validation
-            validation = SeededBatches(X_val, y_val, w_val,
-                                       batch_size=fit_inputs["batch_size"],
-                                       shuffle=False, seed=0)
-        adapted["validation_data"] = even_batches(validation,
-                                                  batch_size=feed.batch_size)
+            validation = SeededBatches(
+                X_val,
+                y_val,
+                w_val,
+                batch_size=fit_inputs["batch_size"],
+                shuffle=False,
+                seed=0,
+            )
+        adapted["validation_data"] = even_batches(
+            validation, batch_size=feed.batch_size
+        )
     return adapted
 
 
@@ -266,10 +273,12 @@ def pad_batch(x, y, sample_weight, n_padded):
         return x, y, sample_weight
     copies = np.arange(n_padded - n_rows) % n_rows
     scale = np.float32(n_padded / n_rows)
-    weights = np.concatenate([
-        np.asarray(sample_weight, dtype=np.float32) * scale,
-        np.zeros(copies.size, dtype=np.float32),
-    ])
+    weights = np.concatenate(
+        [
+            np.asarray(sample_weight, dtype=np.float32) * scale,
+            np.zeros(copies.size, dtype=np.float32),
+        ]
+    )
     return (
         np.concatenate([x, x[copies]]),
         np.concatenate([y, y[copies]]),
@@ -296,8 +305,12 @@ def _even_batches_class(keras):
 
         def __getitem__(self, index):
             x, y, sample_weight = self._source[index]
-            return pad_batch(np.asarray(x), np.asarray(y), np.asarray(sample_weight),
-                             self._batch_size)
+            return pad_batch(
+                np.asarray(x),
+                np.asarray(y),
+                np.asarray(sample_weight),
+                self._batch_size,
+            )
 
         def on_epoch_end(self):
             self._source.on_epoch_end()

@@ -5,7 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write", "TEMPORARY_SUFFIX"]
+__all__ = ["TEMPORARY_SUFFIX", "atomic_write"]
 
 # Partial files carry this suffix until renamed; nothing mammoclf reads ends so.
 TEMPORARY_SUFFIX = ".partial"
@@ -40,7 +40,9 @@ def atomic_write(path, mode="wb"):
         dir=path.parent, prefix=f"{path.name}.", suffix=TEMPORARY_SUFFIX
     )
     try:
-        with os.fdopen(descriptor, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as handle:
+        with os.fdopen(
+            descriptor, mode, **({"encoding": "utf-8"} if mode == "w" else {})
+        ) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -17,12 +17,12 @@ import zipfile
 import numpy as np
 
 __all__ = [
-    "import_keras",
-    "keras_seed",
     "dtype_policy_scope",
     "fresh_model_retracing_muted",
-    "model_to_bytes",
+    "import_keras",
+    "keras_seed",
     "model_from_bytes",
+    "model_to_bytes",
 ]
 
 _MIN_KERAS_MAJOR = 3

@@ -29,8 +29,10 @@ def check_image_shape_param(image_shape, name="image_shape"):
             f"{name} must be None, (height, width) or (height, width, channels); "
             f"got {image_shape!r}."
         )
-    if not all(isinstance(v, Integral) and not isinstance(v, bool) and v > 0
-               for v in image_shape):
+    if not all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+        for v in image_shape
+    ):
         raise InvalidImageError(
             f"{name} must contain positive integers; got {image_shape!r}."
         )
@@ -77,8 +79,12 @@ def check_image_batch(X, *, image_shape=None, validated_2d=False):
             )
         try:
             images = check_array(
-                X, allow_nd=True, dtype=np.float32, ensure_min_samples=1,
-                ensure_all_finite=False, input_name="X",
+                X,
+                allow_nd=True,
+                dtype=np.float32,
+                ensure_min_samples=1,
+                ensure_all_finite=False,
+                input_name="X",
             )
         except ValueError as exc:
             raise InvalidImageError(str(exc)) from exc

@@ -15,8 +15,12 @@ def _fixture_densenet(weights, freeze_schedule, epochs):
     # batch_size=32: two gradient steps per epoch on the 60 toy images, so
     # comparisons with these fits also cover the order of shuffled batches.
     return DenseNetTransferClassifier(
-        weights=weights, freeze_schedule=freeze_schedule, dense_units=16,
-        epochs=epochs, batch_size=32, random_state=0,
+        weights=weights,
+        freeze_schedule=freeze_schedule,
+        dense_units=16,
+        epochs=epochs,
+        batch_size=32,
+        random_state=0,
     )
 
 
@@ -38,12 +42,14 @@ def densenet_weights(tmp_path_factory):
     for layer in source.layers:
         if type(layer).__name__ == "BatchNormalization":
             gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
-                rng.normal(0.0, 0.1, beta.shape).astype("float32"),
-                rng.normal(0.0, 0.5, mean.shape).astype("float32"),
-                rng.uniform(0.5, 2.0, variance.shape).astype("float32"),
-            ])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype("float32"),
+                    rng.normal(0.0, 0.1, beta.shape).astype("float32"),
+                    rng.normal(0.0, 0.5, mean.shape).astype("float32"),
+                    rng.uniform(0.5, 2.0, variance.shape).astype("float32"),
+                ]
+            )
     path = tmp_path_factory.mktemp("weights") / "densenet121_notop.weights.h5"
     source.save_weights(path)
     values = {

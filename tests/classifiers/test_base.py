@@ -26,7 +26,7 @@ from mammoclf.exceptions import InvalidImageError
 
 
 def tiny_cnn(**params):
-    defaults = dict(filters=(4,), dense_units=8, epochs=1, random_state=0)
+    defaults = {"filters": (4,), "dense_units": 8, "epochs": 1, "random_state": 0}
     return ScratchCNNClassifier(**{**defaults, **params})
 
 
@@ -34,7 +34,11 @@ def tiny_cnn(**params):
 def fitted(toy_images):
     X, y, _ = toy_images
     return tiny_cnn(
-        filters=(8,), dense_units=16, dropout=0.1, epochs=5, batch_size=8,
+        filters=(8,),
+        dense_units=16,
+        dropout=0.1,
+        epochs=5,
+        batch_size=8,
         learning_rate=0.01,
     ).fit(X, y)
 
@@ -107,7 +111,9 @@ def test_predict_rejects_other_channel_count(fitted, toy_images):
 
 def test_predict_rejects_other_image_size(fitted, toy_images):
     X, _, _ = toy_images
-    with pytest.raises(InvalidImageError, match=r"fitted on images of shape \(32, 32, 1\)"):
+    with pytest.raises(
+        InvalidImageError, match=r"fitted on images of shape \(32, 32, 1\)"
+    ):
         fitted.predict_proba(X[:, :16, :16])
 
 
@@ -188,7 +194,9 @@ def test_batched_and_single_batch_inference_agree(fitted, toy_images):
     X, _, _ = toy_images
     assert len(X) > fitted.batch_size
     whole = fitted.decision_function(X)
-    pieces = np.concatenate([fitted.decision_function(X[i : i + 6]) for i in range(0, 60, 6)])
+    pieces = np.concatenate(
+        [fitted.decision_function(X[i : i + 6]) for i in range(0, 60, 6)]
+    )
     np.testing.assert_allclose(whole, pieces, rtol=1e-5, atol=1e-6)
 
 
@@ -202,12 +210,12 @@ def test_unfitted_estimator_raises_not_fitted():
 
 # ------------------------------------------------------------------- weights
 def test_balanced_class_weight_shifts_predictions(toy_images):
-    X, y, _ = toy_images
+    _X, _y, _ = toy_images
     # Make "MALIGNANT" rare and indistinguishable: only class weights decide.
     rng = np.random.default_rng(1)
     noise = rng.random((60, 16, 16), dtype=np.float32)
     y_rare = np.array(["BENIGN"] * 50 + ["MALIGNANT"] * 10)
-    params = dict(epochs=15, learning_rate=0.01)
+    params = {"epochs": 15, "learning_rate": 0.01}
     plain = tiny_cnn(**params).fit(noise, y_rare)
     balanced = tiny_cnn(class_weight="balanced", **params).fit(noise, y_rare)
     assert np.mean(plain.predict(noise) == "MALIGNANT") < np.mean(
@@ -225,9 +233,13 @@ def test_zero_sample_weight_removes_samples(toy_images):
     """Weight-0 images contribute nothing, so duplicating them changes nothing."""
     X, y, _ = toy_images
     weights = np.r_[np.ones(60), np.zeros(60)]
-    X_padded = np.concatenate([X, np.random.default_rng(2).random(X.shape, dtype=np.float32)])
+    X_padded = np.concatenate(
+        [X, np.random.default_rng(2).random(X.shape, dtype=np.float32)]
+    )
     y_padded = np.r_[y, y[::-1]]
-    with_padding = tiny_cnn(batch_size=120).fit(X_padded, y_padded, sample_weight=weights)
+    with_padding = tiny_cnn(batch_size=120).fit(
+        X_padded, y_padded, sample_weight=weights
+    )
     without = tiny_cnn(batch_size=120).fit(X, y)
     # One full-batch step on the same seed: identical up to the loss
     # normalisation (mean over 120 vs 60 images), so compare directions only.
@@ -238,7 +250,11 @@ def test_zero_sample_weight_removes_samples(toy_images):
 
 @pytest.mark.parametrize(
     "weights, message",
-    [(np.ones(5), "expected"), (-np.ones(60), "non-negative"), (np.zeros(60), "all zero")],
+    [
+        (np.ones(5), "expected"),
+        (-np.ones(60), "non-negative"),
+        (np.zeros(60), "all zero"),
+    ],
 )
 def test_bad_sample_weight(toy_images, weights, message):
     X, y, _ = toy_images
@@ -277,7 +293,10 @@ def test_early_stopping_restores_best_weights(toy_images):
     X, y, _ = toy_images
     recorder = _WeightRecorder()
     clf = tiny_cnn(
-        epochs=40, learning_rate=0.05, validation_fraction=0.25, patience=2,
+        epochs=40,
+        learning_rate=0.05,
+        validation_fraction=0.25,
+        patience=2,
         callbacks=[recorder],
     ).fit(X, y)
     val_loss = clf.history_["val_loss"]
@@ -361,7 +380,10 @@ def test_fit_does_not_mutate_parameters(toy_images):
 def test_is_a_classifier_with_stratified_default_cv(toy_images):
     _, y, _ = toy_images
     assert is_classifier(ScratchCNNClassifier())
-    assert isinstance(check_cv(3, y, classifier=is_classifier(ScratchCNNClassifier())), StratifiedKFold)
+    assert isinstance(
+        check_cv(3, y, classifier=is_classifier(ScratchCNNClassifier())),
+        StratifiedKFold,
+    )
 
 
 def test_clone_and_params_round_trip():
@@ -377,7 +399,9 @@ def test_init_is_keyword_only():
         ScratchCNNClassifier((8, 16))
 
 
-@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
+@pytest.mark.parametrize(
+    "dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")]
+)
 def test_pickle_round_trip(fitted, toy_images, tmp_path, dump, load):
     X, _, _ = toy_images
     if dump == "joblib":
@@ -394,7 +418,7 @@ def test_pickle_round_trip(fitted, toy_images, tmp_path, dump, load):
 
 
 def test_grid_search_roc_auc_scores_are_finite(toy_images):
-    X, y, groups = toy_images
+    X, y, _groups = toy_images
     search = GridSearchCV(
         tiny_cnn(epochs=2, learning_rate=0.01),
         {"dense_units": [4, 8]},
@@ -445,7 +469,9 @@ def test_fresh_models_do_not_trigger_tensorflow_retracing_warnings(toy_images, c
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         for seed in range(7):
             # 40 images in batches of 16: predict traces its function too.
-            tiny_cnn(random_state=seed, batch_size=16).fit(X[:40], y[:40]).predict(X[:40])
+            tiny_cnn(random_state=seed, batch_size=16).fit(X[:40], y[:40]).predict(
+                X[:40]
+            )
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
 
 
@@ -455,11 +481,15 @@ def test_only_the_retracing_warning_is_muted(caplog):
     logger = logging.getLogger("tensorflow")
     with caplog.at_level(logging.WARNING, logger="tensorflow"):
         with fresh_model_retracing_muted():
-            logger.warning("5 out of the last 9 calls to f triggered tf.function retracing.")
+            logger.warning(
+                "5 out of the last 9 calls to f triggered tf.function retracing."
+            )
             logger.warning("something else")
         logger.warning("2 calls triggered tf.function retracing, outside mammoclf")
     assert [r.getMessage() for r in caplog.records] == [
-        "something else", "2 calls triggered tf.function retracing, outside mammoclf"]
+        "something else",
+        "2 calls triggered tf.function retracing, outside mammoclf",
+    ]
 
 
 def _interrupting_callback(at_epoch):
@@ -494,7 +524,9 @@ def test_interrupted_refit_keeps_the_previous_fit(toy_images):
     y_other = np.where(y == "BENIGN", "B", "M")  # a refit on other labels...
     with pytest.raises(KeyboardInterrupt):
         clf.fit(X[:, :16, :16], y_other)  # ...and other image sizes
-    assert {k: v for k, v in vars(clf).items() if k.endswith("_")}.keys() == state.keys()
+    assert {
+        k: v for k, v in vars(clf).items() if k.endswith("_")
+    }.keys() == state.keys()
     np.testing.assert_array_equal(clf.classes_, ["BENIGN", "MALIGNANT"])
     assert clf.image_shape_ == (32, 32, 1)
     np.testing.assert_array_equal(clf.predict_proba(X), before)

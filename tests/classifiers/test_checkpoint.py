@@ -20,8 +20,14 @@ EPOCHS, BATCH = 4, 16
 
 
 def tiny_cnn(**params):
-    defaults = {"filters": (4,), "dense_units": 8, "epochs": EPOCHS, "batch_size": BATCH,
-                    "learning_rate": 0.01, "random_state": 0}
+    defaults = {
+        "filters": (4,),
+        "dense_units": 8,
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "learning_rate": 0.01,
+        "random_state": 0,
+    }
     return ScratchCNNClassifier(**{**defaults, **params})
 
 
@@ -106,7 +112,9 @@ def test_a_finished_checkpoint_returns_the_model_without_training(resumed, toy_i
     state = saved_state(directory)
     assert state["complete"] and state["partial"] is None
     # Only the files the state names remain: no older epochs, no temporaries.
-    assert sorted(os.listdir(directory)) == sorted([STATE_FILE, *state["files"].values()])
+    assert sorted(os.listdir(directory)) == sorted(
+        [STATE_FILE, *state["files"].values()]
+    )
     counter = epoch_counter()
     again = tiny_cnn(checkpoint_dir=directory, callbacks=[counter]).fit(X, y)
     assert counter.epochs == 0
@@ -194,11 +202,15 @@ def test_early_stopping_counters_carry_over(toy_images, tmp_path):
     # What the resumed fit's EarlyStopping started from: the saved counters.
     keras = import_keras()
     best_weights = [np.ones(2)]
-    callback = ResumedStage(epochs=2, early_stopping=saved, best_weights=best_weights) \
-        .early_stopping_callback(keras, patience=3)
+    callback = ResumedStage(
+        epochs=2, early_stopping=saved, best_weights=best_weights
+    ).early_stopping_callback(keras, patience=3)
     callback.on_train_begin()
     assert (callback.wait, callback.best, callback.best_epoch) == (
-        saved["wait"], saved["best"], saved["best_epoch"])
+        saved["wait"],
+        saved["best"],
+        saved["best_epoch"],
+    )
     assert callback.best_weights is best_weights
 
 
@@ -209,15 +221,23 @@ def test_densenet_resumes_inside_its_freeze_schedule(toy_images, tmp_path):
     slow test below.
     """
     X, y = toy_images[0][:24], toy_images[1][:24]
-    params = {"weights": None, "dense_units": 8, "batch_size": 24, "random_state": 0,
-              "freeze_schedule": [{"epochs": 1}, {"epochs": 2, "learning_rate": 1e-4}],
-              "frozen_cache": "memory", "checkpoint_dir": tmp_path}
+    params = {
+        "weights": None,
+        "dense_units": 8,
+        "batch_size": 24,
+        "random_state": 0,
+        "freeze_schedule": [{"epochs": 1}, {"epochs": 2, "learning_rate": 1e-4}],
+        "frozen_cache": "memory",
+        "checkpoint_dir": tmp_path,
+    }
     with pytest.raises(KeyboardInterrupt):
         DenseNetTransferClassifier(**params, callbacks=[interrupt_after(2)]).fit(X, y)
     at_interruption = saved_state(tmp_path)
     assert len(at_interruption["records"]) == 1
-    assert (at_interruption["partial"]["stage"], at_interruption["partial"]["epochs"]) \
-        == (1, 1)
+    assert (
+        at_interruption["partial"]["stage"],
+        at_interruption["partial"]["epochs"],
+    ) == (1, 1)
 
     clf = DenseNetTransferClassifier(**params).fit(X, y)
     first, second = clf.stages_
@@ -228,7 +248,9 @@ def test_densenet_resumes_inside_its_freeze_schedule(toy_images, tmp_path):
     assert clf.n_epochs_ == 3
     saved_losses = at_interruption["partial"]["history"]["loss"]
     assert clf.history_["loss"][:2] == [
-        *at_interruption["stage_histories"][0]["loss"], *saved_losses]
+        *at_interruption["stage_histories"][0]["loss"],
+        *saved_losses,
+    ]
 
     counter = epoch_counter()
     again = DenseNetTransferClassifier(**{**params, "callbacks": [counter]}).fit(X, y)
@@ -242,17 +264,28 @@ def test_densenet_resumes_an_unfreezing_stage_with_early_stopping(toy_images, tm
     X, y, _ = toy_images
     # frozen_cache explicit: with "auto", the interrupting callback alone
     # would switch caching off in one of the fits.
-    params = {"weights": None, "dense_units": 8, "batch_size": 32, "random_state": 0,
-              "freeze_schedule": "partial", "epochs": 3, "validation_fraction": 0.25,
-              "patience": 5, "frozen_cache": "memory"}
+    params = {
+        "weights": None,
+        "dense_units": 8,
+        "batch_size": 32,
+        "random_state": 0,
+        "freeze_schedule": "partial",
+        "epochs": 3,
+        "validation_fraction": 0.25,
+        "patience": 5,
+        "frozen_cache": "memory",
+    }
     reference = DenseNetTransferClassifier(**params).fit(X, y)
     with pytest.raises(KeyboardInterrupt):
-        DenseNetTransferClassifier(**params, checkpoint_dir=tmp_path,
-                                   callbacks=[interrupt_after(4)]).fit(X, y)
+        DenseNetTransferClassifier(
+            **params, checkpoint_dir=tmp_path, callbacks=[interrupt_after(4)]
+        ).fit(X, y)
     clf = DenseNetTransferClassifier(**params, checkpoint_dir=tmp_path).fit(X, y)
     assert clf.n_epochs_ == reference.n_epochs_ == 6
-    assert [s["trainable_blocks"] for s in clf.stages_] == \
-        [s["trainable_blocks"] for s in reference.stages_]
+    assert [s["trainable_blocks"] for s in clf.stages_] == [
+        s["trainable_blocks"] for s in reference.stages_
+    ]
     # Up to the interruption the fits are the same.
     assert clf.history_["val_loss"][:4] == pytest.approx(
-        reference.history_["val_loss"][:4], rel=1e-5)
+        reference.history_["val_loss"][:4], rel=1e-5
+    )

@@ -43,17 +43,25 @@ def densenet(**params):
     ``batch_size=64`` covers the 60 toy images, so the frozen part and
     predictions run as single direct calls instead of traced functions.
     """
-    defaults = dict(weights=None, dense_units=16, epochs=1, batch_size=64,
-                    random_state=0)
+    defaults = {
+        "weights": None,
+        "dense_units": 16,
+        "epochs": 1,
+        "batch_size": 64,
+        "random_state": 0,
+    }
     return DenseNetTransferClassifier(**{**defaults, **params})
 
 
 def _changed_layers(model, reference):
     """Names of the layers whose weights differ from ``reference`` (name -> list)."""
     return {
-        name for name, expected in reference.items()
-        if any(not np.array_equal(got, want)
-               for got, want in zip(model.get_layer(name).get_weights(), expected))
+        name
+        for name, expected in reference.items()
+        if any(
+            not np.array_equal(got, want)
+            for got, want in zip(model.get_layer(name).get_weights(), expected)
+        )
     }
 
 
@@ -80,24 +88,28 @@ def test_frozen_preset_records_one_cached_stage(frozen_densenet):
 
 
 # ------------------------------------------------------------- partial preset
-def test_partial_preset_changes_conv5_and_nothing_else(partial_densenet,
-                                                       densenet_weights):
+def test_partial_preset_changes_conv5_and_nothing_else(
+    partial_densenet, densenet_weights
+):
     _, file_values = densenet_weights
     model = partial_densenet.model_
     conv5_convolutions = {
-        layer.name for layer in block_layers(model)["conv5"]
+        layer.name
+        for layer in block_layers(model)["conv5"]
         if type(layer).__name__ == "Conv2D"
     }
     assert len(conv5_convolutions) == 32  # DenseNet121: 16 conv blocks of 2
     assert _changed_layers(model, file_values) == conv5_convolutions
 
 
-def test_backbone_batchnorm_is_untouched_while_fine_tuning(partial_densenet,
-                                                           densenet_weights):
+def test_backbone_batchnorm_is_untouched_while_fine_tuning(
+    partial_densenet, densenet_weights
+):
     _, file_values = densenet_weights
     model = partial_densenet.model_
-    batch_norms = [layer for layer in model.layers
-                   if type(layer).__name__ == "BatchNormalization"]
+    batch_norms = [
+        layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"
+    ]
     assert len(batch_norms) == 121
     assert any(layer.name.startswith("conv5_") for layer in batch_norms)
     for layer in batch_norms:
@@ -114,14 +126,17 @@ def test_partial_stages_match_the_schedule(partial_densenet):
     stages = partial_densenet.stages_
     model = partial_densenet.model_
     conv5_params = sum(
-        int(np.prod(w.shape)) for layer in block_layers(model)["conv5"]
-        if type(layer).__name__ == "Conv2D" for w in layer.weights
+        int(np.prod(w.shape))
+        for layer in block_layers(model)["conv5"]
+        if type(layer).__name__ == "Conv2D"
+        for w in layer.weights
     )
     assert [s["unfreeze"] for s in stages] == [None, "conv5"]
     assert [s["trainable_blocks"] for s in stages] == [("head",), ("conv5", "head")]
     assert [s["learning_rate"] for s in stages] == pytest.approx([1e-3, 1e-4])
     assert [s["n_trainable_params"] for s in stages] == [
-        HEAD_PARAMS, HEAD_PARAMS + conv5_params
+        HEAD_PARAMS,
+        HEAD_PARAMS + conv5_params,
     ]
     assert [(s["first_epoch"], s["epochs_run"]) for s in stages] == [(0, 1), (1, 1)]
     assert [s["frozen_cache"] for s in stages] == ["memory", "memory"]
@@ -175,8 +190,9 @@ def test_malformed_schedule_fails_before_training(toy_images, schedule, match):
 
 
 # ------------------------------------------------------------- frozen caching
-def test_auto_cache_is_off_with_callbacks_and_results_match(frozen_densenet,
-                                                            toy_images):
+def test_auto_cache_is_off_with_callbacks_and_results_match(
+    frozen_densenet, toy_images
+):
     """Caching changes speed, not results: the frozen preset without it."""
     keras = import_keras()
     X, y, _ = toy_images
@@ -194,8 +210,10 @@ def test_auto_cache_is_off_with_callbacks_and_results_match(frozen_densenet,
     assert uncached.stages_[0]["frozen_cache"] is None
     assert seen.n_layers == {len(uncached.model_.layers)}  # the whole network
     np.testing.assert_allclose(
-        uncached.decision_function(X[:32]), frozen_densenet.decision_function(X[:32]),
-        rtol=1e-4, atol=1e-5,
+        uncached.decision_function(X[:32]),
+        frozen_densenet.decision_function(X[:32]),
+        rtol=1e-4,
+        atol=1e-5,
     )
     np.testing.assert_allclose(
         uncached.history_["loss"], frozen_densenet.history_["loss"], rtol=1e-4
@@ -208,8 +226,10 @@ def test_partial_preset_predictions_equal_without_cache(partial_densenet, toy_im
     uncached = clone(partial_densenet).set_params(frozen_cache="off").fit(X, y)
     assert [s["frozen_cache"] for s in uncached.stages_] == [None, None]
     np.testing.assert_allclose(
-        uncached.decision_function(X[:32]), partial_densenet.decision_function(X[:32]),
-        rtol=1e-4, atol=1e-5,
+        uncached.decision_function(X[:32]),
+        partial_densenet.decision_function(X[:32]),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -217,16 +237,25 @@ def test_disk_cache_streams_and_matches_memory_cache(toy_images):
     X, y, _ = toy_images
     # One batch per epoch and no dropout: the disk stream orders samples its
     # own way, and only then is the order irrelevant to training.
-    params = dict(freeze_schedule="frozen", epochs=2, batch_size=64, dropout=0.0,
-                  validation_fraction=0.2)
+    params = {
+        "freeze_schedule": "frozen",
+        "epochs": 2,
+        "batch_size": 64,
+        "dropout": 0.0,
+        "validation_fraction": 0.2,
+    }
     in_memory = densenet(frozen_cache="memory", **params).fit(X, y)
     on_disk = densenet(frozen_cache="disk", **params).fit(X, y)
     assert on_disk.stages_[0]["frozen_cache"] == "disk"
-    np.testing.assert_allclose(on_disk.history_["val_loss"],
-                               in_memory.history_["val_loss"], rtol=1e-5)
-    np.testing.assert_allclose(on_disk.decision_function(X[:32]),
-                               in_memory.decision_function(X[:32]),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        on_disk.history_["val_loss"], in_memory.history_["val_loss"], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        on_disk.decision_function(X[:32]),
+        in_memory.decision_function(X[:32]),
+        rtol=1e-4,
+        atol=1e-6,
+    )
 
 
 # -------------------------------------------------------------------- weights
@@ -245,8 +274,9 @@ def test_weights_file_in_legacy_h5_layout(tmp_path, densenet_weights):
             group.attrs["weight_names"] = weight_names
             for weight_name, value in zip(weight_names, values):
                 group.create_dataset(weight_name.decode(), data=value)
-    loaded = pretrained_backbone(import_keras(), backbone="densenet121",
-                                 weights=str(path))
+    loaded = pretrained_backbone(
+        import_keras(), backbone="densenet121", weights=str(path)
+    )
     assert _changed_layers(loaded, file_values) == set()
 
 
@@ -256,8 +286,9 @@ def test_offline_imagenet_weights_name_the_file_and_alternatives(
     from keras.src.utils import file_utils  # where Keras downloads
 
     def no_network(url, *args, **kwargs):
-        raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name "
-                                                    "resolution"))
+        raise urllib.error.URLError(
+            socket.gaierror(-3, "Temporary failure in name resolution")
+        )
 
     monkeypatch.setattr(file_utils, "urlretrieve", no_network)
     # An empty Keras cache, so a weights file cached on this machine is not found.
@@ -283,20 +314,30 @@ def test_missing_or_foreign_weights_file(toy_images, tmp_path):
         densenet(weights=foreign).fit(X, y)
 
 
-@pytest.mark.parametrize("backbone, n_conv5_blocks", [("densenet169", 32),
-                                                      ("densenet201", 32)])
+@pytest.mark.parametrize(
+    "backbone, n_conv5_blocks", [("densenet169", 32), ("densenet201", 32)]
+)
 def test_larger_backbones_split_into_the_same_blocks(backbone, n_conv5_blocks):
     keras = import_keras()
-    model = build_network(keras, backbone=backbone, input_shape=(32, 32, 1),
-                          resize_to=None, dense_units=8, dropout=0.2, n_outputs=1,
-                          seed=0)
+    model = build_network(
+        keras,
+        backbone=backbone,
+        input_shape=(32, 32, 1),
+        resize_to=None,
+        dense_units=8,
+        dropout=0.2,
+        n_outputs=1,
+        seed=0,
+    )
     blocks = block_layers(model)
     assert list(blocks) == ["stem", "conv2", "conv3", "conv4", "conv5", "head"]
-    concatenations = [layer.name for layer in blocks["conv5"]
-                      if layer.name.endswith("_concat")]
+    concatenations = [
+        layer.name for layer in blocks["conv5"] if layer.name.endswith("_concat")
+    ]
     assert len(concatenations) == n_conv5_blocks
-    assert blocks["conv5"][-3:] == [model.get_layer(n) for n in ("bn", "relu",
-                                                                 "avg_pool")]
+    assert blocks["conv5"][-3:] == [
+        model.get_layer(n) for n in ("bn", "relu", "avg_pool")
+    ]
     # Every block boundary is one tensor: the part above it is a model of its own.
     for name, tensor in block_start_tensors(blocks).items():
         above = keras.Model(tensor, model.output)
@@ -317,8 +358,9 @@ def test_small_images_and_odd_channels_are_rejected_clearly(toy_images):
 def test_mixed_precision_with_resizing(toy_images):
     X, y, _ = toy_images
     small = X[:, ::2, ::2]  # 16x16, resized to 32x32 inside the model
-    clf = densenet(freeze_schedule="frozen", resize_to=(32, 32),
-                   precision="mixed_bfloat16").fit(small, y)
+    clf = densenet(
+        freeze_schedule="frozen", resize_to=(32, 32), precision="mixed_bfloat16"
+    ).fit(small, y)
     model = clf.model_
     assert model.get_layer("resize").output.shape[1:3] == (32, 32)
     assert model.get_layer("conv5_block16_2_conv").compute_dtype == "bfloat16"
@@ -351,8 +393,9 @@ def test_grid_search_over_unfreeze_depth(toy_images):
     assert list(search.cv_results_["param_freeze_schedule"]) == ["frozen", "conv5"]
 
 
-def test_scores_do_not_depend_on_the_other_images_of_the_batch(frozen_densenet,
-                                                               toy_images):
+def test_scores_do_not_depend_on_the_other_images_of_the_batch(
+    frozen_densenet, toy_images
+):
     """An image's score alone equals its score among others, to float32 rounding.
 
     (scikit-learn's check_methods_subset_invariance asks for 1e-7, which
@@ -360,7 +403,9 @@ def test_scores_do_not_depend_on_the_other_images_of_the_batch(frozen_densenet,
     """
     X, _, _ = toy_images
     together = frozen_densenet.predict_proba(X[:12])
-    alone = np.concatenate([frozen_densenet.predict_proba(X[i:i + 1]) for i in range(12)])
+    alone = np.concatenate(
+        [frozen_densenet.predict_proba(X[i : i + 1]) for i in range(12)]
+    )
     np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)
     reordered = frozen_densenet.predict_proba(X[:12][::-1])[::-1]
     np.testing.assert_allclose(reordered, together, rtol=1e-5, atol=1e-6)
@@ -372,8 +417,9 @@ def test_clone_and_pickle_round_trip(frozen_densenet, toy_images):
     assert not hasattr(fresh, "model_")
     assert fresh.get_params() == frozen_densenet.get_params()
     restored = pickle.loads(pickle.dumps(frozen_densenet))
-    np.testing.assert_allclose(restored.predict_proba(X[:16]),
-                               frozen_densenet.predict_proba(X[:16]), rtol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict_proba(X[:16]), frozen_densenet.predict_proba(X[:16]), rtol=1e-6
+    )
     assert restored.stages_ == frozen_densenet.stages_
     assert restored.model_.get_layer("head_dense").trainable
 
@@ -386,8 +432,9 @@ def test_grad_cam_layer_is_the_last_feature_map(frozen_densenet, toy_images):
     probe = keras.Model(model.input, [layer.output, model.output])
     feature_map, logits = probe(X[:2, :, :, np.newaxis], training=False)
     assert tuple(feature_map.shape) == (2, 1, 1, 1024)  # 32 px / 32
-    np.testing.assert_allclose(np.asarray(logits)[:, 0],
-                               frozen_densenet.decision_function(X[:2]), rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(logits)[:, 0], frozen_densenet.decision_function(X[:2]), rtol=1e-5
+    )
 
 
 # ----------------------------------------------------------------------- slow
@@ -397,12 +444,28 @@ def test_gradual_preset_unfreezes_block_by_block(toy_images):
     clf = densenet(freeze_schedule="gradual").fit(X, y)
     stages = clf.stages_
     assert [s["unfreeze"] for s in stages] == [
-        None, "conv5", "conv4", "conv3", "conv2", "all"
+        None,
+        "conv5",
+        "conv4",
+        "conv3",
+        "conv2",
+        "all",
     ]
-    assert stages[-1]["trainable_blocks"] == ("stem", "conv2", "conv3", "conv4",
-                                              "conv5", "head")
+    assert stages[-1]["trainable_blocks"] == (
+        "stem",
+        "conv2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "head",
+    )
     assert [s["frozen_cache"] for s in stages] == [
-        "memory", "memory", "memory", None, None, None
+        "memory",
+        "memory",
+        "memory",
+        None,
+        None,
+        None,
     ]
     counts = [s["n_trainable_params"] for s in stages]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)
@@ -434,8 +497,14 @@ JAX_SCRIPT = textwrap.dedent(
 def test_fits_on_the_jax_backend():
     pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, check=False,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", JAX_SCRIPT],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["backend"] == "jax"

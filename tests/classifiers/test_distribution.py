@@ -94,11 +94,15 @@ TWO_DEVICE_SCRIPT = textwrap.dedent(
 def _run_two_device_script(backend, *args):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     if backend == "jax":
-        env.update(JAX_PLATFORMS="cpu",
-                   XLA_FLAGS="--xla_force_host_platform_device_count=2")
+        env.update(
+            JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_force_host_platform_device_count=2"
+        )
     result = subprocess.run(
-        [sys.executable, "-c", TWO_DEVICE_SCRIPT, *args], env=env, capture_output=True,
-        text=True, timeout=400,
+        [sys.executable, "-c", TWO_DEVICE_SCRIPT, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -111,13 +115,16 @@ def _assert_two_devices_train_like_one(report, name):
     np.testing.assert_allclose(model["two_proba"], model["one_proba"], atol=1e-5)
     np.testing.assert_allclose(model["two_loss"], model["one_loss"], rtol=1e-5)
     if model["one_val_loss"] is not None:
-        np.testing.assert_allclose(model["two_val_loss"], model["one_val_loss"],
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            model["two_val_loss"], model["one_val_loss"], rtol=1e-5
+        )
     # Training moved the model: the equality is not that of two untrained nets.
     assert np.ptp(model["two_proba"]) > 1e-3
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
 def test_jax_data_parallel_on_two_devices_equals_one_device():
     """keras.distribution.DataParallel: dropout included, up to summation order."""
     report = _run_two_device_script("jax")
@@ -126,7 +133,9 @@ def test_jax_data_parallel_on_two_devices_equals_one_device():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
 def test_jax_data_parallel_densenet_stages_on_two_devices_equal_one_device():
     """Two stages on disk-cached activations (a minute or two of JAX compilation)."""
     report = _run_two_device_script("jax", "densenet")
@@ -157,7 +166,7 @@ def test_padding_keeps_the_batch_loss(n_rows, n_padded):
     np.testing.assert_array_equal(x_pad[:n_rows], x)
     np.testing.assert_array_equal(w_pad[n_rows:], 0.0)
     # Any per-row loss: padding rows repeat real rows, at weight 0.
-    row_loss = lambda xs, ys: xs.mean(axis=(1, 2, 3)) + ys[:, 0]  # noqa: E731
+    row_loss = lambda xs, ys: xs.mean(axis=(1, 2, 3)) + ys[:, 0]
     np.testing.assert_allclose(
         _weighted_mean_loss(row_loss(x_pad, y_pad), w_pad),
         _weighted_mean_loss(row_loss(x, y), weights),
@@ -179,8 +188,16 @@ def test_batches_keep_every_row_once_per_epoch():
     token = _distribution._active_feed.set(feed)
     try:
         inputs = _distribution.data_parallel_inputs(
-            keras, {"x": X, "y": y, "sample_weight": w, "batch_size": 4,
-                    "shuffle": True, "validation_data": (X, y, w)})
+            keras,
+            {
+                "x": X,
+                "y": y,
+                "sample_weight": w,
+                "batch_size": 4,
+                "shuffle": True,
+                "validation_data": (X, y, w),
+            },
+        )
     finally:
         _distribution._active_feed.reset(token)
     assert inputs["shuffle"] is False
@@ -199,7 +216,13 @@ def test_batches_keep_every_row_once_per_epoch():
 
 def test_single_device_warns_and_trains_as_data_parallel_would(toy_images):
     X, y, _ = toy_images
-    params = dict(filters=(4,), dense_units=8, epochs=1, batch_size=16, random_state=0)
+    params = {
+        "filters": (4,),
+        "dense_units": 8,
+        "epochs": 1,
+        "batch_size": 16,
+        "random_state": 0,
+    }
     with pytest.warns(UserWarning, match=r"single device \(cpu:0\)"):
         clf = ScratchCNNClassifier(distribution="data_parallel", **params).fit(X, y)
     assert clf.distribution == "data_parallel"  # stored untouched
@@ -208,12 +231,19 @@ def test_single_device_warns_and_trains_as_data_parallel_would(toy_images):
 
 def test_batch_size_must_split_across_devices(toy_images, monkeypatch):
     X, y, _ = toy_images
-    monkeypatch.setattr(_distribution, "data_parallel_devices",
-                        lambda keras: ["gpu:0", "gpu:1", "gpu:2"])
-    clf = ScratchCNNClassifier(filters=(4,), epochs=1, batch_size=16,
-                               distribution="data_parallel")
-    with pytest.raises(ValueError, match=r"batch_size=16 is not a multiple of 3.*"
-                                         r"batch_size=18"):
+    monkeypatch.setattr(
+        _distribution,
+        "data_parallel_devices",
+        lambda keras: ["gpu:0", "gpu:1", "gpu:2"],
+    )
+    clf = ScratchCNNClassifier(
+        filters=(4,), epochs=1, batch_size=16, distribution="data_parallel"
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"batch_size=16 is not a multiple of 3.*"
+        r"batch_size=18",
+    ):
         clf.fit(X, y)
     assert not hasattr(clf, "model_")
 
@@ -223,9 +253,12 @@ def test_other_backends_are_refused(toy_images, monkeypatch, backend):
     X, y, _ = toy_images
     keras = import_keras()
     monkeypatch.setattr(keras.backend, "backend", lambda: backend)
-    clf = DenseNetTransferClassifier(weights=None, freeze_schedule="frozen", epochs=1,
-                                     distribution="data_parallel")
-    with pytest.raises(BackendNotSupportedError, match=f"active backend is '{backend}'"):
+    clf = DenseNetTransferClassifier(
+        weights=None, freeze_schedule="frozen", epochs=1, distribution="data_parallel"
+    )
+    with pytest.raises(
+        BackendNotSupportedError, match=f"active backend is '{backend}'"
+    ):
         clf.fit(X, y)
 
 

@@ -81,7 +81,10 @@ def test_user_schedule_is_never_modified():
         ([], "is empty"),
         (["frozen"], "stage 0 is a str, not a dict"),
         ([{"epochs": 1}, {"unfreze": "conv5"}], "stage 1 has unknown keys ['unfreze']"),
-        ([{"epochs": 1}, {"unfreeze": "pool4"}], "unfreeze='pool4', which is not a block"),
+        (
+            [{"epochs": 1}, {"unfreeze": "pool4"}],
+            "unfreeze='pool4', which is not a block",
+        ),
         ([{"epochs": 0}], "epochs=0"),
         ([{"epochs": -2}], "epochs must be a positive integer"),
         ([{"epochs": 2.5}], "epochs=2.5"),

@@ -68,7 +68,9 @@ def test_computes_shallow_cuts_once_and_deeper_ones_from_them(
 ):
     model, cut_b, cut_c = network
     X, X_val = data
-    with ActivationCache(keras, model, X, X_val, batch_size=8, storage="memory") as cache:
+    with ActivationCache(
+        keras, model, X, X_val, batch_size=8, storage="memory"
+    ) as cache:
         train_c, val_c, storage = cache.get(cut_c, also=[cut_b])
         train_b, _, _ = cache.get(cut_b)  # already there: no new pass
     assert storage == "memory"
@@ -79,12 +81,16 @@ def test_computes_shallow_cuts_once_and_deeper_ones_from_them(
     np.testing.assert_allclose(train_c, _direct(keras, model, cut_c, X), rtol=1e-6)
 
 
-def test_many_batches_use_the_traced_function_with_the_same_values(keras, network, data):
+def test_many_batches_use_the_traced_function_with_the_same_values(
+    keras, network, data
+):
     model, _, cut_c = network
     X, _ = data
     # 23 rows in batches of 2: beyond the direct-call limit, so the padded,
     # traced path runs, including a partial last batch.
-    with ActivationCache(keras, model, X, None, batch_size=2, storage="memory") as cache:
+    with ActivationCache(
+        keras, model, X, None, batch_size=2, storage="memory"
+    ) as cache:
         train, validation, _ = cache.get(cut_c)
     assert validation is None
     np.testing.assert_allclose(train, _direct(keras, model, cut_c, X), rtol=1e-6)
@@ -93,7 +99,9 @@ def test_many_batches_use_the_traced_function_with_the_same_values(keras, networ
 def test_stale_and_unread_caches_are_dropped(keras, network, data, forward_sources):
     model, cut_b, cut_c = network
     X, _ = data
-    with ActivationCache(keras, model, X, None, batch_size=32, storage="memory") as cache:
+    with ActivationCache(
+        keras, model, X, None, batch_size=32, storage="memory"
+    ) as cache:
         cache.get(cut_c, also=[cut_b])
         cache.invalidate_above(cut_b.depth)  # layer b trained: c is stale
         forward_sources.clear()
@@ -168,7 +176,10 @@ def test_stochastic_layers_are_the_ones_that_forbid_caching(keras):
     training_bn = keras.layers.BatchNormalization(name="training_bn")
     conv = keras.layers.Conv2D(2, 3, name="conv")
     assert stochastic_layers([dropout, noise, flip, frozen_bn, training_bn, conv]) == [
-        "drop", "noise", "flip", "training_bn"
+        "drop",
+        "noise",
+        "flip",
+        "training_bn",
     ]
 
 
@@ -181,12 +192,18 @@ def test_later_stages_read_what_the_first_pass_computes():
     cuts = {name: Cut(name, depth, None) for name, depth in _DEPTH.items()}
 
     def read_later(preset, index, cached=("head", "conv5", "conv4")):
-        stages = resolve_freeze_schedule(preset, blocks=("conv2", "conv3", "conv4",
-                                                         "conv5"),
-                                         epochs=1, learning_rate=1e-3)
-        plan = [cuts[stage.unfreeze or "head"]
-                if (stage.unfreeze or "head") in cached else None
-                for stage in stages]
+        stages = resolve_freeze_schedule(
+            preset,
+            blocks=("conv2", "conv3", "conv4", "conv5"),
+            epochs=1,
+            learning_rate=1e-3,
+        )
+        plan = [
+            cuts[stage.unfreeze or "head"]
+            if (stage.unfreeze or "head") in cached
+            else None
+            for stage in stages
+        ]
         return [cut.name for cut in _cuts_read_later(stages, plan, index)]
 
     assert read_later("partial", 0) == ["conv5"]

@@ -17,7 +17,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "mammoclf"
 
 
 def _fit(X, y, **params):
-    defaults = dict(filters=(4,), dense_units=8, epochs=1, random_state=0)
+    defaults = {"filters": (4,), "dense_units": 8, "epochs": 1, "random_state": 0}
     return ScratchCNNClassifier(**{**defaults, **params}).fit(X, y)
 
 
@@ -27,13 +27,19 @@ def test_one_block_per_filter_count(toy_images):
     convs = [layer for layer in model.layers if layer.name.endswith("_conv")]
     assert [layer.filters for layer in convs] == [4, 8, 16]
     assert [layer.kernel_size for layer in convs] == [(3, 3)] * 3
-    pools = [layer for layer in model.layers if layer.name.endswith("_pool") and "block" in layer.name]
+    pools = [
+        layer
+        for layer in model.layers
+        if layer.name.endswith("_pool") and "block" in layer.name
+    ]
     assert len(pools) == 3
     # Three 2x2 poolings: 32 -> 4 pixels a side, 16 channels, flattened.
     assert model.get_layer("head_pool").output.shape[-1] == 4 * 4 * 16
 
 
-@pytest.mark.parametrize("pooling, features", [("flatten", 16 * 16 * 4), ("avg", 4), ("max", 4)])
+@pytest.mark.parametrize(
+    "pooling, features", [("flatten", 16 * 16 * 4), ("avg", 4), ("max", 4)]
+)
 def test_pooling_choices(toy_images, pooling, features):
     X, y, _ = toy_images
     model = _fit(X, y, pooling=pooling).model_
@@ -115,9 +121,12 @@ JAX_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
-@pytest.mark.skipif(not sys.platform.startswith("linux"),
-                    reason="RSS is read after glibc's malloc_trim")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="RSS is read after glibc's malloc_trim"
+)
 def test_runs_on_jax_backend_without_leaking():
     """Backend-agnostic model code, and flat RSS over 24 successive fits.
 
@@ -128,7 +137,10 @@ def test_runs_on_jax_backend_without_leaking():
     """
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
-        [sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True,
+        [sys.executable, "-c", JAX_SCRIPT],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]

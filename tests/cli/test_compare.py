@@ -17,8 +17,18 @@ pytestmark = pytest.mark.xdist_group(name="cli")
 
 # Test folds of 12 images fit in one batch of 16: inference then skips
 # tracing a predict function for every fold model.
-TINY = ["--n-samples", "24", "--image-size", "32", "--epochs", "1", "--cv", "2",
-        "--batch-size", "16"]
+TINY = [
+    "--n-samples",
+    "24",
+    "--image-size",
+    "32",
+    "--epochs",
+    "1",
+    "--cv",
+    "2",
+    "--batch-size",
+    "16",
+]
 
 
 @pytest.fixture
@@ -28,7 +38,9 @@ def offline_imagenet(monkeypatch):
 
     def unavailable(keras, *, backbone, weights):
         if weights == "imagenet":
-            raise WeightsUnavailableError("Could not get the ImageNet weights (offline test)")
+            raise WeightsUnavailableError(
+                "Could not get the ImageNet weights (offline test)"
+            )
         return real(keras, backbone=backbone, weights=weights)
 
     real = backbone.pretrained_backbone
@@ -44,7 +56,9 @@ def demo_report(tmp_path_factory):
 
     def unavailable(keras, *, backbone, weights):
         if weights == "imagenet":
-            raise WeightsUnavailableError("Could not get the ImageNet weights (offline test)")
+            raise WeightsUnavailableError(
+                "Could not get the ImageNet weights (offline test)"
+            )
         return real(keras, backbone=backbone, weights=weights)
 
     out = tmp_path_factory.mktemp("report")
@@ -61,9 +75,15 @@ def test_report_folder_layout(demo_report):
     for name in ("report.md", "report.html", "run.json"):
         assert (demo_report / name).is_file()
     figures = {p.name for p in (demo_report / "figures").iterdir()}
-    assert {"roc_curves.png", "confusion_matrices.png", "fold_scores.png",
-            "grad_cam_scratch.png", "grad_cam_frozen.png", "grad_cam_partial.png",
-            "training_partial.png"} <= figures
+    assert {
+        "roc_curves.png",
+        "confusion_matrices.png",
+        "fold_scores.png",
+        "grad_cam_scratch.png",
+        "grad_cam_frozen.png",
+        "grad_cam_partial.png",
+        "training_partial.png",
+    } <= figures
     for png in (demo_report / "figures").iterdir():
         width, height = _png_size(png)
         assert width >= 300 and height >= 200, png.name
@@ -87,9 +107,19 @@ def test_metrics_table_has_every_model_and_metric(demo_report):
     with open(demo_report / "tables" / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     models = {row["model"] for row in rows}
-    assert models == {"CNN from scratch", "DenseNet121 frozen", "DenseNet121 partially unfrozen"}
+    assert models == {
+        "CNN from scratch",
+        "DenseNet121 frozen",
+        "DenseNet121 partially unfrozen",
+    }
     metrics = {row["metric"] for row in rows}
-    assert {"accuracy", "sensitivity", "specificity", "roc_auc", "f1_weighted"} <= metrics
+    assert {
+        "accuracy",
+        "sensitivity",
+        "specificity",
+        "roc_auc",
+        "f1_weighted",
+    } <= metrics
     for row in rows:
         assert 0.0 <= float(row["mean"]) <= 1.0
 
@@ -98,7 +128,13 @@ def test_statistical_tests_are_reported_with_adjusted_p_values(demo_report):
     import pandas as pd
 
     tests = pd.read_csv(demo_report / "tables" / "pairwise_tests.csv")
-    assert set(tests["test_key"]) == {"corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon"}
+    assert set(tests["test_key"]) == {
+        "corrected_t",
+        "delong",
+        "mcnemar",
+        "paired_t",
+        "wilcoxon",
+    }
     assert len(tests) == 5 * 3  # three model pairs per test
     defined = tests.dropna(subset=["pvalue"])
     assert len(defined) > 0
@@ -107,7 +143,12 @@ def test_statistical_tests_are_reported_with_adjusted_p_values(demo_report):
     assert tests["pvalue"].isna().equals(tests["pvalue_adjusted"].isna())
     assert len(pd.read_csv(demo_report / "tables" / "omnibus_tests.csv")) == 3
     report = (demo_report / "report.md").read_text()
-    for heading in ("Table 1", "Statistical comparison", "Table 2: compute", "Grad-CAM"):
+    for heading in (
+        "Table 1",
+        "Statistical comparison",
+        "Table 2: compute",
+        "Grad-CAM",
+    ):
         assert heading in report
 
 
@@ -122,9 +163,13 @@ def test_no_patient_identifier_leaves_the_dicom_files(demo_report, capsys):
     """Synthetic files carry PatientID SYNxxxx and a PatientName: neither may leak."""
     import pydicom
 
-    headers = [pydicom.dcmread(p, stop_before_pixels=True)
-               for p in sorted((demo_report / "synthetic-data").glob("*.dcm"))]
-    secrets = {str(h.PatientID) for h in headers} | {str(h.PatientName) for h in headers}
+    headers = [
+        pydicom.dcmread(p, stop_before_pixels=True)
+        for p in sorted((demo_report / "synthetic-data").glob("*.dcm"))
+    ]
+    secrets = {str(h.PatientID) for h in headers} | {
+        str(h.PatientName) for h in headers
+    }
     assert secrets
     for path in demo_report.rglob("*"):
         if path.is_file() and path.parent.name != "synthetic-data":
@@ -142,10 +187,16 @@ def scratch_report(tmp_path_factory):
 
 
 def test_saved_model_predicts_new_files(scratch_report, capsys):
-    assert [p.name for p in (scratch_report / "models").iterdir()] == ["scratch.mammoclf"]
-    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[:3]
+    assert [p.name for p in (scratch_report / "models").iterdir()] == [
+        "scratch.mammoclf"
+    ]
+    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[
+        :3
+    ]
     capsys.readouterr()
-    status = main(["predict", str(scratch_report / "models" / "scratch.mammoclf"), *files])
+    status = main(
+        ["predict", str(scratch_report / "models" / "scratch.mammoclf"), *files]
+    )
     assert status == EXIT_OK
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == "file,patient,laterality,view,predicted,p_BENIGN,p_MALIGNANT"
@@ -159,7 +210,7 @@ def test_saved_model_predicts_new_files(scratch_report, capsys):
 def test_predict_reveals_identifiers_only_on_request(scratch_report, capsys):
     import pydicom
 
-    path = sorted((scratch_report / "synthetic-data").glob("*.dcm"))[0]
+    path = min((scratch_report / "synthetic-data").glob("*.dcm"))
     model = str(scratch_report / "models" / "scratch.mammoclf")
     main(["predict", model, str(path), "--reveal-identifiers"])
     patient = pydicom.dcmread(path, stop_before_pixels=True).PatientID
@@ -167,7 +218,9 @@ def test_predict_reveals_identifiers_only_on_request(scratch_report, capsys):
 
 
 def test_predict_writes_a_csv_file(scratch_report, tmp_path):
-    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[:2]
+    files = sorted(str(p) for p in (scratch_report / "synthetic-data").glob("*.dcm"))[
+        :2
+    ]
     target = tmp_path / "predictions.csv"
     model = str(scratch_report / "models" / "scratch.mammoclf")
     assert main(["predict", model, *files, "--out", str(target)]) == EXIT_OK
@@ -177,8 +230,10 @@ def test_predict_writes_a_csv_file(scratch_report, tmp_path):
 def test_saved_models_hold_no_identifiers(scratch_report):
     import pydicom
 
-    secrets = {str(pydicom.dcmread(p, stop_before_pixels=True).PatientID)
-               for p in (scratch_report / "synthetic-data").glob("*.dcm")}
+    secrets = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).PatientID)
+        for p in (scratch_report / "synthetic-data").glob("*.dcm")
+    }
     for path in (scratch_report / "models").iterdir():
         content = path.read_bytes()
         assert not any(secret.encode() in content for secret in secrets)
@@ -210,17 +265,36 @@ def test_csv_of_png_files(tmp_path, capsys):
     rows = _png_dataset(tmp_path)
     _write_csv(tmp_path / "data.csv", rows)
     out = tmp_path / "report"
-    status = main(["compare", "--csv", str(tmp_path / "data.csv"), "--models", "scratch",
-                   "--image-size", "32", "--epochs", "1", "--cv", "2", "--out", str(out)])
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(tmp_path / "data.csv"),
+            "--models",
+            "scratch",
+            "--image-size",
+            "32",
+            "--epochs",
+            "1",
+            "--cv",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == EXIT_OK
     with open(out / "tables" / "out_of_fold_predictions.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 16
     assert "PAT3" not in (out / "report.md").read_text()
 
 
-def test_real_data_without_imagenet_weights_stops_with_exit_3(tmp_path, capsys, offline_imagenet):
+def test_real_data_without_imagenet_weights_stops_with_exit_3(
+    tmp_path, capsys, offline_imagenet
+):
     _write_csv(tmp_path / "data.csv", _png_dataset(tmp_path))
-    status = main(["compare", "--csv", str(tmp_path / "data.csv"), "--out", str(tmp_path / "r")])
+    status = main(
+        ["compare", "--csv", str(tmp_path / "data.csv"), "--out", str(tmp_path / "r")]
+    )
     assert status == EXIT_WEIGHTS
     err = capsys.readouterr().err
     assert "ImageNet weights" in err and "Traceback" not in err
@@ -247,12 +321,16 @@ def test_csv_without_label_column(tmp_path, capsys):
     _write_csv(tmp_path / "data.csv", rows, columns=("path", "patient"))
     assert main(["compare", "--csv", str(tmp_path / "data.csv")]) == EXIT_INPUT
     err = capsys.readouterr().err.strip()
-    assert err == (f"mammoclf: error: {tmp_path / 'data.csv'}: missing column(s) label; "
-                   "expected a header with path,label,patient (found: path,patient).")
+    assert err == (
+        f"mammoclf: error: {tmp_path / 'data.csv'}: missing column(s) label; "
+        "expected a header with path,label,patient (found: path,patient)."
+    )
 
 
 def test_csv_with_missing_files(tmp_path, capsys):
-    _write_csv(tmp_path / "data.csv", [{"path": "gone.png", "label": "BENIGN", "patient": "1"}])
+    _write_csv(
+        tmp_path / "data.csv", [{"path": "gone.png", "label": "BENIGN", "patient": "1"}]
+    )
     assert main(["compare", "--csv", str(tmp_path / "data.csv")]) == EXIT_INPUT
     assert "1 listed file(s) do not exist" in capsys.readouterr().err
 

@@ -89,22 +89,83 @@ MUTABLE_ELEMENTS = {
 # Text values worth trying in string elements: edge cases of numbers and
 # the enumerated values the reader branches on.
 INTERESTING_TEXT = (
-    "", "0", "-0", "1", "-1", "2", "3", "65536", "2147483648", "1e308", "-1e308",
-    "1e-308", "nan", "NaN", "inf", "-inf", "1\\2", "0\\0", " ", "abc", "\x00",
-    "MONOCHROME1", "MONOCHROME2", "RGB", "YBR_FULL", "PALETTE COLOR",
-    "LINEAR", "LINEAR_EXACT", "SIGMOID",
-    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
-    "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.57",
-    "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.90",
-    "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.100", "1.2.840.10008.1.2.1.99",
+    "",
+    "0",
+    "-0",
+    "1",
+    "-1",
+    "2",
+    "3",
+    "65536",
+    "2147483648",
+    "1e308",
+    "-1e308",
+    "1e-308",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "1\\2",
+    "0\\0",
+    " ",
+    "abc",
+    "\x00",
+    "MONOCHROME1",
+    "MONOCHROME2",
+    "RGB",
+    "YBR_FULL",
+    "PALETTE COLOR",
+    "LINEAR",
+    "LINEAR_EXACT",
+    "SIGMOID",
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.4.50",
+    "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70",
+    "1.2.840.10008.1.2.4.80",
+    "1.2.840.10008.1.2.4.90",
+    "1.2.840.10008.1.2.4.91",
+    "1.2.840.10008.1.2.4.100",
+    "1.2.840.10008.1.2.1.99",
     "1.2.3.4",
 )
 
-INTERESTING_INTEGERS = (0, 1, 2, 3, 7, 8, 12, 15, 16, 17, 24, 31, 32, 33, 64, 255,
-                        256, 4096, 16384, 32767, 32768, 65535)
+INTERESTING_INTEGERS = (
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    12,
+    15,
+    16,
+    17,
+    24,
+    31,
+    32,
+    33,
+    64,
+    255,
+    256,
+    4096,
+    16384,
+    32767,
+    32768,
+    65535,
+)
 
-SEED_NAMES = ("explicit16", "implicit8_mono1", "bigendian12_signed", "rle16",
-              "jpeg2000", "luts")
+SEED_NAMES = (
+    "explicit16",
+    "implicit8_mono1",
+    "bigendian12_signed",
+    "rle16",
+    "jpeg2000",
+    "luts",
+)
 
 
 def seed_datasets():
@@ -124,17 +185,26 @@ def seed_datasets():
     seeds = {}
 
     pixels16 = (image * 60000).astype(np.uint16)
-    seeds["explicit16"] = _dataset(pixels16, RescaleSlope="0.5", RescaleIntercept="-100",
-                                   WindowCenter="10000", WindowWidth="20000")
+    seeds["explicit16"] = _dataset(
+        pixels16,
+        RescaleSlope="0.5",
+        RescaleIntercept="-100",
+        WindowCenter="10000",
+        WindowWidth="20000",
+    )
     pixels8 = (image * 255).astype(np.uint8)
-    seeds["implicit8_mono1"] = _dataset(pixels8, photometric="MONOCHROME1",
-                                        syntax=ImplicitVRLittleEndian,
-                                        WindowCenter=["100", "128"],
-                                        WindowWidth=["200", "256"],
-                                        VOILUTFunction="SIGMOID")
+    seeds["implicit8_mono1"] = _dataset(
+        pixels8,
+        photometric="MONOCHROME1",
+        syntax=ImplicitVRLittleEndian,
+        WindowCenter=["100", "128"],
+        WindowWidth=["200", "256"],
+        VOILUTFunction="SIGMOID",
+    )
     signed12 = ((image - 0.5) * 4000).astype(np.int16)
-    seeds["bigendian12_signed"] = _dataset(signed12, bits_stored=12, signed=True,
-                                           syntax=ExplicitVRBigEndian)
+    seeds["bigendian12_signed"] = _dataset(
+        signed12, bits_stored=12, signed=True, syntax=ExplicitVRBigEndian
+    )
     rle = _dataset(pixels16)
     rle.compress(RLELossless, pixels16)
     seeds["rle16"] = rle
@@ -150,8 +220,15 @@ def seed_bytes():
     return {name: _to_bytes(ds) for name, ds in seed_datasets().items()}
 
 
-def _dataset(pixels, *, photometric="MONOCHROME2", bits_stored=None, signed=False,
-             syntax=None, **elements):
+def _dataset(
+    pixels,
+    *,
+    photometric="MONOCHROME2",
+    bits_stored=None,
+    signed=False,
+    syntax=None,
+    **elements,
+):
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -174,8 +251,9 @@ def _dataset(pixels, *, photometric="MONOCHROME2", bits_stored=None, signed=Fals
     ds.HighBit = ds.BitsStored - 1
     ds.PixelRepresentation = int(signed)
     big_endian = meta.TransferSyntaxUID == "1.2.840.10008.1.2.2"
-    ds.PixelData = pixels.astype(pixels.dtype.newbyteorder(">" if big_endian else "<"))\
-        .tobytes()
+    ds.PixelData = pixels.astype(
+        pixels.dtype.newbyteorder(">" if big_endian else "<")
+    ).tobytes()
     for keyword, value in elements.items():
         setattr(ds, keyword, value)
     return ds
@@ -209,15 +287,19 @@ def lenient_pydicom():
     """Let pydicom write invalid values (that is the point), then restore it."""
     from pydicom import config
 
-    saved = (config.settings.reading_validation_mode,
-             config.settings.writing_validation_mode)
+    saved = (
+        config.settings.reading_validation_mode,
+        config.settings.writing_validation_mode,
+    )
     config.settings.reading_validation_mode = config.IGNORE
     config.settings.writing_validation_mode = config.IGNORE
     try:
         yield
     finally:
-        (config.settings.reading_validation_mode,
-         config.settings.writing_validation_mode) = saved
+        (
+            config.settings.reading_validation_mode,
+            config.settings.writing_validation_mode,
+        ) = saved
 
 
 def set_elements(data, changes):
@@ -257,8 +339,12 @@ def set_elements(data, changes):
             # The byte order and VR encoding stay those of the seed: a changed
             # TransferSyntaxUID then lies about the encoding, as in the wild.
             buffer = io.BytesIO()
-            ds.save_as(buffer, enforce_file_format=False, implicit_vr=implicit,
-                       little_endian=little)
+            ds.save_as(
+                buffer,
+                enforce_file_format=False,
+                implicit_vr=implicit,
+                little_endian=little,
+            )
         except Exception:  # noqa: BLE001 - unwritable values are simply skipped
             return None
     data = buffer.getvalue()
@@ -277,14 +363,14 @@ def _replace_transfer_syntax(data, uid):
     marker = data.find(b"\x02\x00\x10\x00UI", 132)
     if marker < 0:
         return data
-    (length,) = struct.unpack("<H", data[marker + 6:marker + 8])
+    (length,) = struct.unpack("<H", data[marker + 6 : marker + 8])
     end = marker + 8 + length
     if uid is None:
         return data[:marker] + data[end:]
     value = uid.encode("latin-1")
     if len(value) % 2:
         value += b"\x00"
-    return data[:marker + 6] + struct.pack("<H", len(value)) + value + data[end:]
+    return data[: marker + 6] + struct.pack("<H", len(value)) + value + data[end:]
 
 
 def length_field_offsets(data):
@@ -301,8 +387,9 @@ def length_field_offsets(data):
     stream.seek(132)
     encoding = (False, True)
     with contextlib.suppress(Exception):
-        for element in data_element_generator(stream, False, True,
-                                              stop_when=_leaves_group_2):
+        for element in data_element_generator(
+            stream, False, True, stop_when=_leaves_group_2
+        ):
             offsets.append(_length_field(element, implicit=False))
             if element.tag == 0x00020010:
                 syntax = element.value.rstrip(b"\x00 ").decode("ascii", "replace")
@@ -319,8 +406,21 @@ def _leaves_group_2(tag, vr, length):
     return tag.group != 2
 
 
-_LONG_FORM_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR",
-                  "UT", "UV"}
+_LONG_FORM_VRS = {
+    "OB",
+    "OD",
+    "OF",
+    "OL",
+    "OV",
+    "OW",
+    "SQ",
+    "SV",
+    "UC",
+    "UN",
+    "UR",
+    "UT",
+    "UV",
+}
 
 
 def _length_field(element, *, implicit):
@@ -353,22 +453,23 @@ def apply_mutations(data, mutations):
             buffer[position] ^= 1 << (mutation.value % 8)
         elif mutation.kind == "overwrite":
             chunk = mutation.data or bytes([mutation.value % 256])
-            buffer[position:position + len(chunk)] = chunk
+            buffer[position : position + len(chunk)] = chunk
         elif mutation.kind == "truncate":
             del buffer[position:]
         elif mutation.kind == "insert":
             buffer[position:position] = mutation.data
         elif mutation.kind == "delete":
-            del buffer[position:position + max(1, mutation.value)]
+            del buffer[position : position + max(1, mutation.value)]
         elif mutation.kind == "length":
             fields = length_field_offsets(bytes(buffer))
             if fields:
-                offset, width = fields[min(int(mutation.where * len(fields)),
-                                           len(fields) - 1)]
+                offset, width = fields[
+                    min(int(mutation.where * len(fields)), len(fields) - 1)
+                ]
                 little = _is_little_endian(buffer, offset)
                 fmt = ("<" if little else ">") + ("H" if width == 2 else "I")
                 new = mutation.value % (2 ** (8 * width))
-                buffer[offset:offset + width] = struct.pack(fmt, new)
+                buffer[offset : offset + width] = struct.pack(fmt, new)
         else:
             raise ValueError(f"unknown mutation kind {mutation.kind!r}")
     return bytes(buffer)
@@ -403,11 +504,29 @@ def random_mutant(rng, seed_data):
     # still parse far enough to reach the pixel decoders.
     for _ in range(rng.integers(0 if data is not seed_data[name] else 1, 4)):
         kind = rng.choice(_BYTE_MUTATIONS, p=_BYTE_MUTATION_WEIGHTS)
-        value = int(rng.choice([rng.integers(0, 2**32), 0, 1, 2, 0xFFFF, 0xFFFFFFFF,
-                                0xFFFFFFFE, 2**31, int(rng.integers(0, 512))]))
-        mutations.append(Mutation(str(kind), float(rng.random()), value,
-                                  bytes(rng.integers(0, 256, rng.integers(1, 9),
-                                                     dtype=np.uint8))))
+        value = int(
+            rng.choice(
+                [
+                    rng.integers(0, 2**32),
+                    0,
+                    1,
+                    2,
+                    0xFFFF,
+                    0xFFFFFFFF,
+                    0xFFFFFFFE,
+                    2**31,
+                    int(rng.integers(0, 512)),
+                ]
+            )
+        )
+        mutations.append(
+            Mutation(
+                str(kind),
+                float(rng.random()),
+                value,
+                bytes(rng.integers(0, 256, rng.integers(1, 9), dtype=np.uint8)),
+            )
+        )
     settings = LOADER_SETTINGS[rng.integers(len(LOADER_SETTINGS))]
     return name, apply_mutations(data, mutations), settings
 
@@ -488,13 +607,16 @@ class ReaderProcess:
                 outcome = "crash"
                 self._restart()
         else:
-            problems = [("process", (f"no answer within {self.seconds_per_input:g} s "
-                                    f"(a hang)"))]
+            problems = [
+                ("process", (f"no answer within {self.seconds_per_input:g} s (a hang)"))
+            ]
             outcome = "hang"
             self._restart()
         self.outcomes[outcome] += 1
         self.last_outcome = outcome
-        return [Escape(entry, problem, data, dict(settings)) for entry, problem in problems]
+        return [
+            Escape(entry, problem, data, dict(settings)) for entry, problem in problems
+        ]
 
     def _restart(self):
         self.n_restarts += 1
@@ -508,8 +630,9 @@ def _serve(connection):
     import resource
 
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (WORKER_ADDRESS_SPACE,
-                                                WORKER_ADDRESS_SPACE))
+        resource.setrlimit(
+            resource.RLIMIT_AS, (WORKER_ADDRESS_SPACE, WORKER_ADDRESS_SPACE)
+        )
     from mammoclf import DicomLoader, Resizer  # noqa: F401 - imported before timing
     from mammoclf.datasets import scan  # noqa: F401
     from mammoclf.preprocessing import read_metadata  # noqa: F401
@@ -558,13 +681,15 @@ def check_all_entry_points(path, settings):
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            problems, messages, outcome = _read_with_every_entry_point(path,
-                                                                       settings)
+            problems, messages, outcome = _read_with_every_entry_point(path, settings)
     finally:
         root.removeHandler(handler)
         root.setLevel(previous_level)
-    texts = [*messages, *(str(w.message) for w in caught),
-             *(record.getMessage() for record in records)]
+    texts = [
+        *messages,
+        *(str(w.message) for w in caught),
+        *(record.getMessage() for record in records),
+    ]
     leaked = [text for text in texts if any(secret in text for secret in SECRETS)]
     if leaked:
         problems.append(("privacy", f"an identifier is quoted: {leaked[0]!r}"))
@@ -605,8 +730,13 @@ def _read_with_every_entry_point(path, settings):
         messages.extend(report.problems["message"])
         errors = set(report.problems["error"])
         if not errors <= {"ImageFileError", "MissingDecoderError"}:
-            problems.append(("scan", f"reported undocumented errors {errors}: "
-                                     + str(report.problems["message"].tolist())))
+            problems.append(
+                (
+                    "scan",
+                    f"reported undocumented errors {errors}: "
+                    + str(report.problems["message"].tolist()),
+                )
+            )
         if loaded is not None and report.ok != loaded:
             verb = "read" if loaded else "refused"
             problems.append(("scan", f"says ok={report.ok} but the loader {verb} it"))
@@ -627,7 +757,9 @@ def _read_with_every_entry_point(path, settings):
 
 def _invalid_image(array, ndim):
     if not isinstance(array, np.ndarray) or array.dtype != np.float32:
-        return f"returned {type(array).__name__} of dtype {getattr(array, 'dtype', None)}"
+        return (
+            f"returned {type(array).__name__} of dtype {getattr(array, 'dtype', None)}"
+        )
     if array.ndim != ndim or 0 in array.shape:
         return f"returned shape {array.shape}"
     if not np.isfinite(array).all():

@@ -36,8 +36,10 @@ def run(n_inputs, *, n_processes=2, seed=0, save=None, log=print):
     """
     seed_data = seed_bytes()
     started = time.perf_counter()
-    shares = [n_inputs // n_processes + (i < n_inputs % n_processes)
-              for i in range(n_processes)]
+    shares = [
+        n_inputs // n_processes + (i < n_inputs % n_processes)
+        for i in range(n_processes)
+    ]
 
     def worker(index):
         # One generator stream per reader: the run is reproducible from --seed.
@@ -53,8 +55,10 @@ def run(n_inputs, *, n_processes=2, seed=0, save=None, log=print):
                     escape.settings["seed"] = name
                 escapes.extend(found)
                 if tried % 1000 == 0:
-                    log(f"reader {index}: {tried} inputs, {len(escapes)} escapes, "
-                        f"{time.perf_counter() - started:.0f} s")
+                    log(
+                        f"reader {index}: {tried} inputs, {len(escapes)} escapes, "
+                        f"{time.perf_counter() - started:.0f} s"
+                    )
         return tried, escapes
 
     readers = []
@@ -69,7 +73,9 @@ def run(n_inputs, *, n_processes=2, seed=0, save=None, log=print):
             with open(os.path.join(save, f"{digest}.dcm"), "wb") as handle:
                 handle.write(escape.data)
             with open(os.path.join(save, f"{digest}.txt"), "w") as handle:
-                handle.write(f"{escape.entry_point} {escape.settings}\n{escape.problem}\n")
+                handle.write(
+                    f"{escape.entry_point} {escape.settings}\n{escape.problem}\n"
+                )
     outcomes = sum((reader.outcomes for reader in readers), collections.Counter())
     return n_tried, escapes, outcomes, time.perf_counter() - started
 
@@ -79,11 +85,13 @@ def main(argv=None):
     parser.add_argument("--inputs", type=int, default=20000)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--save", default=None,
-                        help="folder for escaping inputs (default: not saved)")
+    parser.add_argument(
+        "--save", default=None, help="folder for escaping inputs (default: not saved)"
+    )
     args = parser.parse_args(argv)
-    n_tried, escapes, outcomes, seconds = run(args.inputs, n_processes=args.processes,
-                                    seed=args.seed, save=args.save)
+    n_tried, escapes, outcomes, seconds = run(
+        args.inputs, n_processes=args.processes, seed=args.seed, save=args.save
+    )
     print(f"{n_tried} inputs tried in {seconds:.0f} s, {len(escapes)} escaped")
     print("outcomes of DicomLoader + Resizer:")
     for outcome, count in outcomes.most_common():

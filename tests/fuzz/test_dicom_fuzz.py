@@ -63,8 +63,9 @@ def seeds():
 def test_seeds_are_valid_and_read(reader, seeds):
     # The property is only meaningful if unmutated seeds load.
     for name in SEED_NAMES:
-        for loader_settings in LOADER_SETTINGS[:2] if name != "bigendian12_signed" \
-                else LOADER_SETTINGS[:1]:
+        for loader_settings in (
+            LOADER_SETTINGS[:2] if name != "bigendian12_signed" else LOADER_SETTINGS[:1]
+        ):
             assert reader.read(seeds[name], loader_settings) == []
     assert reader.outcomes["read"] >= len(SEED_NAMES)
 
@@ -82,36 +83,47 @@ def test_the_checks_can_fail(tmp_path, seeds, monkeypatch):
     def raising(error):
         def read_image(path, spec):
             raise error
+
         return read_image
 
     for replacement, entry_point, problem in [
         (raising(KeyError("undocumented")), "DicomLoader", "KeyError"),
-        (lambda path, spec: np.full((4, 4), np.nan, np.float32), "DicomLoader",
-         "non-finite"),
-        (lambda path, spec: np.full((4, 4), 2.0, np.float32), "DicomLoader",
-         "outside [0, 1]"),
+        (
+            lambda path, spec: np.full((4, 4), np.nan, np.float32),
+            "DicomLoader",
+            "non-finite",
+        ),
+        (
+            lambda path, spec: np.full((4, 4), 2.0, np.float32),
+            "DicomLoader",
+            "outside [0, 1]",
+        ),
         (raising(ImageFileError(path, "is Fuzz^Patient's")), "privacy", "quoted"),
     ]:
         monkeypatch.setattr(sequence, "read_image", replacement)
         problems, _ = check_all_entry_points(path, {})
-        assert any(entry == entry_point and problem in text
-                   for entry, text in problems), problems
+        assert any(
+            entry == entry_point and problem in text for entry, text in problems
+        ), problems
 
     with ReaderProcess(seconds_per_input=0.001) as impatient:
         escapes = impatient.read(seeds["luts"], {"window": "header"})
         assert impatient.n_restarts == 1
     assert [(e.entry_point, "no answer within" in e.problem) for e in escapes] == [
-        ("process", True)]
+        ("process", True)
+    ]
 
 
 def _element_value(keyword):
     if MUTABLE_ELEMENTS[keyword] == "US":
-        return st.one_of(st.sampled_from(INTERESTING_INTEGERS),
-                         st.integers(0, 65535), st.none())
-    return st.one_of(st.sampled_from(INTERESTING_TEXT),
-                     st.text(st.characters(min_codepoint=0, max_codepoint=255),
-                             max_size=24),
-                     st.none())
+        return st.one_of(
+            st.sampled_from(INTERESTING_INTEGERS), st.integers(0, 65535), st.none()
+        )
+    return st.one_of(
+        st.sampled_from(INTERESTING_TEXT),
+        st.text(st.characters(min_codepoint=0, max_codepoint=255), max_size=24),
+        st.none(),
+    )
 
 
 @st.composite
@@ -119,21 +131,35 @@ def mutants(draw):
     """``(seed name, header changes, byte mutations, loader settings)``."""
     name = draw(st.sampled_from(SEED_NAMES))
     changes = {}
-    for keyword in draw(st.lists(st.sampled_from(sorted(MUTABLE_ELEMENTS)),
-                                 max_size=3, unique=True)):
+    for keyword in draw(
+        st.lists(st.sampled_from(sorted(MUTABLE_ELEMENTS)), max_size=3, unique=True)
+    ):
         changes[keyword] = draw(_element_value(keyword))
-    mutations = draw(st.lists(
-        st.builds(
-            Mutation,
-            kind=st.sampled_from(["flip", "overwrite", "length", "length", "insert",
-                                  "delete", "truncate"]),
-            where=st.floats(0, 1, exclude_max=True),
-            value=st.one_of(st.integers(0, 2**32 - 1),
-                            st.sampled_from([0, 1, 2, 0xFFFF, 0xFFFFFFFF, 2**31])),
-            data=st.binary(min_size=1, max_size=8),
-        ),
-        max_size=3,
-    ))
+    mutations = draw(
+        st.lists(
+            st.builds(
+                Mutation,
+                kind=st.sampled_from(
+                    [
+                        "flip",
+                        "overwrite",
+                        "length",
+                        "length",
+                        "insert",
+                        "delete",
+                        "truncate",
+                    ]
+                ),
+                where=st.floats(0, 1, exclude_max=True),
+                value=st.one_of(
+                    st.integers(0, 2**32 - 1),
+                    st.sampled_from([0, 1, 2, 0xFFFF, 0xFFFFFFFF, 2**31]),
+                ),
+                data=st.binary(min_size=1, max_size=8),
+            ),
+            max_size=3,
+        )
+    )
     loader_settings = draw(st.sampled_from(LOADER_SETTINGS))
     return name, changes, mutations, loader_settings
 
@@ -141,9 +167,12 @@ def mutants(draw):
 # The per-input time bound is the reader process's deadline (it kills a stuck
 # decoder, which a hypothesis deadline cannot); hypothesis's own deadline
 # only flags inputs that are slow but finish.
-@settings(max_examples=150, deadline=SECONDS_PER_INPUT * 1000, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                 HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=SECONDS_PER_INPUT * 1000,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(mutant=mutants())
 def test_mutated_dicom_is_read_or_refused_as_documented(reader, seeds, mutant):
     name, changes, mutations, loader_settings = mutant
@@ -153,7 +182,13 @@ def test_mutated_dicom_is_read_or_refused_as_documented(reader, seeds, mutant):
     data = apply_mutations(data, mutations)
     escapes = reader.read(data, loader_settings)
     event(reader.last_outcome)  # --hypothesis-show-statistics lists the outcomes
-    assert escapes == [], (name, changes, mutations, loader_settings, escapes[0].problem)
+    assert escapes == [], (
+        name,
+        changes,
+        mutations,
+        loader_settings,
+        escapes[0].problem,
+    )
 
 
 @pytest.mark.slow
@@ -177,12 +212,14 @@ def test_length_fields_are_found_in_every_encoding(seeds):
         offset, width = fields[len(fields) // 2]
         mutated = apply_mutations(data, [Mutation("length", 0.5, 0xABCD)])
         assert mutated[:offset] == data[:offset]
-        assert mutated[offset + width:] == data[offset + width:]
-        assert mutated[offset:offset + width] != data[offset:offset + width]
+        assert mutated[offset + width :] == data[offset + width :]
+        assert mutated[offset : offset + width] != data[offset : offset + width]
 
 
 def test_header_changes_keep_the_seed_encoding(seeds):
-    data = set_elements(seeds["bigendian12_signed"], {"Rows": 47, "RescaleSlope": "abc"})
+    data = set_elements(
+        seeds["bigendian12_signed"], {"Rows": 47, "RescaleSlope": "abc"}
+    )
     ds = pydicom.dcmread(io.BytesIO(data))
     assert ds.original_encoding == (False, False)
     assert ds.Rows == 47 and ds["RescaleSlope"].value == "abc"
@@ -248,15 +285,19 @@ def test_non_finite_rescale_is_refused_also_with_a_window(write, slope, window):
     ds = dicom_dataset(pixels)
     raw_element(ds, "RescaleSlope", "DS", slope)
     path = write(ds)
-    with pytest.raises(ImageFileError, match="NaN or infinite pixel values after the "
-                                             "modality rescale"):
+    with pytest.raises(
+        ImageFileError, match="NaN or infinite pixel values after the modality rescale"
+    ):
         Resizer(size=8).fit_transform(DicomLoader(window=window).fit_transform([path]))
 
 
 @pytest.mark.parametrize("element", ["WindowCenter", "WindowWidth"])
 def test_non_finite_header_window_is_refused(write, element):
-    ds = dicom_dataset(np.arange(64, dtype=np.uint16).reshape(8, 8),
-                       WindowCenter="30", WindowWidth="40")
+    ds = dicom_dataset(
+        np.arange(64, dtype=np.uint16).reshape(8, 8),
+        WindowCenter="30",
+        WindowWidth="40",
+    )
     raw_element(ds, element, "DS", "nan")
     with pytest.raises(ImageFileError, match="non-finite WindowCenter or WindowWidth"):
         DicomLoader(window="header").fit_transform([write(ds)])[0]
@@ -274,16 +315,22 @@ def test_float_tiff_with_nan_is_refused(tmp_path):
 
 def _swallowing_file(tmp_path, keyword):
     """A file whose ``keyword`` length field swallows PatientName and PatientID."""
-    ds = dicom_dataset(np.arange(64, dtype=np.uint16).reshape(8, 8),
-                       PatientName="Doe^Jane", PatientID="SECRET-42",
-                       Laterality="L")
+    ds = dicom_dataset(
+        np.arange(64, dtype=np.uint16).reshape(8, 8),
+        PatientName="Doe^Jane",
+        PatientID="SECRET-42",
+        Laterality="L",
+    )
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     data = bytearray(buffer.getvalue())
-    tag = {"Modality": b"\x08\x00\x60\x00CS", "TransferSyntaxUID": b"\x02\x00\x10\x00UI"}
+    tag = {
+        "Modality": b"\x08\x00\x60\x00CS",
+        "TransferSyntaxUID": b"\x02\x00\x10\x00UI",
+    }
     at = data.index(tag[keyword])
     end_of_id = data.index(b"SECRET-42") + len(b"SECRET-42") + 1
-    data[at + 6:at + 8] = struct.pack("<H", end_of_id - (at + 8))
+    data[at + 6 : at + 8] = struct.pack("<H", end_of_id - (at + 8))
     path = tmp_path / "swallowing.dcm"
     path.write_bytes(bytes(data))
     return str(path)
@@ -320,8 +367,9 @@ def test_values_quoted_by_a_parser_are_scrubbed(write):
     """int() and pydicom errors quote the value; the message must not repeat it."""
     ds = dicom_dataset(np.arange(64, dtype=np.uint16).reshape(8, 8))
     raw_element(ds, "NumberOfFrames", "IS", "Doe^Jane")
-    with pytest.raises(ImageFileError, match=r"cannot be decoded \(ValueError: .*'\.\.\.'") \
-            as info:
+    with pytest.raises(
+        ImageFileError, match=r"cannot be decoded \(ValueError: .*'\.\.\.'"
+    ) as info:
         DicomLoader().fit_transform([write(ds)])[0]
     assert "Doe" not in str(info.value)
     assert info.value.__cause__ is None and info.value.__suppress_context__
@@ -364,12 +412,16 @@ def test_explicit_window_must_be_finite(write):
 def test_a_damaged_transfer_syntax_uid_is_not_quoted(tmp_path, seeds):
     """Bit flips left 'N%iBJ»ÌYN'-like UIDs, which messages quoted verbatim."""
     path = tmp_path / "uid.dcm"
-    path.write_bytes(set_elements(seeds["explicit16"],
-                                  {"TransferSyntaxUID": "1.2.»Doe^J"}))
-    with pytest.raises(ImageFileError, match="unknown transfer syntax UID a malformed "
-                                             "value") as info:
+    path.write_bytes(
+        set_elements(seeds["explicit16"], {"TransferSyntaxUID": "1.2.»Doe^J"})
+    )
+    with pytest.raises(
+        ImageFileError, match="unknown transfer syntax UID a malformed value"
+    ) as info:
         DicomLoader().fit_transform([path])[0]
     assert "Doe" not in str(info.value)
-    path.write_bytes(set_elements(seeds["explicit16"], {"TransferSyntaxUID": "1.2.3.4"}))
+    path.write_bytes(
+        set_elements(seeds["explicit16"], {"TransferSyntaxUID": "1.2.3.4"})
+    )
     with pytest.raises(ImageFileError, match="unknown transfer syntax UID '1.2.3.4'"):
         DicomLoader().fit_transform([path])[0]

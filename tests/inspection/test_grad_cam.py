@@ -42,8 +42,14 @@ def lesion_data():
 def lesion_model(lesion_data):
     X, y, _ = lesion_data
     clf = ScratchCNNClassifier(
-        filters=(8, 8), dense_units=16, dropout=0.0, pooling="max", epochs=8,
-        batch_size=8, learning_rate=0.01, random_state=0,
+        filters=(8, 8),
+        dense_units=16,
+        dropout=0.0,
+        pooling="max",
+        epochs=8,
+        batch_size=8,
+        learning_rate=0.01,
+        random_state=0,
     ).fit(X, y)
     assert clf.score(X, y) >= 0.95
     return clf
@@ -73,29 +79,46 @@ def test_matches_a_direct_gradient_tape_computation(lesion_model, lesion_data):
     X, _, _ = lesion_data
     images = X[:6, ..., np.newaxis]
     model = lesion_model.model_
-    both = keras.Model(model.inputs, [model.get_layer("block2_relu").output, model.output])
+    both = keras.Model(
+        model.inputs, [model.get_layer("block2_relu").output, model.output]
+    )
     with tf.GradientTape() as tape:
         features, logits = both(images, training=False)
         score = tf.reduce_sum(logits[:, 0])  # evidence for classes_[1]
     gradients = tape.gradient(score, features).numpy()
-    cams = np.maximum((gradients.mean(axis=(1, 2), keepdims=True) * features.numpy()).sum(-1), 0)
+    cams = np.maximum(
+        (gradients.mean(axis=(1, 2), keepdims=True) * features.numpy()).sum(-1), 0
+    )
     cams = tf.image.resize(cams[..., None], (32, 32), method="bilinear").numpy()[..., 0]
-    expected = cams / np.where(cams.max(axis=(1, 2)) > 0, cams.max(axis=(1, 2)), 1)[:, None, None]
-    np.testing.assert_allclose(grad_cam(lesion_model, X[:6], target="MALIGNANT"), expected, atol=1e-5)
+    expected = (
+        cams
+        / np.where(cams.max(axis=(1, 2)) > 0, cams.max(axis=(1, 2)), 1)[:, None, None]
+    )
+    np.testing.assert_allclose(
+        grad_cam(lesion_model, X[:6], target="MALIGNANT"), expected, atol=1e-5
+    )
 
 
 def test_target_class_zero_negates_binary_evidence(lesion_model, lesion_data):
     X, _, _ = lesion_data
-    unnormalised_benign = grad_cam(lesion_model, X[:4], target="BENIGN", normalize=False)
-    unnormalised_malignant = grad_cam(lesion_model, X[:4], target="MALIGNANT", normalize=False)
+    unnormalised_benign = grad_cam(
+        lesion_model, X[:4], target="BENIGN", normalize=False
+    )
+    unnormalised_malignant = grad_cam(
+        lesion_model, X[:4], target="MALIGNANT", normalize=False
+    )
     assert not np.allclose(unnormalised_benign, unnormalised_malignant)
 
 
 def test_predicted_target_is_the_default(lesion_model, lesion_data):
     X, _, _ = lesion_data
     predicted = lesion_model.predict(X[:6])
-    per_image = np.stack([grad_cam(lesion_model, X[i : i + 1], target=label)[0]
-                          for i, label in enumerate(predicted)])
+    per_image = np.stack(
+        [
+            grad_cam(lesion_model, X[i : i + 1], target=label)[0]
+            for i, label in enumerate(predicted)
+        ]
+    )
     np.testing.assert_allclose(grad_cam(lesion_model, X[:6]), per_image, atol=1e-6)
 
 
@@ -124,7 +147,9 @@ def test_non_keras_estimator_is_an_error(lesion_data):
         grad_cam(LogisticRegression().fit(flat, y), flat)
 
 
-def test_backend_without_gradients_is_a_clear_error(lesion_model, lesion_data, monkeypatch):
+def test_backend_without_gradients_is_a_clear_error(
+    lesion_model, lesion_data, monkeypatch
+):
     import keras
 
     X, _, _ = lesion_data
@@ -159,7 +184,9 @@ np.save(sys.argv[2], grad_cam(clf, images, target="MALIGNANT"))
 """
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="JAX is not installed"
+)
 def test_jax_backend_gives_the_same_heatmaps(lesion_model, lesion_data, tmp_path):
     """The same network, reloaded under KERAS_BACKEND=jax, explains images alike."""
     X, _, _ = lesion_data
@@ -169,7 +196,10 @@ def test_jax_backend_gives_the_same_heatmaps(lesion_model, lesion_data, tmp_path
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     result = subprocess.run(
         [sys.executable, "-c", JAX_GRAD_CAM, str(bundle), str(output)],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     np.testing.assert_allclose(

@@ -32,7 +32,7 @@ def test_counts_and_formulas_by_hand():
 
 
 def test_accuracy_is_tp_plus_tn_over_n_not_the_studys_formula():
-    tp, fp, tn, fn = confusion_counts(Y_TRUE, Y_PRED)
+    tp, fp, tn, _fn = confusion_counts(Y_TRUE, Y_PRED)
     accuracy = accuracy_score(Y_TRUE, Y_PRED)
     assert accuracy == pytest.approx((tp + tn) / 10) == pytest.approx(0.7)
     # The study's printed formula gives the fraction called malignant instead.

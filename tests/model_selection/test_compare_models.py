@@ -11,7 +11,7 @@ from mammoclf.model_selection import ComparisonResult
 
 
 def test_result_structure(cnn_comparison, toy_images):
-    X, y, groups = toy_images
+    _X, _y, _groups = toy_images
     r = cnn_comparison
     assert isinstance(r, ComparisonResult)
     assert r.model_names == ("cnn", "cnn_avg", "logreg")
@@ -41,7 +41,7 @@ def test_every_image_is_tested_once_and_no_patient_is_split(cnn_comparison, toy_
 
 
 def test_scores_are_the_metrics_of_out_of_fold_predictions(cnn_comparison, toy_images):
-    _, y, _ = toy_images
+    _, _y, _ = toy_images
     r = cnn_comparison
     for model in r.model_names:
         oof = r.out_of_fold(model)

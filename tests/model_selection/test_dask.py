@@ -5,6 +5,7 @@ test can check that models are built and trained on the workers only; the
 reference runs here, in this process, with the default (sequential) backend.
 """
 
+import itertools
 import json
 import os
 import subprocess
@@ -46,23 +47,32 @@ def make_data():
 
 def run_comparison(X, y, groups):
     models = {
-        "cnn": ScratchCNNClassifier(filters=(4,), dense_units=8, epochs=1, random_state=0),
+        "cnn": ScratchCNNClassifier(
+            filters=(4,), dense_units=8, epochs=1, random_state=0
+        ),
         "logreg": make_pipeline(
             FunctionTransformer(np.reshape, kw_args={"shape": (-1, IMAGE_SIZE**2)}),
             LogisticRegression(max_iter=200),
         ),
     }
-    return compare_models(models, X, y, groups=groups, cv=2, random_state=0,
-                          measure_memory=False)
+    return compare_models(
+        models, X, y, groups=groups, cv=2, random_state=0, measure_memory=False
+    )
 
 
 def run_depth_search(X, y, groups):
     # batch_size=32 > a fold's 18 images: one gradient step per epoch, and
     # predictions in one direct call, without tracing a predict function.
-    clf = DenseNetTransferClassifier(weights=None, dense_units=8, epochs=1,
-                                     batch_size=32, random_state=0)
-    search = GridSearchCV(clf, {"freeze_schedule": ["frozen", "conv5"]},
-                          scoring="roc_auc", cv=GroupKFold(2), refit=False)
+    clf = DenseNetTransferClassifier(
+        weights=None, dense_units=8, epochs=1, batch_size=32, random_state=0
+    )
+    search = GridSearchCV(
+        clf,
+        {"freeze_schedule": ["frozen", "conv5"]},
+        scoring="roc_auc",
+        cv=GroupKFold(2),
+        refit=False,
+    )
     return search.fit(X, y, groups=groups)
 
 
@@ -126,8 +136,12 @@ CLIENT_SCRIPT = textwrap.dedent(
 def cluster_report():
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     result = subprocess.run(
-        [sys.executable, "-c", CLIENT_SCRIPT], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=400,
+        [sys.executable, "-c", CLIENT_SCRIPT],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -143,10 +157,13 @@ def local_results():
 
 
 @pytest.mark.cluster
-def test_compare_models_on_a_cluster_equals_the_local_run(cluster_report, local_results):
+def test_compare_models_on_a_cluster_equals_the_local_run(
+    cluster_report, local_results
+):
     comparison, _ = local_results
     remote_scores = pd.DataFrame(cluster_report["scores"]).set_index(
-        ["model", "repeat", "fold"])
+        ["model", "repeat", "fold"]
+    )
     pd.testing.assert_frame_equal(remote_scores, comparison.scores, check_exact=True)
     for model, y_score in comparison.y_score.items():
         np.testing.assert_array_equal(cluster_report["y_score"][model], y_score)
@@ -190,16 +207,24 @@ def test_gpu_resource_runs_one_task_per_worker_at_a_time():
     from distributed import Client, LocalCluster
 
     X, y, groups = make_data()
-    models = {f"cnn{seed}": ScratchCNNClassifier(filters=(2,), dense_units=4, epochs=1,
-                                                 random_state=seed) for seed in range(2)}
+    models = {
+        f"cnn{seed}": ScratchCNNClassifier(
+            filters=(2,), dense_units=4, epochs=1, random_state=seed
+        )
+        for seed in range(2)
+    }
 
     def overlaps(task_stream):
         spans = {}
         for task in task_stream:
             if "fit_and_predict" not in str(task["key"]):
                 continue
-            start = min(s["start"] for s in task["startstops"] if s["action"] == "compute")
-            stop = max(s["stop"] for s in task["startstops"] if s["action"] == "compute")
+            start = min(
+                s["start"] for s in task["startstops"] if s["action"] == "compute"
+            )
+            stop = max(
+                s["stop"] for s in task["startstops"] if s["action"] == "compute"
+            )
             spans.setdefault(task["worker"], []).append((start, stop))
         n_overlaps = 0
         for intervals in spans.values():
@@ -207,21 +232,42 @@ def test_gpu_resource_runs_one_task_per_worker_at_a_time():
             # A task may start within a few ms of its predecessor's recorded
             # stop (clocks are read at different points); real overlaps last
             # as long as a fit, seconds.
-            n_overlaps += sum(b[0] < a[1] - 0.1 for a, b in zip(intervals, intervals[1:]))
+            n_overlaps += sum(
+                b[0] < a[1] - 0.1 for a, b in itertools.pairwise(intervals)
+            )
         return n_overlaps, sum(len(v) for v in spans.values())
 
-    with LocalCluster(n_workers=2, processes=False, threads_per_worker=2,
-                      resources={"GPU": 1}, dashboard_address=None) as cluster, \
-            Client(cluster) as client, warnings.catch_warnings():
+    with (
+        LocalCluster(
+            n_workers=2,
+            processes=False,
+            threads_per_worker=2,
+            resources={"GPU": 1},
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         results = {}
-        for label, backend_kwargs in (("one per GPU", {"resources": {"GPU": 1}}),
-                                      ("unconstrained", {})):
+        for label, backend_kwargs in (
+            ("one per GPU", {"resources": {"GPU": 1}}),
+            ("unconstrained", {}),
+        ):
             client.get_task_stream()  # reset
-            with distributed.get_task_stream(client) as stream, \
-                    joblib.parallel_backend("dask", **backend_kwargs):
-                compare_models(models, X, y, groups=groups, cv=2, random_state=0,
-                               measure_memory=False)
+            with (
+                distributed.get_task_stream(client) as stream,
+                joblib.parallel_backend("dask", **backend_kwargs),
+            ):
+                compare_models(
+                    models,
+                    X,
+                    y,
+                    groups=groups,
+                    cv=2,
+                    random_state=0,
+                    measure_memory=False,
+                )
             results[label] = overlaps(stream.data)
     assert results["one per GPU"] == (0, 4)
     n_overlaps, n_tasks = results["unconstrained"]
@@ -244,8 +290,11 @@ def test_weights_none_backbone_ignores_python_random_state(monkeypatch):
     def backbone_kernels():
         with keras_seed(7):
             model = clf._build_keras_model(keras, (32, 32, 1), 1, seed=7)
-        return [layer.kernel.numpy() for layer in model.layers
-                if type(layer).__name__ == "Conv2D"]
+        return [
+            layer.kernel.numpy()
+            for layer in model.layers
+            if type(layer).__name__ == "Conv2D"
+        ]
 
     undisturbed = backbone_kernels()
     # As if another thread had drawn from the generator between our draws.

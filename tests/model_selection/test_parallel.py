@@ -14,7 +14,7 @@ def test_loky_processes_give_the_sequential_result():
     y = np.where(X[:, 0] + rng.normal(size=80) > 0, "MALIGNANT", "BENIGN")
     groups = np.arange(80) // 2
     models = {"logreg": LogisticRegression(), "knn": KNeighborsClassifier(7)}
-    kwargs = dict(groups=groups, cv=4, n_repeats=2, random_state=0)
+    kwargs = {"groups": groups, "cv": 4, "n_repeats": 2, "random_state": 0}
     sequential = compare_models(models, X, y, n_jobs=1, **kwargs)
     parallel = compare_models(models, X, y, n_jobs=2, **kwargs)
     pd.testing.assert_frame_equal(parallel.scores, sequential.scores)
@@ -34,7 +34,7 @@ def test_backend_that_cannot_stream_results_says_so_and_gives_the_same_result(ca
     y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
     groups = np.arange(40) // 2
     models = {"logreg": LogisticRegression()}
-    kwargs = dict(groups=groups, cv=2, random_state=0)
+    kwargs = {"groups": groups, "cv": 2, "random_state": 0}
     sequential = compare_models(models, X, y, **kwargs)
     with joblib.parallel_backend("multiprocessing", n_jobs=2):
         batched = compare_models(models, X, y, verbose=True, **kwargs)

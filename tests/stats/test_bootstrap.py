@@ -31,7 +31,7 @@ def test_cluster_bootstrap_is_wider_than_image_bootstrap(clustered):
     assert by_patient.estimate == by_image.estimate
     # Images of a patient are near-copies: resampling them as independent
     # pretends to have 4x the data and the interval shrinks by about half.
-    width = lambda r: r.ci[1] - r.ci[0]  # noqa: E731
+    width = lambda r: r.ci[1] - r.ci[0]
     assert width(by_patient) > 1.5 * width(by_image)
     assert by_patient.standard_error > 1.5 * by_image.standard_error
 

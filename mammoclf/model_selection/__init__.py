@@ -6,6 +6,7 @@ out-of-fold predictions, timings, memory), whose ``summary()`` prints a
 Table-1-like table with confidence intervals and pairwise tests.
 """
 
+from mammoclf.model_selection._checklist import reporting_checklist
 from mammoclf.model_selection._compare import compare_models
 from mammoclf.model_selection._result import ComparisonResult
 from mammoclf.model_selection._splits import GroupLeakageWarning, Split
@@ -17,4 +18,5 @@ __all__ = [
     "GroupLeakageWarning",
     "Split",
     "compare_models",
+    "reporting_checklist",
 ]

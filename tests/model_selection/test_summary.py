@@ -190,3 +190,20 @@ def test_two_models_have_no_omnibus_table_and_labels_apply(comparison):
     assert summary.omnibus == ()
     assert "ROC AUC" in summary.table("metrics").display["metric"].tolist()
     assert summary.scores.index.get_level_values("metric").str.contains("roc_auc").any()
+
+
+@pytest.mark.parametrize("ci_method", ["corrected_t", "t"])
+def test_table_one_intervals_match_scipy_t_intervals(comparison, ci_method):
+    from scipy import stats as st
+
+    frame = comparison.summary_frame(ci_method=ci_method, confidence_level=0.9)
+    ratio = comparison.n_test.mean() / comparison.n_train.mean()
+    for model in comparison.model_names:
+        folds = comparison.fold_scores("accuracy")[model].to_numpy()
+        n = folds.size
+        variance = (1 / n + (ratio if ci_method == "corrected_t" else 0)) * folds.var(
+            ddof=1
+        )
+        low, high = st.t.interval(0.9, n - 1, loc=folds.mean(), scale=np.sqrt(variance))
+        row = frame.loc[("accuracy", model)]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))

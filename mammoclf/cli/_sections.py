@@ -53,14 +53,13 @@ def write_report(
     if banner:
         report.banner(banner)
     _describe_run(report, result, source, specs, run_info)
-    add_summary_tables(report, summary, out_dir)
+    gpu = run_info.get("gpu_peak_memory_mb")
+    gpu_note = "GPU memory, peak of the whole run: " + (
+        "n/a (CPU only)." if gpu is None else f"{gpu} MB."
+    )
+    add_summary_tables(report, summary, out_dir, run_notes={"compute": [gpu_note]})
     _write_csv(
         result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv"
-    )
-    gpu = run_info.get("gpu_peak_memory_mb")
-    report.paragraph(
-        "GPU memory, peak of the whole run: "
-        + ("n/a (CPU only)." if gpu is None else f"{gpu} MB.")
     )
     _figures_section(report, result, specs, out_dir, log)
     _grad_cam_section(report, result, specs, images, source, out_dir, log)
@@ -107,22 +106,25 @@ def _describe_run(report, result, source, specs, run_info):
     )
 
 
-def add_summary_tables(report, summary, out_dir):
+def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     """Lay out every table of ``summary`` in ``report`` and write its CSV.
 
     Each table gets its heading, caption, formatted cells and notes, as
     :meth:`~mammoclf.model_selection.ComparisonSummary.to_markdown` shows
-    them, and ``tables/<key>.csv`` with its numbers.
+    them, and ``tables/<key>.csv`` with its numbers. ``run_notes`` adds
+    facts of the run that the comparison does not hold (the GPU's peak
+    memory) to the notes of the table they concern, by table key.
     """
+    run_notes = run_notes or {}
+    if summary.general_notes:
+        report.bullets(summary.general_notes)
     for table in summary.tables:
         report.heading(table.title)
         report.table(table.display, table.caption)
-        if table.notes:
-            report.bullets(f"Note: {note}" for note in table.notes)
+        notes = [*table.notes, *run_notes.get(table.key, ())]
+        if notes:
+            report.bullets(f"Note: {note}" for note in notes)
         _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
-    if summary.general_notes:
-        report.heading("Notes")
-        report.bullets(summary.general_notes)
 
 
 def _figures_section(report, result, specs, out_dir, log):

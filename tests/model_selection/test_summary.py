@@ -207,3 +207,25 @@ def test_table_one_intervals_match_scipy_t_intervals(comparison, ci_method):
         low, high = st.t.interval(0.9, n - 1, loc=folds.mean(), scale=np.sqrt(variance))
         row = frame.loc[("accuracy", model)]
         assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+
+
+def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(comparison):
+    from mammoclf.stats import bootstrap_ci
+
+    frame = comparison.summary_frame(
+        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=200
+    )
+    oof = comparison.out_of_fold("nb")
+    for metric, column in (("roc_auc", "y_score"), ("sensitivity", "y_pred")):
+        expected = bootstrap_ci(
+            metric,
+            oof["y_true"].to_numpy(),
+            oof[column].to_numpy(),
+            groups=oof["group"].to_numpy(),
+            n_resamples=200,
+            pos_label="MALIGNANT",
+            random_state=0,
+        ).ci
+        got = frame.loc[(metric, "nb"), ["ci_low", "ci_high"]].tolist()
+        assert got == pytest.approx(list(expected))
+    assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()

@@ -254,7 +254,7 @@ def breast_level(
             f"{conflicts} of {len(table)} breasts have images with different labels; "
             f"they are labelled {pos_label!r} (a lesion seen in one view only).",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     breast_positive = table["positive"].to_numpy(dtype=bool)
     labels = np.full(len(table), pos_label, dtype=y_true.dtype)

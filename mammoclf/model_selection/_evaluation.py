@@ -71,17 +71,15 @@ def metric_with_interval(
     from mammoclf.stats import bootstrap_ci
 
     try:
-        with warnings.catch_warnings():
-            # The reason goes into the row's note; a warning per row is noise.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            estimate = float(metric(y_true, values, pos_label=pos_label))
+        estimate = float(metric(y_true, values, pos_label=pos_label))
     except ValueError as exc:
         return [np.nan, np.nan, np.nan, n_resamples, f"undefined: {exc}"]
     if not np.isfinite(estimate):
         return [estimate, np.nan, np.nan, n_resamples, "undefined on these data"]
     try:
         with warnings.catch_warnings():
-            # n_failed is a column of the table; the caller warns once.
+            # The estimate's warnings were shown above, and n_failed is a
+            # column of the table, of which the caller warns once.
             warnings.simplefilter("ignore", RuntimeWarning)
             result = bootstrap_ci(
                 metric,
@@ -106,10 +104,12 @@ def warn_failed_resamples(table, what):
             f"{index} ({int(n)})" for index, n in failed["n_failed"].items()
         )
         warnings.warn(
-            f"{what}: the metric was undefined on some bootstrap resamples (a "
-            f"resample with a single class), which the intervals leave out: {rows}.",
+            f"{what}: some metrics were undefined on some bootstrap resamples (e.g. "
+            "a resample with a single class, or for the calibration slope one whose "
+            f"probabilities separate the classes); the intervals leave them out. "
+            f"Resamples left out: {rows}.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
 
 

@@ -250,7 +250,7 @@ def _check_patients(groups_train, groups_test, n_train, n_test):
             "has images in both sets; a shared patient inflates every test score. Pass "
             "the patient ids of both sets.",
             GroupLeakageWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return None, None
     if groups_train is None or groups_test is None:

@@ -188,6 +188,6 @@ def evaluate_subgroups(
             f"benign patients, too few for their intervals to mean anything: "
             f"{'; '.join(small)}.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return result

@@ -182,6 +182,7 @@ def brier_score(y_true, y_prob, *, pos_label="auto"):
     Returns
     -------
     score : float
+        In [0, 1]; lower is better.
 
     Examples
     --------
@@ -217,6 +218,7 @@ def calibration_intercept(y_true, y_prob, *, pos_label="auto"):
     Returns
     -------
     intercept : float
+        0 for predictions right on average.
 
     Raises
     ------
@@ -267,6 +269,7 @@ def calibration_slope(y_true, y_prob, *, pos_label="auto"):
     Returns
     -------
     slope : float
+        1 for predictions neither too extreme nor too modest.
 
     Raises
     ------
@@ -317,11 +320,18 @@ def _calibration_slope(positive, y_prob):
         **_COMMON,
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "strategy": [StrOptions({"uniform", "quantile"})],
+        "return_bins": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def reliability_curve(
-    y_true, y_prob, *, n_bins=10, strategy="uniform", pos_label="auto"
+    y_true,
+    y_prob,
+    *,
+    n_bins=10,
+    strategy="uniform",
+    pos_label="auto",
+    return_bins=False,
 ):
     """The data of a reliability diagram: observed against predicted risk per bin.
 
@@ -344,12 +354,18 @@ def reliability_curve(
         Equal-width bins, or bins holding equal numbers of images.
     pos_label : "auto" or label, default="auto"
         The positive class, see :func:`resolve_pos_label`.
+    return_bins : bool, default=False
+        Also return the row of ``curve`` each image falls in.
 
     Returns
     -------
     curve : pandas.DataFrame
-        One row per non-empty bin: ``bin_low``, ``bin_high`` (its edges),
+        One row per non-empty bin: ``bin_low``, ``bin_high`` (its edges; a
+        bin holds the probabilities above its low edge up to and including
+        its high edge, the first bin also its low edge, as in scikit-learn),
         ``n_images``, ``mean_predicted`` and ``fraction_positive``.
+    row_of_image : ndarray of int, shape (n_samples,)
+        Only with ``return_bins=True``: the row of ``curve`` of each image.
 
     Examples
     --------
@@ -374,7 +390,7 @@ def reliability_curve(
     bin_of = np.searchsorted(edges[1:-1], y_prob)
     counts = np.bincount(bin_of, minlength=n_bins)
     filled = np.flatnonzero(counts)
-    return pd.DataFrame(
+    curve = pd.DataFrame(
         {
             "bin_low": edges[filled],
             "bin_high": edges[filled + 1],
@@ -383,3 +399,6 @@ def reliability_curve(
             "fraction_positive": fraction_positive,
         }
     )
+    if return_bins:
+        return curve, np.searchsorted(filled, bin_of)
+    return curve

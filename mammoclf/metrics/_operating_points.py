@@ -50,8 +50,15 @@ __all__ = [
 class OperatingPoint(NamedTuple):
     """A point of the empirical ROC curve and the threshold that attains it.
 
-    ``threshold`` is the score from which an image is called malignant
-    (``score >= threshold``); ``inf`` calls nothing malignant.
+    Attributes
+    ----------
+    threshold : float
+        The score from which an image is called malignant (``score >=
+        threshold``); ``inf`` calls nothing malignant.
+    sensitivity : float
+        Fraction of malignant images called malignant at the threshold.
+    specificity : float
+        Fraction of benign images called benign at the threshold.
     """
 
     threshold: float
@@ -203,6 +210,7 @@ def sensitivity_at_specificity(y_true, y_score, *, specificity=0.9, pos_label="a
     Returns
     -------
     sensitivity : float
+        The sensitivity of the chosen threshold.
 
     Examples
     --------
@@ -246,6 +254,7 @@ def specificity_at_sensitivity(y_true, y_score, *, sensitivity=0.9, pos_label="a
     Returns
     -------
     specificity : float
+        The specificity of the chosen threshold.
 
     Examples
     --------

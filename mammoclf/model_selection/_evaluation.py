@@ -268,7 +268,9 @@ class CalibrationResult:
         ``ci_high``, ``n_failed`` and ``note``.
     curve : pandas.DataFrame
         The reliability diagram's bins, from
-        :func:`mammoclf.metrics.reliability_curve`.
+        :func:`mammoclf.metrics.reliability_curve`, with ``ci_low`` and
+        ``ci_high`` of each bin's ``fraction_positive`` (a bootstrap over
+        the patients of the bin).
     y_true : ndarray of shape (n_samples,)
         The labels.
     y_prob : ndarray of shape (n_samples,)
@@ -295,6 +297,8 @@ class CalibrationResult:
     def plot(self, *, ax=None, name=None, ref_line=True):
         """Draw the reliability diagram with scikit-learn's ``CalibrationDisplay``.
 
+        Each point carries the interval of its bin's observed risk.
+
         Parameters
         ----------
         ax : matplotlib Axes, default=None
@@ -307,17 +311,32 @@ class CalibrationResult:
         Returns
         -------
         display : sklearn.calibration.CalibrationDisplay
+            The drawn display (``display.ax_``, ``display.figure_``).
         """
         from sklearn.calibration import CalibrationDisplay
 
+        curve = self.curve
         display = CalibrationDisplay(
-            self.curve["fraction_positive"].to_numpy(),
-            self.curve["mean_predicted"].to_numpy(),
+            curve["fraction_positive"].to_numpy(),
+            curve["mean_predicted"].to_numpy(),
             self.y_prob,
             estimator_name=name,
             pos_label=self.pos_label,
         )
-        return display.plot(ax=ax, ref_line=ref_line)
+        display.plot(ax=ax, ref_line=ref_line)
+        # Interval bars of the observed risk, in the line's colour.
+        display.ax_.errorbar(
+            curve["mean_predicted"],
+            curve["fraction_positive"],
+            yerr=[
+                curve["fraction_positive"] - curve["ci_low"],
+                curve["ci_high"] - curve["fraction_positive"],
+            ],
+            fmt="none",
+            ecolor=display.line_.get_color(),
+            capsize=2,
+        )
+        return display
 
 
 @validate_params(
@@ -395,11 +414,27 @@ def evaluate_calibration(
     """
     y_true, groups, (y_prob,) = _check_lengths(y_true, groups, y_prob)
     pos_label = resolve_pos_label(y_true, pos_label)
-    curve = reliability_curve(
-        y_true, y_prob, n_bins=n_bins, strategy=strategy, pos_label=pos_label
+    curve, row_of_image = reliability_curve(
+        y_true,
+        y_prob,
+        n_bins=n_bins,
+        strategy=strategy,
+        pos_label=pos_label,
+        return_bins=True,
     )
     y_prob = y_prob.astype(np.float64)
     seed = table_seed(random_state)
+    curve = _with_bin_intervals(
+        curve,
+        row_of_image,
+        y_true,
+        y_prob,
+        groups=groups,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        pos_label=pos_label,
+        seed=seed,
+    )
     metrics = {
         "brier_score": brier_score,
         "calibration_intercept": calibration_intercept,
@@ -430,6 +465,33 @@ def evaluate_calibration(
         n_images=int(y_true.shape[0]),
         n_patients=None if groups is None else int(np.unique(groups).size),
     )
+
+
+def _fraction_positive(y_true, y_prob, pos_label):
+    return float(np.mean(y_true == pos_label))
+
+
+def _with_bin_intervals(curve, row_of_image, y_true, y_prob, **bootstrap):
+    """The reliability curve with an interval for each bin's fraction positive.
+
+    Each bin's interval resamples the patients of that bin (their images in
+    it), as a binomial interval per bin would resample images: it describes
+    the uncertainty of the observed risk given which images fell in the bin.
+    """
+    rows = []
+    for row in range(len(curve)):
+        members = row_of_image == row
+        groups = bootstrap["groups"]
+        rows.append(
+            metric_with_interval(
+                _fraction_positive,
+                y_true[members],
+                y_prob[members],
+                **{**bootstrap, "groups": None if groups is None else groups[members]},
+            )[1:3]
+        )
+    intervals = np.array(rows, dtype=np.float64).reshape(len(curve), 2)
+    return curve.assign(ci_low=intervals[:, 0], ci_high=intervals[:, 1])
 
 
 def _operating_metric(fixed, target):

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn import config_context
 from sklearn.base import clone
+from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import validate_params
 from sklearn.utils.metadata_routing import get_routing_for_object
@@ -76,10 +77,12 @@ def decision_threshold(estimator):
     Parameters
     ----------
     estimator : fitted classifier
+        The model whose ``predict`` gave the binary metrics.
 
     Returns
     -------
     threshold : DecisionThreshold
+        The threshold, what it applies to, and its source in words.
 
     Examples
     --------
@@ -95,7 +98,7 @@ def decision_threshold(estimator):
     """
     classes = getattr(estimator, "classes_", None)
     default_positive = None if classes is None or len(classes) != 2 else classes[1]
-    if hasattr(estimator, "best_threshold_"):
+    if isinstance(estimator, TunedThresholdClassifierCV):
         positive = getattr(estimator, "pos_label", None)
         return DecisionThreshold(
             float(estimator.best_threshold_),
@@ -104,7 +107,7 @@ def decision_threshold(estimator):
             f"tuned by TunedThresholdClassifierCV (scoring={estimator.scoring!r}, "
             f"cv={estimator.cv!r}) inside the training data",
         )
-    if type(estimator).__name__ == "FixedThresholdClassifier":
+    if isinstance(estimator, FixedThresholdClassifier):
         response = _response_of(estimator)
         threshold = estimator.threshold
         if isinstance(threshold, str):  # "auto"
@@ -330,11 +333,15 @@ def evaluate_holdout(
     ----------
     estimators : dict, list of (name, estimator) or list of estimators
         The models; unnamed ones are named after their class.
-    X_train, X_test : array-like or sequence of paths
-        Training and test inputs.
-    y_train, y_test : array-like of shape (n_train,) and (n_test,)
-        Labels; the training labels have two classes, the test labels are
-        among them.
+    X_train : array-like or sequence of paths
+        Training inputs (images, flattened images, or file paths for a
+        pipeline that starts with a loader).
+    y_train : array-like of shape (n_train,)
+        Training labels, of two classes.
+    X_test : array-like or sequence of paths
+        Test inputs, of the same kind as ``X_train``.
+    y_test : array-like of shape (n_test,)
+        Test labels, among the training labels' classes.
     groups_train, groups_test : array-like, default=None
         Patient ids of the two sets. A patient in both is refused. Without
         them a :class:`~mammoclf.exceptions.GroupLeakageWarning` says that
@@ -410,9 +417,9 @@ def evaluate_holdout(
         fitted = _fit(clone(estimator), X_train, y_train, groups_train)
         outputs["time"][name] = time.perf_counter() - started
         outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
-        try:
+        if hasattr(fitted, "predict_proba") or hasattr(fitted, "decision_function"):
             scores, method = positive_class_scores(fitted, X_test, pos_label=pos_label)
-        except TypeError:  # neither predict_proba nor decision_function
+        else:  # labels only: the score-based metrics are left out
             scores, method = np.full(n_test, np.nan), None
         outputs["y_score"][name], outputs["method"][name] = scores, method
         outputs["threshold"][name] = decision_threshold(fitted)

@@ -173,18 +173,27 @@ def test_two_dimensional_probabilities_are_refused():
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
 def test_reliability_curve_is_scikit_learns_with_bin_counts(strategy):
     outcome, p = _data(8, 90)
-    curve = reliability_curve(outcome, p, n_bins=6, strategy=strategy)
-    fraction, mean = calibration_curve(outcome, p, n_bins=6, strategy=strategy)
+    # Probabilities on the edges of four uniform bins, and at 0 and 1.
+    p[:6] = [0.0, 0.25, 0.5, 0.75, 1.0, 0.5]
+    curve, row_of_image = reliability_curve(
+        outcome, p, n_bins=4, strategy=strategy, return_bins=True
+    )
+    fraction, mean = calibration_curve(outcome, p, n_bins=4, strategy=strategy)
     np.testing.assert_allclose(curve["fraction_positive"], fraction)
     np.testing.assert_allclose(curve["mean_predicted"], mean)
     assert curve["n_images"].sum() == p.size
-    # Each bin's count and mean, recomputed from its edges (the last bin closed).
-    for low, high, count, average in curve[
-        ["bin_low", "bin_high", "n_images", "mean_predicted"]
-    ].itertuples(index=False):
-        inside = (p >= low) & ((p < high) | (high == curve["bin_high"].iloc[-1]))
+    # Each bin's members from its edges as documented: above the low edge up
+    # to and including the high edge, the first bin closed at both ends.
+    for row, (low, high, count, average, observed) in enumerate(
+        curve[
+            ["bin_low", "bin_high", "n_images", "mean_predicted", "fraction_positive"]
+        ].itertuples(index=False)
+    ):
+        inside = ((p > low) | ((row == 0) & (p >= low))) & (p <= high)
+        np.testing.assert_array_equal(inside, row_of_image == row)
         assert inside.sum() == count
         assert p[inside].mean() == pytest.approx(average)
+        assert outcome[inside].mean() == pytest.approx(observed)
 
 
 def test_reliability_curve_drops_empty_bins():

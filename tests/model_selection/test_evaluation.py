@@ -113,7 +113,7 @@ def test_metric_needing_missing_predictions_is_an_error():
 
 def test_calibration_table_is_the_metrics_and_intervals_match_statsmodels():
     y, p = _calibration_data(1000)
-    result = evaluate_calibration(y, p, n_resamples=600, random_state=0)
+    result = evaluate_calibration(y, p, n_bins=4, n_resamples=600, random_state=0)
     table = result.table
     assert table.loc["brier_score", "estimate"] == brier_score(y, p)
     assert table.loc["calibration_intercept", "estimate"] == calibration_intercept(y, p)
@@ -133,6 +133,13 @@ def test_calibration_table_is_the_metrics_and_intervals_match_statsmodels():
     brier = table.loc["brier_score"]
     assert brier["ci_low"] == pytest.approx(squared.mean() - half, abs=0.15 * 2 * half)
     assert brier["ci_high"] == pytest.approx(squared.mean() + half, abs=0.15 * 2 * half)
+    # Each bin's interval: the normal interval of a proportion (about 250
+    # images per bin).
+    for row in result.curve.itertuples():
+        observed, n = row.fraction_positive, row.n_images
+        half = st.norm.ppf(0.975) * np.sqrt(observed * (1 - observed) / n)
+        assert row.ci_low == pytest.approx(observed - half, abs=0.15 * 2 * half)
+        assert row.ci_high == pytest.approx(observed + half, abs=0.15 * 2 * half)
     assert result.n_images == 1000 and result.n_patients is None
 
 
@@ -154,6 +161,14 @@ def test_calibration_curve_and_plot():
         np.testing.assert_allclose(x, result.curve["mean_predicted"])
         np.testing.assert_allclose(line_y, result.curve["fraction_positive"])
         assert "cnn" in display.line_.get_label()
+        # One interval bar per bin, spanning its interval.
+        (bars,) = display.ax_.collections
+        segments = bars.get_segments()
+        assert len(segments) == len(result.curve)
+        np.testing.assert_allclose(
+            [segment[:, 1] for segment in segments],
+            result.curve[["ci_low", "ci_high"]].to_numpy(),
+        )
     finally:
         plt.close(display.figure_)
     assert "calibration_slope" in repr(result)

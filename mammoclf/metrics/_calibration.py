@@ -40,7 +40,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 from sklearn.calibration import calibration_curve
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_consistent_length
 
@@ -61,6 +60,23 @@ LOGIT_BOUND = float(logit(np.nextafter(1.0, 0.0)))
 _MAX_NEWTON_STEPS = 100
 
 
+def as_1d(values, name):
+    """``values`` as a 1-D array; shape ``(n, 1)`` is flattened.
+
+    scikit-learn's ``column_or_1d`` does the same but costs milliseconds per
+    call in scikit-learn 1.9 (it probes for dataframe libraries), and
+    bootstrap intervals call these metrics thousands of times.
+    """
+    array = np.asarray(values)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(
+            f"{name} must be 1-D (one value per image); got shape {array.shape}."
+        )
+    return array
+
+
 def check_probabilities(y_true, y_prob, pos_label):
     """Validate labels and probabilities; return a boolean outcome and ``y_prob``.
 
@@ -70,7 +86,7 @@ def check_probabilities(y_true, y_prob, pos_label):
         Whether each image is of ``pos_label``.
     y_prob : ndarray of float64, shape (n_samples,)
     """
-    y_true = column_or_1d(y_true)
+    y_true = as_1d(y_true, "y_true")
     y_prob = np.asarray(y_prob)
     if y_prob.ndim != 1:
         raise ValueError(

@@ -33,10 +33,10 @@ from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_consistent_length
 
+from mammoclf.metrics._calibration import as_1d
 from mammoclf.metrics._labels import resolve_pos_label
 
 __all__ = [
@@ -72,7 +72,7 @@ def roc_points(y_true, y_score, pos_label):
     Counts are exact integers, so a specificity of 18/20 compares equal to a
     target of 0.9 (both are the double nearest to 0.9).
     """
-    y_true = column_or_1d(y_true)
+    y_true = as_1d(y_true, "y_true")
     scores = np.asarray(y_score)
     if scores.ndim != 1:
         raise ValueError(

@@ -375,7 +375,7 @@ def evaluate_holdout(
     >>> result = evaluate_holdout({"logreg": LogisticRegression()},
     ...                           X[:60], y[:60], X[60:], y[60:],
     ...                           groups_train=patients[:60], groups_test=patients[60:])
-    >>> table = result.scores(["roc_auc"], n_resamples=200, random_state=0)
+    >>> table = result.scores(["roc_auc"], n_resamples=50, random_state=0)
     >>> table.index.tolist()
     [('logreg', 'roc_auc')]
     >>> bool(table["estimate"].iloc[0] > 0.9)

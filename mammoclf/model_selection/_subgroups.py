@@ -133,7 +133,7 @@ def evaluate_subgroups(
     >>> scores = (y == "MALIGNANT") + rng.normal(size=120)
     >>> density = np.repeat([1, 2, 3], 40)
     >>> table = evaluate_subgroups(y, density, y_score=scores, name="density",
-    ...                            n_resamples=200, random_state=0)
+    ...                            n_resamples=50, random_state=0)
     >>> table.index.tolist()
     [(1, 'roc_auc'), (2, 'roc_auc'), (3, 'roc_auc')]
     >>> table["estimate"].round(2).tolist(), table["n_images"].tolist()

@@ -86,14 +86,14 @@ def test_scores_are_evaluate_predictions_on_the_test_set(split):
         groups_test=g_test,
     )
     assert result.model_names == ("LogisticRegression", "DummyClassifier")
-    table = result.scores(["sensitivity", "roc_auc"], n_resamples=100, random_state=0)
+    table = result.scores(["sensitivity", "roc_auc"], n_resamples=50, random_state=0)
     alone = evaluate_predictions(
         y_test,
         y_pred=result.y_pred["LogisticRegression"],
         y_score=result.y_score["LogisticRegression"],
         groups=g_test,
         metrics=["sensitivity", "roc_auc"],
-        n_resamples=100,
+        n_resamples=50,
         random_state=np.random.RandomState(0).randint(2**31 - 1),
     )
     rows = table.loc["LogisticRegression"]

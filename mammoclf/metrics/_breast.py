@@ -145,6 +145,29 @@ def laterality_from_metadata(metadata, *, column=None, on_missing="raise"):
     return laterality
 
 
+def _check_images(y_true, y_score, patients, laterality):
+    """1-D inputs of one length, finite scores, a patient and 'L'/'R' per image."""
+    y_true = column_or_1d(y_true)
+    scores = column_or_1d(y_score).astype(np.float64)
+    patients = column_or_1d(patients)
+    laterality = column_or_1d(laterality)
+    check_consistent_length(y_true, scores, patients, laterality)
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
+        raise ValueError(f"y_score has a non-finite value at image index {bad}.")
+    unusable = ~pd.Series(laterality, dtype=object).isin(["L", "R"]).to_numpy()
+    if unusable.any():
+        first = int(np.flatnonzero(unusable)[0])
+        raise ValueError(
+            f"{int(unusable.sum())} images have no usable laterality (first: image "
+            f"{first}, {laterality[first]!r}); breast-level scores need 'L' or 'R' "
+            "for every image. Normalise it with laterality_from_metadata."
+        )
+    if pd.isna(pd.Series(patients, dtype=object)).any():
+        raise ValueError("patients has missing ids; every image needs its patient.")
+    return y_true, scores, patients, laterality
+
+
 @validate_params(
     {
         "y_true": ["array-like"],
@@ -210,31 +233,15 @@ def breast_level(
     >>> breasts.y_true.tolist(), breasts.y_score.tolist(), breasts.groups.tolist()
     (['MALIGNANT', 'BENIGN', 'BENIGN'], [0.7, 0.2, 0.4], ['P1', 'P1', 'P2'])
     """
-    y_true = column_or_1d(y_true)
-    scores = column_or_1d(y_score).astype(np.float64)
-    patients = column_or_1d(patients)
-    laterality = column_or_1d(laterality)
-    check_consistent_length(y_true, scores, patients, laterality)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
-        raise ValueError(f"y_score has a non-finite value at image index {bad}.")
-    sides = pd.Series(laterality, dtype=object)
-    unusable = ~sides.isin(["L", "R"]).to_numpy()
-    if unusable.any():
-        first = int(np.flatnonzero(unusable)[0])
-        raise ValueError(
-            f"{int(unusable.sum())} images have no usable laterality (first: image "
-            f"{first}, {laterality[first]!r}); breast-level scores need 'L' or 'R' "
-            "for every image. Normalise it with laterality_from_metadata."
-        )
-    if pd.isna(pd.Series(patients, dtype=object)).any():
-        raise ValueError("patients has missing ids; every image needs its patient.")
+    y_true, scores, patients, laterality = _check_images(
+        y_true, y_score, patients, laterality
+    )
     pos_label = resolve_pos_label(y_true, pos_label)
     positive = y_true == pos_label
     frame = pd.DataFrame(
         {
             "patient": pd.Series(patients, dtype=object),
-            "laterality": sides,
+            "laterality": pd.Series(laterality, dtype=object),
             "positive": positive,
             "negative": ~positive,
             "score": scores,

@@ -12,10 +12,12 @@ them once on a separate test set; :func:`evaluate_predictions`,
 patient-bootstrap intervals.
 """
 
-from mammoclf.model_selection._compare import compare_models
-from mammoclf.model_selection._evaluation import (
+from mammoclf.model_selection._calibration import (
     CalibrationResult,
     evaluate_calibration,
+)
+from mammoclf.model_selection._compare import compare_models
+from mammoclf.model_selection._evaluation import (
     evaluate_operating_points,
     evaluate_predictions,
 )

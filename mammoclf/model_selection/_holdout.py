@@ -21,7 +21,7 @@ from sklearn import config_context
 from sklearn.base import clone
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import validate_params
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.validation import _num_samples
 
@@ -62,6 +62,9 @@ class DecisionThreshold:
     source: str
 
 
+@validate_params(
+    {"estimator": [HasMethods(["predict"])]}, prefer_skip_nested_validation=True
+)
 def decision_threshold(estimator):
     """Which threshold a fitted classifier's ``predict`` applies, and who chose it.
 
@@ -280,6 +283,13 @@ def _check_patients(groups_train, groups_test, n_train, n_test):
     return groups_train, groups_test
 
 
+def _scores(fitted, X_test, n_test, pos_label):
+    if hasattr(fitted, "predict_proba") or hasattr(fitted, "decision_function"):
+        return positive_class_scores(fitted, X_test, pos_label=pos_label)
+    # Labels only: NaN scores, and the score-based metrics are left out.
+    return np.full(n_test, np.nan), None
+
+
 def _fit(estimator, X, y, groups):
     """Fit, routing ``groups`` to estimators that ask for it (a grouped inner CV)."""
     if groups is not None and "groups" in get_routing_for_object(estimator).consumes(
@@ -399,16 +409,6 @@ def evaluate_holdout(
         groups_train, groups_test, n_train, n_test
     )
     pos_label = resolve_pos_label(classes, pos_label)
-    positive_train = y_train == pos_label
-    training = {
-        "n_images": int(n_train),
-        "n_patients": None
-        if groups_train is None
-        else int(np.unique(groups_train).size),
-        "n_positive": int(positive_train.sum()),
-        "prevalence": float(positive_train.mean()),
-        "image_shape": tuple(X_train.shape[1:]) if hasattr(X_train, "shape") else None,
-    }
     outputs = {
         key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
     }
@@ -417,11 +417,9 @@ def evaluate_holdout(
         fitted = _fit(clone(estimator), X_train, y_train, groups_train)
         outputs["time"][name] = time.perf_counter() - started
         outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
-        if hasattr(fitted, "predict_proba") or hasattr(fitted, "decision_function"):
-            scores, method = positive_class_scores(fitted, X_test, pos_label=pos_label)
-        else:  # labels only: the score-based metrics are left out
-            scores, method = np.full(n_test, np.nan), None
-        outputs["y_score"][name], outputs["method"][name] = scores, method
+        outputs["y_score"][name], outputs["method"][name] = _scores(
+            fitted, X_test, n_test, pos_label
+        )
         outputs["threshold"][name] = decision_threshold(fitted)
         outputs["model"][name] = fitted
         if verbose:
@@ -443,5 +441,19 @@ def evaluate_holdout(
         thresholds=outputs["threshold"],
         fit_time=outputs["time"],
         estimators=outputs["model"],
-        training=training,
+        training=_describe_training(X_train, y_train, groups_train, pos_label),
     )
+
+
+def _describe_training(X_train, y_train, groups_train, pos_label):
+    """What a later external evaluation needs to know of the development data."""
+    positive = y_train == pos_label
+    return {
+        "n_images": int(y_train.shape[0]),
+        "n_patients": None
+        if groups_train is None
+        else int(np.unique(groups_train).size),
+        "n_positive": int(positive.sum()),
+        "prevalence": float(positive.mean()),
+        "image_shape": tuple(X_train.shape[1:]) if hasattr(X_train, "shape") else None,
+    }

@@ -112,3 +112,58 @@ def test_fixed_threshold_classifier_around_a_mammoclf_estimator(images):
     np.testing.assert_array_equal(
         bare.predict(X), np.where(probability > 0.5, "MALIGNANT", "BENIGN")
     )
+
+
+@pytest.fixture(scope="module")
+def tuned_comparison(images):
+    """compare_models of a tuned-threshold pipeline on patient-grouped folds.
+
+    The pipeline ends in a logistic regression to keep the six fits cheap;
+    the CNN inside TunedThresholdClassifierCV is tested above.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import FunctionTransformer
+
+    from mammoclf.model_selection import compare_models
+
+    X, y, patients = images
+    flatten = FunctionTransformer(np.reshape, kw_args={"shape": (-1, 16 * 16)})
+    tuned = TunedThresholdClassifierCV(
+        make_pipeline(flatten, LogisticRegression()),
+        cv=RecordingGroupKFold(n_splits=2),
+        random_state=0,
+    )
+    return compare_models(
+        {"tuned": tuned},
+        X,
+        y,
+        groups=patients,
+        cv=2,
+        random_state=0,
+        return_estimators=True,
+        measure_memory=False,
+    )
+
+
+def test_compare_models_routes_training_patients_to_a_tuned_threshold(
+    images, tuned_comparison
+):
+    _, _, patients = images
+    for split, fitted in zip(
+        tuned_comparison.splits, tuned_comparison.estimators["tuned"]
+    ):
+        # The inner splitter saw the outer training fold's patients, in order.
+        np.testing.assert_array_equal(fitted.cv.seen_groups_, patients[split.train])
+        for train, test in fitted.cv.folds_:
+            inner = patients[split.train]
+            assert not set(inner[train]) & set(inner[test])
+
+
+def test_compare_models_states_each_folds_tuned_threshold(tuned_comparison):
+    thresholds = tuned_comparison.thresholds["tuned"]
+    fitted = tuned_comparison.estimators["tuned"]
+    assert len(thresholds) == tuned_comparison.n_splits == 2
+    for stated, model in zip(thresholds, fitted):
+        assert stated.threshold == model.best_threshold_
+        assert stated == decision_threshold(model)
+        assert "TunedThresholdClassifierCV" in stated.source

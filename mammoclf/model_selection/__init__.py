@@ -22,12 +22,7 @@ from mammoclf.model_selection._evaluation import (
     evaluate_operating_points,
     evaluate_predictions,
 )
-from mammoclf.model_selection._holdout import (
-    DecisionThreshold,
-    HoldoutResult,
-    decision_threshold,
-    evaluate_holdout,
-)
+from mammoclf.model_selection._holdout import HoldoutResult, evaluate_holdout
 from mammoclf.model_selection._result import ComparisonResult
 from mammoclf.model_selection._splits import GroupLeakageWarning, Split
 from mammoclf.model_selection._subgroups import evaluate_subgroups
@@ -36,6 +31,7 @@ from mammoclf.model_selection._summary import (
     SummaryOptions,
     SummaryTable,
 )
+from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 
 __all__ = [
     "CalibrationResult",

@@ -120,6 +120,7 @@ def _scorers(scoring, pos_label):
         "return_estimators": ["boolean"],
         "measure_memory": ["boolean"],
         "verbose": ["verbose"],
+        "metadata": [pd.DataFrame, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -138,6 +139,7 @@ def compare_models(
     return_estimators=False,
     measure_memory=True,
     verbose=0,
+    metadata=None,
 ):
     """Cross-validate several models on the same patient-grouped folds.
 
@@ -203,12 +205,22 @@ def compare_models(
     verbose : int, default=0
         0 silent; 1 prints one line per finished fit with its score and an
         estimate of the remaining time.
+    metadata : pandas.DataFrame of shape (n_samples, n_columns), default=None
+        What is known about each image, row for row with ``X``, kept on the
+        result for its summary: a ``laterality`` column (``"L"``/``"R"``,
+        see :func:`mammoclf.metrics.laterality_from_metadata`) adds
+        breast-level scores, and every other column is a subgroup variable
+        (breast density, abnormality type, ...) whose values get their own
+        metrics. Only the rows' order matters (the index is dropped). No fit
+        sees it.
 
     Returns
     -------
     result : ComparisonResult
         Per-split scores, out-of-fold predictions and scores, timings,
-        epochs, memory, folds and, optionally, the fitted models.
+        epochs, memory, folds, each split's decision threshold (see
+        :func:`~mammoclf.model_selection.decision_threshold`), the metadata
+        and, optionally, the fitted models.
         ``print(result.summary())`` gives Table 1 and the tests.
 
     Raises
@@ -242,7 +254,7 @@ def compare_models(
     >>> table.loc["roc_auc"].columns.tolist()
     ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
     """
-    inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label)
+    inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata)
     splits, description = make_splits(
         cv, inputs.y, inputs.groups, n_repeats=n_repeats, random_state=random_state
     )
@@ -272,13 +284,14 @@ class _CheckedInputs:
     classes: np.ndarray
     pos_label: object
     scorers: dict
+    metadata: pd.DataFrame | None = None
 
     @property
     def names(self):
         return [name for name, _ in self.pairs]
 
 
-def _check_inputs(estimators, X, y, groups, scoring, pos_label):
+def _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata=None):
     """Validate the models, images, labels, groups and scoring of a comparison."""
     pairs = _named_estimators(estimators)
     n_samples = _num_samples(X)
@@ -300,7 +313,14 @@ def _check_inputs(estimators, X, y, groups, scoring, pos_label):
     scorers = _scorers(scoring, pos_label)
     if any(s.response == "score" for s in scorers.values()):
         _check_score_methods(pairs)
-    return _CheckedInputs(pairs, y, groups, classes, pos_label, scorers)
+    if metadata is not None:
+        if len(metadata) != n_samples:
+            raise ValueError(
+                f"metadata has {len(metadata)} rows for {n_samples} images; it needs "
+                "one row per image, in the order of X."
+            )
+        metadata = metadata.reset_index(drop=True)
+    return _CheckedInputs(pairs, y, groups, classes, pos_label, scorers, metadata)
 
 
 def _check_binary_labels(y, n_samples):
@@ -366,6 +386,7 @@ def _run_fits(
             measure_memory=measure_memory,
             return_estimator=return_estimators,
             describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
+            groups=inputs.groups,
         )
         for name, estimator, index in tasks
     )
@@ -480,7 +501,7 @@ def _out_of_fold(inputs, splits, outputs):
     score_method = dict.fromkeys(names)
     per_split = {
         key: {name: [None] * len(splits) for name in names}
-        for key in ("history", "stages", "estimator")
+        for key in ("history", "stages", "estimator", "threshold")
     }
     for out in outputs:
         split = splits[out.split_index]
@@ -518,4 +539,6 @@ def _assemble(inputs, splits, description, outputs, *, return_estimators):
         histories=per_split["history"],
         stages=per_split["stages"],
         estimators=per_split["estimator"] if return_estimators else None,
+        thresholds=per_split["threshold"],
+        metadata=inputs.metadata,
     )

@@ -11,12 +11,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from sklearn import config_context
 from sklearn.utils import _safe_indexing
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
+from mammoclf.model_selection._threshold import decision_threshold
 
-__all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
+__all__ = [
+    "FoldOutput",
+    "final_estimator",
+    "fit_and_predict",
+    "fit_with_groups",
+    "training_info",
+]
 
 
 @dataclass
@@ -37,6 +46,23 @@ class FoldOutput:
     peak_memory_bytes: float
     baseline_memory_bytes: float
     estimator: Any
+    threshold: Any = None
+
+
+def fit_with_groups(estimator, X, y, groups):
+    """Fit, routing ``groups`` to estimators that ask for it (a grouped inner CV).
+
+    ``TunedThresholdClassifierCV(cv=StratifiedGroupKFold())`` and the like
+    get the patient ids of their training data only through scikit-learn's
+    metadata routing, which is enabled for this fit alone; other estimators
+    are fitted on ``X, y`` as usual.
+    """
+    if groups is not None and "groups" in get_routing_for_object(estimator).consumes(
+        "fit", {"groups"}
+    ):
+        with config_context(enable_metadata_routing=True):
+            return estimator.fit(X, y, groups=groups)
+    return estimator.fit(X, y)
 
 
 def final_estimator(estimator):
@@ -113,6 +139,7 @@ def fit_and_predict(
     measure_memory,
     return_estimator,
     describe,
+    groups=None,
 ):
     """Fit a clone on ``train``, predict labels and positive-class scores on ``test``.
 
@@ -135,6 +162,9 @@ def fit_and_predict(
         Send the fitted estimator back.
     describe : str
         "repeat r, fold f", for error messages.
+    groups : ndarray or None, default=None
+        Patient ids of all inputs; ``groups[train]`` reaches estimators
+        whose ``fit`` consumes groups (see :func:`fit_with_groups`).
 
     Returns
     -------
@@ -146,7 +176,9 @@ def fit_and_predict(
     try:
         with sampler:
             started = time.perf_counter()
-            estimator.fit(X_train, y[train])
+            fit_with_groups(
+                estimator, X_train, y[train], None if groups is None else groups[train]
+            )
             fit_time = time.perf_counter() - started
         started = time.perf_counter()
         y_pred, y_score, score_method = _predict(estimator, X_test, pos_label)
@@ -181,4 +213,5 @@ def fit_and_predict(
         if measure_memory
         else math.nan,
         estimator=estimator if return_estimator else None,
+        threshold=decision_threshold(estimator),
     )

@@ -17,18 +17,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn import config_context
 from sklearn.base import clone
-from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import HasMethods, validate_params
-from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import _num_samples
 
 from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.metrics import positive_class_scores, resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
 from mammoclf.model_selection._evaluation import evaluate_predictions, table_seed
+from mammoclf.model_selection._fit import fit_with_groups
+from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 
 __all__ = [
     "DecisionThreshold",
@@ -36,113 +35,6 @@ __all__ = [
     "decision_threshold",
     "evaluate_holdout",
 ]
-
-
-@dataclass(frozen=True)
-class DecisionThreshold:
-    """The threshold behind a fitted classifier's ``predict``, for a report to state.
-
-    Attributes
-    ----------
-    threshold : float
-        The value of ``response`` from which ``positive_class`` is predicted;
-        NaN when the estimator does not say.
-    response : str
-        What the threshold applies to: ``"predict_proba"`` (the probability
-        of ``positive_class``) or ``"decision_function"``.
-    positive_class : label or None
-        The class predicted at or above the threshold.
-    source : str
-        How the threshold was set, in words.
-    """
-
-    threshold: float
-    response: str
-    positive_class: object
-    source: str
-
-
-@validate_params(
-    {"estimator": [HasMethods(["predict"])]}, prefer_skip_nested_validation=True
-)
-def decision_threshold(estimator):
-    """Which threshold a fitted classifier's ``predict`` applies, and who chose it.
-
-    * scikit-learn's ``TunedThresholdClassifierCV``: its ``best_threshold_``,
-      chosen by cross-validation inside the data it was fitted on;
-    * ``FixedThresholdClassifier``: its ``threshold`` (``"auto"`` is 0.5 on
-      probabilities, 0 on decision functions);
-    * a mammoclf classifier, or a pipeline ending in one: 0.5 on the
-      probability of ``classes_[1]`` (``predict`` calls it when the logit is
-      above 0);
-    * anything else: NaN, "the estimator's own predict".
-
-    Parameters
-    ----------
-    estimator : fitted classifier
-        The model whose ``predict`` gave the binary metrics.
-
-    Returns
-    -------
-    threshold : DecisionThreshold
-        The threshold, what it applies to, and its source in words.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn.model_selection import FixedThresholdClassifier
-    >>> from mammoclf.model_selection import decision_threshold
-    >>> X = np.arange(20.0).reshape(-1, 1)
-    >>> y = np.where(X[:, 0] > 9, "MALIGNANT", "BENIGN")
-    >>> clf = FixedThresholdClassifier(LogisticRegression(), threshold=0.3).fit(X, y)
-    >>> decision_threshold(clf).threshold
-    0.3
-    """
-    classes = getattr(estimator, "classes_", None)
-    default_positive = None if classes is None or len(classes) != 2 else classes[1]
-    if isinstance(estimator, TunedThresholdClassifierCV):
-        positive = getattr(estimator, "pos_label", None)
-        return DecisionThreshold(
-            float(estimator.best_threshold_),
-            _response_of(estimator),
-            default_positive if positive is None else positive,
-            f"tuned by TunedThresholdClassifierCV (scoring={estimator.scoring!r}, "
-            f"cv={estimator.cv!r}) inside the training data",
-        )
-    if isinstance(estimator, FixedThresholdClassifier):
-        response = _response_of(estimator)
-        threshold = estimator.threshold
-        if isinstance(threshold, str):  # "auto"
-            threshold = 0.5 if response == "predict_proba" else 0.0
-        positive = estimator.pos_label
-        return DecisionThreshold(
-            float(threshold),
-            response,
-            default_positive if positive is None else positive,
-            "fixed by FixedThresholdClassifier",
-        )
-    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-    if type(final).__module__.startswith("mammoclf.classifiers"):
-        return DecisionThreshold(
-            0.5,
-            "predict_proba",
-            default_positive,
-            "mammoclf default: probability above 0.5",
-        )
-    return DecisionThreshold(
-        np.nan, "predict_proba", default_positive, "the estimator's own predict"
-    )
-
-
-def _response_of(estimator):
-    method = getattr(estimator, "response_method", "auto")
-    if method == "auto":
-        inner = getattr(estimator, "estimator_", estimator)
-        return (
-            "predict_proba" if hasattr(inner, "predict_proba") else "decision_function"
-        )
-    return method
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -178,6 +70,9 @@ class HoldoutResult:
         What the training (development) data were: ``n_images``,
         ``n_patients`` (None without groups), ``n_positive``, ``prevalence``
         and ``image_shape`` (None unless ``X_train`` is an array).
+    metadata : pandas.DataFrame or None
+        ``metadata_test`` of :func:`evaluate_holdout`: one row per test
+        image, ``laterality`` for breast-level scores and subgroup columns.
     """
 
     model_names: tuple
@@ -192,6 +87,7 @@ class HoldoutResult:
     fit_time: dict
     estimators: dict
     training: dict
+    metadata: pd.DataFrame | None = None
 
     def __repr__(self):
         return (
@@ -290,18 +186,6 @@ def _scores(fitted, X_test, n_test, pos_label):
     return np.full(n_test, np.nan), None
 
 
-def _fit(estimator, X, y, groups):
-    """Fit, routing ``groups`` to estimators that ask for it (a grouped inner CV)."""
-    if groups is not None and "groups" in get_routing_for_object(estimator).consumes(
-        "fit", {"groups"}
-    ):
-        # TunedThresholdClassifierCV(cv=StratifiedGroupKFold()) and the like:
-        # scikit-learn passes groups on only with metadata routing enabled.
-        with config_context(enable_metadata_routing=True):
-            return estimator.fit(X, y, groups=groups)
-    return estimator.fit(X, y)
-
-
 @validate_params(
     {
         "estimators": [dict, list, tuple],
@@ -313,6 +197,7 @@ def _fit(estimator, X, y, groups):
         "groups_test": ["array-like", None],
         "pos_label": "no_validation",  # checked by resolve_pos_label
         "verbose": ["verbose"],
+        "metadata_test": [pd.DataFrame, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -327,6 +212,7 @@ def evaluate_holdout(
     groups_test=None,
     pos_label="auto",
     verbose=0,
+    metadata_test=None,
 ):
     """Refit each model on the whole training set and evaluate it once on a test set.
 
@@ -360,6 +246,10 @@ def evaluate_holdout(
         The positive (malignant) class.
     verbose : int, default=0
         1 prints a line per model fitted.
+    metadata_test : pandas.DataFrame, default=None
+        One row per test image (``laterality``, subgroup columns such as
+        breast density), kept on the result for breast-level and subgroup
+        tables of its summary; no fit sees it.
 
     Returns
     -------
@@ -408,13 +298,19 @@ def evaluate_holdout(
     groups_train, groups_test = _check_patients(
         groups_train, groups_test, n_train, n_test
     )
+    if metadata_test is not None:
+        if len(metadata_test) != n_test:
+            raise ValueError(
+                f"metadata_test has {len(metadata_test)} rows for {n_test} test images."
+            )
+        metadata_test = metadata_test.reset_index(drop=True)
     pos_label = resolve_pos_label(classes, pos_label)
     outputs = {
         key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
     }
     for number, (name, estimator) in enumerate(pairs, start=1):
         started = time.perf_counter()
-        fitted = _fit(clone(estimator), X_train, y_train, groups_train)
+        fitted = fit_with_groups(clone(estimator), X_train, y_train, groups_train)
         outputs["time"][name] = time.perf_counter() - started
         outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
         outputs["y_score"][name], outputs["method"][name] = _scores(
@@ -442,6 +338,7 @@ def evaluate_holdout(
         fit_time=outputs["time"],
         estimators=outputs["model"],
         training=_describe_training(X_train, y_train, groups_train, pos_label),
+        metadata=metadata_test,
     )
 
 

@@ -70,6 +70,16 @@ class ComparisonResult:
         Per split, the final estimator's ``stages_`` or None.
     estimators : dict of str to tuple, or None
         Per split, the fitted estimators (``return_estimators=True`` only).
+    thresholds : dict of str to tuple, or None
+        Per split, the :class:`~mammoclf.model_selection.DecisionThreshold`
+        behind the fold model's ``predict`` (what the label metrics used).
+    metadata : pandas.DataFrame or None
+        ``compare_models(metadata=...)``, one row per image: ``laterality``
+        for breast-level scores, other columns for subgroups.
+    holdout : HoldoutResult or None
+        The same models refitted on all of these data and evaluated once on
+        a separate test set, attached with :meth:`with_holdout`; the summary
+        reports it apart from the cross-validation.
     """
 
     model_names: tuple
@@ -88,6 +98,9 @@ class ComparisonResult:
     histories: dict
     stages: dict
     estimators: dict | None
+    thresholds: dict | None = None
+    metadata: pd.DataFrame | None = None
+    holdout: object = None
 
     # ----------------------------------------------------------- structure
     @property
@@ -435,6 +448,50 @@ class ComparisonResult:
             metric_labels={} if labels is None else dict(labels),
             **options,
         )
+
+    def with_holdout(self, holdout):
+        """This comparison with a held-out evaluation attached, for one summary.
+
+        Parameters
+        ----------
+        holdout : HoldoutResult
+            :func:`~mammoclf.model_selection.evaluate_holdout` of (some of)
+            these models, refitted on the data of this comparison and
+            evaluated on a separate test set.
+
+        Returns
+        -------
+        result : ComparisonResult
+            A copy whose :meth:`summary` adds the held-out tables, kept
+            apart from the cross-validated ones.
+
+        Raises
+        ------
+        ValueError
+            When the test set shares a patient with these data, or has a
+            model this comparison does not, or another positive class.
+        """
+        from dataclasses import replace
+
+        unknown = [m for m in holdout.model_names if m not in self.model_names]
+        if unknown:
+            raise ValueError(
+                f"The held-out models {unknown} are not in this comparison "
+                f"({list(self.model_names)})."
+            )
+        if holdout.pos_label != self.pos_label:
+            raise ValueError(
+                f"The held-out positive class {holdout.pos_label!r} differs from "
+                f"this comparison's {self.pos_label!r}."
+            )
+        if self.groups is not None and holdout.groups is not None:
+            shared = np.intersect1d(self.groups, holdout.groups)
+            if shared.size:
+                raise ValueError(
+                    f"{shared.size} patient(s) are both in this comparison and in "
+                    f"the held-out test set (e.g. {shared[:3].tolist()})."
+                )
+        return replace(self, holdout=holdout)
 
     def to_frame(self):
         """Scores and compute costs of every (model, split) in one DataFrame."""

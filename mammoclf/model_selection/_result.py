@@ -12,6 +12,7 @@ from mammoclf.model_selection._summary import (
     SummaryOptions,
     build_summary,
 )
+from mammoclf.model_selection._summary_table import evaluation_options
 
 __all__ = ["ComparisonResult"]
 
@@ -376,8 +377,28 @@ class ComparisonResult:
         confidence_level=0.95,
         omnibus=None,
         metric_labels=None,
+        calibration=False,
+        operating_points=False,
+        specificities=(0.8, 0.9, 0.95),
+        sensitivities=(0.8, 0.9, 0.95),
+        breast_level="mean",
+        subgroups=None,
+        min_cases=10,
+        n_resamples=1000,
+        random_state=0,
+        checklist=False,
+        report_sections=None,
     ):
-        """A Table-1-like summary followed by pairwise tests and compute costs.
+        """A Table-1-like summary, tests, evaluations and compute costs.
+
+        Besides Table 1 and the tests, it states the decision threshold of
+        every model and split, and, as asked: calibration, operating points,
+        breast-level and subgroup results (from the ``metadata`` given to
+        :func:`~mammoclf.compare_models`), computed on the pooled
+        out-of-fold predictions of repeat 0 with patient-bootstrap
+        intervals; a held-out test set attached with :meth:`with_holdout`
+        gets the same tables, kept apart; ``checklist=True`` ends with the
+        CLAIM 2024 / TRIPOD+AI checklist.
 
         Parameters
         ----------
@@ -409,6 +430,38 @@ class ComparisonResult:
         metric_labels : dict of str to str, default=None
             Names of metrics in the formatted tables, e.g. ``{"roc_auc":
             "ROC AUC"}``; None keeps the metric names.
+        calibration : bool, default=False
+            Add calibration tables: Brier score, calibration intercept and
+            slope (Cox 1958) with patient-bootstrap intervals, per model with
+            probabilities; each row keeps its
+            :class:`~mammoclf.model_selection.CalibrationResult` (``result``
+            column) for the reliability diagram.
+        operating_points : bool, default=False
+            Add sensitivity at fixed specificities and specificity at fixed
+            sensitivities, with intervals.
+        specificities, sensitivities : sequence of float, default=(0.8, 0.9, 0.95)
+            The fixed rates of the operating points.
+        breast_level : {"mean", "max"} or None, default="mean"
+            Image- and breast-level metrics when the metadata have a
+            ``laterality`` column and patient ids are known: a breast's score
+            is the mean (or max) of its images'. None leaves them out.
+        subgroups : sequence of str, default=None
+            Metadata columns whose values get their own metrics, counts and
+            intervals (too-small subgroups flagged). None means every metadata
+            column except ``laterality``; ``()`` none.
+        min_cases : int, default=10
+            Fewest malignant and benign patients of a subgroup whose interval
+            is worth reading.
+        n_resamples : int, default=1000
+            Patient-bootstrap resamples of the evaluation tables.
+        random_state : int, default=0
+            Seeds those resamples (the same for every model and table).
+        checklist : bool, default=False
+            End with the CLAIM 2024 / TRIPOD+AI reporting checklist, pointing to
+            the tables that answer each item.
+        report_sections : dict of str to str, default=None
+            Sections a report adds (checklist key to a Markdown link), for the
+            checklist; given, the checklist links to the tables' anchors too.
 
         Returns
         -------
@@ -427,6 +480,23 @@ class ComparisonResult:
             ci_method=ci_method,
             confidence_level=confidence_level,
             metric_labels=metric_labels,
+            **evaluation_options(
+                [
+                    self.metadata,
+                    None if self.holdout is None else self.holdout.metadata,
+                ],
+                calibration=calibration,
+                operating_points=operating_points,
+                specificities=specificities,
+                sensitivities=sensitivities,
+                breast_level=breast_level,
+                subgroups=subgroups,
+                min_cases=min_cases,
+                n_resamples=n_resamples,
+                random_state=random_state,
+                checklist=checklist,
+                report_sections=report_sections,
+            ),
         )
         return build_summary(self, options)
 

@@ -25,19 +25,35 @@ Write one builder and add one line to :data:`SUMMARY_TABLES`::
 
     SUMMARY_TABLES = {..., "calibration": _calibration_table}
 
-A builder takes the :class:`ComparisonResult` and the :class:`SummaryOptions`
+A builder takes the :class:`ComparisonResult` (or, for an external
+evaluation, a :class:`HoldoutResult` alone) and the :class:`SummaryOptions`
 and returns a :class:`SummaryTable`, or None when the table does not apply
-(e.g. tests across models with fewer than three models). Its key names the
+(e.g. tests across models with fewer than three models, calibration when
+not asked for). The evaluation tables (thresholds, calibration, operating
+points, breast level, subgroups, held-out test set, checklist) are built in
+``_evaluation_tables``; the reporting checklist comes last and reads the
+tables before it from ``options.previous_tables``. Its key names the
 CSV file of the report (``tables/<key>.csv``) and is how
 :meth:`ComparisonSummary.table` finds it. Options a new table needs go into
 :class:`SummaryOptions` and :meth:`ComparisonResult.summary`.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from mammoclf.model_selection._evaluation_tables import (
+    breast_table,
+    calibration_table,
+    checklist_table,
+    holdout_table,
+    operating_points_table,
+    subgroups_table,
+    thresholds_table,
+)
+from mammoclf.model_selection._prediction_sets import is_cross_validated
+from mammoclf.model_selection._summary_table import SummaryOptions, SummaryTable
 from mammoclf.utils._formatting import (
     format_df,
     format_interval,
@@ -72,97 +88,19 @@ _OMNIBUS_NOTES = {
 _PREDICTION_TESTS = ("mcnemar", "delong")
 
 
-@dataclass(frozen=True, eq=False)
-class SummaryOptions:
-    """What a summary shows: metrics, tests, intervals and labels.
-
-    :meth:`ComparisonResult.summary` fills it from its arguments, with the
-    defaults already resolved; every table builder reads it.
-
-    Attributes
-    ----------
-    metrics : tuple of str
-        Metrics of the scores table.
-    pairwise : tuple of str
-        Pairwise tests, in the order they are shown.
-    omnibus : tuple of str
-        Tests across all models (run with three or more models).
-    test_metric : str
-        Metric of the fold-score tests.
-    correction : str
-        Multiple-comparison adjustment within each pairwise test.
-    alpha : float
-        Family-wise error rate of the ``reject`` column.
-    ci_method : str
-        Interval of the scores table.
-    confidence_level : float
-        Level of every interval.
-    metric_labels : dict of str to str
-        How metrics are named in formatted tables (a metric without a label
-        keeps its name).
-    """
-
-    metrics: tuple
-    pairwise: tuple
-    omnibus: tuple
-    test_metric: str
-    correction: str = "holm"
-    alpha: float = 0.05
-    ci_method: str = "corrected_t"
-    confidence_level: float = 0.95
-    metric_labels: dict = field(default_factory=dict)
-
-    @property
-    def level_percent(self):
-        """The confidence level in percent, as captions print it."""
-        return round(100 * self.confidence_level)
-
-    def label(self, metric):
-        """The name of ``metric`` in formatted tables."""
-        return self.metric_labels.get(metric, metric)
-
-
-@dataclass(frozen=True, repr=False, eq=False)
-class SummaryTable:
-    """One table of a summary: its numbers, their formatted cells and its notes.
-
-    Attributes
-    ----------
-    title : str
-        Heading of the table.
-    caption : str
-        What the table shows and how it was computed.
-    data : pandas.DataFrame
-        The numbers (written as CSV by the report; object columns such as
-        ``result`` hold the test results the numbers came from).
-    display : pandas.DataFrame
-        The same rows with every cell formatted for reading, rendered as
-        text, Markdown and HTML.
-    notes : tuple of str
-        Caveats about these numbers, shown next to the table.
-    key : str
-        Its key in :data:`SUMMARY_TABLES`.
-    """
-
-    title: str
-    caption: str
-    data: pd.DataFrame
-    display: pd.DataFrame
-    notes: tuple = ()
-    key: str = ""
-
-    def csv_frame(self):
-        """:attr:`data` as written to CSV: index as columns, without result objects."""
-        frame = self.data
-        if any(name is not None for name in frame.index.names):
-            frame = frame.reset_index()
-        return frame.drop(columns=["result"], errors="ignore")
-
-    def __repr__(self):
-        return f"<SummaryTable {self.key!r}: {self.title}, {len(self.data)} rows>"
-
-
 # ------------------------------------------------------------------ builders
+def _cross_validated_only(builder):
+    """A builder that has nothing to show for a held-out evaluation alone."""
+
+    def build(result, options):
+        return builder(result, options) if is_cross_validated(result) else None
+
+    build.__name__ = builder.__name__
+    build.__doc__ = builder.__doc__
+    return build
+
+
+@_cross_validated_only
 def _metrics_table(result, options):
     scores = result.summary_frame(
         metrics=options.metrics,
@@ -264,6 +202,7 @@ def _pairwise_notes(result, options, n_pairs):
     return notes
 
 
+@_cross_validated_only
 def _pairwise_tests_table(result, options):
     if len(result.model_names) < 2 or not options.pairwise:
         return None
@@ -282,6 +221,7 @@ def _pairwise_tests_table(result, options):
     )
 
 
+@_cross_validated_only
 def _omnibus_tests_table(result, options):
     from mammoclf.stats import omnibus_test
 
@@ -326,6 +266,7 @@ def _omnibus_tests_table(result, options):
     )
 
 
+@_cross_validated_only
 def _compute_table(result, options):
     compute = result.compute_summary()
     columns = {
@@ -365,11 +306,30 @@ SUMMARY_TABLES = {
     "metrics": _metrics_table,
     "pairwise_tests": _pairwise_tests_table,
     "omnibus_tests": _omnibus_tests_table,
+    "thresholds": thresholds_table,
+    "calibration": calibration_table("cv"),
+    "operating_points": operating_points_table("cv"),
+    "breast": breast_table("cv"),
+    "subgroups": subgroups_table("cv"),
+    "holdout": holdout_table,
+    "holdout_calibration": calibration_table("holdout"),
+    "holdout_operating_points": operating_points_table("holdout"),
+    "holdout_breast": breast_table("holdout"),
+    "holdout_subgroups": subgroups_table("holdout"),
     "compute": _compute_table,
+    "checklist": checklist_table,
 }
 
 
 def _general_notes(result):
+    if not is_cross_validated(result):
+        notes = [f"Positive class: {result.pos_label!r}."]
+        if result.groups is None:
+            notes.append(
+                "No patient ids were given: intervals resample images, and nothing "
+                "checked that the test patients are new."
+            )
+        return notes
     notes = [
         (
             f"Positive class: {result.pos_label!r}. Scores are computed per split "
@@ -381,20 +341,37 @@ def _general_notes(result):
     return notes
 
 
+def _title(result):
+    if is_cross_validated(result):
+        return (
+            f"Comparison of {len(result.model_names)} model(s) on "
+            f"{result.y_true.shape[0]} images: {result.cv_description}, "
+            f"{result.n_splits} splits"
+        )
+    patients = (
+        "" if result.groups is None else f" of {np.unique(result.groups).size} patients"
+    )
+    return (
+        f"Evaluation of {len(result.model_names)} model(s) on "
+        f"{result.y_true.shape[0]} test images{patients} "
+        f"(developed on {result.training['n_images']} images)"
+    )
+
+
 def build_summary(result, options):
-    """Run every builder of :data:`SUMMARY_TABLES` on ``result``."""
+    """Run every builder of :data:`SUMMARY_TABLES` on ``result``.
+
+    ``result`` is a :class:`ComparisonResult` (with a held-out evaluation
+    attached or not) or a :class:`HoldoutResult` alone (an external
+    evaluation), for which the cross-validation tables do not apply.
+    """
     tables = []
     for key, builder in SUMMARY_TABLES.items():
-        table = builder(result, options)
+        table = builder(result, replace(options, previous_tables=tuple(tables)))
         if table is not None:
             tables.append(replace(table, key=key))
-    title = (
-        f"Comparison of {len(result.model_names)} model(s) on "
-        f"{result.y_true.shape[0]} images: {result.cv_description}, "
-        f"{result.n_splits} splits"
-    )
     return ComparisonSummary(
-        title=title,
+        title=_title(result),
         model_names=tuple(result.model_names),
         tables=tuple(tables),
         general_notes=tuple(_general_notes(result)),

@@ -11,6 +11,7 @@ import pandas as pd
 
 __all__ = [
     "format_df",
+    "format_estimate_interval",
     "format_interval",
     "format_mean_sd_interval",
     "format_number",
@@ -98,3 +99,8 @@ def markdown_table(frame):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def format_estimate_interval(estimate, low, high, digits=3):
+    """A cell with a bootstrap interval: ``estimate [low, high]``."""
+    return f"{format_number(estimate, digits)} {format_interval(low, high, digits)}"

@@ -84,7 +84,13 @@ def test_report_markdown_and_csv_are_views_of_one_summary(summary, tmp_path):
     # The same tables, cell for cell, in the report and in to_markdown().
     assert _markdown_tables(report_markdown) == _markdown_tables(summary.to_markdown())
     keys = [table.key for table in summary.tables]
-    assert keys == ["metrics", "pairwise_tests", "omnibus_tests", "compute"]
+    assert keys == [
+        "metrics",
+        "pairwise_tests",
+        "omnibus_tests",
+        "thresholds",
+        "compute",
+    ]
     assert sorted(p.stem for p in (tmp_path / "tables").iterdir()) == sorted(keys)
     # Every note sits in both documents.
     for note in summary.notes:
@@ -143,14 +149,27 @@ def test_report_markdown_and_csv_are_views_of_one_summary(summary, tmp_path):
 
 def test_summary_tables_come_from_the_registry(summary):
     assert isinstance(summary, ComparisonSummary)
-    assert [t.key for t in summary.tables] == list(SUMMARY_TABLES)
+    keys = [t.key for t in summary.tables]
+    # The tables that apply, in the registry's order (the evaluation tables
+    # need options or metadata this summary does not have).
+    assert keys == [key for key in SUMMARY_TABLES if key in keys]
+    assert keys == [
+        "metrics",
+        "pairwise_tests",
+        "omnibus_tests",
+        "thresholds",
+        "compute",
+    ]
     for table in summary.tables:
         assert isinstance(table, SummaryTable)
         assert table.title and table.caption
-        # One display row per data row, except Table 1: one per metric.
+        # One display row per data row, except Table 1: one per metric, and
+        # the thresholds: one per model (the data have one per split).
         n_rows = table.data.shape[0]
         if table.key == "metrics":
             n_rows //= len(summary.model_names)
+        if table.key == "thresholds":
+            n_rows = len(summary.model_names)
         assert len(table.display) == n_rows
     assert summary.table("metrics").data is summary.scores
     assert [r.test for r in summary.omnibus] == summary.table("omnibus_tests").data[
@@ -186,7 +205,12 @@ def test_two_models_have_no_omnibus_table_and_labels_apply(comparison):
             random_state=0,
         )
         summary = result.summary(metric_labels={"roc_auc": "ROC AUC"})
-    assert [t.key for t in summary.tables] == ["metrics", "pairwise_tests", "compute"]
+    assert [t.key for t in summary.tables] == [
+        "metrics",
+        "pairwise_tests",
+        "thresholds",
+        "compute",
+    ]
     assert summary.omnibus == ()
     assert "ROC AUC" in summary.table("metrics").display["metric"].tolist()
     assert summary.scores.index.get_level_values("metric").str.contains("roc_auc").any()

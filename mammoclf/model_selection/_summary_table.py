@@ -1,0 +1,218 @@
+"""A summary's options (:class:`SummaryOptions`) and one of its tables.
+
+They live apart from the builders so that the builders of the evaluation
+tables (``_evaluation_tables``) and those of the comparison (``_summary``)
+share them without importing each other.
+"""
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["SummaryOptions", "SummaryTable"]
+
+
+@dataclass(frozen=True, eq=False)
+class SummaryOptions:
+    """What a summary shows: metrics, tests, intervals and labels.
+
+    :meth:`ComparisonResult.summary` fills it from its arguments, with the
+    defaults already resolved; every table builder reads it.
+
+    Attributes
+    ----------
+    metrics : tuple of str
+        Metrics of the scores table.
+    pairwise : tuple of str
+        Pairwise tests, in the order they are shown.
+    omnibus : tuple of str
+        Tests across all models (run with three or more models).
+    test_metric : str
+        Metric of the fold-score tests.
+    correction : str
+        Multiple-comparison adjustment within each pairwise test.
+    alpha : float
+        Family-wise error rate of the ``reject`` column.
+    ci_method : str
+        Interval of the scores table.
+    confidence_level : float
+        Level of every interval.
+    metric_labels : dict of str to str
+        How metrics are named in formatted tables (a metric without a label
+        keeps its name).
+    calibration : bool
+        Add the calibration tables (Brier score, calibration intercept and
+        slope with patient-bootstrap intervals, reliability curves).
+    operating_points : bool
+        Add sensitivity at fixed specificities and specificity at fixed
+        sensitivities, with intervals.
+    specificities, sensitivities : tuple of float
+        The fixed rates of the operating-point tables.
+    breast_level : {"mean", "max"} or None
+        How the views of a breast are combined in the breast-level tables,
+        which appear when the metadata have a ``laterality`` column and
+        patient ids are known; None leaves them out.
+    subgroups : tuple of str
+        Metadata columns whose values get their own metrics.
+    min_cases : int
+        Fewest malignant and benign patients for a subgroup's interval to
+        be worth reading (smaller ones are flagged).
+    n_resamples : int
+        Patient-bootstrap resamples of the evaluation tables.
+    random_state : int
+        Seeds those resamples (the same for every model).
+    checklist : bool
+        End with the CLAIM 2024 / TRIPOD+AI reporting checklist.
+    report_sections : dict of str to str
+        Sections a report adds around the summary's tables (checklist key,
+        e.g. ``"data"`` or ``"grad_cam"``, to its heading or a Markdown
+        link to it), for the checklist to point to.
+    link_sections : bool
+        Whether the checklist points to the summary's tables with Markdown
+        links to their anchors (the table keys), as in a report.
+    previous_tables : tuple of SummaryTable
+        The tables built so far, set by the summary for each builder in
+        turn (the checklist reads it).
+    """
+
+    metrics: tuple
+    pairwise: tuple
+    omnibus: tuple
+    test_metric: str
+    correction: str = "holm"
+    alpha: float = 0.05
+    ci_method: str = "corrected_t"
+    confidence_level: float = 0.95
+    metric_labels: dict = field(default_factory=dict)
+    calibration: bool = False
+    operating_points: bool = False
+    specificities: tuple = (0.8, 0.9, 0.95)
+    sensitivities: tuple = (0.8, 0.9, 0.95)
+    breast_level: str | None = "mean"
+    subgroups: tuple = ()
+    min_cases: int = 10
+    n_resamples: int = 1000
+    random_state: int = 0
+    checklist: bool = False
+    report_sections: dict = field(default_factory=dict)
+    link_sections: bool = False
+    previous_tables: tuple = ()
+
+    @property
+    def level_percent(self):
+        """The confidence level in percent, as captions print it."""
+        return round(100 * self.confidence_level)
+
+    def label(self, metric):
+        """The name of ``metric`` in formatted tables."""
+        return self.metric_labels.get(metric, metric)
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class SummaryTable:
+    """One table of a summary: its numbers, their formatted cells and its notes.
+
+    Attributes
+    ----------
+    title : str
+        Heading of the table.
+    caption : str
+        What the table shows and how it was computed.
+    data : pandas.DataFrame
+        The numbers (written as CSV by the report; object columns such as
+        ``result`` hold the test results the numbers came from).
+    display : pandas.DataFrame
+        The same rows with every cell formatted for reading, rendered as
+        text, Markdown and HTML.
+    notes : tuple of str
+        Caveats about these numbers, shown next to the table.
+    key : str
+        Its key in :data:`SUMMARY_TABLES`.
+    """
+
+    title: str
+    caption: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    notes: tuple = ()
+    key: str = ""
+
+    def csv_frame(self):
+        """:attr:`data` as written to CSV: index as columns, without result objects."""
+        frame = self.data
+        if any(name is not None for name in frame.index.names):
+            frame = frame.reset_index()
+        return frame.drop(columns=["result"], errors="ignore")
+
+    def __repr__(self):
+        return f"<SummaryTable {self.key!r}: {self.title}, {len(self.data)} rows>"
+
+
+_BREAST_METHODS = ("mean", "max")
+
+
+def evaluation_options(
+    metadata_frames,
+    *,
+    calibration,
+    operating_points,
+    specificities,
+    sensitivities,
+    breast_level,
+    subgroups,
+    min_cases,
+    n_resamples,
+    random_state,
+    checklist,
+    report_sections,
+):
+    """The evaluation fields of :class:`SummaryOptions`, checked, defaults resolved.
+
+    ``metadata_frames`` are the metadata of the evaluated sets (None where a
+    set has none); ``subgroups=None`` means every metadata column but
+    ``laterality``.
+    """
+    columns = []
+    for frame in metadata_frames:
+        if frame is not None:
+            columns += [c for c in frame.columns if c not in columns]
+    if subgroups is None:
+        subgroups = [c for c in columns if c != "laterality"]
+    elif isinstance(subgroups, str):
+        subgroups = [subgroups]
+    unknown = [c for c in subgroups if c not in columns]
+    if unknown:
+        raise KeyError(
+            f"Subgroup column(s) {unknown} are not in the metadata (columns: "
+            f"{columns}); pass metadata to compare_models or evaluate_holdout."
+        )
+    if breast_level is not None and breast_level not in _BREAST_METHODS:
+        raise ValueError(
+            f"breast_level must be 'mean', 'max' or None; got {breast_level!r}."
+        )
+    for name, rates in (
+        ("specificities", specificities),
+        ("sensitivities", sensitivities),
+    ):
+        if any(not 0 <= rate <= 1 for rate in rates):
+            raise ValueError(f"{name} must lie in [0, 1]; got {list(rates)}.")
+    if (
+        isinstance(n_resamples, bool)
+        or int(n_resamples) != n_resamples
+        or n_resamples < 10
+    ):
+        raise ValueError(f"n_resamples must be an integer >= 10; got {n_resamples!r}.")
+    return {
+        "calibration": bool(calibration),
+        "operating_points": bool(operating_points),
+        "specificities": tuple(specificities),
+        "sensitivities": tuple(sensitivities),
+        "breast_level": breast_level,
+        "subgroups": tuple(subgroups),
+        "min_cases": int(min_cases),
+        "n_resamples": int(n_resamples),
+        "random_state": random_state,
+        "checklist": bool(checklist),
+        "report_sections": {} if report_sections is None else dict(report_sections),
+        "link_sections": report_sections is not None,
+    }

@@ -167,3 +167,15 @@ def test_compare_models_states_each_folds_tuned_threshold(tuned_comparison):
         assert stated.threshold == model.best_threshold_
         assert stated == decision_threshold(model)
         assert "TunedThresholdClassifierCV" in stated.source
+
+
+def test_the_summary_states_the_threshold_each_fold_model_applied(tuned_comparison):
+    table = tuned_comparison.summary(tests=()).table("thresholds")
+    fitted = tuned_comparison.estimators["tuned"]
+    np.testing.assert_array_equal(
+        table.data["threshold"], [model.best_threshold_ for model in fitted]
+    )
+    shown = table.display.set_index("model").loc["tuned", "cross-validation"]
+    low, high = sorted(model.best_threshold_ for model in fitted)
+    assert shown.startswith(f"{low:.3f}")
+    assert "TunedThresholdClassifierCV" in table.display["chosen by"].iloc[0]

@@ -23,6 +23,7 @@ Which test when (details in ``docs/user_guide/evaluation.md``):
 """
 
 from mammoclf.stats._bootstrap import adjust_pvalues, bootstrap_ci
+from mammoclf.stats._delong import delong_roc_covariance, delong_test
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -32,7 +33,7 @@ from mammoclf.stats._paired import (
     wilcoxon_test,
 )
 from mammoclf.stats._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
-from mammoclf.stats._predictions import delong_roc_covariance, delong_test, mcnemar_test
+from mammoclf.stats._predictions import mcnemar_test
 from mammoclf.stats._results import (
     BootstrapResult,
     HypothesisTestResult,

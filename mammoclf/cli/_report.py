@@ -4,8 +4,7 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
+from mammoclf.utils._formatting import markdown_table
 from mammoclf.utils._io import atomic_write
 
 __all__ = ["Report"]
@@ -73,7 +72,7 @@ class Report:
                 frame, caption = content
                 if caption:
                     lines += [f"*{caption}*", ""]
-                lines += [_markdown_table(frame), ""]
+                lines += [markdown_table(frame), ""]
             elif kind == "figure":
                 path, caption = content
                 lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
@@ -126,21 +125,6 @@ class Report:
             handle.write(self.to_markdown())
         with atomic_write(folder / "report.html", "w") as handle:
             handle.write(self.to_html())
-
-
-def _markdown_table(frame):
-    frame = frame.reset_index(drop=True) if isinstance(frame, pd.DataFrame) else frame
-    header = [str(column) for column in frame.columns]
-    rows = [[_cell(value) for value in row] for row in frame.itertuples(index=False)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _cell(value):
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _inline(text):

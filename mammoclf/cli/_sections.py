@@ -21,6 +21,7 @@ _METRIC_LABELS = {
     "roc_auc": "ROC AUC",
 }
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
+_OMNIBUS = ("rm_anova", "friedman", "anova")
 _N_GRAD_CAM = 4
 
 
@@ -44,16 +45,22 @@ def write_report(
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(exist_ok=True)
     (out_dir / "tables").mkdir(exist_ok=True)
-    summary = result.summary(tests=_PAIRWISE)
-    omnibus = _omnibus(result)
+    summary = result.summary(
+        tests=_PAIRWISE, omnibus=_OMNIBUS, metric_labels=_METRIC_LABELS
+    )
 
     report = Report("mammoclf comparison report")
     if banner:
         report.banner(banner)
     _describe_run(report, result, source, specs, run_info)
-    _scores_section(report, result, summary, out_dir)
-    _tests_section(report, summary, omnibus, out_dir)
-    _compute_section(report, summary, run_info, out_dir)
+    gpu = run_info.get("gpu_peak_memory_mb")
+    gpu_note = "GPU memory, peak of the whole run: " + (
+        "n/a (CPU only)." if gpu is None else f"{gpu} MB."
+    )
+    add_summary_tables(report, summary, out_dir, run_notes={"compute": [gpu_note]})
+    _write_csv(
+        result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv"
+    )
     _figures_section(report, result, specs, out_dir, log)
     _grad_cam_section(report, result, specs, images, source, out_dir, log)
     _models_section(report, final_models)
@@ -99,96 +106,25 @@ def _describe_run(report, result, source, specs, run_info):
     )
 
 
-def _scores_section(report, result, summary, out_dir):
-    report.heading("Table 1: classification performance")
-    scores = summary.scores.reset_index()
-    cells = {}
-    for _, row in scores.iterrows():
-        cells.setdefault(_METRIC_LABELS.get(row["metric"], row["metric"]), {})[
-            row["model"]
-        ] = f"{row['mean']:.3f} ± {row['sd']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
-    table = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
-    report.table(
-        table.rename_axis("metric").reset_index(),
-        "Mean ± standard deviation over splits [95% CI, Nadeau-Bengio corrected t "
-        "interval]. Each split's score is computed from its out-of-fold predictions.",
-    )
-    _write_csv(scores, out_dir / "tables" / "metrics.csv")
-    _write_csv(
-        result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv"
-    )
+def add_summary_tables(report, summary, out_dir, *, run_notes=None):
+    """Lay out every table of ``summary`` in ``report`` and write its CSV.
 
-
-def _tests_section(report, summary, omnibus, out_dir):
-    from mammoclf.model_selection._summary import format_tests_table
-
-    report.heading("Statistical comparison")
-    if len(summary.tests):
-        report.table(
-            format_tests_table(summary.tests),
-            "Pairwise tests, p-values Holm-adjusted across the model pairs of each test. "
-            "Use the corrected t (fold scores) and DeLong (AUC on the same cases). The "
-            "plain paired t-test (the study's) is anti-conservative on cross-validation "
-            "folds, which share training data; the Wilcoxon test (also the study's) "
-            "cannot reach p < 0.05 with 5 or fewer folds.",
-        )
-        _write_csv(
-            summary.tests.drop(columns=["result"], errors="ignore"),
-            out_dir / "tables" / "pairwise_tests.csv",
-        )
-    if omnibus:
-        rows = [
-            {
-                "test": r.test,
-                "statistic": f"{r.statistic_name} = {r.statistic:.3f}",
-                "p": "<0.0001" if r.pvalue < 1e-4 else f"{r.pvalue:.4f}",
-                "note": note,
-            }
-            for r, note in omnibus
-        ]
-        report.table(
-            pd.DataFrame(rows), "Tests across all models (ROC AUC fold scores)."
-        )
-        _write_csv(pd.DataFrame(rows), out_dir / "tables" / "omnibus_tests.csv")
-
-
-def _omnibus(result):
-    from mammoclf.stats import omnibus_test
-
-    if len(result.model_names) < 3:
-        return []
-    notes = {
-        "rm_anova": "right for paired folds (repeated measures)",
-        "friedman": "rank-based, paired",
-        "anova": "the study's; ignores that folds are paired",
-    }
-    return [
-        (omnibus_test(result, test=test, metric="roc_auc"), note)
-        for test, note in notes.items()
-    ]
-
-
-def _compute_section(report, summary, run_info, out_dir):
-    compute = summary.compute
-    gpu = run_info.get("gpu_peak_memory_mb")
-    table = pd.DataFrame(
-        {
-            "model": compute.index,
-            "time / epoch (s)": compute["time_per_epoch_mean"].round(2),
-            "training time, all splits (s)": compute["train_time_total"].round(1),
-            "fit time / split (s)": compute["fit_time_mean"].round(1),
-            "peak RAM (MB)": compute["peak_memory_mb"].round(0),
-            "GPU memory (MB)": [gpu if gpu is not None else "n/a (CPU)"] * len(compute),
-        }
-    )
-    report.heading("Table 2: compute")
-    report.table(
-        table,
-        "Time per epoch = network training time / epochs (frozen-backbone stages train "
-        "on cached backbone outputs). Peak RAM is the fitting process's resident "
-        "memory; GPU memory is the peak of the whole run.",
-    )
-    _write_csv(compute.reset_index(), out_dir / "tables" / "compute.csv")
+    Each table gets its heading, caption, formatted cells and notes, as
+    :meth:`~mammoclf.model_selection.ComparisonSummary.to_markdown` shows
+    them, and ``tables/<key>.csv`` with its numbers. ``run_notes`` adds
+    facts of the run that the comparison does not hold (the GPU's peak
+    memory) to the notes of the table they concern, by table key.
+    """
+    run_notes = run_notes or {}
+    if summary.general_notes:
+        report.bullets(summary.general_notes)
+    for table in summary.tables:
+        report.heading(table.title)
+        report.table(table.display, table.caption)
+        notes = [*table.notes, *run_notes.get(table.key, ())]
+        if notes:
+            report.bullets(f"Note: {note}" for note in notes)
+        _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
 
 
 def _figures_section(report, result, specs, out_dir, log):

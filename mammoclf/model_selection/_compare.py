@@ -3,6 +3,7 @@
 import math
 import sys
 import time
+from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
@@ -241,23 +242,52 @@ def compare_models(
     >>> table.loc["roc_auc"].columns.tolist()
     ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
     """
+    inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label)
+    splits, description = make_splits(
+        cv, inputs.y, inputs.groups, n_repeats=n_repeats, random_state=random_state
+    )
+    check_splits(splits, inputs.y, inputs.groups)
+    outputs = _run_fits(
+        inputs,
+        X,
+        splits,
+        description,
+        n_jobs=n_jobs,
+        measure_memory=measure_memory,
+        return_estimators=return_estimators,
+        verbose=verbose,
+    )
+    return _assemble(
+        inputs, splits, description, outputs, return_estimators=return_estimators
+    )
+
+
+@dataclass(frozen=True)
+class _CheckedInputs:
+    """The validated arguments of :func:`compare_models` that every step needs."""
+
+    pairs: list
+    y: np.ndarray
+    groups: np.ndarray | None
+    classes: np.ndarray
+    pos_label: object
+    scorers: dict
+
+    @property
+    def names(self):
+        return [name for name, _ in self.pairs]
+
+
+def _check_inputs(estimators, X, y, groups, scoring, pos_label):
+    """Validate the models, images, labels, groups and scoring of a comparison."""
     pairs = _named_estimators(estimators)
-    if _num_samples(X) == 0:
+    n_samples = _num_samples(X)
+    if n_samples == 0:
         raise InvalidImageError("compare_models got 0 images (X is empty).")
     if isinstance(X, np.ndarray) and X.dtype.kind in "fc" and X.ndim >= 2:
         # Here, not in the folds' fits: those would number the images of a fold.
         check_finite_images(X)
-    y = column_or_1d(y)
-    check_classification_targets(y)
-    classes = np.unique(y)
-    if classes.size != 2:
-        raise ValueError(
-            f"compare_models compares binary classifiers; y has {classes.size} "
-            f"class(es): {classes.tolist()}."
-        )
-    n_samples = _num_samples(X)
-    if n_samples != y.shape[0]:
-        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels.")
+    y, classes = _check_binary_labels(y, n_samples)
     if groups is None:
         warn_if_groups_missing(X, n_samples)
     else:
@@ -269,29 +299,57 @@ def compare_models(
     pos_label = resolve_pos_label(classes, pos_label)
     scorers = _scorers(scoring, pos_label)
     if any(s.response == "score" for s in scorers.values()):
-        for name, estimator in pairs:
-            if not (
-                hasattr(estimator, "predict_proba")
-                or hasattr(estimator, "decision_function")
-            ):
-                raise ValueError(
-                    f"Model {name!r} has neither predict_proba nor decision_function, "
-                    "so score-based metrics (roc_auc) cannot be computed; drop them "
-                    "from scoring."
-                )
-    splits, description = make_splits(
-        cv, y, groups, n_repeats=n_repeats, random_state=random_state
-    )
-    check_splits(splits, y, groups)
+        _check_score_methods(pairs)
+    return _CheckedInputs(pairs, y, groups, classes, pos_label, scorers)
 
+
+def _check_binary_labels(y, n_samples):
+    y = column_or_1d(y)
+    check_classification_targets(y)
+    classes = np.unique(y)
+    if classes.size != 2:
+        raise ValueError(
+            f"compare_models compares binary classifiers; y has {classes.size} "
+            f"class(es): {classes.tolist()}."
+        )
+    if n_samples != y.shape[0]:
+        raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]} labels.")
+    return y, classes
+
+
+def _check_score_methods(pairs):
+    for name, estimator in pairs:
+        if not (
+            hasattr(estimator, "predict_proba")
+            or hasattr(estimator, "decision_function")
+        ):
+            raise ValueError(
+                f"Model {name!r} has neither predict_proba nor decision_function, "
+                "so score-based metrics (roc_auc) cannot be computed; drop them "
+                "from scoring."
+            )
+
+
+def _run_fits(
+    inputs,
+    X,
+    splits,
+    description,
+    *,
+    n_jobs,
+    measure_memory,
+    return_estimators,
+    verbose,
+):
+    """Fit every model on every split through joblib; the per-split outputs."""
     tasks = [
         (name, estimator, index)
-        for name, estimator in pairs
+        for name, estimator in inputs.pairs
         for index in range(len(splits))
     ]
     if verbose:
         print(
-            f"[compare_models] {len(pairs)} model(s) x {len(splits)} splits = "
+            f"[compare_models] {len(inputs.pairs)} model(s) x {len(splits)} splits = "
             f"{len(tasks)} fits; {description}",
             flush=True,
         )
@@ -299,12 +357,12 @@ def compare_models(
         delayed(fit_and_predict)(
             clone(estimator),
             X,
-            y,
+            inputs.y,
             splits[index].train,
             splits[index].test,
             model=name,
             split_index=index,
-            pos_label=pos_label,
+            pos_label=inputs.pos_label,
             measure_memory=measure_memory,
             return_estimator=return_estimators,
             describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
@@ -329,30 +387,21 @@ def compare_models(
     ):
         outputs.append(output)
         if verbose:
-            _report_progress(
-                output, splits, y, scorers, pos_label, len(outputs), len(tasks), started
-            )
-    return _assemble(
-        pairs,
-        outputs,
-        splits,
-        description,
-        y,
-        groups,
-        classes,
-        pos_label,
-        scorers,
-        return_estimators,
-    )
+            _report_progress(output, inputs, splits, len(outputs), len(tasks), started)
+    return outputs
 
 
-def _report_progress(output, splits, y, scorers, pos_label, done, total, started):
+def _report_progress(output, inputs, splits, done, total, started):
     split = splits[output.split_index]
+    scorers = inputs.scorers
     name, scorer = next(iter(scorers.items()))
     if "roc_auc" in scorers and output.y_score is not None:
         name, scorer = "roc_auc", scorers["roc_auc"]
     score = scorer.score_predictions(
-        y[split.test], y_pred=output.y_pred, y_score=output.y_score, pos_label=pos_label
+        inputs.y[split.test],
+        y_pred=output.y_pred,
+        y_score=output.y_score,
+        pos_label=inputs.pos_label,
     )
     elapsed = time.perf_counter() - started
     remaining = elapsed / done * (total - done)
@@ -365,84 +414,100 @@ def _report_progress(output, splits, y, scorers, pos_label, done, total, started
     )
 
 
-def _assemble(
-    pairs,
-    outputs,
-    splits,
-    description,
-    y,
-    groups,
-    classes,
-    pos_label,
-    scorers,
-    return_estimators,
-):
-    names = [name for name, _ in pairs]
+_COMPUTE_COLUMNS = [
+    "fit_time",
+    "train_time",
+    "predict_time",
+    "n_epochs",
+    "time_per_epoch",
+    "peak_memory_mb",
+    "memory_increase_mb",
+]
+
+
+def _compute_row(out):
+    epoch_time = out.train_time if math.isfinite(out.train_time) else out.fit_time
+    return [
+        out.fit_time,
+        out.train_time,
+        out.predict_time,
+        out.n_epochs,
+        epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
+        out.peak_memory_bytes / _MB,
+        (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
+    ]
+
+
+def _score_row(out, split, inputs):
+    return [
+        scorer.score_predictions(
+            inputs.y[split.test],
+            y_pred=out.y_pred,
+            y_score=out.y_score,
+            pos_label=inputs.pos_label,
+        )
+        for scorer in inputs.scorers.values()
+    ]
+
+
+def _per_split_frames(inputs, splits, outputs):
+    """Scores and compute costs, one row per (model, repeat, fold)."""
+    index = [
+        (out.model, splits[out.split_index].repeat, splits[out.split_index].fold)
+        for out in outputs
+    ]
+    multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
+    scores = pd.DataFrame(
+        [_score_row(out, splits[out.split_index], inputs) for out in outputs],
+        index=multi_index,
+        columns=list(inputs.scorers),
+    )
+    compute = pd.DataFrame(
+        [_compute_row(out) for out in outputs],
+        index=multi_index,
+        columns=_COMPUTE_COLUMNS,
+    )
+    return scores, compute
+
+
+def _out_of_fold(inputs, splits, outputs):
+    """Predictions per repeat and per-split training records, keyed by model."""
+    names = inputs.names
     n_repeats = max(split.repeat for split in splits) + 1
-    y_pred = {
-        name: np.full((n_repeats, y.shape[0]), None, dtype=object) for name in names
-    }
-    y_score = {name: np.full((n_repeats, y.shape[0]), np.nan) for name in names}
+    shape = (n_repeats, inputs.y.shape[0])
+    y_pred = {name: np.full(shape, None, dtype=object) for name in names}
+    y_score = {name: np.full(shape, np.nan) for name in names}
     score_method = dict.fromkeys(names)
-    histories = {name: [None] * len(splits) for name in names}
-    stages = {name: [None] * len(splits) for name in names}
-    estimators = {name: [None] * len(splits) for name in names}
-    score_rows, compute_rows, index = [], [], []
+    per_split = {
+        key: {name: [None] * len(splits) for name in names}
+        for key in ("history", "stages", "estimator")
+    }
     for out in outputs:
         split = splits[out.split_index]
         y_pred[out.model][split.repeat, split.test] = out.y_pred
         if out.y_score is not None:
             y_score[out.model][split.repeat, split.test] = out.y_score
             score_method[out.model] = out.score_method
-        histories[out.model][out.split_index] = out.history
-        stages[out.model][out.split_index] = out.stages
-        estimators[out.model][out.split_index] = out.estimator
-        index.append((out.model, split.repeat, split.fold))
-        score_rows.append(
-            [
-                scorer.score_predictions(
-                    y[split.test],
-                    y_pred=out.y_pred,
-                    y_score=out.y_score,
-                    pos_label=pos_label,
-                )
-                for scorer in scorers.values()
-            ]
-        )
-        epoch_time = out.train_time if math.isfinite(out.train_time) else out.fit_time
-        compute_rows.append(
-            [
-                out.fit_time,
-                out.train_time,
-                out.predict_time,
-                out.n_epochs,
-                epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
-                out.peak_memory_bytes / _MB,
-                (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
-            ]
-        )
-    multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
-    scores = pd.DataFrame(score_rows, index=multi_index, columns=list(scorers))
-    compute = pd.DataFrame(
-        compute_rows,
-        index=multi_index,
-        columns=[
-            "fit_time",
-            "train_time",
-            "predict_time",
-            "n_epochs",
-            "time_per_epoch",
-            "peak_memory_mb",
-            "memory_increase_mb",
-        ],
-    )
+        for key, records in per_split.items():
+            records[out.model][out.split_index] = getattr(out, key)
+    per_split = {
+        key: {name: tuple(values) for name, values in records.items()}
+        for key, records in per_split.items()
+    }
+    return y_pred, y_score, score_method, per_split
+
+
+def _assemble(inputs, splits, description, outputs, *, return_estimators):
+    """The :class:`ComparisonResult` of the per-split outputs."""
+    scores, compute = _per_split_frames(inputs, splits, outputs)
+    y_pred, y_score, score_method, per_split = _out_of_fold(inputs, splits, outputs)
     return ComparisonResult(
-        model_names=tuple(names),
-        metric_names=tuple(scorers),
-        classes=classes,
-        pos_label=pos_label,
-        y_true=y,
-        groups=groups,
+        model_names=tuple(inputs.names),
+        metric_names=tuple(inputs.scorers),
+        classes=inputs.classes,
+        pos_label=inputs.pos_label,
+        y_true=inputs.y,
+        groups=inputs.groups,
         splits=tuple(splits),
         cv_description=description,
         scores=scores,
@@ -450,9 +515,7 @@ def _assemble(
         y_pred=y_pred,
         y_score=y_score,
         score_method=score_method,
-        histories={k: tuple(v) for k, v in histories.items()},
-        stages={k: tuple(v) for k, v in stages.items()},
-        estimators={k: tuple(v) for k, v in estimators.items()}
-        if return_estimators
-        else None,
+        histories=per_split["history"],
+        stages=per_split["stages"],
+        estimators=per_split["estimator"] if return_estimators else None,
     )

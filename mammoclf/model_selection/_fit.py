@@ -87,6 +87,19 @@ def training_info(estimator):
     }
 
 
+def _predict(estimator, X_test, pos_label):
+    """Labels, positive-class scores (None without a score method) and that method."""
+    y_pred = np.asarray(estimator.predict(X_test))
+    if not (
+        hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")
+    ):
+        return y_pred, None, None
+    y_score, score_method = positive_class_scores(
+        estimator, X_test, pos_label=pos_label
+    )
+    return y_pred, y_score, score_method
+
+
 def fit_and_predict(
     estimator,
     X,
@@ -136,14 +149,7 @@ def fit_and_predict(
             estimator.fit(X_train, y[train])
             fit_time = time.perf_counter() - started
         started = time.perf_counter()
-        y_pred = np.asarray(estimator.predict(X_test))
-        y_score, score_method = None, None
-        if hasattr(estimator, "predict_proba") or hasattr(
-            estimator, "decision_function"
-        ):
-            y_score, score_method = positive_class_scores(
-                estimator, X_test, pos_label=pos_label
-            )
+        y_pred, y_score, score_method = _predict(estimator, X_test, pos_label)
         predict_time = time.perf_counter() - started
     except Exception as exc:
         # Say which task failed: a traceback from a worker process alone does not.

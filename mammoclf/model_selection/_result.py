@@ -7,7 +7,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from mammoclf.model_selection._summary import _CI_METHOD_NAMES, ComparisonSummary
+from mammoclf.model_selection._summary import (
+    _CI_METHOD_NAMES,
+    SummaryOptions,
+    build_summary,
+)
 
 __all__ = ["ComparisonResult"]
 
@@ -236,44 +240,53 @@ class ComparisonResult:
             raise ValueError(
                 f"confidence_level must be in (0, 1); got {confidence_level!r}."
             )
-        ratio = float(self.n_test.mean() / self.n_train.mean())
         rows = []
         for metric in metrics:
             table = self.fold_scores(metric)
             for model in self.model_names:
                 values = table[model].to_numpy(dtype=float)
-                n = values.size
                 mean, sd = values.mean(), values.std(ddof=1)
                 if ci_method == "bootstrap":
                     low, high = self._bootstrap_ci(
                         model, metric, confidence_level, n_resamples, random_state
                     )
                 else:
-                    factor = 1 / n + (ratio if ci_method == "corrected_t" else 0.0)
-                    half = (
-                        _st.t.ppf(0.5 + confidence_level / 2, n - 1)
-                        * sd
-                        * np.sqrt(factor)
+                    low, high = self._t_interval(
+                        mean, sd, values.size, ci_method, confidence_level
                     )
-                    low, high = mean - half, mean + half
-                rows.append((metric, model, mean, sd, low, high, n))
+                rows.append((metric, model, mean, sd, low, high, values.size))
         frame = pd.DataFrame(
             rows,
             columns=["metric", "model", "mean", "sd", "ci_low", "ci_high", "n_splits"],
         )
         return frame.set_index(["metric", "model"])
 
+    def _t_interval(self, mean, sd, n_splits, ci_method, confidence_level):
+        """t interval of a mean fold score, naive or with the corrected variance."""
+        from mammoclf.stats import corrected_variance_factor
+
+        if ci_method == "corrected_t":
+            factor = corrected_variance_factor(
+                n_splits, n_train=self.n_train, n_test=self.n_test
+            )
+        else:
+            factor = 1 / n_splits
+        half = _st.t.ppf(0.5 + confidence_level / 2, n_splits - 1) * sd
+        half *= np.sqrt(factor)
+        return mean - half, mean + half
+
     def _bootstrap_ci(self, model, metric, confidence_level, n_resamples, random_state):
-        from mammoclf.metrics._scorers import _CLINICAL
+        from mammoclf.metrics import CLINICAL_METRICS, make_clinical_scorer
         from mammoclf.stats import bootstrap_ci
 
-        if metric not in _CLINICAL:
+        if metric not in CLINICAL_METRICS:
             raise ValueError(
                 f"ci_method='bootstrap' supports the clinical metrics only; "
                 f"got {metric!r}."
             )
+        response = make_clinical_scorer(metric, pos_label=self.pos_label).response
         oof = self.out_of_fold(model, repeat=0)
-        values = oof["y_score"] if _CLINICAL[metric][1] == "score" else oof["y_pred"]
+        values = oof["y_score"] if response == "score" else oof["y_pred"]
         result = bootstrap_ci(
             metric,
             oof["y_true"].to_numpy(),
@@ -348,6 +361,8 @@ class ComparisonResult:
         alpha=0.05,
         ci_method="corrected_t",
         confidence_level=0.95,
+        omnibus=None,
+        metric_labels=None,
     ):
         """A Table-1-like summary followed by pairwise tests and compute costs.
 
@@ -373,15 +388,37 @@ class ComparisonResult:
             Interval of the scores table, see :meth:`summary_frame`.
         confidence_level : float, default=0.95
             Level of all intervals.
+        omnibus : sequence of str, default=None
+            Tests across all models (``"friedman"``, ``"rm_anova"``,
+            ``"anova"``, see :func:`mammoclf.stats.omnibus_test`) on
+            ``test_metric``, run with three or more models. None means
+            ``("friedman", "rm_anova")``.
+        metric_labels : dict of str to str, default=None
+            Names of metrics in the formatted tables, e.g. ``{"roc_auc":
+            "ROC AUC"}``; None keeps the metric names.
 
         Returns
         -------
         summary : ComparisonSummary
             Prints as text; ``summary.to_markdown()`` for reports; its
-            ``scores``, ``tests`` and ``compute`` are DataFrames.
+            ``tables`` hold each table's numbers, formatted cells and
+            notes; ``scores``, ``tests`` and ``compute`` are DataFrames.
         """
-        import mammoclf.stats as mstats
+        options = self._summary_options(
+            metrics=metrics,
+            tests=tests,
+            omnibus=omnibus,
+            test_metric=test_metric,
+            correction=correction,
+            alpha=alpha,
+            ci_method=ci_method,
+            confidence_level=confidence_level,
+            metric_labels=metric_labels,
+        )
+        return build_summary(self, options)
 
+    def _summary_options(self, *, metrics, tests, omnibus, test_metric, **options):
+        """The options of :meth:`summary`, with its None defaults resolved."""
         if test_metric is None:
             test_metric = (
                 "roc_auc" if "roc_auc" in self.metric_names else self.metric_names[0]
@@ -389,74 +426,14 @@ class ComparisonResult:
         if tests is None:
             has_scores = all(self.score_method[m] is not None for m in self.model_names)
             tests = ("corrected_t", "delong") if has_scores else ("corrected_t",)
-        frames = []
-        if len(self.model_names) >= 2:
-            for test in tests:
-                metric = None if test in ("mcnemar", "delong") else test_metric
-                frame = mstats.pairwise_tests(
-                    self,
-                    test=test,
-                    metric=metric,
-                    correction=correction,
-                    alpha=alpha,
-                    confidence_level=confidence_level,
-                )
-                frames.append(frame.assign(test_key=test))
-        tests_table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        if frames:
-            tests_table.attrs.update(correction=correction, alpha=alpha)
-        omnibus = ()
-        if len(self.model_names) >= 3:
-            omnibus = (
-                mstats.omnibus_test(self, test="friedman", metric=test_metric),
-                mstats.omnibus_test(self, test="rm_anova", metric=test_metric),
-            )
-        level = round(100 * confidence_level)
-        notes = [
-            (
-                f"Positive class: {self.pos_label!r}. Scores are computed per split from "
-                "out-of-fold predictions; every model used the same splits."
-            ),
-            f"{level}% CI: {_CI_METHOD_NAMES[ci_method]}.",
-        ]
-        scores = self.summary_frame(
-            metrics=metrics, ci_method=ci_method, confidence_level=confidence_level
-        )
-        if ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any():
-            notes.append(
-                "Some t intervals extend beyond [0, 1]: with few splits and scores "
-                "near a bound the normal approximation is poor; they are shown "
-                "unclipped (ci_method='bootstrap' respects the bounds)."
-            )
-        if frames:
-            notes.append(
-                f"p-values adjusted with {correction} across the {len(frames[0])} "
-                "pair(s) of each test. Corrected t: Nadeau-Bengio resampled t-test "
-                f"on {test_metric} fold scores. DeLong and McNemar use the pooled "
-                "out-of-fold predictions of repeat 0 and assume independent images."
-            )
-        if self.groups is None:
-            notes.append("No patient groups were given: folds were split per image.")
-        if self.compute["peak_memory_mb"].notna().any():
-            notes.append(
-                "Peak RSS: resident memory of the whole fitting process, "
-                "sampled during fit (a lower bound); GPU memory not included."
-            )
-        else:
-            notes.append("Memory was not measured (measure_memory=False).")
-        title = (
-            f"Comparison of {len(self.model_names)} model(s) on "
-            f"{self.y_true.shape[0]} images: {self.cv_description}, "
-            f"{self.n_splits} splits"
-        )
-        return ComparisonSummary(
-            title=title,
-            model_names=tuple(self.model_names),
-            scores=scores,
-            tests=tests_table,
-            omnibus=omnibus,
-            compute=self.compute_summary(),
-            notes=tuple(notes),
+        labels = options.pop("metric_labels")
+        return SummaryOptions(
+            metrics=tuple(self.metric_names if metrics is None else metrics),
+            pairwise=tuple(tests),
+            omnibus=("friedman", "rm_anova") if omnibus is None else tuple(omnibus),
+            test_metric=test_metric,
+            metric_labels={} if labels is None else dict(labels),
+            **options,
         )
 
     def to_frame(self):

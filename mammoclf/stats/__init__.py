@@ -31,6 +31,7 @@ from mammoclf.stats._intervals import FoldMeanInterval, fold_mean_ci
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
+    corrected_variance_factor,
     f_test_5x2cv,
     paired_ttest,
     paired_ttest_5x2cv,
@@ -55,6 +56,7 @@ __all__ = [
     "anova_repeated_measures",
     "bootstrap_ci",
     "corrected_resampled_ttest",
+    "corrected_variance_factor",
     "delong_roc_covariance",
     "delong_test",
     "f_test_5x2cv",

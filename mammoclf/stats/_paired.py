@@ -6,7 +6,7 @@ difference ``A - B``.
 """
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import stats as _st
@@ -16,6 +16,7 @@ from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = [
     "corrected_resampled_ttest",
+    "corrected_variance_factor",
     "f_test_5x2cv",
     "paired_ttest",
     "paired_ttest_5x2cv",
@@ -226,13 +227,10 @@ def corrected_resampled_ttest(
     """
     _check_options(alternative, confidence_level)
     a, b = _check_paired(scores_a, scores_b)
-    train = np.asarray(n_train, dtype=np.float64)
-    test = np.asarray(n_test, dtype=np.float64)
-    if np.any(train <= 0) or np.any(test <= 0):
-        raise ValueError("n_train and n_test must be positive.")
-    ratio = float(test.mean() / train.mean())
     d = a - b
-    se = np.sqrt((1 / d.size + ratio) * d.var(ddof=1))
+    ratio = _test_train_ratio(n_train, n_test)
+    factor = corrected_variance_factor(d.size, n_train=n_train, n_test=n_test)
+    se = np.sqrt(factor * d.var(ddof=1))
     return _t_result(
         "Nadeau-Bengio corrected resampled t-test",
         d.mean(),
@@ -243,6 +241,50 @@ def corrected_resampled_ttest(
         compared=_compared(labels, metric, d.size),
         details={"test_train_ratio": ratio},
     )
+
+
+def corrected_variance_factor(n_splits, *, n_train, n_test):
+    """Nadeau and Bengio's factor ``1 / J + n_test / n_train`` of a fold-score variance.
+
+    The variance of the mean of ``J`` cross-validation fold scores is
+    ``factor * s^2`` (``s^2`` their sample variance): ``1 / J`` alone would
+    treat the folds as independent, and ``n_test / n_train`` accounts for
+    the overlap of their training sets. :func:`corrected_resampled_ttest`
+    and the ``"corrected_t"`` intervals of
+    :meth:`~mammoclf.model_selection.ComparisonResult.summary_frame` use it.
+
+    Parameters
+    ----------
+    n_splits : int
+        Number of splits ``J`` (all folds of all repeats).
+    n_train, n_test : int or array-like of int
+        Training and test set sizes; per-split arrays are averaged.
+
+    Returns
+    -------
+    factor : float
+
+    Examples
+    --------
+    >>> from mammoclf.stats import corrected_variance_factor
+    >>> corrected_variance_factor(10, n_train=80, n_test=20)  # 1/10 + 20/80
+    0.35
+    """
+    if isinstance(n_splits, bool) or not isinstance(n_splits, Integral) or n_splits < 1:
+        raise ValueError(f"n_splits must be a positive integer; got {n_splits!r}.")
+    return 1 / n_splits + _test_train_ratio(n_train, n_test)
+
+
+def _test_train_ratio(n_train, n_test):
+    train = np.asarray(n_train, dtype=np.float64)
+    test = np.asarray(n_test, dtype=np.float64)
+    if train.size == 0 or test.size == 0:
+        raise ValueError("n_train and n_test must not be empty.")
+    if not (np.all(np.isfinite(train)) and np.all(np.isfinite(test))):
+        raise ValueError("n_train and n_test must be finite.")
+    if np.any(train <= 0) or np.any(test <= 0):
+        raise ValueError("n_train and n_test must be positive.")
+    return float(test.mean() / train.mean())
 
 
 def _five_by_two(scores_a, scores_b):

@@ -4,29 +4,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mammoclf.utils._formatting import format_df, format_pvalue
+
 __all__ = ["BootstrapResult", "HypothesisTestResult", "PValueAdjustment"]
-
-
-def format_pvalue(pvalue):
-    """``p = 0.0123``, ``p < 0.0001`` or ``p = nan``: how tables print p-values."""
-    if pvalue is None or not np.isfinite(pvalue):
-        return "p = nan"
-    if pvalue < 1e-4:
-        return "p < 0.0001"
-    return f"p = {pvalue:.4f}"
-
-
-def _format_df(df):
-    if df is None:
-        return ""
-    if isinstance(df, tuple):
-        return "(" + ", ".join(_number(v) for v in df) + ")"
-    return f"({_number(df)})"
-
-
-def _number(value):
-    value = float(value)
-    return str(int(value)) if value.is_integer() else f"{value:.2f}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -83,7 +63,7 @@ class HypothesisTestResult:
 
     def _lines(self):
         lines = [f"{self.test}: {self.compared}"]
-        stat = f"{self.statistic_name}{_format_df(self.df)} = {self.statistic:.4g}"
+        stat = f"{self.statistic_name}{format_df(self.df)} = {self.statistic:.4g}"
         sided = "" if self.alternative == "two-sided" else f" ({self.alternative})"
         lines.append(f"  {stat}, {format_pvalue(self.pvalue)}{sided}")
         if self.effect_size is not None:

@@ -1,0 +1,270 @@
+"""A reporting checklist for a classification study: CLAIM 2024 and TRIPOD+AI.
+
+Reviewers of radiology-AI papers check them against two checklists:
+
+- CLAIM 2024: Tejani AS, Klontzas ME, Gatti AA, et al. "Checklist for
+  Artificial Intelligence in Medical Imaging (CLAIM): 2024 Update."
+  *Radiology: Artificial Intelligence* 2024;6(4):e240300.
+- TRIPOD+AI: Collins GS, Moons KGM, Dhiman P, et al. "TRIPOD+AI statement:
+  updated guidance for reporting clinical prediction models that use
+  regression or machine learning methods." *BMJ* 2024;385:e078378.
+
+The items below are the ones that apply to a benign-versus-malignant image
+classification study, written in our own words and grouped by topic (the
+checklists' numbering differs between their versions; consult them for the
+exact wording). Each names the report section that answers it, or says that
+only the authors can state it: mammoclf cannot know how ethics approval was
+obtained or who drew the reference standard.
+"""
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["CHECKLIST_ITEMS", "ChecklistItem", "reporting_checklist"]
+
+FOR_THE_AUTHORS = "for the authors to state"
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One reporting item, in our words, and where a report answers it.
+
+    Attributes
+    ----------
+    topic : str
+        Short name of the item.
+    requirement : str
+        What a reader needs to find, paraphrased.
+    claim : bool
+        Whether CLAIM 2024 asks for it.
+    tripod_ai : bool
+        Whether TRIPOD+AI asks for it.
+    sections : tuple of str
+        Keys of the report sections that answer it; empty when only the
+        authors can.
+    authors_add : str
+        What the authors still have to add, if anything.
+    """
+
+    topic: str
+    requirement: str
+    claim: bool
+    tripod_ai: bool
+    sections: tuple = ()
+    authors_add: str = ""
+
+
+CHECKLIST_ITEMS = (
+    ChecklistItem(
+        "Data source",
+        "Where the images come from, and how cases were selected.",
+        True,
+        True,
+        ("data",),
+        "the eligibility criteria and dates of collection",
+    ),
+    ChecklistItem(
+        "Ethics and consent",
+        "Ethics approval, consent or its waiver, and data-use agreements.",
+        True,
+        True,
+    ),
+    ChecklistItem(
+        "De-identification",
+        "How patient identity was protected.",
+        True,
+        False,
+        ("data",),
+        "how the source data were de-identified before mammoclf read them",
+    ),
+    ChecklistItem(
+        "Reference standard",
+        "What defines benign and malignant (e.g. pathology), and who "
+        "annotated it with what qualifications.",
+        True,
+        True,
+    ),
+    ChecklistItem(
+        "Preprocessing",
+        "How images were decoded, windowed, resized and augmented.",
+        True,
+        True,
+        ("models",),
+    ),
+    ChecklistItem(
+        "Missing data",
+        "How unreadable or missing images and labels were handled.",
+        True,
+        True,
+        (),
+        "how many cases were excluded and why",
+    ),
+    ChecklistItem(
+        "Sample size",
+        "The number of images, patients and cases per class, and why that "
+        "number suffices.",
+        True,
+        True,
+        ("data",),
+        "the justification of the sample size",
+    ),
+    ChecklistItem(
+        "Partitioning",
+        "How data were split into training, validation and test sets, and at "
+        "which level (patient), so that no patient is in two sets.",
+        True,
+        True,
+        ("data", "holdout"),
+    ),
+    ChecklistItem(
+        "Model",
+        "The architecture, its initialisation (e.g. ImageNet weights) and "
+        "which layers were trained when.",
+        True,
+        True,
+        ("models",),
+    ),
+    ChecklistItem(
+        "Training",
+        "Optimiser, learning rate, epochs, batch size, early stopping and "
+        "software versions, enough to reproduce the fit.",
+        True,
+        True,
+        ("models", "environment"),
+    ),
+    ChecklistItem(
+        "Performance with uncertainty",
+        "Discrimination metrics with confidence intervals at the level of "
+        "the unit of analysis.",
+        True,
+        True,
+        ("scores", "breast"),
+    ),
+    ChecklistItem(
+        "Model comparison",
+        "Statistical tests used to compare models, and why they suit paired, "
+        "clustered data.",
+        True,
+        False,
+        ("tests",),
+    ),
+    ChecklistItem(
+        "Calibration",
+        "How well predicted probabilities match observed frequencies.",
+        False,
+        True,
+        ("calibration",),
+    ),
+    ChecklistItem(
+        "Operating point",
+        "The threshold behind every sensitivity and specificity, chosen "
+        "without the test data.",
+        True,
+        True,
+        ("operating_points",),
+    ),
+    ChecklistItem(
+        "Held-out and external test",
+        "Performance on data not used for model development, ideally from "
+        "another site.",
+        True,
+        True,
+        ("holdout",),
+        "whether the test data come from another site or period",
+    ),
+    ChecklistItem(
+        "Subgroups and fairness",
+        "Performance across clinically relevant groups (breast density, "
+        "lesion type) and any groups at risk of worse performance.",
+        True,
+        True,
+        ("subgroups",),
+        "demographic subgroups, which mammoclf does not see",
+    ),
+    ChecklistItem(
+        "Explainability and failure analysis",
+        "What the model attends to, whether that is the lesion, and where it fails.",
+        True,
+        False,
+        ("grad_cam",),
+    ),
+    ChecklistItem(
+        "Computational cost",
+        "Training time and memory, so others can plan a replication.",
+        False,
+        False,
+        ("compute",),
+    ),
+    ChecklistItem(
+        "Intended use and limitations",
+        "The clinical role the model is meant for, and the study's limitations.",
+        True,
+        True,
+    ),
+    ChecklistItem(
+        "Code and data availability",
+        "Where code, trained models and data can be obtained.",
+        True,
+        True,
+        ("models", "environment"),
+        "public links to code and data",
+    ),
+    ChecklistItem(
+        "Funding and conflicts",
+        "Sources of funding and competing interests.",
+        True,
+        True,
+    ),
+)
+
+
+def reporting_checklist(sections):
+    """Tabulate where a report answers each CLAIM 2024 / TRIPOD+AI item.
+
+    Parameters
+    ----------
+    sections : mapping of str to str
+        The sections the report contains: key (``"scores"``,
+        ``"calibration"``, ...) to the heading the reader will find.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``item``, ``requirement``, ``CLAIM 2024``, ``TRIPOD+AI``
+        and ``answered in``. An item whose sections are all missing from
+        the report says what would answer it, or that the authors must
+        state it.
+
+    Examples
+    --------
+    >>> from mammoclf.model_selection import reporting_checklist
+    >>> table = reporting_checklist({"scores": "Scores", "data": "Data"})
+    >>> table.set_index("item").loc["Ethics and consent", "answered in"]
+    'for the authors to state'
+    >>> table.set_index("item").loc["Calibration", "answered in"]
+    'not in this report (calibration)'
+    """
+    rows = []
+    for item in CHECKLIST_ITEMS:
+        found = [sections[key] for key in item.sections if key in sections]
+        if found:
+            where = "; ".join(found)
+            if item.authors_add:
+                where += f" (authors add {item.authors_add})"
+        elif item.sections:
+            where = f"not in this report ({', '.join(item.sections)})"
+        else:
+            where = FOR_THE_AUTHORS
+            if item.authors_add:
+                where += f": {item.authors_add}"
+        rows.append(
+            {
+                "item": item.topic,
+                "requirement": item.requirement,
+                "CLAIM 2024": "yes" if item.claim else "",
+                "TRIPOD+AI": "yes" if item.tripod_ai else "",
+                "answered in": where,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,231 @@
+"""One summary model: the report, ``summary().to_markdown()`` and the CSVs agree."""
+
+import re
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
+
+from mammoclf.cli._report import Report
+from mammoclf.cli._sections import add_summary_tables
+from mammoclf.model_selection import (
+    ComparisonSummary,
+    SummaryTable,
+    compare_models,
+)
+from mammoclf.model_selection._summary import SUMMARY_TABLES
+
+_NUMBER = re.compile(r"-?\d+\.\d+|nan")
+_PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
+
+
+@pytest.fixture(scope="module")
+def comparison():
+    """Three cheap models on 60 images of 30 patients, 3 grouped folds."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = np.where(X[:, 0] + 0.7 * rng.normal(size=60) > 0, "MALIGNANT", "BENIGN")
+    models = {
+        "logreg": LogisticRegression(),
+        "nb": GaussianNB(),
+        "prior": DummyClassifier(strategy="stratified", random_state=0),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return compare_models(
+            models, X, y, groups=np.arange(60) // 2, cv=3, random_state=0
+        )
+
+
+@pytest.fixture(scope="module")
+def summary(comparison):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return comparison.summary(
+            tests=_PAIRWISE, omnibus=("rm_anova", "friedman", "anova")
+        )
+
+
+def _markdown_tables(markdown):
+    """Every pipe table of a Markdown document, as lists of cell rows."""
+    tables, current = [], []
+    for line in markdown.splitlines():
+        if line.startswith("|"):
+            if not line.startswith("|---"):
+                current.append([c.strip() for c in line.strip("|").split(" | ")])
+        elif current:
+            tables.append(current)
+            current = []
+    if current:
+        tables.append(current)
+    return tables
+
+
+def _numbers(cell):
+    return [float(v) for v in _NUMBER.findall(cell)]
+
+
+def _close(shown, value, digits):
+    if np.isnan(value):
+        return np.isnan(shown)
+    return abs(shown - value) <= 0.5 * 10.0**-digits + 1e-12
+
+
+def test_report_markdown_and_csv_are_views_of_one_summary(summary, tmp_path):
+    report = Report("test")
+    (tmp_path / "tables").mkdir()
+    add_summary_tables(report, summary, tmp_path)
+    report_markdown = report.to_markdown()
+
+    # The same tables, cell for cell, in the report and in to_markdown().
+    assert _markdown_tables(report_markdown) == _markdown_tables(summary.to_markdown())
+    keys = [table.key for table in summary.tables]
+    assert keys == ["metrics", "pairwise_tests", "omnibus_tests", "compute"]
+    assert sorted(p.stem for p in (tmp_path / "tables").iterdir()) == sorted(keys)
+    # Every note sits in both documents.
+    for note in summary.notes:
+        assert note in report_markdown and note in summary.to_markdown()
+
+    tables = dict(zip(keys, _markdown_tables(report_markdown)))
+    # Table 1: every cell's mean, sd and bounds are the CSV's numbers.
+    metrics = pd.read_csv(tmp_path / "tables" / "metrics.csv")
+    header, *rows = tables["metrics"]
+    shown = {(row[0], model): row[i] for row in rows for i, model in enumerate(header)}
+    assert len(metrics) == len(rows) * (len(header) - 1)
+    for record in metrics.itertuples():
+        cell = _numbers(shown[(record.metric, record.model)])
+        expected = [record.mean, record.sd, record.ci_low, record.ci_high]
+        assert all(_close(a, b, 3) for a, b in zip(cell, expected, strict=True))
+
+    # Pairwise tests: the same set of (test, pair) rows, same p-values.
+    tests = pd.read_csv(tmp_path / "tables" / "pairwise_tests.csv")
+    header, *rows = tables["pairwise_tests"]
+    assert len(rows) == len(tests) == len(_PAIRWISE) * 3
+    names = {"corrected_t": "corrected t", "delong": "DeLong", "mcnemar": "McNemar"}
+    names |= {"paired_t": "paired t", "wilcoxon": "Wilcoxon"}
+    for row, record in zip(rows, tests.itertuples(), strict=True):
+        cells = dict(zip(header, row))
+        assert (cells["model A"], cells["model B"]) == (record.model_a, record.model_b)
+        assert cells["test"] == names[record.test_key]
+        for column, value in (
+            ("p", record.pvalue),
+            ("p (holm)", record.pvalue_adjusted),
+        ):
+            if cells[column] == "<0.0001":
+                assert value < 1e-4
+            else:
+                assert _close(float(cells[column]), value, 4)
+        assert _close(
+            _numbers(cells["statistic"].split("=")[-1])[0], record.statistic, 3
+        )
+
+    # Tests across all models: the same tests, statistics and p-values.
+    omnibus = pd.read_csv(tmp_path / "tables" / "omnibus_tests.csv")
+    header, *rows = tables["omnibus_tests"]
+    assert [row[0] for row in rows] == omnibus["test"].tolist()
+    for row, record in zip(rows, omnibus.itertuples(), strict=True):
+        assert _close(_numbers(row[1].split("=")[-1])[0], record.statistic, 3)
+        assert row[2] == "<0.0001" or _close(float(row[2]), record.pvalue, 4)
+
+    # Compute: the CSV's per-model numbers, rounded as the columns say.
+    compute = pd.read_csv(tmp_path / "tables" / "compute.csv").set_index("model")
+    header, *rows = tables["compute"]
+    for row in rows:
+        cells = dict(zip(header, row))
+        record = compute.loc[cells["model"]]
+        assert _close(float(cells["fit time / split (s)"]), record.fit_time_mean, 1)
+        assert _close(float(cells["peak RSS (MB)"]), record.peak_memory_mb, 0)
+
+
+def test_summary_tables_come_from_the_registry(summary):
+    assert isinstance(summary, ComparisonSummary)
+    assert [t.key for t in summary.tables] == list(SUMMARY_TABLES)
+    for table in summary.tables:
+        assert isinstance(table, SummaryTable)
+        assert table.title and table.caption
+        # One display row per data row, except Table 1: one per metric.
+        n_rows = table.data.shape[0]
+        if table.key == "metrics":
+            n_rows //= len(summary.model_names)
+        assert len(table.display) == n_rows
+    assert summary.table("metrics").data is summary.scores
+    assert [r.test for r in summary.omnibus] == summary.table("omnibus_tests").data[
+        "test"
+    ].tolist()
+    with pytest.raises(KeyError, match="No table 'calibration'"):
+        summary.table("calibration")
+
+
+def test_notes_sit_next_to_the_table_they_concern(summary):
+    scores = summary.scores
+    assert ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
+    beyond = summary.table("metrics").notes
+    assert len(beyond) == 1 and "beyond [0, 1]" in beyond[0]
+    text = summary.to_text()
+    # The note follows Table 1 and comes before the pairwise tests.
+    assert text.index("Table 1") < text.index(beyond[0]) < text.index("pairwise tests")
+    pairwise_notes = " ".join(summary.table("pairwise_tests").notes)
+    assert "anti-conservative" in pairwise_notes  # paired_t was run
+    assert "cannot reach p < 0.05 with 3 splits" in pairwise_notes  # Wilcoxon
+
+
+def test_two_models_have_no_omnibus_table_and_labels_apply(comparison):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = compare_models(
+            {"logreg": LogisticRegression(), "nb": GaussianNB()},
+            np.asarray(comparison.y_true == "MALIGNANT", float)[:, None]
+            + np.random.default_rng(1).normal(size=(60, 1)),
+            comparison.y_true,
+            groups=comparison.groups,
+            cv=3,
+            random_state=0,
+        )
+        summary = result.summary(metric_labels={"roc_auc": "ROC AUC"})
+    assert [t.key for t in summary.tables] == ["metrics", "pairwise_tests", "compute"]
+    assert summary.omnibus == ()
+    assert "ROC AUC" in summary.table("metrics").display["metric"].tolist()
+    assert summary.scores.index.get_level_values("metric").str.contains("roc_auc").any()
+
+
+@pytest.mark.parametrize("ci_method", ["corrected_t", "t"])
+def test_table_one_intervals_match_scipy_t_intervals(comparison, ci_method):
+    from scipy import stats as st
+
+    frame = comparison.summary_frame(ci_method=ci_method, confidence_level=0.9)
+    ratio = comparison.n_test.mean() / comparison.n_train.mean()
+    for model in comparison.model_names:
+        folds = comparison.fold_scores("accuracy")[model].to_numpy()
+        n = folds.size
+        variance = (1 / n + (ratio if ci_method == "corrected_t" else 0)) * folds.var(
+            ddof=1
+        )
+        low, high = st.t.interval(0.9, n - 1, loc=folds.mean(), scale=np.sqrt(variance))
+        row = frame.loc[("accuracy", model)]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx((low, high))
+
+
+def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(comparison):
+    from mammoclf.stats import bootstrap_ci
+
+    frame = comparison.summary_frame(
+        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=200
+    )
+    oof = comparison.out_of_fold("nb")
+    for metric, column in (("roc_auc", "y_score"), ("sensitivity", "y_pred")):
+        expected = bootstrap_ci(
+            metric,
+            oof["y_true"].to_numpy(),
+            oof[column].to_numpy(),
+            groups=oof["group"].to_numpy(),
+            n_resamples=200,
+            pos_label="MALIGNANT",
+            random_state=0,
+        ).ci
+        got = frame.loc[(metric, "nb"), ["ci_low", "ci_high"]].tolist()
+        assert got == pytest.approx(list(expected))
+    assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()

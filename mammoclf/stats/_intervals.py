@@ -7,6 +7,7 @@ import numpy as np
 from scipy import stats as _st
 
 from mammoclf.stats._numerics import is_round_off
+from mammoclf.stats._paired import corrected_variance_factor
 
 __all__ = [
     "FOLD_MEAN_SCALES",
@@ -152,15 +153,22 @@ def fold_mean_ci(
             "unbounded metrics."
         )
     n = defined.size
-    ratio = None if n_train is None else _test_train_ratio(n_train, n_test)
-    method = _method_name(scale, ratio is not None, confidence_level)
+    corrected = n_train is not None
+    if corrected:  # validates the sizes even when no interval results
+        corrected_variance_factor(1, n_train=n_train, n_test=n_test)
+    method = _method_name(scale, corrected, confidence_level)
     if n == 0:
         return FoldMeanInterval(np.nan, np.nan, np.nan, np.nan, 0, values.size, method)
     mean = float(defined.mean())
     sd = float(defined.std(ddof=1)) if n > 1 else np.nan
     low = high = np.nan
     if n > 1 and not is_round_off(sd, defined):
-        se = sd * np.sqrt(1 / n + (ratio or 0.0))
+        factor = (
+            corrected_variance_factor(n, n_train=n_train, n_test=n_test)
+            if corrected
+            else 1 / n
+        )
+        se = sd * np.sqrt(factor)
         half = _st.t.ppf(0.5 + confidence_level / 2, n - 1) * se
         if scale == "identity":
             low, high = mean - half, mean + half
@@ -172,14 +180,6 @@ def fold_mean_ci(
     return FoldMeanInterval(
         mean, sd, float(low), float(high), int(n), int(values.size), method
     )
-
-
-def _test_train_ratio(n_train, n_test):
-    train = np.asarray(n_train, dtype=np.float64)
-    test = np.asarray(n_test, dtype=np.float64)
-    if train.size == 0 or test.size == 0 or np.any(train <= 0) or np.any(test <= 0):
-        raise ValueError("n_train and n_test must be positive.")
-    return float(test.mean() / train.mean())
 
 
 def _method_name(scale, corrected, confidence_level):

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_consistent_length
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
-from mammoclf.stats._numerics import is_round_off
+from mammoclf.stats._numerics import TooFewCasesError, is_round_off
 from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = ["delong_roc_covariance", "delong_test"]
@@ -90,7 +90,7 @@ def delong_roc_covariance(y_true, y_scores, *, pos_label="auto", groups=None):
     positive = y_true == resolve_pos_label(y_true, pos_label)
     m, n = int(positive.sum()), int((~positive).sum())
     if m < 2 or n < 2:
-        raise ValueError(
+        raise TooFewCasesError(
             f"DeLong's variance needs at least 2 positive and 2 negative cases; got "
             f"{m} positive and {n} negative."
         )
@@ -116,7 +116,7 @@ def _obuchowski_covariance(aucs, v_pos, v_neg, cluster_pos, cluster_neg, n_clust
     n_i = np.bincount(cluster_neg, minlength=n_clusters)
     i10, i01 = int(np.count_nonzero(m_i)), int(np.count_nonzero(n_i))
     if i10 < 2 or i01 < 2:
-        raise ValueError(
+        raise TooFewCasesError(
             "The clustered (Obuchowski) variance needs at least 2 patients with a "
             f"positive image and 2 with a negative one; got {i10} and {i01}."
         )

@@ -9,7 +9,12 @@ same relative tolerance, so they agree on which data are degenerate.
 
 import numpy as np
 
-__all__ = ["RELATIVE_TOLERANCE", "is_round_off", "snap_to_tolerance"]
+__all__ = [
+    "RELATIVE_TOLERANCE",
+    "TooFewCasesError",
+    "is_round_off",
+    "snap_to_tolerance",
+]
 
 #: Differences smaller than this fraction of the data's scale (at least 1)
 #: are treated as round-off. About 4500 times the float64 machine epsilon:
@@ -47,3 +52,12 @@ def snap_to_tolerance(values, *scale_of):
     values = np.asarray(values, dtype=np.float64)
     step = RELATIVE_TOLERANCE * _scale(values, *scale_of)
     return np.round(values / step) * step
+
+
+class TooFewCasesError(ValueError):
+    """The data hold too few cases or patients for a test's variance.
+
+    A ValueError like any bad input; :func:`mammoclf.stats.pairwise_tests`
+    turns it into a NaN row with a warning, so that one impossible pair does
+    not stop a whole summary table.
+    """

@@ -10,6 +10,7 @@ import pandas as pd
 
 from mammoclf.stats._bootstrap import adjust_pvalues
 from mammoclf.stats._delong import delong_test
+from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -105,6 +106,29 @@ def _patient_groups(result, clustered):
 
 
 def _prediction_test(result, test, first, second, repeat, clustered, level):
+    try:
+        return _run_prediction_test(
+            result, test, first, second, repeat, clustered, level
+        )
+    except TooFewCasesError as exc:
+        # One pair that cannot be tested (e.g. a single malignant patient)
+        # should not stop the other rows of a summary: NaN, and say why.
+        warnings.warn(
+            f"{test} test of {first!r} vs {second!r} is undefined: {exc}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        name = {"delong": "DeLong test", "mcnemar": "McNemar test"}[test]
+        return HypothesisTestResult(
+            test=("Clustered " + name if clustered else name) + " (undefined)",
+            compared=f"{_PREDICTION_TEST_METRIC[test]}: {first!r} vs {second!r}",
+            statistic=np.nan,
+            pvalue=np.nan,
+            details={"undefined": str(exc)},
+        )
+
+
+def _run_prediction_test(result, test, first, second, repeat, clustered, level):
     a = result.out_of_fold(first, repeat=repeat)
     b = result.out_of_fold(second, repeat=repeat)
     groups = a["group"].to_numpy() if clustered else None
@@ -220,6 +244,10 @@ def pairwise_tests(
     McNemar; see :func:`delong_test` and :func:`mcnemar_test`): a patient's
     2-4 images are correlated, and the image-level tests then reject a true
     null hypothesis too often. The ``test`` column names the version used.
+
+    A prediction test that the data cannot support (fewer than 2 patients
+    with a malignant image, say) gives a NaN row with a warning rather than
+    stopping the table.
 
     Splits in which the metric is undefined for either model of a pair
     (NaN fold scores, e.g. PPV of a fold without malignant calls) are left

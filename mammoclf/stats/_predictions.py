@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
+from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = ["mcnemar_test"]
@@ -211,7 +212,7 @@ def _obuchowski_1998(per_image, groups, difference, confidence_level):
     n = per_image.size
     cluster, n_clusters = cluster_index(groups, n)
     if n_clusters < 2:
-        raise ValueError(
+        raise TooFewCasesError(
             f"The clustered McNemar test needs at least 2 patients; got {n_clusters}."
         )
     d_k = np.bincount(cluster, weights=per_image, minlength=n_clusters)

@@ -197,3 +197,48 @@ def test_undefined_fold_scores_are_left_out_of_fold_tests():
     with pytest.warns(RuntimeWarning, match="only 1 of 5 splits"):
         rows = pairwise_tests(result, test="wilcoxon", metric="ppv", reference="a")
     assert np.isnan(rows.pvalue[0])
+
+
+class _Predictions:
+    """The parts of a ComparisonResult that prediction tests read."""
+
+    model_names = ("a", "b")
+    metric_names = ("roc_auc", "accuracy")
+    pos_label = 1
+
+    def __init__(self, frame, groups):
+        self._frame, self.groups = frame, groups
+
+    def out_of_fold(self, model, *, repeat=0):
+        columns = {"y_true": "y_true", "y_score": f"score_{model}"}
+        columns["y_pred"] = f"pred_{model}"
+        table = self._frame.rename(columns={v: k for k, v in columns.items()})
+        return table.assign(group=self.groups)
+
+
+def test_prediction_test_with_too_few_patients_is_a_nan_row():
+    import pandas as pd
+
+    from mammoclf.stats._numerics import TooFewCasesError
+
+    # Two patients, four images each: one benign, one malignant patient.
+    frame = pd.DataFrame(
+        {
+            "y_true": [0] * 4 + [1] * 4,
+            "score_a": [0.1, 0.2, 0.3, 0.6, 0.5, 0.7, 0.8, 0.9],
+            "score_b": [0.2, 0.1, 0.5, 0.3, 0.6, 0.4, 0.9, 0.8],
+            "pred_a": [0, 0, 0, 1, 1, 1, 1, 1],
+            "pred_b": [0, 0, 1, 0, 1, 0, 1, 1],
+        }
+    )
+    result = _Predictions(frame, np.repeat(["P1", "P2"], 4))
+    with pytest.raises(TooFewCasesError, match="2 patients with a positive image"):
+        delong_test(frame.y_true, frame.score_a, frame.score_b, groups=result.groups)
+    with pytest.warns(RuntimeWarning, match="delong test of 'a' vs 'b' is undefined"):
+        table = pairwise_tests(result, test="delong")
+    assert np.isnan(table.pvalue[0]) and "undefined" in table.test[0]
+    # The image-level test runs (on images that are not independent).
+    image = pairwise_tests(result, test="delong", clustered=False)
+    assert np.isfinite(image.pvalue[0])
+    mcnemar = pairwise_tests(result, test="mcnemar")
+    assert mcnemar.test[0] == "Clustered McNemar test (Obuchowski 1998)"

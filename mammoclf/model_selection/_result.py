@@ -369,8 +369,13 @@ class ComparisonResult:
         reference=None,
         repeat=0,
         confidence_level=0.95,
+        clustered="auto",
     ):
-        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`."""
+        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`.
+
+        DeLong's and McNemar's tests are clustered by patient when the
+        comparison has groups (``clustered="auto"``).
+        """
         from mammoclf.stats import pairwise_tests
 
         return pairwise_tests(
@@ -382,6 +387,7 @@ class ComparisonResult:
             reference=reference,
             repeat=repeat,
             confidence_level=confidence_level,
+            clustered=clustered,
         )
 
     def summary(

@@ -44,21 +44,108 @@ import hashlib
 import os
 
 import numpy as np
+from sklearn.utils._param_validation import validate_params
 
 from mammoclf.utils._disk_cache import (
     DamagedEntryError,
     cache_subdirectory,
+    clear_cache_directory,
+    default_cache_dir,
     read_entry,
     write_entry,
 )
 
-__all__ = ["CACHE_FORMAT", "ImageCache", "file_identity"]
+__all__ = [
+    "CACHE_FORMAT",
+    "ImageCache",
+    "clear_cache",
+    "file_identity",
+    "get_cache_dir",
+]
 
 #: Version of what cached pixels mean; bump when reading or resizing changes.
 CACHE_FORMAT = 2
 
 # Bytes read from each end of a file for its identity.
 _SAMPLE_BYTES = 16 * 1024
+
+
+@validate_params(
+    {"cache_dir": [None, str, os.PathLike]}, prefer_skip_nested_validation=True
+)
+def get_cache_dir(cache_dir=None):
+    """The mammoclf cache directory: ``cache_dir`` if given, else the default.
+
+    The default is ``$MAMMOCLF_CACHE_DIR`` when set, otherwise ``mammoclf``
+    in the user cache directory: ``$XDG_CACHE_HOME/mammoclf`` (by default
+    ``~/.cache/mammoclf``) on Linux, ``~/Library/Caches/mammoclf`` on macOS,
+    ``%LOCALAPPDATA%\\mammoclf\\Cache`` on Windows. The command line keeps
+    decoded images (``images/``), CBIS-DDSM header indexes
+    (``cbis-ddsm-index/``) and memory-mapped data sets of running processes
+    (``scratch/``) there.
+
+    Parameters
+    ----------
+    cache_dir : str or path-like, default=None
+        An explicit directory, returned as an absolute path.
+
+    Returns
+    -------
+    cache_dir : str
+
+    See Also
+    --------
+    clear_cache : Delete what mammoclf cached there.
+
+    Examples
+    --------
+    >>> import os
+    >>> from mammoclf.preprocessing import get_cache_dir
+    >>> os.path.basename(get_cache_dir("my-cache"))
+    'my-cache'
+    """
+    if cache_dir is None:
+        return default_cache_dir()
+    return os.path.abspath(os.path.expanduser(os.fspath(cache_dir)))
+
+
+@validate_params(
+    {"cache_dir": [None, str, os.PathLike]}, prefer_skip_nested_validation=True
+)
+def clear_cache(cache_dir=None):
+    """Delete the decoded images, header indexes and scratch files mammoclf cached.
+
+    Only the folders mammoclf creates are removed (and the directory itself
+    if nothing else is left in it), so pointing it at the wrong directory
+    loses nothing else.
+
+    Parameters
+    ----------
+    cache_dir : str or path-like, default=None
+        The cache directory; None means :func:`get_cache_dir`'s default.
+
+    Returns
+    -------
+    n_bytes : int
+        Bytes freed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from mammoclf import DicomLoader, Resizer
+    >>> from mammoclf.datasets import make_synthetic_mammograms
+    >>> from mammoclf.preprocessing import clear_cache
+    >>> data = make_synthetic_mammograms(4, image_size=32, random_state=0,
+    ...                                  directory=tempfile.mkdtemp())
+    >>> cache = tempfile.mkdtemp()
+    >>> _ = Resizer(size=16).fit_transform(
+    ...     DicomLoader(cache_dir=cache).fit_transform(data.paths))
+    >>> clear_cache(cache) > 4 * 16 * 16 * 4  # four cached 16 x 16 images
+    True
+    >>> clear_cache(cache)
+    0
+    """
+    return clear_cache_directory(get_cache_dir(cache_dir))[1]
 
 
 def file_identity(path):

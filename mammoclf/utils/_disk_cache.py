@@ -159,13 +159,12 @@ def clear_cache_directory(root):
 def cache_size_bytes(root, name=None):
     """Bytes held by the cache under ``root`` (one folder of it with ``name``)."""
     folders = CACHE_SUBDIRECTORIES if name is None else (name,)
-    return sum(_count(os.path.join(os.fspath(root), f))[1] for f in folders)
+    return _count(os.fspath(root), folders)[1]
 
 
-def _count(root):
+def _count(root, folders=CACHE_SUBDIRECTORIES):
     files = size = 0
-    names = CACHE_SUBDIRECTORIES if os.path.isdir(root) else ()
-    for name in names:
+    for name in folders:
         for directory, _, entries in os.walk(os.path.join(root, name)):
             for entry in entries:
                 with contextlib.suppress(OSError):

@@ -155,6 +155,13 @@ class ImageSequence(Sequence):
     def _key(self):
         return (self.paths, self._stamps, self._spec)
 
+    def __getstate__(self):
+        # What the last decoding found is not part of the sequence: left out,
+        # joblib.hash (Pipeline(memory=...)) stays the same before and after.
+        state = dict(self.__dict__)
+        state["last_run"] = None
+        return state
+
     def __repr__(self):
         # Paths can contain patient identifiers (CBIS-DDSM's do): not shown.
         return f"ImageSequence(n_images={len(self)}, settings={self._spec})"
@@ -259,9 +266,20 @@ class ImageSequence(Sequence):
         )
         n_jobs = self.n_jobs if len(pending) > 1 else None
         results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-        for index, result in zip(pending, results):
+        unwritten = []
+        for index, (result, write_error) in zip(pending, results):
             keep(index, result)
             progress.advance()
+            if write_error is not None:
+                unwritten.append(write_error)
+        if unwritten:
+            warnings.warn(
+                f"{len(unwritten)} processed images could not be written to the cache "
+                f"{cache.directory} ({unwritten[0]}); they will be decoded again next "
+                "time. Free space there, or choose another cache directory.",
+                UserWarning,
+                stacklevel=3,
+            )
         self.last_run = {
             "decoded": len(pending),
             "from_cache": len(self) - len(pending),
@@ -327,9 +345,14 @@ def _process_one(path, spec, operation, cache, key):
 
     Holds one full-resolution image (and its decoding buffers) at a time. The
     result is cached only if the file did not change while it was read.
+    Returns ``(result, None)``, or ``(result, reason)`` when the cache entry
+    could not be written (a full disk, say): the run goes on, and says so.
     """
     before = None if key is None else file_status(path)
     result = operation(read_image(path, spec), path)
     if before is not None and file_status(path) == before:
-        cache.store(key, result)
-    return result
+        try:
+            cache.store(key, result)
+        except OSError as exc:
+            return result, f"{type(exc).__name__}: {exc.strerror or exc}"
+    return result, None

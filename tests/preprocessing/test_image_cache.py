@@ -279,3 +279,13 @@ def test_default_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     if os.name == "posix" and os.uname().sysname == "Linux":
         assert get_cache_dir() == str(tmp_path / "xdg" / "mammoclf")
+
+
+def test_an_unwritable_cache_warns_and_the_run_goes_on(files, tmp_path, monkeypatch):
+    def full_disk(self, key, image):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ImageCache, "store", full_disk)
+    with pytest.warns(UserWarning, match="5 processed images could not be written"):
+        images, report = resized(files, tmp_path)
+    assert report["decoded"] == 5 and images.shape == (5, 12, 12, 1)

@@ -12,6 +12,7 @@ __all__ = [
     "DataSource",
     "add_cache_options",
     "configure_loaders",
+    "decoding_processes",
     "load_images",
     "prepare_cache",
     "resolve_data",
@@ -19,6 +20,8 @@ __all__ = [
 ]
 
 _CSV_COLUMNS = ("path", "label", "patient")
+# Memory set aside per decoding process when "all cores" are asked for.
+_MEMORY_PER_DECODER = 2**30
 
 
 @dataclass
@@ -260,14 +263,13 @@ def load_images(paths, image_size, *, cache_dir, n_jobs, memory_limit, log, quie
     are decoded by ``n_jobs`` processes (-1: all cores), each holding one
     full-resolution image at a time.
     """
-    from joblib import effective_n_jobs
-
     from mammoclf import DicomLoader, Resizer
 
+    n_jobs = decoding_processes(n_jobs)
     where = "no cache" if cache_dir is None else f"cache {cache_dir}"
     log(
         f"decoding and resizing {len(paths)} images to {image_size} px "
-        f"({effective_n_jobs(n_jobs)} processes, {where}) ..."
+        f"({n_jobs} processes, {where}) ..."
     )
     loader = DicomLoader(
         n_jobs=n_jobs,
@@ -286,6 +288,23 @@ def load_images(paths, image_size, *, cache_dir, n_jobs, memory_limit, log, quie
     return images
 
 
+def decoding_processes(n_jobs):
+    """``n_jobs`` as a count; all cores (-1) only as far as memory allows.
+
+    A decoding process peaks at about 300 MB on a 4,500 x 3,000 mammogram
+    (benchmarks/bench_scale.py); with 1 GiB of available memory per process
+    decoding never competes with training for memory.
+    """
+    import psutil
+    from joblib import effective_n_jobs
+
+    count = effective_n_jobs(n_jobs)
+    if n_jobs is not None and n_jobs < 0:
+        affordable = psutil.virtual_memory().available // _MEMORY_PER_DECODER
+        count = max(1, min(count, int(affordable)))
+    return count
+
+
 def configure_loaders(model, args, log):
     """Point a saved pipeline's loader at this run's cache and decoding processes."""
     from mammoclf import DicomLoader
@@ -293,7 +312,7 @@ def configure_loaders(model, args, log):
     cache_dir = prepare_cache(args, log)
     for name, step in model.steps[:-1]:
         if hasattr(step, "n_jobs"):
-            model.set_params(**{f"{name}__n_jobs": args.n_jobs})
+            model.set_params(**{f"{name}__n_jobs": decoding_processes(args.n_jobs)})
         if isinstance(step, DicomLoader):
             model.set_params(
                 **{

@@ -109,3 +109,24 @@ def test_memory_limit_sizes(text, expected):
 def test_bad_memory_limit_sizes(text):
     with pytest.raises(argparse.ArgumentTypeError, match="such as 8G"):
         _memory_size(text)
+
+
+def test_all_cores_only_as_far_as_memory_allows(monkeypatch):
+    import os
+
+    import psutil
+
+    from mammoclf.cli import _data
+
+    assert _data.decoding_processes(1) == 1
+    assert (
+        _data.decoding_processes(-1)
+        == min(os.cpu_count(), psutil.virtual_memory().available // 2**30)
+        or _data.decoding_processes(-1) == 1
+    )
+
+    class Tight:
+        available = 2**30 // 2
+
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: Tight)
+    assert _data.decoding_processes(-1) == 1

@@ -177,5 +177,6 @@ def test_the_summary_states_the_threshold_each_fold_model_applied(tuned_comparis
     )
     shown = table.display.set_index("model").loc["tuned", "cross-validation"]
     low, high = sorted(model.best_threshold_ for model in fitted)
-    assert shown.startswith(f"{low:.3f}")
+    expected = f"{low:.3f}" if low == high else f"{low:.3f} to {high:.3f} (per fold)"
+    assert shown == expected
     assert "TunedThresholdClassifierCV" in table.display["chosen by"].iloc[0]

@@ -54,6 +54,12 @@ _CLINICAL = {
 #: Names of the clinical metrics, in the order tables show them.
 CLINICAL_METRICS = tuple(_CLINICAL)
 
+# Ratios whose denominator can be zero in a fold or a bootstrap resample (no
+# malignant case, no malignant call, ...). Their scorers return NaN there, not
+# scikit-learn's 0.0: a 0.0 would enter fold means as a real score and bias
+# them; a NaN is left out and counted as an undefined fold.
+_UNDEFINED_AS_NAN = ("sensitivity", "specificity", "ppv", "npv")
+
 
 class ClinicalScorer:
     """A scorer for a metric of labels or positive-class scores.
@@ -181,7 +187,12 @@ def make_clinical_scorer(
     score_func : callable or str
         A metric ``score_func(y_true, y, **kwargs)``, or the name of a
         clinical metric (one of :data:`CLINICAL_METRICS`), in which case
-        ``response`` is taken from the metric.
+        ``response`` is taken from the metric. Named sensitivity,
+        specificity, PPV and NPV scorers return NaN where the metric is
+        undefined (``zero_division=np.nan``, e.g. PPV of a fold without
+        malignant calls) instead of scikit-learn's 0.0, which would bias a
+        mean over folds; pass ``zero_division`` to choose otherwise. ROC AUC
+        is NaN without both classes anyway.
     response : {"predict", "score"}, default="predict"
         Whether ``score_func`` takes predicted labels or positive-class
         scores. Ignored for metric names.
@@ -217,6 +228,8 @@ def make_clinical_scorer(
                 f"Unknown clinical metric {score_func!r}; choose from "
                 f"{list(CLINICAL_METRICS)} or pass a function."
             )
+        if score_func in _UNDEFINED_AS_NAN:
+            kwargs = {"zero_division": np.nan, **kwargs}
         score_func, response = _CLINICAL[score_func]
     if not callable(score_func):
         raise TypeError(

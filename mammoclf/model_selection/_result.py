@@ -5,7 +5,6 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
 from mammoclf.model_selection._summary import (
     _CI_METHOD_NAMES,
@@ -209,26 +208,37 @@ class ComparisonResult:
         self,
         *,
         metrics=None,
-        ci_method="corrected_t",
+        ci_method="logit_t",
         confidence_level=0.95,
         n_resamples=1000,
         random_state=0,
     ):
         """Mean, standard deviation and CI of every metric for every model.
 
+        A split in which a metric is undefined (NaN: PPV without malignant
+        calls, AUC of a single-class test fold, ...) is left out of that
+        metric's mean, standard deviation and t interval, never counted as
+        0; ``n_defined`` says how many splits remained.
+
         Parameters
         ----------
         metrics : sequence of str, default=None
             Subset of :attr:`metric_names`; None means all.
-        ci_method : {"corrected_t", "t", "bootstrap"}, default="corrected_t"
+        ci_method : {"logit_t", "corrected_t", "t", "bootstrap"}, \
+                default="logit_t"
+            ``"logit_t"``: the ``"corrected_t"`` interval built on the logit
+            scale (delta method) for the clinical metrics, which are bounded
+            by [0, 1], so the interval stays inside [0, 1]; other metrics
+            get ``"corrected_t"``. See :func:`mammoclf.stats.fold_mean_ci`.
             ``"corrected_t"``: interval for the mean fold score with the
             Nadeau-Bengio corrected variance ``(1/J + n_test/n_train) s^2``
             and ``J - 1`` degrees of freedom (widens for the overlap of
-            training sets). ``"t"``: the naive interval ``s / sqrt(J)``,
-            too narrow on CV folds. ``"bootstrap"``: percentile interval of
-            the metric on the pooled out-of-fold predictions of repeat 0,
-            resampling patients (``groups``) or images; note that it is then
-            an interval for the pooled metric, not for the fold mean.
+            training sets); it can leave [0, 1] near a bound. ``"t"``: the
+            naive interval ``s / sqrt(J)``, too narrow on CV folds.
+            ``"bootstrap"``: percentile interval of the metric on the pooled
+            out-of-fold predictions of repeat 0, resampling patients
+            (``groups``) or images; note that it is then an interval for the
+            pooled metric, not for the fold mean.
         confidence_level : float, default=0.95
             Level of the intervals.
         n_resamples : int, default=1000
@@ -240,7 +250,8 @@ class ComparisonResult:
         -------
         table : pandas.DataFrame
             Index (metric, model); columns ``mean``, ``sd``, ``ci_low``,
-            ``ci_high`` and ``n_splits``.
+            ``ci_high``, ``n_splits`` and ``n_defined`` (splits where the
+            metric is defined).
         """
         metrics = list(self.metric_names if metrics is None else metrics)
         unknown = [m for m in metrics if m not in self.metric_names]
@@ -258,36 +269,58 @@ class ComparisonResult:
         for metric in metrics:
             table = self.fold_scores(metric)
             for model in self.model_names:
-                values = table[model].to_numpy(dtype=float)
-                mean, sd = values.mean(), values.std(ddof=1)
+                interval = self._fold_interval(
+                    table[model].to_numpy(dtype=float),
+                    metric,
+                    ci_method,
+                    confidence_level,
+                )
+                low, high = interval.ci_low, interval.ci_high
                 if ci_method == "bootstrap":
                     low, high = self._bootstrap_ci(
                         model, metric, confidence_level, n_resamples, random_state
                     )
-                else:
-                    low, high = self._t_interval(
-                        mean, sd, values.size, ci_method, confidence_level
+                rows.append(
+                    (
+                        metric,
+                        model,
+                        interval.mean,
+                        interval.sd,
+                        low,
+                        high,
+                        interval.n_splits,
+                        interval.n_defined,
                     )
-                rows.append((metric, model, mean, sd, low, high, values.size))
+                )
         frame = pd.DataFrame(
             rows,
-            columns=["metric", "model", "mean", "sd", "ci_low", "ci_high", "n_splits"],
+            columns=[
+                "metric",
+                "model",
+                "mean",
+                "sd",
+                "ci_low",
+                "ci_high",
+                "n_splits",
+                "n_defined",
+            ],
         )
         return frame.set_index(["metric", "model"])
 
-    def _t_interval(self, mean, sd, n_splits, ci_method, confidence_level):
-        """t interval of a mean fold score, naive or with the corrected variance."""
-        from mammoclf.stats import corrected_variance_factor
+    def _fold_interval(self, values, metric, ci_method, confidence_level):
+        """Mean, sd and t interval of the defined fold scores of one metric."""
+        from mammoclf.metrics import CLINICAL_METRICS
+        from mammoclf.stats import fold_mean_ci
 
-        if ci_method == "corrected_t":
-            factor = corrected_variance_factor(
-                n_splits, n_train=self.n_train, n_test=self.n_test
-            )
-        else:
-            factor = 1 / n_splits
-        half = _st.t.ppf(0.5 + confidence_level / 2, n_splits - 1) * sd
-        half *= np.sqrt(factor)
-        return mean - half, mean + half
+        bounded = ci_method == "logit_t" and metric in CLINICAL_METRICS
+        corrected = ci_method in ("logit_t", "corrected_t")
+        return fold_mean_ci(
+            values,
+            n_train=self.n_train if corrected else None,
+            n_test=self.n_test if corrected else None,
+            scale="logit" if bounded else "identity",
+            confidence_level=confidence_level,
+        )
 
     def _bootstrap_ci(self, model, metric, confidence_level, n_resamples, random_state):
         from mammoclf.metrics import CLINICAL_METRICS, make_clinical_scorer
@@ -350,8 +383,13 @@ class ComparisonResult:
         reference=None,
         repeat=0,
         confidence_level=0.95,
+        clustered="auto",
     ):
-        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`."""
+        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`.
+
+        DeLong's and McNemar's tests are clustered by patient when the
+        comparison has groups (``clustered="auto"``).
+        """
         from mammoclf.stats import pairwise_tests
 
         return pairwise_tests(
@@ -363,6 +401,7 @@ class ComparisonResult:
             reference=reference,
             repeat=repeat,
             confidence_level=confidence_level,
+            clustered=clustered,
         )
 
     def summary(
@@ -373,7 +412,7 @@ class ComparisonResult:
         test_metric=None,
         correction="holm",
         alpha=0.05,
-        ci_method="corrected_t",
+        ci_method="logit_t",
         confidence_level=0.95,
         omnibus=None,
         metric_labels=None,
@@ -409,6 +448,9 @@ class ComparisonResult:
             each on every pair of models, p-values adjusted per test; empty
             for none. None means the corrected t-test on ``test_metric``,
             plus DeLong's test when every model has positive-class scores.
+            DeLong's and McNemar's tests are the clustered versions
+            (Obuchowski 1997 and 1998) when the comparison has patient
+            groups, as :func:`mammoclf.stats.pairwise_tests` does.
             An explicitly requested test that the comparison cannot run
             (DeLong without scores, 5x2cv without 5 x 2 splits) is an error.
         test_metric : str, default=None
@@ -418,8 +460,12 @@ class ComparisonResult:
             Multiple-comparison adjustment across the pairs of each test.
         alpha : float, default=0.05
             Family-wise error rate of the ``reject`` column.
-        ci_method : {"corrected_t", "t", "bootstrap"}, default="corrected_t"
-            Interval of the scores table, see :meth:`summary_frame`.
+        ci_method : {"logit_t", "corrected_t", "t", "bootstrap"}, \
+                default="logit_t"
+            Interval of the scores table, see :meth:`summary_frame`: by
+            default the Nadeau-Bengio corrected t interval on the logit
+            scale, inside [0, 1]; ``"corrected_t"`` gives it on the original
+            scale (which can leave [0, 1]). The caption names the method.
         confidence_level : float, default=0.95
             Level of all intervals.
         omnibus : sequence of str, default=None

@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from mammoclf.metrics import CLINICAL_METRICS
 from mammoclf.model_selection._evaluation_tables import (
     breast_table,
     calibration_table,
@@ -66,6 +67,8 @@ from mammoclf.utils._formatting import (
 __all__ = ["SUMMARY_TABLES", "ComparisonSummary", "SummaryOptions", "SummaryTable"]
 
 _CI_METHOD_NAMES = {
+    "logit_t": "t interval with the Nadeau-Bengio corrected variance on the "
+    "logit scale, inside [0, 1]",
     "corrected_t": "t interval with the Nadeau-Bengio corrected variance",
     "t": "naive t interval (assumes independent folds; too narrow)",
     "bootstrap": "patient-level bootstrap of pooled out-of-fold predictions (repeat 0)",
@@ -107,28 +110,49 @@ def _metrics_table(result, options):
         ci_method=options.ci_method,
         confidence_level=options.confidence_level,
     )
+    unit = "folds" if result.n_repeats == 1 else "splits"
     cells = {}
     for (metric, model), row in scores.iterrows():
-        cells.setdefault(options.label(metric), {})[model] = format_mean_sd_interval(
+        cell = format_mean_sd_interval(
             row["mean"], row["sd"], row["ci_low"], row["ci_high"]
         )
+        n_defined, n_splits = int(row["n_defined"]), int(row["n_splits"])
+        if n_defined < n_splits:
+            cell += f" ({n_defined} of {n_splits} {unit})"
+        cells.setdefault(options.label(metric), {})[model] = cell
     display = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
     notes = []
+    if (scores["n_defined"] < scores["n_splits"]).any():
+        notes.append(
+            f"'(k of n {unit})': the metric is undefined in the other {unit} "
+            "(e.g. PPV without malignant calls, AUC of a single-class fold); "
+            "mean, sd and interval use the defined ones, and an undefined "
+            f"{unit[:-1]} is never counted as 0."
+        )
     if (
-        options.ci_method != "bootstrap"
+        options.ci_method in ("corrected_t", "t")
         and ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
     ):
         notes.append(
             "Some t intervals extend beyond [0, 1]: with few splits and scores "
             "near a bound the normal approximation is poor; they are shown "
-            "unclipped (ci_method='bootstrap' respects the bounds)."
+            "unclipped (the default ci_method='logit_t' respects the bounds)."
         )
+    if options.ci_method == "logit_t":
+        interval = (
+            f"{_CI_METHOD_NAMES['logit_t']} (metrics not bounded by [0, 1]: on "
+            "the original scale)"
+            if any(m not in CLINICAL_METRICS for m in options.metrics)
+            else _CI_METHOD_NAMES["logit_t"]
+        )
+    else:
+        interval = _CI_METHOD_NAMES[options.ci_method]
     return SummaryTable(
         title="Table 1: classification performance",
         caption=(
-            f"Mean ± standard deviation over splits [{options.level_percent}% CI: "
-            f"{_CI_METHOD_NAMES[options.ci_method]}]. Each split's score is "
-            "computed from its out-of-fold predictions."
+            f"Mean ± standard deviation over {unit} [{options.level_percent}% CI: "
+            f"{interval}]. Each {unit[:-1]}'s score is computed from its "
+            "out-of-fold predictions."
         ),
         data=scores,
         display=display.rename_axis("metric").reset_index(),
@@ -167,7 +191,8 @@ def _format_tests(tests, correction):
                 "metric": row["metric"],
                 "model A": row["model_a"],
                 "model B": row["model_b"],
-                "test": _TEST_NAMES.get(row["test_key"], row["test"]),
+                "test": _TEST_NAMES.get(row["test_key"], row["test"])
+                + (" (clustered)" if row["test"].startswith("Clustered") else ""),
                 "statistic": f"{result.statistic_name}{format_df(result.df)} = "
                 f"{format_number(row['statistic'])}",
                 "p": format_pvalue(row["pvalue"], prefix=False),
@@ -185,8 +210,16 @@ def _pairwise_notes(result, options, n_pairs):
         (
             f"p-values adjusted with {options.correction} across the {n_pairs} "
             "pair(s) of each test. Corrected t: Nadeau-Bengio resampled t-test on "
-            f"{options.test_metric} fold scores. DeLong and McNemar use the pooled "
-            "out-of-fold predictions of repeat 0 and assume independent images."
+            f"{options.test_metric} fold scores. "
+            + (
+                "DeLong and McNemar use the pooled out-of-fold predictions of "
+                "repeat 0, clustered by patient (Obuchowski 1997; Obuchowski "
+                "1998), because a patient's images are correlated."
+                if result.groups is not None
+                else "DeLong and McNemar use the pooled out-of-fold predictions "
+                "of repeat 0 and assume independent images (no patient groups "
+                "were given)."
+            )
         )
     ]
     if "paired_t" in options.pairwise:

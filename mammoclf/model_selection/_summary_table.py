@@ -81,7 +81,7 @@ class SummaryOptions:
     test_metric: str
     correction: str = "holm"
     alpha: float = 0.05
-    ci_method: str = "corrected_t"
+    ci_method: str = "logit_t"
     confidence_level: float = 0.95
     metric_labels: dict = field(default_factory=dict)
     calibration: bool = False

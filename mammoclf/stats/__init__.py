@@ -13,16 +13,21 @@ Which test when (details in ``docs/user_guide/evaluation.md``):
 * three or more models: :func:`friedman_test` or
   :func:`anova_repeated_measures`, then pairwise tests with
   :func:`adjust_pvalues` (Holm);
-* the same cases' predictions: :func:`delong_test` (AUCs),
-  :func:`mcnemar_test` (accuracy);
+* the same images' predictions: :func:`delong_test` (AUCs),
+  :func:`mcnemar_test` (accuracy), with ``groups`` (patient ids) for the
+  clustered versions (Obuchowski 1997 and 1998), which keep their level
+  when patients have several correlated images;
 * a CI for any metric respecting patients: :func:`bootstrap_ci` with
-  ``groups``.
+  ``groups``; a CI of a mean of fold scores inside [0, 1]:
+  :func:`fold_mean_ci`.
 
 :func:`pairwise_tests` and :func:`omnibus_test` run them on a
 :class:`~mammoclf.model_selection.ComparisonResult`.
 """
 
 from mammoclf.stats._bootstrap import adjust_pvalues, bootstrap_ci
+from mammoclf.stats._delong import delong_roc_covariance, delong_test
+from mammoclf.stats._intervals import FoldMeanInterval, fold_mean_ci
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -33,7 +38,7 @@ from mammoclf.stats._paired import (
     wilcoxon_test,
 )
 from mammoclf.stats._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
-from mammoclf.stats._predictions import delong_roc_covariance, delong_test, mcnemar_test
+from mammoclf.stats._predictions import mcnemar_test
 from mammoclf.stats._results import (
     BootstrapResult,
     HypothesisTestResult,
@@ -43,6 +48,7 @@ from mammoclf.stats._results import (
 __all__ = [
     "PAIRWISE_TESTS",
     "BootstrapResult",
+    "FoldMeanInterval",
     "HypothesisTestResult",
     "PValueAdjustment",
     "adjust_pvalues",
@@ -54,6 +60,7 @@ __all__ = [
     "delong_roc_covariance",
     "delong_test",
     "f_test_5x2cv",
+    "fold_mean_ci",
     "friedman_test",
     "mcnemar_test",
     "omnibus_test",

@@ -1,5 +1,6 @@
 """Patient-level (cluster) bootstrap confidence intervals, and p-value adjustment."""
 
+import functools
 import inspect
 import warnings
 from numbers import Integral, Real
@@ -16,7 +17,11 @@ __all__ = ["adjust_pvalues", "bootstrap_ci"]
 
 def _metric_function(metric):
     if isinstance(metric, str):
-        return make_clinical_scorer(metric).score_func, metric
+        # The named scorer's options make undefined resamples NaN (e.g. PPV
+        # without malignant calls), so they are dropped and counted below
+        # rather than entering the interval as 0.0.
+        scorer = make_clinical_scorer(metric)
+        return functools.partial(scorer.score_func, **scorer.kwargs), metric
     if callable(metric):
         return metric, getattr(metric, "__name__", "metric")
     raise TypeError(
@@ -49,8 +54,10 @@ def bootstrap_ci(
     a random sample of the target population; it can undercover for small
     numbers of patients and for metrics near their bounds (e.g. AUC near 1).
     Resamples on which the metric is undefined (a resample without
-    malignant cases has no sensitivity or AUC) are dropped and counted in
-    ``n_failed``, with a warning.
+    malignant cases has no sensitivity or AUC; one without malignant calls
+    has no PPV) are dropped and counted in ``n_failed``, with a warning; a
+    callable ``metric`` marks them by returning NaN or raising
+    ``ValueError``. Named metrics never count them as 0.0.
 
     Parameters
     ----------

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from mammoclf.stats._numerics import is_round_off, snap_to_tolerance
 from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = ["anova_oneway", "anova_repeated_measures", "friedman_test"]
@@ -53,6 +54,50 @@ def _compared(names, metric, n_folds):
     return f"{metric}: {', '.join(repr(n) for n in names)} ({n_folds} folds)"
 
 
+def _describe_degenerate(values):
+    """Say in words why a table of scores leaves nothing to test against."""
+    spread = np.sqrt(((values - values.mean()) ** 2).mean())
+    if is_round_off(spread, values):
+        return f"all {values.size} scores are equal ({values.flat[0]:.4g})"
+    rows_constant = is_round_off(values.std(axis=1).max(), values)
+    columns_constant = is_round_off(values.std(axis=0).max(), values)
+    if rows_constant:
+        return (
+            "every model has the same score within each fold: the scores vary "
+            "only between folds, so there is no difference between models at all"
+        )
+    if columns_constant:
+        return (
+            "every model has the same score in every fold: the models differ, "
+            "but by exactly the same amounts in each fold, so there is no "
+            "fold-to-fold variation to judge the differences against"
+        )
+    return (
+        "the differences between models are exactly the same in every fold "
+        "(fold and model effects add up without residual), so there is no "
+        "fold-to-fold variation to judge them against"
+    )
+
+
+def _undefined(test, names, metric, values, df, effect_name, reason):
+    warnings.warn(
+        f"{test} is undefined (statistic and p-value are NaN): {reason}.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return HypothesisTestResult(
+        test=test,
+        compared=_compared(names, metric, values.shape[0]),
+        statistic=np.nan,
+        pvalue=np.nan,
+        statistic_name="chi2" if test == "Friedman test" else "F",
+        df=df,
+        effect_size=np.nan,
+        effect_size_name=effect_name,
+        details={"undefined": reason},
+    )
+
+
 def anova_oneway(scores, *, metric="score"):
     """One-way ANOVA of fold scores across models, as the study reported it.
 
@@ -84,19 +129,26 @@ def anova_oneway(scores, *, metric="score"):
     ((2.0, 6.0), 39.0)
     """
     values, names = _score_table(scores)
-    result = _st.f_oneway(*values.T)
-    grand = values.mean()
-    ss_between = (values.shape[0] * (values.mean(axis=0) - grand) ** 2).sum()
-    ss_total = ((values - grand) ** 2).sum()
+    test = "One-way ANOVA (ignores the pairing of folds)"
     n_models, n_total = values.shape[1], values.size
+    df = (float(n_models - 1), float(n_total - n_models))
+    grand = values.mean()
+    ss_total = ((values - grand) ** 2).sum()
+    # "ss_total > 0" is beaten by round-off (1e-33 of all-equal 0.8s gave an
+    # eta squared of 1.0): compare the spread with the shared tolerance.
+    if is_round_off(np.sqrt(ss_total / n_total), values):
+        reason = f"all {n_total} scores are equal ({values.flat[0]:.4g})"
+        return _undefined(test, names, metric, values, df, "eta squared", reason)
+    result = _st.f_oneway(*values.T)
+    ss_between = (values.shape[0] * (values.mean(axis=0) - grand) ** 2).sum()
     return HypothesisTestResult(
-        test="One-way ANOVA (ignores the pairing of folds)",
+        test=test,
         compared=_compared(names, metric, values.shape[0]),
         statistic=float(result.statistic),
         pvalue=float(result.pvalue),
         statistic_name="F",
-        df=(float(n_models - 1), float(n_total - n_models)),
-        effect_size=float(ss_between / ss_total) if ss_total > 0 else np.nan,
+        df=df,
+        effect_size=float(ss_between / ss_total),
         effect_size_name="eta squared",
     )
 
@@ -154,25 +206,17 @@ def anova_repeated_measures(scores, *, metric="score"):
         - values.mean(axis=0, keepdims=True)
         + values.mean()
     )
-    if np.allclose(residuals, 0.0, atol=1e-12 * max(1.0, float(np.abs(values).max()))):
-        # No within-fold variation left: F = 0/0. AnovaRM would print a
-        # rounding artefact (even a negative F) instead.
-        warnings.warn(
-            "The scores vary only between folds or only between models: the "
-            "repeated-measures ANOVA is undefined (F and p are NaN).",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return HypothesisTestResult(
-            test="Repeated-measures ANOVA (folds as subjects)",
-            compared=_compared(names, metric, n_folds),
-            statistic=np.nan,
-            pvalue=np.nan,
-            statistic_name="F",
-            df=(float(n_models - 1), float((n_models - 1) * (n_folds - 1))),
-            effect_size=np.nan,
-            effect_size_name="partial eta squared",
-            details={"undefined": "the error mean square is zero"},
+    if is_round_off(np.abs(residuals).max(), values):
+        # No within-fold variation left: F = x/0. AnovaRM would print a
+        # rounding artefact (even a negative F) or numpy's "invalid value".
+        return _undefined(
+            "Repeated-measures ANOVA (folds as subjects)",
+            names,
+            metric,
+            values,
+            (float(n_models - 1), float((n_models - 1) * (n_folds - 1))),
+            "partial eta squared",
+            _describe_degenerate(values),
         )
     table = (
         AnovaRM(long, depvar="score", subject="fold", within=["model"])
@@ -225,9 +269,26 @@ def friedman_test(scores, *, metric="score"):
     (6.0, 1.0)
     """
     values, names = _score_table(scores, min_models=3)
-    result = _st.friedmanchisquare(*values.T)
     n_folds, n_models = values.shape
-    ranks = _st.rankdata(values, axis=1).mean(axis=0)
+    # Scores equal up to round-off must tie, as in wilcoxon_test.
+    snapped = snap_to_tolerance(values)
+    if np.all(snapped == snapped[:, :1]):
+        reason = (
+            f"all {values.size} scores are equal ({values.flat[0]:.4g})"
+            if np.all(snapped == snapped.flat[0])
+            else "every fold gives all models the same score"
+        )
+        return _undefined(
+            "Friedman test",
+            names,
+            metric,
+            values,
+            float(n_models - 1),
+            "Kendall's W",
+            reason + ", so all ranks are tied",
+        )
+    result = _st.friedmanchisquare(*snapped.T)
+    ranks = _st.rankdata(snapped, axis=1).mean(axis=0)
     return HypothesisTestResult(
         test="Friedman test",
         compared=_compared(names, metric, n_folds),

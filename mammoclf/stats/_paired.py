@@ -11,6 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import stats as _st
 
+from mammoclf.stats._numerics import RELATIVE_TOLERANCE, is_round_off, snap_to_tolerance
 from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = [
@@ -67,16 +68,17 @@ def _compared(labels, metric, n, unit="paired folds"):
 def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, details):
     """t statistic, p-value and CI of the mean difference from its standard error."""
     # Differences equal up to float round-off (1e-17 spread) would give an
-    # absurd t of 1e16; treat them as exactly constant.
-    if se <= 1e-12 * max(1.0, abs(mean)):
+    # absurd t of 1e16; treat them as exactly constant. The interval is then
+    # undefined too: a zero-width CI would claim certainty the data lack.
+    if is_round_off(se, mean):
         warnings.warn(
             f"{test}: the fold-score differences have zero variance, so the t "
-            "statistic is undefined; statistic and p-value are NaN.",
+            "statistic and its confidence interval are undefined (NaN).",
             RuntimeWarning,
             stacklevel=3,
         )
         t = pvalue = np.nan
-        ci = (mean, mean)
+        ci = (np.nan, np.nan)
     else:
         t = mean / se
         distribution = _st.t(dof)
@@ -165,7 +167,7 @@ def paired_ttest(
         alternative=alternative,
         confidence_level=confidence_level,
         compared=_compared(labels, metric, d.size),
-        details={"cohens_dz": float(d.mean() / sd) if sd > 0 else np.nan},
+        details={"cohens_dz": np.nan if is_round_off(sd, d) else float(d.mean() / sd)},
     )
 
 
@@ -290,7 +292,10 @@ def _five_by_two(scores_a, scores_b):
     d = a - b
     mean_per_replication = d.mean(axis=1, keepdims=True)
     variances = ((d - mean_per_replication) ** 2).sum(axis=1)
-    return d, variances
+    # The same relative tolerance as the other t-tests: within-replication
+    # spreads of 1e-17 are round-off, not variance (else t = 1e15).
+    degenerate = is_round_off(np.sqrt(variances.mean()), d)
+    return d, variances, degenerate
 
 
 def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
@@ -330,12 +335,12 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
     >>> round(r.statistic, 3), round(r.pvalue, 4)
     (3.0, 0.0301)
     """
-    d, variances = _five_by_two(scores_a, scores_b)
+    d, variances, degenerate = _five_by_two(scores_a, scores_b)
     denominator = np.sqrt(variances.mean())
-    if denominator == 0:
+    if degenerate:
         warnings.warn(
-            "5x2cv t-test: all within-replication variances are zero; the "
-            "statistic is undefined (NaN).",
+            "5x2cv t-test: all within-replication variances are zero (up to "
+            "round-off); the statistic is undefined (NaN).",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -390,12 +395,12 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     >>> round(r.statistic, 2), round(r.pvalue, 4)
     (5.6, 0.0355)
     """
-    d, variances = _five_by_two(scores_a, scores_b)
+    d, variances, degenerate = _five_by_two(scores_a, scores_b)
     denominator = 2 * variances.sum()
-    if denominator == 0:
+    if degenerate:
         warnings.warn(
-            "5x2cv F-test: all within-replication variances are zero; the "
-            "statistic is undefined (NaN).",
+            "5x2cv F-test: all within-replication variances are zero (up to "
+            "round-off); the statistic is undefined (NaN).",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -430,6 +435,23 @@ def wilcoxon_test(
     non-zero differences the smallest two-sided p-value is 0.0625, so
     5-fold CV can never reach p < 0.05.
 
+    Ties: tied absolute differences get midranks (Wilcoxon 1945; Hollander,
+    Wolfe and Chicken 2014, ch. 3). Differences that are equal on paper
+    often differ in binary floating point (``0.9 - 0.8`` and ``0.7 - 0.8``
+    are 0.1 and -0.1 up to 1e-17), so the differences are first rounded to
+    a grid of ``1e-12`` times the scores' scale (their largest magnitude,
+    at least 1): magnitudes within that tolerance tie, and differences
+    within it of zero count as zeros.
+
+    p-values are scipy's: the exact null distribution for up to 50 pairs
+    without ties or zeros; the exact permutation distribution of the
+    midrank statistic for up to 13 pairs with ties or zeros; otherwise the
+    normal approximation with the tie-corrected variance and **without**
+    continuity correction (scipy's default). R's ``wilcox.test`` applies a
+    continuity correction of 1/2 by default and uses the normal
+    approximation whenever there are ties, so its p-values differ somewhat
+    on such data.
+
     Parameters
     ----------
     scores_a, scores_b : array-like of shape (n_folds,)
@@ -457,7 +479,7 @@ def wilcoxon_test(
     """
     _check_options(alternative, 0.95)
     a, b = _check_paired(scores_a, scores_b)
-    d = a - b
+    d = snap_to_tolerance(a - b, a, b)
     nonzero = d[d != 0]
     if nonzero.size == 0:
         # Like the t-tests on zero variance: an undefined result, not an
@@ -479,7 +501,7 @@ def wilcoxon_test(
             alternative=alternative,
             details={"n_nonzero": 0, "undefined": "all paired differences are zero"},
         )
-    result = _st.wilcoxon(a, b, zero_method="wilcox", alternative=alternative)
+    result = _st.wilcoxon(d, zero_method="wilcox", alternative=alternative)
     ranks = _st.rankdata(np.abs(nonzero))
     r_plus, r_minus = ranks[nonzero > 0].sum(), ranks[nonzero < 0].sum()
     return HypothesisTestResult(
@@ -494,5 +516,6 @@ def wilcoxon_test(
         details={
             "n_nonzero": int(nonzero.size),
             "median_difference": float(np.median(d)),
+            "tie_tolerance": RELATIVE_TOLERANCE,
         },
     )

@@ -1,12 +1,16 @@
 """Tests across all models of a :class:`~mammoclf.model_selection.ComparisonResult`."""
 
+import dataclasses
 import itertools
+import warnings
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
 from mammoclf.stats._bootstrap import adjust_pvalues
+from mammoclf.stats._delong import delong_test
+from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -15,7 +19,8 @@ from mammoclf.stats._paired import (
     paired_ttest_5x2cv,
     wilcoxon_test,
 )
-from mammoclf.stats._predictions import delong_test, mcnemar_test
+from mammoclf.stats._predictions import mcnemar_test
+from mammoclf.stats._results import HypothesisTestResult
 
 __all__ = ["PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"]
 
@@ -87,55 +92,136 @@ def _five_by_two_scores(result, metric):
     return table
 
 
-def _one_pair(result, test, metric, first, second, repeat, confidence_level):
-    labels = (first, second)
+def _patient_groups(result, clustered):
+    """Patient ids for the prediction tests, or None for the image-level ones."""
+    if clustered not in ("auto", True, False):
+        raise ValueError(f"clustered must be 'auto', True or False; got {clustered!r}.")
+    has_groups = getattr(result, "groups", None) is not None
+    if clustered is True and not has_groups:
+        raise ValueError(
+            "clustered=True needs patient groups: run compare_models(..., "
+            "groups=patient_ids)."
+        )
+    return has_groups and clustered is not False
+
+
+def _prediction_test(result, test, first, second, repeat, clustered, level):
+    try:
+        return _run_prediction_test(
+            result, test, first, second, repeat, clustered, level
+        )
+    except TooFewCasesError as exc:
+        # One pair that cannot be tested (e.g. a single malignant patient)
+        # should not stop the other rows of a summary: NaN, and say why.
+        warnings.warn(
+            f"{test} test of {first!r} vs {second!r} is undefined: {exc}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        name = {"delong": "DeLong test", "mcnemar": "McNemar test"}[test]
+        return HypothesisTestResult(
+            test=("Clustered " + name if clustered else name) + " (undefined)",
+            compared=f"{_PREDICTION_TEST_METRIC[test]}: {first!r} vs {second!r}",
+            statistic=np.nan,
+            pvalue=np.nan,
+            details={"undefined": str(exc)},
+        )
+
+
+def _run_prediction_test(result, test, first, second, repeat, clustered, level):
+    a = result.out_of_fold(first, repeat=repeat)
+    b = result.out_of_fold(second, repeat=repeat)
+    groups = a["group"].to_numpy() if clustered else None
     if test == "delong":
-        a = result.out_of_fold(first, repeat=repeat)
-        b = result.out_of_fold(second, repeat=repeat)
         return delong_test(
             a["y_true"],
             a["y_score"],
             b["y_score"],
             pos_label=result.pos_label,
-            labels=labels,
-            confidence_level=confidence_level,
+            groups=groups,
+            labels=(first, second),
+            confidence_level=level,
         )
-    if test == "mcnemar":
-        a = result.out_of_fold(first, repeat=repeat)
-        b = result.out_of_fold(second, repeat=repeat)
-        return mcnemar_test(
-            a["y_true"],
-            a["y_pred"],
-            b["y_pred"],
-            labels=labels,
-            confidence_level=confidence_level,
-        )
-    if test in ("5x2cv_t", "5x2cv_f"):
-        table = _five_by_two_scores(result, metric)
-        func = paired_ttest_5x2cv if test == "5x2cv_t" else f_test_5x2cv
-        return func(
-            table[first].to_numpy().reshape(5, 2),
-            table[second].to_numpy().reshape(5, 2),
-            labels=labels,
-            metric=metric,
-        )
+    return mcnemar_test(
+        a["y_true"],
+        a["y_pred"],
+        b["y_pred"],
+        groups=groups,
+        labels=(first, second),
+        confidence_level=level,
+    )
+
+
+def _undefined_pair(test, labels, metric, n_defined, n_splits):
+    warnings.warn(
+        f"{metric} is defined for both {labels[0]!r} and {labels[1]!r} in only "
+        f"{n_defined} of {n_splits} splits: the {test} test needs at least 2; "
+        "its row is NaN.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+    return HypothesisTestResult(
+        test=test,
+        compared=f"{metric}: {labels[0]!r} vs {labels[1]!r} ({n_defined} of "
+        f"{n_splits} splits defined)",
+        statistic=np.nan,
+        pvalue=np.nan,
+        details={"n_defined": n_defined, "n_splits": n_splits},
+    )
+
+
+def _fold_score_test(result, test, metric, first, second, level):
+    labels = (first, second)
     table = result.fold_scores(metric)
     a, b = table[first].to_numpy(), table[second].to_numpy()
+    if test in ("5x2cv_t", "5x2cv_f"):
+        if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+            raise ValueError(
+                f"{metric} is undefined (NaN) in some of the 10 splits of "
+                f"{first!r} or {second!r}; the 5x2cv tests need all of them."
+            )
+        func = paired_ttest_5x2cv if test == "5x2cv_t" else f_test_5x2cv
+        return func(a.reshape(5, 2), b.reshape(5, 2), labels=labels, metric=metric)
+    # A split where the metric is undefined for either model (e.g. PPV of a
+    # fold without malignant calls) has no paired difference: it is left
+    # out, and the result says how many splits were defined.
+    defined = np.isfinite(a) & np.isfinite(b)
+    n_defined, n_splits = int(defined.sum()), int(defined.size)
+    if n_defined < 2:
+        return _undefined_pair(test, labels, metric, n_defined, n_splits)
+    a, b = a[defined], b[defined]
     if test == "corrected_t":
-        return corrected_resampled_ttest(
+        outcome = corrected_resampled_ttest(
             a,
             b,
             n_train=result.n_train,
             n_test=result.n_test,
             labels=labels,
             metric=metric,
-            confidence_level=confidence_level,
+            confidence_level=level,
         )
-    if test == "paired_t":
-        return paired_ttest(
-            a, b, labels=labels, metric=metric, confidence_level=confidence_level
+    elif test == "paired_t":
+        outcome = paired_ttest(
+            a, b, labels=labels, metric=metric, confidence_level=level
         )
-    return wilcoxon_test(a, b, labels=labels, metric=metric)
+    else:
+        outcome = wilcoxon_test(a, b, labels=labels, metric=metric)
+    if n_defined == n_splits:
+        return outcome
+    return dataclasses.replace(
+        outcome,
+        compared=f"{outcome.compared[:-1]}; {metric} undefined in "
+        f"{n_splits - n_defined} of {n_splits} splits, left out)",
+        details={**outcome.details, "n_defined": n_defined, "n_splits": n_splits},
+    )
+
+
+def _one_pair(result, test, metric, first, second, repeat, clustered, level):
+    if test in _PREDICTION_TEST_METRIC:
+        return _prediction_test(result, test, first, second, repeat, clustered, level)
+    if test in ("5x2cv_t", "5x2cv_f"):
+        _five_by_two_scores(result, metric)  # checks the layout
+    return _fold_score_test(result, test, metric, first, second, level)
 
 
 def pairwise_tests(
@@ -148,8 +234,25 @@ def pairwise_tests(
     reference=None,
     repeat=0,
     confidence_level=0.95,
+    clustered="auto",
 ):
     """Run one test on every pair of models and adjust the p-values.
+
+    The tests on pooled out-of-fold predictions, ``"delong"`` and
+    ``"mcnemar"``, are the **clustered** versions whenever the comparison
+    has patient groups (Obuchowski 1997 for DeLong, Obuchowski 1998 for
+    McNemar; see :func:`delong_test` and :func:`mcnemar_test`): a patient's
+    2-4 images are correlated, and the image-level tests then reject a true
+    null hypothesis too often. The ``test`` column names the version used.
+
+    A prediction test that the data cannot support (fewer than 2 patients
+    with a malignant image, say) gives a NaN row with a warning rather than
+    stopping the table.
+
+    Splits in which the metric is undefined for either model of a pair
+    (NaN fold scores, e.g. PPV of a fold without malignant calls) are left
+    out of that pair's fold-score test; its ``compared`` text and
+    ``details["n_defined"]`` say how many splits remained.
 
     Parameters
     ----------
@@ -178,6 +281,12 @@ def pairwise_tests(
         Which repeat's out-of-fold predictions McNemar and DeLong use.
     confidence_level : float, default=0.95
         Level of the effect-size intervals.
+    clustered : "auto" or bool, default="auto"
+        For ``"delong"`` and ``"mcnemar"``: ``"auto"`` uses the clustered
+        tests when the comparison has groups and the image-level tests
+        otherwise; ``False`` forces the image-level tests (they assume
+        independent images, so their p-values are optimistic with several
+        images per patient); ``True`` requires groups.
 
     Returns
     -------
@@ -195,6 +304,7 @@ def pairwise_tests(
             f"confidence_level must be in (0, 1); got {confidence_level!r}."
         )
     metric = _resolve_metric(result, test, metric)
+    clustered = _patient_groups(result, clustered)
     names = list(result.model_names)
     if len(names) < 2:
         raise ValueError("Pairwise tests need at least two models.")
@@ -205,7 +315,7 @@ def pairwise_tests(
     else:
         raise ValueError(f"reference={reference!r} is not one of the models {names}.")
     outcomes = [
-        _one_pair(result, test, metric, a, b, repeat, confidence_level)
+        _one_pair(result, test, metric, a, b, repeat, clustered, confidence_level)
         for a, b in pairs
     ]
     adjustment = adjust_pvalues(
@@ -235,7 +345,11 @@ def pairwise_tests(
             ]
         )
     table = pd.DataFrame(rows, columns=_COLUMNS)
-    table.attrs.update(correction=correction, alpha=alpha)
+    table.attrs.update(
+        correction=correction,
+        alpha=alpha,
+        clustered=bool(clustered and test in _PREDICTION_TEST_METRIC),
+    )
     return table
 
 
@@ -260,4 +374,17 @@ def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     if test not in _OMNIBUS:
         raise ValueError(f"test must be one of {sorted(_OMNIBUS)}; got {test!r}.")
     metric = _resolve_metric(result, "omnibus", metric)
-    return _OMNIBUS[test](result.fold_scores(metric), metric=metric)
+    table = result.fold_scores(metric)
+    # Splits where the metric is undefined (NaN) for some model are left
+    # out: the tests need complete blocks. The folds count in the result
+    # says how many remained.
+    complete = table.dropna()
+    if len(complete) < len(table):
+        warnings.warn(
+            f"{metric} is undefined for some model in {len(table) - len(complete)} "
+            f"of {len(table)} splits; the {test} test uses the other "
+            f"{len(complete)}.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return _OMNIBUS[test](complete, metric=metric)

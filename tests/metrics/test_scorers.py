@@ -11,6 +11,7 @@ from mammoclf.metrics import (
     clinical_scorers,
     make_clinical_scorer,
     positive_class_scores,
+    ppv_score,
     sensitivity_score,
 )
 
@@ -58,8 +59,9 @@ def test_scorers_match_sklearn_in_cross_validate(tabular):
 def test_scorer_in_grid_search_refits_on_named_metric(tabular):
     X, y = tabular
     # C=1e-4 shrinks the model to a constant prediction: balanced accuracy 0.5
-    # and no malignant calls, so PPV is undefined (and warned about).
-    with pytest.warns(UndefinedMetricWarning, match="PPV is undefined"):
+    # and no malignant calls, so PPV is undefined: NaN, which scikit-learn
+    # reports as a non-finite test score (not a 0.0 that would rank).
+    with pytest.warns(UserWarning, match="non-finite"):
         search = GridSearchCV(
             LogisticRegression(),
             {"C": [1e-4, 1.0]},
@@ -72,6 +74,29 @@ def test_scorer_in_grid_search_refits_on_named_metric(tabular):
         search.cv_results_["mean_test_balanced_accuracy"][0], 0.5
     )
     assert np.all(np.isfinite(search.cv_results_["mean_test_roc_auc"]))
+    assert np.isnan(search.cv_results_["mean_test_ppv"][0])
+
+
+def test_named_ratio_scorers_return_nan_where_undefined():
+    # One fold's worth of predictions: no malignant case, no malignant call.
+    y_true = np.array(["BENIGN"] * 4)
+    y_pred = np.array(["BENIGN"] * 4)
+    for name in ("sensitivity", "ppv"):
+        scorer = make_clinical_scorer(name, pos_label="MALIGNANT")
+        assert np.isnan(scorer.score_predictions(y_true, y_pred=y_pred))
+    for name in ("specificity", "npv"):
+        scorer = make_clinical_scorer(name, pos_label="MALIGNANT")
+        assert scorer.score_predictions(y_true, y_pred=y_pred) == 1.0
+    # The metric functions keep scikit-learn's convention (0.0, warned).
+    with pytest.warns(UndefinedMetricWarning, match="PPV is undefined"):
+        assert ppv_score(y_true, y_pred, pos_label="MALIGNANT") == 0.0
+    # An explicit choice wins over the scorer's NaN.
+    zero = make_clinical_scorer("ppv", pos_label="MALIGNANT", zero_division=0.0)
+    assert zero.score_predictions(y_true, y_pred=y_pred) == 0.0
+    assert all(
+        np.isnan(s.kwargs.get("zero_division", np.nan))
+        for s in clinical_scorers(metrics=["sensitivity", "npv"]).values()
+    )
 
 
 def test_score_response_prefers_proba_and_orients_decision_function(tabular):

@@ -116,7 +116,10 @@ def test_report_markdown_and_csv_are_views_of_one_summary(summary, tmp_path):
     for row, record in zip(rows, tests.itertuples(), strict=True):
         cells = dict(zip(header, row))
         assert (cells["model A"], cells["model B"]) == (record.model_a, record.model_b)
-        assert cells["test"] == names[record.test_key]
+        # The comparison has patient groups: DeLong and McNemar are clustered.
+        clustered = " (clustered)" if record.test.startswith("Clustered") else ""
+        assert cells["test"] == names[record.test_key] + clustered
+        assert bool(clustered) == (record.test_key in ("delong", "mcnemar"))
         for column, value in (
             ("p", record.pvalue),
             ("p (holm)", record.pvalue_adjusted),
@@ -179,7 +182,17 @@ def test_summary_tables_come_from_the_registry(summary):
         summary.table("calibration")
 
 
-def test_notes_sit_next_to_the_table_they_concern(summary):
+def test_notes_sit_next_to_the_table_they_concern(comparison, summary):
+    # The default intervals (corrected t on the logit scale) stay in [0, 1]...
+    scores = summary.scores
+    assert ((scores["ci_low"] >= 0) & (scores["ci_high"] <= 1)).all()
+    assert "logit scale, inside [0, 1]" in summary.table("metrics").caption
+    assert not summary.table("metrics").notes
+    # ... the corrected t interval on the original scale, still an option,
+    # does not, and says so next to Table 1.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = comparison.summary(tests=_PAIRWISE, ci_method="corrected_t")
     scores = summary.scores
     assert ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
     beyond = summary.table("metrics").notes
@@ -252,4 +265,53 @@ def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(compari
         ).ci
         got = frame.loc[(metric, "nb"), ["ci_low", "ci_high"]].tolist()
         assert got == pytest.approx(list(expected))
+    assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()
+
+
+def test_undefined_folds_are_counted_not_zero():
+    # A model that never calls malignant: its PPV is undefined in every fold;
+    # one that rarely does: undefined in some. Neither counts as 0.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.where(X[:, 0] + 0.8 * rng.normal(size=60) > 0.3, "MALIGNANT", "BENIGN")
+    models = {
+        "never": DummyClassifier(strategy="constant", constant="BENIGN"),
+        "logreg": LogisticRegression(C=0.1),  # calls malignant in 2 of 5 folds
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = compare_models(
+            models, X, y, groups=np.arange(60) // 3, cv=5, random_state=0
+        )
+        summary = result.summary(metrics=["ppv", "sensitivity", "roc_auc"])
+    folds = result.fold_scores("ppv")
+    assert folds["never"].isna().all()
+    scores = summary.scores
+    for model in result.model_names:
+        defined = folds[model].dropna()
+        row = scores.loc[("ppv", model)]
+        assert row["n_defined"] == len(defined) and row["n_splits"] == 5
+        if len(defined):
+            assert row["mean"] == pytest.approx(defined.mean())
+    cells = summary.table("metrics").display.set_index("metric")
+    assert cells.loc["ppv", "never"].endswith("(0 of 5 folds)")
+    assert cells.loc["ppv", "logreg"].endswith("(2 of 5 folds)")
+    assert "never counted as 0" in " ".join(summary.table("metrics").notes)
+    assert "(0 of 5" not in cells.loc["sensitivity", "never"]
+
+
+def test_default_table_one_interval_is_the_corrected_t_on_the_logit_scale(comparison):
+    from scipy import special
+    from scipy import stats as st
+
+    frame = comparison.summary_frame(confidence_level=0.9)  # ci_method="logit_t"
+    ratio = comparison.n_test.mean() / comparison.n_train.mean()
+    for model in comparison.model_names:
+        folds = comparison.fold_scores("sensitivity")[model].dropna().to_numpy()
+        n, m = folds.size, folds.mean()
+        se = np.sqrt((1 / n + ratio) * folds.var(ddof=1))
+        half = st.t.ppf(0.95, n - 1) * se / (m * (1 - m))
+        expected = special.expit(special.logit(m) + np.array([-half, half]))
+        row = frame.loc[("sensitivity", model)]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected))
     assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()

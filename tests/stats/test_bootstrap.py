@@ -103,3 +103,24 @@ def test_adjust_pvalues_leaves_nan_out_of_the_family():
         adjust_pvalues([0.1], method="fdr")
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         adjust_pvalues([1.5])
+
+
+def test_undefined_ratio_resamples_are_dropped_not_zero():
+    # Sensitivity is exactly 1.0; a resample without malignant cases has no
+    # sensitivity. Counted as 0.0 those resamples pulled the interval to 0.
+    y = np.r_[1, 1, 1, np.zeros(27, int)]
+    with pytest.warns(RuntimeWarning, match="undefined on"):
+        r = bootstrap_ci("sensitivity", y, y.copy(), n_resamples=2000, random_state=0)
+    assert r.ci == (1.0, 1.0)
+    assert r.n_failed > 0 and r.distribution.size == 2000 - r.n_failed
+    # Reference: the same resamples drawn by hand, keeping only those with a
+    # malignant case; (27/30)^30 of them (about 4%) have none.
+    rng = np.random.RandomState(0)
+    drawn = [rng.randint(30, size=30) for _ in range(2000)]
+    assert r.n_failed == sum(1 for d in drawn if y[d].sum() == 0)
+    assert 0.02 < r.n_failed / 2000 < 0.07
+    # PPV of a model that rarely calls malignant: no calls, no PPV.
+    calls = np.r_[1, np.zeros(29, int)]
+    with pytest.warns(RuntimeWarning, match="undefined on"):
+        ppv = bootstrap_ci("ppv", y, calls, n_resamples=500, random_state=1)
+    assert ppv.ci == (1.0, 1.0) and ppv.n_failed > 0

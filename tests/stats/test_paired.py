@@ -111,6 +111,61 @@ def test_zero_variance_is_nan_with_warning():
         r = paired_ttest([0.9, 0.8, 0.7], [0.8, 0.7, 0.6])
     assert np.isnan(r.statistic) and np.isnan(r.pvalue)
     assert r.effect_size == pytest.approx(0.1)
+    # The interval is undefined too, not the zero-width (0.1, 0.1).
+    assert np.isnan(r.ci[0]) and np.isnan(r.ci[1])
+    assert np.isnan(r.details["cohens_dz"])
+    with pytest.warns(RuntimeWarning, match="zero variance"):
+        c = corrected_resampled_ttest([0.9, 0.8], [0.8, 0.7], n_train=8, n_test=2)
+    assert np.isnan(c.ci[0]) and np.isnan(c.ci[1])
+
+
+def test_wilcoxon_ties_survive_round_off():
+    # The differences are 0.1, -0.1, 0.2, 0.3, 0.3, 0.35, 0.1 on paper; in
+    # float64 0.9-0.8 and 0.7-0.8 differ in magnitude by about 1e-16, which
+    # broke the three-way tie at 0.1 (W = 3, p = 0.078).
+    a = [0.9, 0.7, 0.3, 0.5, 0.6, 0.95, 0.4]
+    b = [0.8, 0.8, 0.1, 0.2, 0.3, 0.6, 0.3]
+    assert abs(0.9 - 0.8) != abs(0.7 - 0.8)  # the round-off is real
+    r = wilcoxon_test(a, b)
+    # Midranks by hand: |d| = .1 x3 -> 2, .2 -> 4, .3 x2 -> 5.5, .35 -> 7.
+    # The one negative difference has rank 2: W = R- = 2.
+    assert r.statistic == 2.0
+    # Reference: scipy on the exact decimal differences (exact permutation
+    # distribution of the midrank statistic, 2^7 sign patterns).
+    exact = [0.1, -0.1, 0.2, 0.3, 0.3, 0.35, 0.1]
+    reference = stats.wilcoxon(np.round(exact, 2))
+    assert reference.statistic == 2.0
+    assert r.pvalue == pytest.approx(reference.pvalue, rel=1e-12)
+    assert r.pvalue == pytest.approx(0.0625, rel=1e-12)
+    # ... and by enumerating all 2^7 sign patterns of the midranks.
+    ranks = np.array([2, 2, 4, 5.5, 5.5, 7, 2])
+    signs = np.array(np.meshgrid(*[[0, 1]] * 7)).reshape(7, -1).T
+    r_minus = (signs * ranks).sum(axis=1)
+    w = np.minimum(r_minus, ranks.sum() - r_minus)
+    assert r.pvalue == pytest.approx(np.mean(w <= 2.0), rel=1e-12)
+    assert r.effect_size == pytest.approx((26 - 2) / 28)
+    # A difference that is zero up to round-off is a zero (dropped).
+    z = wilcoxon_test([0.3, 0.5, 0.6], [0.1 + 0.2, 0.4, 0.4])
+    assert z.details["n_nonzero"] == 2
+
+
+def test_5x2cv_on_round_off_only_differences_is_nan():
+    # Every difference is 0.1 on paper: t was 1.27e15 and F 1.6e30.
+    a, b = np.array([[0.8, 0.9]] * 5), np.array([[0.7, 0.8]] * 5)
+    d = a - b
+    assert np.ptp(d) > 0  # round-off makes them differ
+    for func in (paired_ttest_5x2cv, f_test_5x2cv):
+        with pytest.warns(RuntimeWarning, match="round-off"):
+            r = func(a, b)
+        assert np.isnan(r.statistic) and np.isnan(r.pvalue)
+        assert r.effect_size == pytest.approx(0.1)
+    # The same relative tolerance as the t-tests, which agree: NaN.
+    with pytest.warns(RuntimeWarning, match="zero variance"):
+        assert np.isnan(paired_ttest(a.ravel(), b.ravel()).statistic)
+    # A spread well above round-off is still a statistic.
+    b2 = b.copy()
+    b2[0, 1] += 1e-9
+    assert np.isfinite(paired_ttest_5x2cv(a, b2).statistic)
 
 
 def test_validation_and_repr(fold_scores):

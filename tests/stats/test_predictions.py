@@ -61,8 +61,11 @@ def test_fast_delong_equals_slow_pairwise_version(seed):
     assert result.statistic == pytest.approx(z)
     assert result.pvalue == pytest.approx(2 * stats.norm.sf(abs(z)))
     assert result.effect_size == pytest.approx(slow_aucs[0] - slow_aucs[1])
-    half = stats.norm.ppf(0.975) * se
-    assert result.ci == pytest.approx((z * se - half, z * se + half))
+    # The interval is the Wald interval on the atanh scale, mapped back.
+    d = slow_aucs[0] - slow_aucs[1]
+    half = stats.norm.ppf(0.975) * se / (1 - d**2)
+    expected = (np.tanh(np.arctanh(d) - half), np.tanh(np.arctanh(d) + half))
+    np.testing.assert_allclose(result.ci, expected, rtol=1e-10)
 
 
 def test_single_auc_variance_is_invariant_to_score_reversal():
@@ -82,6 +85,7 @@ def test_delong_identical_scores_and_validation():
     with pytest.warns(RuntimeWarning, match="variance of the AUC difference is zero"):
         r = delong_test(y, s, s)
     assert np.isnan(r.pvalue) and r.effect_size == 0
+    assert np.isnan(r.ci[0]) and np.isnan(r.ci[1])
     with pytest.raises(ValueError, match="at least 2 positive"):
         delong_test([0, 0, 0, 1], [1, 2, 3, 4], [1, 2, 4, 3])
     with pytest.raises(ValueError, match="inconsistent"):
@@ -107,6 +111,13 @@ def test_mcnemar_against_statsmodels_and_hand():
     ref = mcnemar(table, exact=False, correction=True)
     assert r.pvalue == pytest.approx(ref.pvalue)
     assert r.effect_size == pytest.approx(np.mean(a == y) - np.mean(b == y))
+    # Wald variance of the paired difference, interval on the atanh scale.
+    x = (a == y).astype(float) - (b == y).astype(float)
+    se = np.sqrt(np.sum((x - x.mean()) ** 2)) / x.size
+    half = stats.norm.ppf(0.975) * se / (1 - x.mean() ** 2)
+    np.testing.assert_allclose(
+        r.ci, np.tanh(np.arctanh(x.mean()) + np.array([-half, half])), rtol=1e-12
+    )
 
 
 def test_mcnemar_exact_auto_uses_binomial_for_few_discordant_pairs():
@@ -118,7 +129,9 @@ def test_mcnemar_exact_auto_uses_binomial_for_few_discordant_pairs():
     assert r.details["exact"]
     assert r.pvalue == pytest.approx(stats.binomtest(0, 6).pvalue)
     assert "exact" in r.test
-    # No discordant pairs: the exact test says p = 1, chi-square refuses.
-    assert mcnemar_test(y, a, a).pvalue == 1.0
+    # No discordant pairs: the exact test says p = 1 (with no interval of a
+    # difference whose variance is zero), chi-square refuses.
+    same = mcnemar_test(y, a, a)
+    assert same.pvalue == 1.0 and np.isnan(same.ci[0]) and np.isnan(same.ci[1])
     with pytest.raises(ValueError, match="no discordant pairs"):
         mcnemar_test(y, a, a, exact=False)

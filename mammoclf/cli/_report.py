@@ -1,6 +1,7 @@
 """A small report document rendered to Markdown and to self-contained HTML."""
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +36,9 @@ class Report:
     title: str
     blocks: list = field(default_factory=list)
 
-    def heading(self, text):
-        self.blocks.append(("heading", text))
+    def heading(self, text, anchor=None):
+        """A section heading; ``anchor`` is the id that ``[...](#anchor)`` links to."""
+        self.blocks.append(("heading", (text, anchor)))
 
     def paragraph(self, text):
         self.blocks.append(("paragraph", text))
@@ -61,7 +63,10 @@ class Report:
         lines = [f"# {self.title}", ""]
         for kind, content in self.blocks:
             if kind == "heading":
-                lines += [f"## {content}", ""]
+                text, anchor = content
+                if anchor:
+                    lines += [f'<a id="{anchor}"></a>', ""]
+                lines += [f"## {text}", ""]
             elif kind == "paragraph":
                 lines += [content, ""]
             elif kind == "banner":
@@ -89,7 +94,9 @@ class Report:
         ]
         for kind, content in self.blocks:
             if kind == "heading":
-                parts.append(f"<h2>{html.escape(content)}</h2>")
+                text, anchor = content
+                anchor = f' id="{html.escape(anchor)}"' if anchor else ""
+                parts.append(f"<h2{anchor}>{html.escape(text)}</h2>")
             elif kind == "paragraph":
                 parts.append(f"<p>{_inline(content)}</p>")
             elif kind == "banner":
@@ -105,7 +112,7 @@ class Report:
                 if caption:
                     parts.append(f"<p><em>{_inline(caption)}</em></p>")
                 parts.append(
-                    frame.to_html(index=False, escape=True, border=0, na_rep="")
+                    _links(frame.to_html(index=False, escape=True, border=0, na_rep=""))
                 )
             elif kind == "figure":
                 path, caption = content
@@ -127,6 +134,15 @@ class Report:
             handle.write(self.to_html())
 
 
+# A Markdown link to a section of the same report, as table cells carry them.
+_SECTION_LINK = re.compile(r"\[([^\]]+)\]\(#([\w-]+)\)")
+
+
+def _links(escaped_html):
+    """Turn the escaped ``[text](#anchor)`` links of table cells into HTML links."""
+    return _SECTION_LINK.sub(r'<a href="#\2">\1</a>', escaped_html)
+
+
 def _inline(text):
     """Escape text for HTML, keeping Markdown's **bold** and `code` readable."""
     escaped = html.escape(text)
@@ -137,4 +153,4 @@ def _inline(text):
                 piece if i % 2 == 0 else f"<{tag}>{piece}</{tag}>"
                 for i, piece in enumerate(pieces)
             )
-    return escaped
+    return _links(escaped)

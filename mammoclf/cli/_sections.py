@@ -8,7 +8,13 @@ import pandas as pd
 from mammoclf.cli._report import Report
 from mammoclf.utils._io import atomic_write
 
-__all__ = ["write_report"]
+__all__ = [
+    "REPORT_HEADINGS",
+    "add_checklist",
+    "add_summary_tables",
+    "section_links",
+    "write_report",
+]
 
 _METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -24,6 +30,19 @@ _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
 _OMNIBUS = ("rm_anova", "friedman", "anova")
 _N_GRAD_CAM = 4
 
+#: The report's own sections, by reporting-checklist key (also their anchors).
+REPORT_HEADINGS = {
+    "data": "What was compared, and how",
+    "grad_cam": "Grad-CAM: where the models looked",
+    "models": "Fitted models",
+    "environment": "Environment",
+}
+
+
+def section_links(keys):
+    """``{key: "[heading](#key)"}`` of the report sections ``keys``, for the checklist."""
+    return {key: f"[{REPORT_HEADINGS[key]}](#{key})" for key in keys}
+
 
 def write_report(
     out_dir,
@@ -37,8 +56,16 @@ def write_report(
     images,
     log,
     warnings_so_far=(),
+    n_resamples=1000,
 ):
-    """Write figures, CSV tables, report.md and report.html; return the summary."""
+    """Write figures, CSV tables, report.md and report.html; return the summary.
+
+    The summary has every evaluation (decision thresholds, calibration,
+    operating points; breast level and subgroups from ``result.metadata``;
+    the held-out test set of ``result.holdout``), ``n_resamples`` patient
+    resamples each, and the report ends with the reporting checklist,
+    linked to its sections.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,7 +73,14 @@ def write_report(
     (out_dir / "figures").mkdir(exist_ok=True)
     (out_dir / "tables").mkdir(exist_ok=True)
     summary = result.summary(
-        tests=_PAIRWISE, omnibus=_OMNIBUS, metric_labels=_METRIC_LABELS
+        tests=_PAIRWISE,
+        omnibus=_OMNIBUS,
+        metric_labels=_METRIC_LABELS,
+        calibration=True,
+        operating_points=True,
+        n_resamples=n_resamples,
+        checklist=True,
+        report_sections=section_links(REPORT_HEADINGS),
     )
 
     report = Report("mammoclf comparison report")
@@ -68,15 +102,16 @@ def write_report(
     if warnings_so_far:
         report.heading("Warnings raised during the run")
         report.bullets(warnings_so_far)
-    report.heading("Environment")
+    report.heading(REPORT_HEADINGS["environment"], anchor="environment")
     report.code("\n".join(f"{key}: {value}" for key, value in run_info.items()))
+    add_checklist(report, summary, out_dir)
     report.write(out_dir)
     return summary
 
 
 def _describe_run(report, result, source, specs, run_info):
     classes, counts = np.unique(result.y_true, return_counts=True)
-    report.heading("What was compared, and how")
+    report.heading(REPORT_HEADINGS["data"], anchor="data")
     report.bullets(
         [
             f"Data: {source.description}; {len(result.y_true)} images of "
@@ -119,12 +154,45 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     if summary.general_notes:
         report.bullets(summary.general_notes)
     for table in summary.tables:
-        report.heading(table.title)
-        report.table(table.display, table.caption)
-        notes = [*table.notes, *run_notes.get(table.key, ())]
-        if notes:
-            report.bullets(f"Note: {note}" for note in notes)
-        _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
+        if table.key != "checklist":  # it ends the report: add_checklist
+            _add_table(report, table, out_dir, run_notes.get(table.key, ()))
+        if table.key.endswith("calibration"):
+            _reliability_diagram(report, table, out_dir)
+
+
+def add_checklist(report, summary, out_dir):
+    """The reporting checklist of ``summary``, if it has one, as the report's last table."""
+    if "checklist" in [table.key for table in summary.tables]:
+        _add_table(report, summary.table("checklist"), out_dir)
+
+
+def _add_table(report, table, out_dir, run_notes=()):
+    report.heading(table.title, anchor=table.key)
+    report.table(table.display, table.caption)
+    notes = [*table.notes, *run_notes]
+    if notes:
+        report.bullets(f"Note: {note}" for note in notes)
+    _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
+
+
+def _reliability_diagram(report, table, out_dir):
+    """The reliability diagram of a calibration table, every model on one plot."""
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(5.5, 5))
+    results = table.data["result"].groupby(level="model", sort=False).first()
+    for model, calibration in results.items():
+        calibration.plot(ax=ax, name=model)
+    ax.set_title(table.title)
+    file_name = f"reliability_{table.key}.png"
+    _save_figure(figure, out_dir / "figures" / file_name)
+    plt.close(figure)
+    report.figure(
+        Path("figures") / file_name,
+        f"Reliability diagram ({table.title.lower()}): observed fraction malignant "
+        "against mean predicted probability per bin, with patient-bootstrap "
+        "intervals; the diagonal is perfect calibration.",
+    )
 
 
 def _figures_section(report, result, specs, out_dir, log):
@@ -179,7 +247,7 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
     from mammoclf.inspection import GradCAMDisplay, grad_cam
 
     log("computing Grad-CAM overlays ...")
-    report.heading("Grad-CAM: where the models looked")
+    report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
     report.paragraph(
         "Heatmaps of the evidence for each model's predicted class, computed by the "
         "fold model that had not seen the image: the most confident true positives and "
@@ -232,7 +300,7 @@ def _grad_cam_cases(table, pos_label):
 
 
 def _models_section(report, final_models):
-    report.heading("Fitted models")
+    report.heading(REPORT_HEADINGS["models"], anchor="models")
     if not final_models:
         report.paragraph("Final models were not refitted (--no-refit).")
         return

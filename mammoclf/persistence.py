@@ -10,6 +10,12 @@ executes whatever code the file names: only ever unpickle files you trust.
 - ``models/<step>.keras``: each network in Keras's own format, reloaded with
   ``safe_mode=True`` (no Python lambdas, no custom code).
 
+``metadata.json`` may also carry a ``development`` record: what an external
+evaluation of the model needs to know about the data it was developed on
+(the decision threshold fixed there, the number of images and patients, the
+prevalence, the image size). ``mammoclf compare`` writes it;
+:func:`read_development` reads it back without loading the networks.
+
 :func:`load` rebuilds the estimator from that data alone. Archives are
 written atomically: an interrupted save leaves the previous file intact.
 """
@@ -29,7 +35,7 @@ from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarni
 from mammoclf.utils._io import atomic_write
 from mammoclf.utils._keras import import_keras, model_from_bytes, model_to_bytes
 
-__all__ = ["load", "save"]
+__all__ = ["load", "read_development", "save"]
 
 FORMAT_NAME = "mammoclf-model"
 FORMAT_VERSION = 1
@@ -56,7 +62,7 @@ _RUNTIME_ONLY_PARAMS = ("callbacks",)
 _PIPELINE_PARAMS = ("memory", "verbose", "transform_input")
 
 
-def save(estimator, path):
+def save(estimator, path, *, development=None):
     """Save a fitted mammoclf estimator or pipeline to ``path`` (no pickle).
 
     Parameters
@@ -67,6 +73,10 @@ def save(estimator, path):
         one of them.
     path : str or path-like
         Destination, conventionally ``*.mammoclf``. Replaced atomically.
+    development : dict, default=None
+        What an external evaluation needs to know of the development data
+        (e.g. ``{"threshold": 0.5, "n_images": 480, "prevalence": 0.5}``):
+        JSON-compatible values only, returned by :func:`read_development`.
 
     Raises
     ------
@@ -102,6 +112,14 @@ def save(estimator, path):
         },
         "estimator": description,
     }
+    if development is not None:
+        try:
+            json.dumps(development)
+        except TypeError as exc:
+            raise TypeError(
+                f"development must hold JSON values (numbers, strings, lists, dicts): {exc}"
+            ) from None
+        metadata["development"] = development
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("metadata.json", json.dumps(metadata, indent=1))
@@ -152,6 +170,46 @@ def load(path):
         ) from exc
     _check_versions(metadata, path)
     return _rebuild(metadata["estimator"], networks, path)
+
+
+def read_development(path):
+    """The development record :func:`save` stored with a model, or None.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An archive written by :func:`save`.
+
+    Returns
+    -------
+    development : dict or None
+        The ``development`` argument of :func:`save` (``mammoclf compare``
+        stores the decision threshold and a summary of the development
+        data); None for archives saved without one.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from mammoclf import ScratchCNNClassifier
+    >>> from mammoclf.persistence import read_development, save
+    >>> X = np.random.default_rng(0).random((20, 16, 16)).astype("float32")
+    >>> y = np.array(["BENIGN", "MALIGNANT"] * 10)
+    >>> clf = ScratchCNNClassifier(filters=(4,), epochs=1, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.mammoclf")
+    >>> save(clf, path, development={"n_images": 20, "prevalence": 0.5})
+    >>> read_development(path)
+    {'n_images': 20, 'prevalence': 0.5}
+    """
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path, "r") as archive:
+            metadata = json.loads(archive.read("metadata.json"))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise IncompatibleModelError(
+            f"{path}: not a mammoclf model archive ({exc})."
+        ) from exc
+    _check_versions(metadata, path)
+    return metadata.get("development")
 
 
 def _check_versions(metadata, path):

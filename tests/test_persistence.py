@@ -259,3 +259,26 @@ def test_kill_9_during_writes_never_leaves_a_torn_file(tmp_path):
     data = path.read_bytes()
     assert len(data) == size
     assert len(set(data[::4096])) == 1  # a single generation, not two mixed
+
+
+def test_development_record_round_trips_and_is_optional(tmp_path):
+    import numpy as np
+
+    from mammoclf import ScratchCNNClassifier
+    from mammoclf.persistence import read_development, save
+
+    X = np.random.default_rng(0).random((12, 16, 16)).astype("float32")
+    y = np.array(["BENIGN", "MALIGNANT"] * 6)
+    clf = ScratchCNNClassifier(filters=(2,), dense_units=2, epochs=1, random_state=0)
+    clf.fit(X, y)
+    record = {
+        "threshold": {"value": 0.5, "response": "predict_proba"},
+        "n_images": 12,
+        "image_size": 16,
+    }
+    save(clf, tmp_path / "with.mammoclf", development=record)
+    assert read_development(tmp_path / "with.mammoclf") == record
+    save(clf, tmp_path / "without.mammoclf")
+    assert read_development(tmp_path / "without.mammoclf") is None
+    with pytest.raises(TypeError, match="JSON values"):
+        save(clf, tmp_path / "bad.mammoclf", development={"shape": np.int64})

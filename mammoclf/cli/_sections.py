@@ -12,7 +12,10 @@ __all__ = [
     "REPORT_HEADINGS",
     "add_checklist",
     "add_summary_tables",
+    "grad_cam_cases",
+    "save_figure",
     "section_links",
+    "write_csv",
     "write_report",
 ]
 
@@ -92,9 +95,7 @@ def write_report(
         "n/a (CPU only)." if gpu is None else f"{gpu} MB."
     )
     add_summary_tables(report, summary, out_dir, run_notes={"compute": [gpu_note]})
-    _write_csv(
-        result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv"
-    )
+    write_csv(result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv")
     _figures_section(report, result, specs, out_dir, log)
     _grad_cam_section(report, result, specs, images, source, out_dir, log)
     _models_section(report, final_models)
@@ -172,7 +173,7 @@ def _add_table(report, table, out_dir, run_notes=()):
     notes = [*table.notes, *run_notes]
     if notes:
         report.bullets(f"Note: {note}" for note in notes)
-    _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
+    write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
 
 
 def _reliability_diagram(report, table, out_dir):
@@ -185,7 +186,7 @@ def _reliability_diagram(report, table, out_dir):
         calibration.plot(ax=ax, name=model)
     ax.set_title(table.title)
     file_name = f"reliability_{table.key}.png"
-    _save_figure(figure, out_dir / "figures" / file_name)
+    save_figure(figure, out_dir / "figures" / file_name)
     plt.close(figure)
     report.figure(
         Path("figures") / file_name,
@@ -236,7 +237,7 @@ def _figures_section(report, result, specs, out_dir, log):
                 )
             )
     for file_name, display, caption in figures:
-        _save_figure(display.figure_, out_dir / "figures" / file_name)
+        save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, caption)
 
@@ -258,7 +259,7 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
     }
     for spec in specs:
         table = result.out_of_fold(spec.name)
-        correct, chosen = _grad_cam_cases(table, result.pos_label)
+        correct, chosen = grad_cam_cases(table, result.pos_label, _N_GRAD_CAM)
         if not chosen:
             continue
         folds = table.loc[chosen, "fold"].astype(int)
@@ -279,16 +280,21 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
             images[chosen], np.stack([heatmaps[s] for s in chosen]), titles=titles
         ).plot(n_cols=_N_GRAD_CAM)
         file_name = f"grad_cam_{spec.key}.png"
-        _save_figure(display.figure_, out_dir / "figures" / file_name)
+        save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {spec.name}.")
 
 
-def _grad_cam_cases(table, pos_label):
-    """The most confident hits and mistakes of each kind: TP, TN, then FN, FP."""
+def grad_cam_cases(table, pos_label, n_cases):
+    """The most confident hits and mistakes of each kind: TP, TN, then FN, FP.
+
+    ``table`` has ``y_true``, ``y_pred`` and ``y_score`` per image; up to
+    ``n_cases // 2`` of each kind are chosen. Returns the correct rows and
+    the chosen index labels.
+    """
     is_positive = table["y_true"] == pos_label
     is_correct = table["y_pred"] == table["y_true"]
-    per_kind = _N_GRAD_CAM // 2
+    per_kind = n_cases // 2
     picks = [
         table[is_correct & is_positive].nlargest(per_kind, "y_score"),
         table[is_correct & ~is_positive].nsmallest(per_kind, "y_score"),
@@ -323,17 +329,19 @@ def _predictions_table(result, source, run_info, out_dir):
     base.insert(0, "patient", source.patients[base.index])
     if run_info["identifiers"] == "revealed":
         base.insert(0, "path", source.paths[base.index])
-    _write_csv(
+    write_csv(
         pd.concat([base, *frames], axis=1).reset_index(),
         out_dir / "tables" / "out_of_fold_predictions.csv",
     )
 
 
-def _write_csv(frame, path):
+def write_csv(frame, path):
+    """Write ``frame`` as CSV without its index, atomically."""
     with atomic_write(path, "w") as handle:
         frame.to_csv(handle, index=False)
 
 
-def _save_figure(figure, path):
+def save_figure(figure, path):
+    """Save a matplotlib figure as PNG, atomically."""
     with atomic_write(path) as handle:
         figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")

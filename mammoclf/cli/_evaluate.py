@@ -1,0 +1,350 @@
+"""``mammoclf evaluate``: a saved model on labelled data it never saw (external validation).
+
+A model saved by ``mammoclf compare`` carries the decision threshold fixed
+on its development data and a summary of those data
+(:func:`mammoclf.persistence.read_development`). This command scores it on
+another labelled data set (``--csv`` or ``--cbis-ddsm ROOT --split test``)
+and writes the same kind of report as ``compare``, through the same summary
+model (:meth:`HoldoutResult.summary
+<mammoclf.model_selection.HoldoutResult.summary>`): metrics with
+patient-bootstrap intervals at the stored threshold, calibration, operating
+points, breast level and subgroups where the data allow, ROC curves,
+confusion matrices, Grad-CAM examples and the reporting checklist.
+"""
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mammoclf.cli._report import Report
+from mammoclf.cli._sections import (
+    REPORT_HEADINGS,
+    add_checklist,
+    add_summary_tables,
+    grad_cam_cases,
+    save_figure,
+    section_links,
+    write_csv,
+)
+
+__all__ = [
+    "build_development_record",
+    "evaluate_saved_models",
+    "write_evaluation_report",
+]
+
+_N_GRAD_CAM = 4
+
+
+def build_development_record(fitted, *, labels, groups, image_size, description):
+    """What ``compare`` stores with a model for a later external evaluation.
+
+    Parameters
+    ----------
+    fitted : fitted estimator or pipeline
+        The saved model (its decision threshold is read off it).
+    labels, groups : ndarray
+        Labels and patient ids of the development data.
+    image_size : int
+        Side of the square model input, in pixels.
+    description : str
+        The development data in words.
+
+    Returns
+    -------
+    record : dict
+        JSON values: ``threshold`` (value, response, positive class and
+        source of :func:`~mammoclf.model_selection.decision_threshold`),
+        ``classes``, ``pos_label``, ``n_images``, ``n_patients``,
+        ``n_positive``, ``prevalence``, ``image_size`` and ``data``.
+    """
+    from mammoclf.metrics import resolve_pos_label
+    from mammoclf.model_selection import decision_threshold
+
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    pos_label = resolve_pos_label(classes, "auto")
+    stated = decision_threshold(fitted)
+    positive = labels == pos_label
+    return {
+        "threshold": {
+            "value": None if np.isnan(stated.threshold) else float(stated.threshold),
+            "response": stated.response,
+            "positive_class": str(stated.positive_class),
+            "source": stated.source,
+        },
+        "classes": [str(c) for c in classes],
+        "pos_label": str(pos_label),
+        "n_images": int(labels.size),
+        "n_patients": int(np.unique(groups).size),
+        "n_positive": int(positive.sum()),
+        "prevalence": float(positive.mean()),
+        "image_size": int(image_size),
+        "image_shape": [int(image_size), int(image_size)],
+        "data": description,
+    }
+
+
+def _model_labels(labels, classes):
+    """The data's labels spelt as the model's classes (``benign`` -> ``BENIGN``)."""
+    from mammoclf.cli._common import UsageError
+
+    spelling = {str(c).strip().lower(): c for c in classes}
+    mapped = [spelling.get(str(label).strip().lower()) for label in labels]
+    unknown = sorted({str(label) for label, m in zip(labels, mapped) if m is None})
+    if unknown:
+        raise UsageError(
+            f"labels {unknown} are not classes of the model ({list(classes)}); "
+            "evaluate needs the labels the model was trained with."
+        )
+    return np.asarray(mapped, dtype=np.asarray(classes).dtype)
+
+
+def evaluate_saved_models(model_paths, source, *, n_jobs, log):
+    """Score each saved model on ``source``; a HoldoutResult and the decoded images.
+
+    Every model must take the same image size (the images are decoded and
+    resized once); the development record of the first model describes the
+    development data.
+    """
+    from mammoclf.cli._common import UsageError
+    from mammoclf.metrics import positive_class_scores
+    from mammoclf.model_selection import DecisionThreshold, HoldoutResult
+    from mammoclf.persistence import load, read_development
+
+    models, records = {}, {}
+    for path in model_paths:
+        name = Path(path).stem
+        if name in models:
+            raise UsageError(f"two models are named {name!r}: rename one of the files.")
+        log(f"loading {path} ...")
+        models[name] = load(path)
+        records[name] = read_development(path)
+        if records[name] is None:
+            log(
+                f"warning: {path} has no development record (saved by an older "
+                "mammoclf or outside compare): its threshold is read off the model"
+            )
+    first = next(iter(models.values()))
+    classes = first.steps[-1][1].classes_
+    y_true = _model_labels(source.labels, classes)
+    log(f"decoding and resizing {len(source.paths)} images ...")
+    images = first[:-1].transform(source.paths)
+    outputs = {key: {} for key in ("y_pred", "y_score", "method", "threshold")}
+    for name, pipeline in models.items():
+        classifier = pipeline.steps[-1][1]
+        log(f"predicting with {name} ...")
+        started = time.perf_counter()
+        outputs["y_pred"][name] = np.asarray(classifier.predict(images))
+        record = records[name] or {}
+        pos_label = record.get("pos_label", classes[-1])
+        outputs["y_score"][name], outputs["method"][name] = positive_class_scores(
+            classifier, images, pos_label=_model_labels([pos_label], classes)[0]
+        )
+        outputs["threshold"][name] = _stored_threshold(
+            pipeline, record, DecisionThreshold
+        )
+        log(f"  {len(images)} images in {time.perf_counter() - started:.1f} s")
+    record = next(iter(records.values())) or {}
+    pos_label = _model_labels([record.get("pos_label", classes[-1])], classes)[0]
+    result = HoldoutResult(
+        model_names=tuple(models),
+        classes=np.asarray(classes),
+        pos_label=pos_label,
+        y_true=y_true,
+        groups=source.groups,
+        y_pred=outputs["y_pred"],
+        y_score=outputs["y_score"],
+        score_method=outputs["method"],
+        thresholds=outputs["threshold"],
+        fit_time=dict.fromkeys(models, float("nan")),
+        estimators=models,
+        training={
+            "n_images": record.get("n_images"),
+            "n_patients": record.get("n_patients"),
+            "n_positive": record.get("n_positive"),
+            "prevalence": record.get("prevalence", float("nan")),
+            "image_shape": record.get("image_shape"),
+        },
+        metadata=source.metadata,
+    )
+    return result, images, records
+
+
+def _stored_threshold(pipeline, record, threshold_class):
+    """The threshold fixed on the development data, checked against the model's own."""
+    from mammoclf.model_selection import decision_threshold
+
+    own = decision_threshold(pipeline)
+    stored = record.get("threshold")
+    if not stored or stored.get("value") is None:
+        return own
+    if not np.isclose(stored["value"], own.threshold):
+        warnings.warn(
+            f"The development record states threshold {stored['value']}, but the "
+            f"model applies {own.threshold}: the report states the model's.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return own
+    return threshold_class(
+        float(stored["value"]),
+        stored["response"],
+        own.positive_class,
+        f"{stored['source']}; fixed on the development data",
+    )
+
+
+def write_evaluation_report(
+    out_dir, *, result, source, records, model_paths, images, run_info, n_resamples, log
+):
+    """Write report.md/html, its figures and CSV tables; return the summary."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out_dir = Path(out_dir)
+    (out_dir / "figures").mkdir(exist_ok=True)
+    (out_dir / "tables").mkdir(exist_ok=True)
+    summary = result.summary(
+        calibration=True,
+        operating_points=True,
+        breast_level=run_info["breast_level"],
+        subgroups=list(source.subgroup_columns),
+        n_resamples=n_resamples,
+        checklist=True,
+        report_sections=section_links(REPORT_HEADINGS),
+    )
+    report = Report("mammoclf external evaluation report")
+    report.heading(REPORT_HEADINGS["data"], anchor="data")
+    report.bullets(_describe(result, source, records, model_paths))
+    add_summary_tables(report, summary, out_dir)
+    _figures(report, result, out_dir, log)
+    _grad_cam(report, result, images, source, out_dir, log)
+    report.heading(REPORT_HEADINGS["models"], anchor="models")
+    report.bullets(
+        f"**{name}**: `{path}`, development data: {(records[name] or {}).get('data', 'not recorded')}"
+        for name, path in zip(result.model_names, model_paths)
+    )
+    frame = pd.DataFrame({"patient": source.patients, "y_true": result.y_true})
+    for name in result.model_names:
+        frame[f"{name}: y_score"] = result.y_score[name]
+        frame[f"{name}: y_pred"] = result.y_pred[name]
+    write_csv(frame, out_dir / "tables" / "predictions.csv")
+    report.heading(REPORT_HEADINGS["environment"], anchor="environment")
+    report.code("\n".join(f"{key}: {value}" for key, value in run_info.items()))
+    add_checklist(report, summary, out_dir)
+    report.write(out_dir)
+    with open(out_dir / "run.json", "w", encoding="utf-8") as handle:
+        json.dump(run_info, handle, indent=1, default=str)
+    return summary
+
+
+def _describe(result, source, records, model_paths):
+    classes, counts = np.unique(result.y_true, return_counts=True)
+    lines = [
+        f"Test data: {source.description}; {result.y_true.size} images of "
+        f"{np.unique(source.groups).size} patients ("
+        + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts))
+        + "). None of them was used to fit or tune the models.",
+    ]
+    for name, path in zip(result.model_names, model_paths):
+        record = records[name]
+        if record is None:
+            lines.append(f"**{name}** (`{path}`): no development record.")
+            continue
+        lines.append(
+            f"**{name}** (`{path}`): developed on {record['n_images']} images of "
+            f"{record['n_patients']} patients, prevalence {record['prevalence']:.3f}, "
+            f"{record['image_size']} px ({record['data']}); threshold "
+            f"{record['threshold']['value']} on {record['threshold']['response']} "
+            f"({record['threshold']['source']})."
+        )
+    return lines
+
+
+def _figures(report, result, out_dir, log):
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    log("drawing figures ...")
+    report.heading("Figures")
+    figure, ax = plt.subplots(figsize=(5.5, 5))
+    for name in result.model_names:
+        RocCurveDisplay.from_predictions(
+            result.y_true,
+            result.y_score[name],
+            pos_label=result.pos_label,
+            name=name,
+            ax=ax,
+        )
+    ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    save_figure(figure, out_dir / "figures" / "roc_curves.png")
+    plt.close(figure)
+    report.figure(Path("figures") / "roc_curves.png", "ROC curves on the test data.")
+    n_models = len(result.model_names)
+    figure, axes = plt.subplots(1, n_models, figsize=(4.2 * n_models, 4), squeeze=False)
+    for ax, name in zip(axes[0], result.model_names):
+        ConfusionMatrixDisplay.from_predictions(
+            result.y_true, result.y_pred[name], ax=ax, colorbar=False
+        )
+        ax.set_title(f"{name} (threshold {result.thresholds[name].threshold:.3g})")
+    save_figure(figure, out_dir / "figures" / "confusion_matrices.png")
+    plt.close(figure)
+    report.figure(
+        Path("figures") / "confusion_matrices.png",
+        "Confusion matrices at the thresholds fixed on the development data.",
+    )
+
+
+def _grad_cam(report, result, images, source, out_dir, log):
+    import matplotlib.pyplot as plt
+
+    from mammoclf.inspection import GradCAMDisplay, grad_cam
+
+    log("computing Grad-CAM overlays ...")
+    report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
+    report.paragraph(
+        "Heatmaps of the evidence for each model's predicted class on test images: "
+        "the most confident true positives and true negatives, then the most "
+        "confident false negatives and false positives."
+    )
+    for name in result.model_names:
+        table = pd.DataFrame(
+            {
+                "y_true": result.y_true,
+                "y_pred": result.y_pred[name],
+                "y_score": result.y_score[name],
+            }
+        )
+        correct, chosen = grad_cam_cases(table, result.pos_label, _N_GRAD_CAM)
+        if not chosen:
+            continue
+        classifier = result.estimators[name].steps[-1][1]
+        heatmaps = grad_cam(classifier, images[chosen])
+        titles = [
+            f"{'correct' if s in correct.index else 'WRONG'}: true "
+            f"{table.loc[s, 'y_true']}\npred {table.loc[s, 'y_pred']} "
+            f"(p={table.loc[s, 'y_score']:.2f})\n{str(source.patients[s])[:13]}"
+            for s in chosen
+        ]
+        display = GradCAMDisplay(images[chosen], heatmaps, titles=titles).plot(
+            n_cols=_N_GRAD_CAM
+        )
+        file_name = f"grad_cam_{name}.png"
+        save_figure(display.figure_, out_dir / "figures" / file_name)
+        plt.close(display.figure_)
+        report.figure(Path("figures") / file_name, f"Grad-CAM of {name}.")
+
+
+def print_done(summary, out_dir, quiet):
+    if not quiet:
+        print(summary.to_text())
+        print(
+            f"\nreport: {Path(out_dir) / 'report.md'} (and report.html)",
+            file=sys.stdout,
+        )

@@ -5,10 +5,14 @@ import platform
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from mammoclf._version import __version__
 from mammoclf.cli._data import load_images, resolve_data
+from mammoclf.cli._evaluation_data import official_split, source_metadata
 from mammoclf.cli._main import UsageError, import_keras_quietly
 from mammoclf.cli._models import build_models, resolve_weights, selected_models
 from mammoclf.cli._sections import write_report
@@ -92,6 +96,8 @@ def _run(args, caught):
 
     from mammoclf.model_selection import compare_models
 
+    metadata, subgroups = source_metadata(args, source)
+    development, test = _development_and_test(args, source, metadata, log)
     models = build_models(
         specs,
         epochs=epochs,
@@ -101,14 +107,15 @@ def _run(args, caught):
     )
     log(
         f"cross-validating {len(models)} models on {n_folds} patient-grouped folds"
-        f"{f' x {args.repeats} repeats' if args.repeats > 1 else ''} ..."
+        f"{f' x {args.repeats} repeats' if args.repeats > 1 else ''}"
+        f"{' of the official train split' if test is not None else ''} ..."
     )
     started = time.perf_counter()
     result = compare_models(
         models,
-        images,
-        source.labels,
-        groups=source.groups,
+        images[development],
+        source.labels[development],
+        groups=source.groups[development],
         cv=StratifiedGroupKFold(
             n_splits=n_folds, shuffle=True, random_state=args.random_state
         ),
@@ -117,15 +124,26 @@ def _run(args, caught):
         return_estimators=True,
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
+        metadata=None if metadata is None else metadata[development],
     )
     cv_seconds = time.perf_counter() - started
     log(f"cross-validation done in {cv_seconds:.0f} s")
 
     final_models = {}
-    if not args.no_refit:
+    if test is not None:
+        holdout, fitted = _official_test(models, images, source, metadata, test, log)
+        result = result.with_holdout(holdout)
+        final_models = _save_models(
+            fitted, specs, images, source, development, image_size, out_dir
+        )
+    elif not args.no_refit:
         final_models = _refit_and_save(
             models, specs, images, source, image_size, out_dir, log
         )
+    if test is not None:
+        # The report's per-image tables and Grad-CAM show the cross-validated images.
+        source = _subset(source, development)
+        images = images[development]
 
     log("writing report ...")
     run_info = {
@@ -146,6 +164,9 @@ def _run(args, caught):
         if weights == "imagenet"
         else ("random" if weights is None else "file"),
         "cross_validation_seconds": round(cv_seconds, 1),
+        "official_test_split": bool(args.official_test_split),
+        "breast_level": args.breast_level,
+        "bootstrap_resamples": args.n_resamples,
         "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
         **_environment(),
     }
@@ -160,6 +181,9 @@ def _run(args, caught):
         images=images,
         log=log,
         warnings_so_far=_distinct_warnings(caught),
+        n_resamples=args.n_resamples,
+        breast_level=None if args.breast_level == "none" else args.breast_level,
+        subgroups=subgroups,
     )
     with atomic_write(out_dir / "run.json", "w") as handle:
         json.dump(run_info, handle, indent=1)
@@ -212,20 +236,77 @@ def _prepare_output(out_dir, log):
     return out_dir
 
 
+def _development_and_test(args, source, metadata, log):
+    """Which images are cross-validated, and which (if any) form the held-out test set."""
+    everything = np.ones(len(source.paths), dtype=bool)
+    if not args.official_test_split:
+        return everything, None
+    train, test = official_split(metadata, source.groups)
+    log(
+        f"official split: cross-validation on {train.sum()} train images, "
+        f"{test.sum()} test images held out until the end"
+    )
+    return train, test
+
+
+def _official_test(models, images, source, metadata, test, log):
+    """Refit every model on the whole train split, evaluate once on the test split."""
+    from mammoclf.model_selection import evaluate_holdout
+
+    train = ~test
+    log(
+        f"refitting {len(models)} models on the train split, testing on the test split ..."
+    )
+    holdout = evaluate_holdout(
+        models,
+        images[train],
+        source.labels[train],
+        images[test],
+        source.labels[test],
+        groups_train=source.groups[train],
+        groups_test=source.groups[test],
+        metadata_test=None if metadata is None else metadata[test],
+    )
+    return holdout, holdout.estimators
+
+
+def _subset(source, mask):
+    return replace(
+        source,
+        paths=source.paths[mask],
+        labels=source.labels[mask],
+        groups=source.groups[mask],
+        patients=source.patients[mask],
+        metadata=None,
+    )
+
+
 def _refit_and_save(models, specs, images, source, image_size, out_dir, log):
     """Refit each model on all images and save it as a file-to-prediction pipeline."""
     from sklearn.base import clone
 
+    from mammoclf.model_selection._fit import fit_with_groups
+
+    fitted = {}
+    for spec in specs:
+        log(f"refitting {spec.name} on all {len(images)} images ...")
+        fitted[spec.name] = fit_with_groups(
+            clone(models[spec.name]), images, source.labels, source.groups
+        )
+    everything = np.ones(len(images), dtype=bool)
+    return _save_models(fitted, specs, images, source, everything, image_size, out_dir)
+
+
+def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir):
+    """Save each fitted model as a file-to-prediction pipeline with its development record."""
     from mammoclf import DicomLoader, Resizer
+    from mammoclf.cli._evaluate import build_development_record
     from mammoclf.persistence import save
     from mammoclf.pipeline import Pipeline
 
     saved = {}
     for spec in specs:
-        name = spec.name
-        log(f"refitting {name} on all {len(images)} images ...")
-        fitted = clone(models[name]).fit(images, source.labels)
-        classifier = fitted.steps[-1][1]
+        classifier = fitted[spec.name].steps[-1][1]
         pipeline = Pipeline(
             [
                 ("load", DicomLoader().fit(source.paths[:1])),
@@ -233,9 +314,16 @@ def _refit_and_save(models, specs, images, source, image_size, out_dir, log):
                 ("classify", classifier),
             ]
         )
+        record = build_development_record(
+            pipeline,
+            labels=source.labels[trained_on],
+            groups=source.groups[trained_on],
+            image_size=image_size,
+            description=source.description,
+        )
         path = out_dir / "models" / f"{spec.key}.mammoclf"
-        save(pipeline, path)
-        saved[name] = path.relative_to(out_dir)
+        save(pipeline, path, development=record)
+        saved[spec.name] = path.relative_to(out_dir)
     return saved
 
 

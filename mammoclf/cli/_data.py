@@ -42,6 +42,7 @@ class DataSource:
     synthetic: bool
     patients: np.ndarray | None = None
     cache_dir: str | None = None
+    metadata: object = None  # the data set's own table, row for row (or None)
 
 
 def resolve_data(args, out_dir, log):
@@ -98,6 +99,7 @@ def _synthetic(args, out_dir, log):
         groups=np.asarray(data.groups, dtype=str),
         description=f"synthetic mammograms (difficulty {args.difficulty})",
         synthetic=True,
+        metadata=data.metadata,
     )
 
 
@@ -108,10 +110,12 @@ def _cbis_ddsm(args, cache_dir):
     if not root.is_dir():
         raise UsageError(f"--cbis-ddsm: {root} is not a directory.")
     abnormality = ("mass", "calc") if args.subset == "both" else args.subset
+    # The official split keeps both splits, told apart by metadata["split"].
+    split = "all" if getattr(args, "official_test_split", False) else args.split
     data = load_cbis_ddsm(
         root,
         abnormality=abnormality,
-        split=args.split,
+        split=split,
         image="roi" if args.roi else "full",
         cache_dir=cache_dir,
         verbose=0 if args.quiet else 1,
@@ -120,9 +124,10 @@ def _cbis_ddsm(args, cache_dir):
         paths=np.asarray(data.paths, dtype=str),
         labels=np.asarray(data.labels),
         groups=np.asarray(data.groups, dtype=str),
-        description=f"CBIS-DDSM ({args.subset}, split {args.split}, "
+        description=f"CBIS-DDSM ({args.subset}, split {split}, "
         f"{'ROI crops' if args.roi else 'full mammograms'})",
         synthetic=False,
+        metadata=data.metadata,
     )
 
 

@@ -41,6 +41,149 @@ __all__ = [
 _N_GRAD_CAM = 4
 
 
+def add_evaluate_command(commands, epilog):
+    """The ``evaluate`` subcommand's parser."""
+    import argparse
+
+    from mammoclf.cli._data import add_cache_options
+    from mammoclf.cli._evaluation_data import add_evaluation_table_options
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate saved models on labelled data they never saw",
+        description=(
+            "External validation: score models saved by `compare` on labelled "
+            "data (a CSV, or the CBIS-DDSM test split) and write a report with "
+            "patient-bootstrap intervals, calibration, operating points at the "
+            "threshold fixed on the development data, breast level, subgroups, "
+            "Grad-CAM and the reporting checklist. CSV columns: path,label,patient "
+            "(labels in any case, one or several images per patient), optionally "
+            "laterality (L/R), mask (lesion mask file) and the columns named by "
+            "--subgroup-columns."
+        ),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    evaluate.add_argument(
+        "models", metavar="MODEL", nargs="+", help=".mammoclf files from `compare`"
+    )
+    data = evaluate.add_argument_group("data")
+    source = data.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cbis-ddsm", metavar="ROOT", help="CBIS-DDSM download root")
+    source.add_argument(
+        "--csv",
+        metavar="FILE",
+        help="CSV with columns path,label,patient[,laterality][,mask][,...]",
+    )
+    data.add_argument(
+        "--subset",
+        choices=("mass", "calc", "both"),
+        default="both",
+        help="CBIS-DDSM abnormality subset (default: both)",
+    )
+    data.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default="test",
+        help="CBIS-DDSM official split to evaluate on (default: test)",
+    )
+    data.add_argument(
+        "--roi", action="store_true", help="CBIS-DDSM: ROI crops, not full images"
+    )
+    add_evaluation_table_options(evaluate.add_argument_group("evaluation"))
+    output = evaluate.add_argument_group("output")
+    output.add_argument(
+        "--out",
+        default="mammoclf-evaluation",
+        help="report folder (default: ./mammoclf-evaluation)",
+    )
+    output.add_argument(
+        "--decode-jobs",
+        type=int,
+        default=-1,
+        help="processes decoding images (default: -1, all cores)",
+    )
+    output.add_argument(
+        "--reveal-identifiers",
+        action="store_true",
+        help="show real patient IDs instead of salted-hash pseudonyms",
+    )
+    output.add_argument("--quiet", action="store_true", help="no progress output")
+    add_cache_options(evaluate)
+
+
+def run_evaluate(args):
+    """Run the evaluation the parsed command line describes and write its report."""
+    import platform
+
+    from mammoclf._version import __version__
+    from mammoclf.cli._compare import _environment, _Log, _prepare_output
+    from mammoclf.cli._data import load_images, resolve_data
+    from mammoclf.cli._evaluation_data import source_metadata
+    from mammoclf.cli._main import UsageError, import_keras_quietly
+
+    log = _Log(args.quiet)
+    for path in args.models:
+        if not Path(path).is_file():
+            raise UsageError(f"no such model file: {path}")
+    args.official_test_split = False
+    args.random_state = 0
+    args.image_size = None
+    out_dir = _prepare_output(Path(args.out), log)
+    source = resolve_data(args, out_dir, log)
+    metadata, subgroups = source_metadata(args, source)
+    source.metadata = metadata
+    source.subgroup_columns = subgroups
+    import_keras_quietly()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        models, records = _load_models(args.models, log)
+        first = next(iter(models.values()))
+        images = load_images(
+            source.paths,
+            first.named_steps["resize"].size,
+            cache_dir=source.cache_dir,
+            n_jobs=args.decode_jobs,
+            memory_limit=args.memory_limit,
+            log=log,
+            quiet=args.quiet,
+        )
+        result = evaluate_saved_models(models, records, source, images, log=log)
+        run_info = {
+            "command": " ".join(["mammoclf", *sys.argv[1:]]),
+            "mammoclf": __version__,
+            "python": platform.python_version(),
+            "models": list(args.models),
+            "test_data": source.description,
+            "breast_level": None if args.breast_level == "none" else args.breast_level,
+            "bootstrap_resamples": args.n_resamples,
+            "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
+            **_environment(),
+        }
+        log("writing report ...")
+        summary = write_evaluation_report(
+            out_dir,
+            result=result,
+            source=source,
+            records=records,
+            model_paths=args.models,
+            images=images,
+            run_info=run_info,
+            n_resamples=args.n_resamples,
+            log=log,
+        )
+    if not args.quiet:
+        seen = dict.fromkeys(
+            f"{w.category.__name__}: {w.message}"
+            for w in caught
+            if not issubclass(w.category, DeprecationWarning)
+        )
+        print(summary.to_text())
+        for line in seen:
+            print(f"  {line}", file=sys.stderr)
+        print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
+
+
 def build_development_record(fitted, *, labels, groups, image_size, description):
     """What ``compare`` stores with a model for a later external evaluation.
 
@@ -92,7 +235,7 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
 
 def _model_labels(labels, classes):
     """The data's labels spelt as the model's classes (``benign`` -> ``BENIGN``)."""
-    from mammoclf.cli._common import UsageError
+    from mammoclf.cli._main import UsageError
 
     spelling = {str(c).strip().lower(): c for c in classes}
     mapped = [spelling.get(str(label).strip().lower()) for label in labels]
@@ -105,16 +248,9 @@ def _model_labels(labels, classes):
     return np.asarray(mapped, dtype=np.asarray(classes).dtype)
 
 
-def evaluate_saved_models(model_paths, source, *, n_jobs, log):
-    """Score each saved model on ``source``; a HoldoutResult and the decoded images.
-
-    Every model must take the same image size (the images are decoded and
-    resized once); the development record of the first model describes the
-    development data.
-    """
-    from mammoclf.cli._common import UsageError
-    from mammoclf.metrics import positive_class_scores
-    from mammoclf.model_selection import DecisionThreshold, HoldoutResult
+def _load_models(model_paths, log):
+    """The saved pipelines and their development records, by file name."""
+    from mammoclf.cli._main import UsageError
     from mammoclf.persistence import load, read_development
 
     models, records = {}, {}
@@ -124,17 +260,37 @@ def evaluate_saved_models(model_paths, source, *, n_jobs, log):
             raise UsageError(f"two models are named {name!r}: rename one of the files.")
         log(f"loading {path} ...")
         models[name] = load(path)
+        if "resize" not in models[name].named_steps:
+            raise UsageError(
+                f"{path} is not a file-to-prediction model from `compare`."
+            )
         records[name] = read_development(path)
         if records[name] is None:
             log(
                 f"warning: {path} has no development record (saved by an older "
                 "mammoclf or outside compare): its threshold is read off the model"
             )
+    sizes = {m.named_steps["resize"].size for m in models.values()}
+    if len(sizes) > 1:
+        raise UsageError(
+            f"the models take different image sizes ({sorted(sizes)}): evaluate them "
+            "in separate runs."
+        )
+    return models, records
+
+
+def evaluate_saved_models(models, records, source, images, *, log):
+    """Score each saved model on ``source``'s decoded ``images``: a HoldoutResult.
+
+    The development record of the first model describes the development
+    data in the report.
+    """
+    from mammoclf.metrics import positive_class_scores
+    from mammoclf.model_selection import DecisionThreshold, HoldoutResult
+
     first = next(iter(models.values()))
     classes = first.steps[-1][1].classes_
     y_true = _model_labels(source.labels, classes)
-    log(f"decoding and resizing {len(source.paths)} images ...")
-    images = first[:-1].transform(source.paths)
     outputs = {key: {} for key in ("y_pred", "y_score", "method", "threshold")}
     for name, pipeline in models.items():
         classifier = pipeline.steps[-1][1]
@@ -152,7 +308,7 @@ def evaluate_saved_models(model_paths, source, *, n_jobs, log):
         log(f"  {len(images)} images in {time.perf_counter() - started:.1f} s")
     record = next(iter(records.values())) or {}
     pos_label = _model_labels([record.get("pos_label", classes[-1])], classes)[0]
-    result = HoldoutResult(
+    return HoldoutResult(
         model_names=tuple(models),
         classes=np.asarray(classes),
         pos_label=pos_label,
@@ -173,7 +329,6 @@ def evaluate_saved_models(model_paths, source, *, n_jobs, log):
         },
         metadata=source.metadata,
     )
-    return result, images, records
 
 
 def _stored_threshold(pipeline, record, threshold_class):
@@ -339,12 +494,3 @@ def _grad_cam(report, result, images, source, out_dir, log):
         save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {name}.")
-
-
-def print_done(summary, out_dir, quiet):
-    if not quiet:
-        print(summary.to_text())
-        print(
-            f"\nreport: {Path(out_dir) / 'report.md'} (and report.html)",
-            file=sys.stdout,
-        )

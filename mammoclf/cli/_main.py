@@ -38,6 +38,8 @@ class UsageError(Exception):
 def build_parser():
     """The argument parser of ``mammoclf`` and its subcommands."""
     from mammoclf.cli._data import add_cache_options, add_clear_cache_command
+    from mammoclf.cli._evaluate import add_evaluate_command
+    from mammoclf.cli._evaluation_data import add_evaluation_table_options
 
     parser = argparse.ArgumentParser(
         prog="mammoclf",
@@ -151,6 +153,14 @@ def build_parser():
         help="repeats of the cross-validation (default: 1)",
     )
     evaluation.add_argument(
+        "--official-test-split",
+        action="store_true",
+        help="--cbis-ddsm: cross-validate on the official train split only, then "
+        "refit each model on the whole train split and evaluate it once on the "
+        "official test split (reported apart; a patient in both is refused)",
+    )
+    add_evaluation_table_options(evaluation)
+    evaluation.add_argument(
         "--random-state",
         type=int,
         default=0,
@@ -217,6 +227,7 @@ def build_parser():
         help="parallel decoding processes (default: -1, all cores)",
     )
     add_cache_options(predict)
+    add_evaluate_command(commands, _EPILOG)
     add_clear_cache_command(commands)
     return parser
 
@@ -239,6 +250,10 @@ def main(argv=None):
             from mammoclf.cli._compare import run_compare
 
             run_compare(args)
+        elif args.command == "evaluate":
+            from mammoclf.cli._evaluate import run_evaluate
+
+            run_evaluate(args)
         elif args.command == "clear-cache":
             from mammoclf.cli._data import run_clear_cache
 

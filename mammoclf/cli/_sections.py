@@ -60,14 +60,17 @@ def write_report(
     log,
     warnings_so_far=(),
     n_resamples=1000,
+    breast_level="mean",
+    subgroups=(),
 ):
     """Write figures, CSV tables, report.md and report.html; return the summary.
 
     The summary has every evaluation (decision thresholds, calibration,
     operating points; breast level and subgroups from ``result.metadata``;
     the held-out test set of ``result.holdout``), ``n_resamples`` patient
-    resamples each, and the report ends with the reporting checklist,
-    linked to its sections.
+    resamples each, breast level combined by ``breast_level`` and the
+    metadata columns ``subgroups``; the report ends with the reporting
+    checklist, linked to its sections.
     """
     import matplotlib
 
@@ -81,6 +84,8 @@ def write_report(
         metric_labels=_METRIC_LABELS,
         calibration=True,
         operating_points=True,
+        breast_level=breast_level,
+        subgroups=list(subgroups),
         n_resamples=n_resamples,
         checklist=True,
         report_sections=section_links(REPORT_HEADINGS),

@@ -1,0 +1,270 @@
+"""``mammoclf evaluate`` on a model saved by ``compare``, and ``--official-test-split``."""
+
+import csv
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mammoclf.cli._main import EXIT_INPUT, EXIT_OK, main
+from mammoclf.persistence import read_development
+
+# Fits of tiny CNNs: keep the module on one xdist worker.
+pytestmark = pytest.mark.xdist_group("cli-evaluate")
+
+_FAST = ["--models", "scratch", "--image-size", "32", "--epochs", "1", "--cv", "2"]
+
+
+def _png_rows(folder, first_patient, n_patients, lower_case=False):
+    """Two views per patient (one per breast for odd patients), a bright square if malignant."""
+    rng = np.random.default_rng(first_patient)
+    rows = []
+    for patient in range(first_patient, first_patient + n_patients):
+        label = "MALIGNANT" if patient % 2 else "BENIGN"
+        views = [("L", "CC"), ("L", "MLO")] if patient % 3 else [("R", "CC")]
+        for side, view in views:
+            pixels = (rng.random((40, 40)) * 120).astype(np.uint8)
+            if label == "MALIGNANT":
+                pixels[14:26, 14:26] = 250
+            name = f"case{patient}_{side}{view}.png"
+            Image.fromarray(pixels).save(folder / name)
+            rows.append(
+                {
+                    "path": name,
+                    "label": label.lower() if lower_case else label,
+                    "patient": f"PAT{patient}",
+                    "laterality": side,
+                    "density": str(1 + patient % 2),
+                }
+            )
+    return rows
+
+
+def _write(path, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def developed(tmp_path_factory):
+    """compare on one CSV (saving the model), then evaluate on another."""
+    folder = tmp_path_factory.mktemp("external")
+    _write(folder / "development.csv", _png_rows(folder, 0, 12))
+    _write(folder / "external.csv", _png_rows(folder, 100, 10, lower_case=True))
+    compare_out = folder / "compare-report"
+    argv = ["compare", "--csv", str(folder / "development.csv"), *_FAST]
+    argv += ["--n-resamples", "20", "--subgroup-columns", "density"]
+    assert main([*argv, "--out", str(compare_out), "--quiet"]) == EXIT_OK
+    evaluate_out = folder / "evaluation"
+    status = main(
+        [
+            "evaluate",
+            str(compare_out / "models" / "scratch.mammoclf"),
+            "--csv",
+            str(folder / "external.csv"),
+            "--subgroup-columns",
+            "density",
+            "--n-resamples",
+            "20",
+            "--out",
+            str(evaluate_out),
+            "--quiet",
+        ]
+    )
+    assert status == EXIT_OK
+    return compare_out, evaluate_out
+
+
+def test_compare_stores_what_an_external_evaluation_needs(developed):
+    compare_out, _ = developed
+    record = read_development(compare_out / "models" / "scratch.mammoclf")
+    assert record["n_images"] == 20 and record["n_patients"] == 12
+    assert record["prevalence"] == pytest.approx(10 / 20)
+    assert record["image_size"] == 32
+    assert record["threshold"]["value"] == 0.5
+    assert record["threshold"]["response"] == "predict_proba"
+    report = (compare_out / "report.md").read_text()
+    for key in ("calibration", "operating_points", "breast", "subgroups", "checklist"):
+        assert f'<a id="{key}"></a>' in report
+
+
+def test_evaluate_writes_the_evaluation_report(developed):
+    _, out = developed
+    report = (out / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", report, flags=re.MULTILINE)
+    assert headings[0] == "What was compared, and how"
+    assert headings[-1].startswith("Reporting checklist")
+    for title in (
+        "Decision thresholds of the binary metrics",
+        "Held-out test set: classification performance",
+        "Calibration (held-out test set)",
+        "Operating points (held-out test set)",
+        "Image and breast level (held-out test set)",
+        "Subgroups (held-out test set)",
+        "Grad-CAM: where the models looked",
+    ):
+        assert title in headings
+    # Development data and the stored threshold are stated.
+    assert "developed on 20 images of 12 patients" in report
+    assert "fixed on the development data" in report
+    for figure in (
+        "roc_curves",
+        "confusion_matrices",
+        "reliability_holdout_calibration",
+    ):
+        assert (out / "figures" / f"{figure}.png").stat().st_size > 0
+    predictions = pd.read_csv(out / "tables" / "predictions.csv")
+    assert len(predictions) == len(pd.read_csv(out.parent / "external.csv"))
+    # Lower-case labels were matched to the model's classes.
+    assert set(predictions["y_true"]) == {"BENIGN", "MALIGNANT"}
+    assert "PAT1" not in report  # pseudonyms only
+    scores = pd.read_csv(out / "tables" / "holdout.csv")
+    assert set(scores["metric"]) >= {"roc_auc", "sensitivity", "specificity"}
+    breast = pd.read_csv(out / "tables" / "holdout_breast.csv")
+    assert set(breast["level"]) == {"image", "breast"}
+
+
+def test_evaluate_refuses_labels_the_model_does_not_know(developed, tmp_path, capsys):
+    compare_out, _ = developed
+    rows = _png_rows(tmp_path, 200, 4)
+    rows[0]["label"] = "NORMAL"
+    _write(tmp_path / "odd.csv", rows)
+    status = main(
+        [
+            "evaluate",
+            str(compare_out / "models" / "scratch.mammoclf"),
+            "--csv",
+            str(tmp_path / "odd.csv"),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ]
+    )
+    assert status == EXIT_INPUT
+    assert "NORMAL" in capsys.readouterr().err
+
+
+_CBIS_COLUMNS = [
+    "patient_id",
+    "breast_density",
+    "left or right breast",
+    "image view",
+    "abnormality id",
+    "abnormality type",
+    "mass shape",
+    "mass margins",
+    "assessment",
+    "pathology",
+    "subtlety",
+    "image file path",
+    "cropped image file path",
+    "ROI mask file path",
+]
+
+
+def _cbis_layout(root, n_patients=16, n_test_patients=6):
+    """A CBIS-DDSM root of synthetic mammograms in the tables' own layout."""
+    from mammoclf.datasets import make_synthetic_mammograms
+
+    data = make_synthetic_mammograms(
+        2 * n_patients,
+        image_size=48,
+        random_state=0,
+        directory=os.path.join(root, "_synthetic"),
+    )
+    meta = data.metadata.reset_index(drop=True)
+    patients = list(dict.fromkeys(meta["patient_id"]))
+    rows = {"train": [], "test": []}
+    for k, (path, label) in enumerate(zip(data.paths, data.labels)):
+        number = patients.index(meta.loc[k, "patient_id"])
+        split = "test" if number >= len(patients) - n_test_patients else "train"
+        side = "LEFT" if meta.loc[k, "laterality"] == "L" else "RIGHT"
+        case = (
+            f"Mass-{'Test' if split == 'test' else 'Training'}_P_{number + 1:05d}_"
+            f"{side}_{meta.loc[k, 'view']}"
+        )
+        relative = f"{case}/1.2.826.0.{k}/1.2.826.1.{k}/000000.dcm"
+        os.makedirs(os.path.join(root, os.path.dirname(relative)), exist_ok=True)
+        shutil.copyfile(path, os.path.join(root, relative))
+        rows[split].append(
+            [f"P_{number + 1:05d}", 1 + number % 4, side, meta.loc[k, "view"], 1]
+            + ["mass", "OVAL", "CIRCUMSCRIBED", 3, str(label).upper(), 1 + number % 5]
+            + [relative, f"{case}_1/a/b/000000.dcm", f"{case}_1/a/b/000001.dcm"]
+        )
+    shutil.rmtree(os.path.join(root, "_synthetic"))
+    for split, table in rows.items():
+        pd.DataFrame(table, columns=_CBIS_COLUMNS).to_csv(
+            os.path.join(root, f"mass_case_description_{split}_set.csv"), index=False
+        )
+    return root
+
+
+def test_official_split_masks_and_the_shared_patient_refusal():
+    from mammoclf.cli._evaluation_data import official_split
+    from mammoclf.cli._main import UsageError
+
+    metadata = pd.DataFrame({"split": ["train", "train", "test", "test", "train"]})
+    groups = np.array([0, 1, 2, 3, 4])
+    train, test = official_split(metadata, groups)
+    assert train.tolist() == [True, True, False, False, True]
+    assert test.tolist() == [False, False, True, True, False]
+    assert not set(groups[train]) & set(groups[test])
+    with pytest.raises(UsageError, match="1 patient.*both the official train and test"):
+        official_split(metadata, np.array([0, 1, 2, 1, 4]))
+    with pytest.raises(UsageError, match="needs --cbis-ddsm"):
+        official_split(None, groups)
+
+
+@pytest.mark.slow  # a whole compare run on a CBIS-DDSM layout: about a minute
+def test_official_test_split_keeps_cross_validation_and_test_apart(tmp_path):
+    root = _cbis_layout(tmp_path / "CBIS-DDSM")
+    out = tmp_path / "report"
+    status = main(
+        [
+            "compare",
+            "--cbis-ddsm",
+            str(root),
+            "--subset",
+            "mass",
+            "--official-test-split",
+            "--weights",
+            "none",
+            *_FAST,
+            "--n-resamples",
+            "20",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    assert status == EXIT_OK
+    # No patient crosses the boundary: the cross-validated images are the
+    # official train split, the held-out ones the test split.
+    folds = pd.read_csv(out / "tables" / "out_of_fold_predictions.csv")
+    assert len(folds) == 2 * (16 - 6)
+    tables = json.loads((out / "run.json").read_text())
+    assert tables["official_test_split"] is True
+    report = (out / "report.md").read_text()
+    headings = re.findall(r"^## (.+)$", report, flags=re.MULTILINE)
+    held_out = headings.index("Held-out test set: classification performance")
+    assert headings.index("Table 1: classification performance") < held_out
+    assert headings.index("Subgroups (cross-validation)") < held_out
+    assert all("held-out" in h.lower() for h in headings[held_out : held_out + 5])
+    holdout = pd.read_csv(out / "tables" / "holdout.csv")
+    assert len(holdout) > 0 and holdout["estimate"].notna().any()
+    assert "No patient of the test set is in the development data (checked)." in report
+    subgroups = pd.read_csv(out / "tables" / "holdout_subgroups.csv")
+    assert set(subgroups["variable"]) == {
+        "breast_density",
+        "abnormality_type",
+        "subtlety",
+    }
+    record = read_development(out / "models" / "scratch.mammoclf")
+    assert record["n_patients"] == 10  # the train split only

@@ -285,7 +285,7 @@ def _refit_and_save(models, specs, images, source, image_size, out_dir, log):
     """Refit each model on all images and save it as a file-to-prediction pipeline."""
     from sklearn.base import clone
 
-    from mammoclf.model_selection._fit import fit_with_groups
+    from mammoclf.utils._routing import fit_with_groups
 
     fitted = {}
     for spec in specs:

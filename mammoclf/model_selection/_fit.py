@@ -11,20 +11,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import config_context
 from sklearn.utils import _safe_indexing
-from sklearn.utils.metadata_routing import get_routing_for_object
 
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
 from mammoclf.model_selection._threshold import decision_threshold
 from mammoclf.utils._array_store import is_memory_mapped, take_rows
+from mammoclf.utils._routing import fit_with_groups
 
 __all__ = [
     "FoldOutput",
     "final_estimator",
     "fit_and_predict",
-    "fit_with_groups",
     "training_info",
 ]
 
@@ -48,22 +46,6 @@ class FoldOutput:
     baseline_memory_bytes: float
     estimator: Any
     threshold: Any = None
-
-
-def fit_with_groups(estimator, X, y, groups):
-    """Fit, routing ``groups`` to estimators that ask for it (a grouped inner CV).
-
-    ``TunedThresholdClassifierCV(cv=StratifiedGroupKFold())`` and the like
-    get the patient ids of their training data only through scikit-learn's
-    metadata routing, which is enabled for this fit alone; other estimators
-    are fitted on ``X, y`` as usual.
-    """
-    if groups is not None and "groups" in get_routing_for_object(estimator).consumes(
-        "fit", {"groups"}
-    ):
-        with config_context(enable_metadata_routing=True):
-            return estimator.fit(X, y, groups=groups)
-    return estimator.fit(X, y)
 
 
 def final_estimator(estimator):

@@ -143,8 +143,29 @@ def _describe_run(report, result, source, specs, run_info):
             "Patient identifiers appear only as salted-hash pseudonyms."
             if run_info["identifiers"] == "pseudonymised"
             else "Patient identifiers are shown as found (--reveal-identifiers).",
+            *_holdout_lines(result),
         ]
     )
+
+
+def _holdout_lines(result):
+    """The held-out design in words, when the comparison has a test set attached."""
+    holdout = result.holdout
+    if holdout is None:
+        return []
+    patients = (
+        ""
+        if holdout.groups is None
+        else f" of {np.unique(holdout.groups).size} patients"
+    )
+    return [
+        (
+            f"Held-out test set: {holdout.y_true.size} images{patients}, none of whose "
+            "patients is in the cross-validated data. Each model was refitted on all the "
+            'cross-validated images and evaluated on it once; its tables ("Held-out '
+            'test set: ...") are kept apart from the cross-validated ones.'
+        )
+    ]
 
 
 def add_summary_tables(report, summary, out_dir, *, run_notes=None):

@@ -16,6 +16,12 @@ from mammoclf.preprocessing import _sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_dir(tmp_path_factory):
+    """Keep the user's mammoclf cache (the command line's default) out of the tests."""
+    os.environ["MAMMOCLF_CACHE_DIR"] = str(tmp_path_factory.mktemp("mammoclf-cache"))
+
+
 @pytest.fixture(scope="session")
 def toy_images():
     """60 tiny (32x32) greyscale images whose label is a bright square.

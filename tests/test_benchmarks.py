@@ -321,3 +321,19 @@ def test_dask_benchmark_compares_the_three_engines(bench):
     assert len(result["dask"]["data_bytes"]) == 2
     assert result["dask"]["task_message_bytes"] < 6 * result["dask"]["x_bytes"]
     assert "Dask LocalCluster" in dask_bench.describe(result)
+
+
+# ------------------------------------------------------------------ scale
+def test_scale_benchmark_second_run_decodes_nothing(bench, tmp_path):
+    scale = bench("bench_scale")
+    # Tiny images for the smoke test only; the benchmark itself never shrinks them.
+    results = scale.measure_scale(
+        str(tmp_path), [3, 6], n_jobs=1, image_size=16, shape=(64, 48)
+    )
+    for n, (first, second) in results.items():
+        assert (first["n"], first["decoded"], second["decoded"]) == (n, n, 0)
+        assert first["cache_bytes"] == second["cache_bytes"] > n * 16 * 16 * 4
+        assert first["index_bytes"] > 0
+    text = scale.summarise(results, n_jobs=1)
+    assert "per-image time N=6 / N=3" in text and "3103 images" in text
+    assert scale.linear_fit([(1, 3.0), (3, 7.0)]) == pytest.approx((1.0, 2.0))

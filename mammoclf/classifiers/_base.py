@@ -23,7 +23,9 @@ from mammoclf.classifiers._checkpoint import (
     TrainingCheckpoint,
     training_identity,
 )
+from mammoclf.classifiers._frozen_features import stream_batches
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._array_store import is_memory_mapped, row_blocks, take_rows
 from mammoclf.utils._distribution import (
     DATA_PARALLEL,
     data_parallel_inputs,
@@ -61,6 +63,16 @@ class TrainingData:
     @property
     def n_samples(self):
         return self.X.shape[0]
+
+
+@dataclass(frozen=True)
+class MappedTrainingData(TrainingData):
+    """Images in a memory-mapped file: fed to Keras batch by batch, never whole.
+
+    (Keras copies a NumPy array whole into the backend before training.)
+    """
+
+    shuffle_seed: int
 
 
 class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
@@ -218,6 +230,8 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         A hook: a subclass may stream arrays too large for memory (such as
         memory-mapped cached activations) as a ``keras.utils.PyDataset``.
         """
+        if isinstance(data, MappedTrainingData):
+            return _streamed_inputs(data, self.batch_size)
         validation = None if data.validation is None else tuple(data.validation)
         return {
             "x": data.X,
@@ -405,7 +419,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         if self._is_binary:
             targets = targets[:, np.newaxis]
         if self.validation_fraction is None:
-            return TrainingData(X, targets, weights, None)
+            return _training_data(X, targets, weights, None, rng)
         try:
             train, val = train_test_split(
                 np.arange(X.shape[0]),
@@ -419,11 +433,12 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 f"stratified validation set from {X.shape[0]} images: {exc} "
                 "Use more images or validation_fraction=None."
             ) from exc
-        return TrainingData(
-            X[train],
+        return _training_data(
+            take_rows(X, train),
             targets[train],
             weights[train],
-            (X[val], targets[val], weights[val]),
+            (take_rows(X, val), targets[val], weights[val]),
+            rng,
         )
 
     # ------------------------------------------------------------- prediction
@@ -435,6 +450,14 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         a DenseNet) for a single batch.
         """
         keras = import_keras()
+        if is_memory_mapped(X) and X.shape[0] > self.batch_size:
+            # Block by block: Keras would copy a whole memory map into memory.
+            return np.concatenate(
+                [
+                    self._forward(model, np.array(X[rows]))
+                    for rows in row_blocks(X.shape[0], X)
+                ]
+            )
         if X.shape[0] <= self.batch_size:
             outputs = model(X, training=False)
             return np.asarray(keras.ops.convert_to_numpy(outputs))
@@ -556,3 +579,32 @@ def _keras_verbosity(verbose):
     if not verbose:
         return 0
     return 1 if int(verbose) == 1 else 2
+
+
+def _training_data(X, y, sample_weight, validation, rng):
+    """:class:`TrainingData`, or :class:`MappedTrainingData` for memory-mapped images."""
+    if is_memory_mapped(X):
+        seed = int(rng.randint(_MAX_SEED))
+        return MappedTrainingData(X, y, sample_weight, validation, shuffle_seed=seed)
+    return TrainingData(X, y, sample_weight, validation)
+
+
+def _streamed_inputs(data, batch_size):
+    """``model.fit`` arguments streaming ``data`` in seeded batches."""
+    keras = import_keras()
+    inputs = {
+        "x": stream_batches(
+            keras,
+            data.X,
+            data.y,
+            data.sample_weight,
+            batch_size=batch_size,
+            shuffle=True,
+            seed=data.shuffle_seed,
+        )
+    }
+    if data.validation is not None:
+        inputs["validation_data"] = stream_batches(
+            keras, *data.validation, batch_size=batch_size, shuffle=False, seed=0
+        )
+    return inputs

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 from mammoclf._version import __version__
-from mammoclf.cli._data import resolve_data
+from mammoclf.cli._data import load_images, resolve_data
 from mammoclf.cli._main import UsageError, import_keras_quietly
 from mammoclf.cli._models import build_models, resolve_weights, selected_models
 from mammoclf.cli._sections import write_report
@@ -78,7 +78,15 @@ def _run(args, caught):
         log=log,
         needed=any(spec.key != "scratch" for spec in specs),
     )
-    images = _load_images(source.paths, image_size, args.n_jobs, log)
+    images = load_images(
+        source.paths,
+        image_size,
+        cache_dir=source.cache_dir,
+        n_jobs=args.decode_jobs,
+        memory_limit=args.memory_limit,
+        log=log,
+        quiet=args.quiet,
+    )
 
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -202,21 +210,6 @@ def _prepare_output(out_dir, log):
                 entry.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
-
-
-def _load_images(paths, image_size, n_jobs, log):
-    """Decode and resize every image once, up front.
-
-    Loading and resizing are per-image, deterministic and learn nothing from
-    the data, so doing them before the split leaks nothing (unlike the
-    study's augmentation before splitting); augmentation stays inside the
-    training folds.
-    """
-    from mammoclf import DicomLoader, Resizer
-
-    log(f"decoding and resizing {len(paths)} images to {image_size} px ...")
-    sequence = DicomLoader(n_jobs=n_jobs).fit_transform(paths)
-    return Resizer(size=image_size).fit_transform(sequence)
 
 
 def _refit_and_save(models, specs, images, source, image_size, out_dir, log):

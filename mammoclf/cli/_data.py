@@ -8,9 +8,20 @@ import numpy as np
 
 from mammoclf.cli._main import UsageError
 
-__all__ = ["DataSource", "resolve_data"]
+__all__ = [
+    "DataSource",
+    "add_cache_options",
+    "configure_loaders",
+    "decoding_processes",
+    "load_images",
+    "prepare_cache",
+    "resolve_data",
+    "run_clear_cache",
+]
 
 _CSV_COLUMNS = ("path", "label", "patient")
+# Memory set aside per decoding process when "all cores" are asked for.
+_MEMORY_PER_DECODER = 2**30
 
 
 @dataclass
@@ -30,12 +41,14 @@ class DataSource:
     description: str
     synthetic: bool
     patients: np.ndarray | None = None
+    cache_dir: str | None = None
 
 
 def resolve_data(args, out_dir, log):
     """Build the :class:`DataSource` the command line asks for."""
+    cache_dir = prepare_cache(args, log)
     if args.cbis_ddsm:
-        source = _cbis_ddsm(args)
+        source = _cbis_ddsm(args, cache_dir)
     elif args.csv:
         source = _csv(args.csv)
     else:
@@ -51,6 +64,7 @@ def resolve_data(args, out_dir, log):
         else np.array([pseudonym(group) for group in identifiers])
     )
     source.groups = pd.factorize(identifiers)[0]
+    source.cache_dir = cache_dir
     classes, counts = np.unique(source.labels, return_counts=True)
     if classes.size != 2:
         raise UsageError(
@@ -87,7 +101,7 @@ def _synthetic(args, out_dir, log):
     )
 
 
-def _cbis_ddsm(args):
+def _cbis_ddsm(args, cache_dir):
     from mammoclf.datasets import load_cbis_ddsm
 
     root = Path(args.cbis_ddsm)
@@ -99,6 +113,8 @@ def _cbis_ddsm(args):
         abnormality=abnormality,
         split=args.split,
         image="roi" if args.roi else "full",
+        cache_dir=cache_dir,
+        verbose=0 if args.quiet else 1,
     )
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
@@ -168,3 +184,160 @@ def _csv(csv_path):
 def _first(items, n=3):
     shown = ", ".join(str(item) for item in items[:n])
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
+
+
+# ------------------------------------------------- decoding and the image cache
+def add_cache_options(parser):
+    """Add the image-cache options to a command (compare, evaluate, predict)."""
+    group = parser.add_argument_group("image cache")
+    group.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="keep decoded, resized images (and CBIS-DDSM header indexes) here, "
+        "so that a rerun decodes nothing (default: $MAMMOCLF_CACHE_DIR, else "
+        "~/.cache/mammoclf on Linux, ~/Library/Caches/mammoclf on macOS, "
+        "%%LOCALAPPDATA%%\\mammoclf\\Cache on Windows)",
+    )
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="decode every image again and keep nothing between runs",
+    )
+    group.add_argument(
+        "--clear-cache",
+        action="store_true",
+        help="empty the cache before this run (see also `mammoclf clear-cache`)",
+    )
+    group.add_argument(
+        "--memory-limit",
+        type=_memory_size,
+        default="auto",
+        metavar="SIZE",
+        help="resized images beyond this size (e.g. 8G, 500M) live in a "
+        "memory-mapped file in the cache, streamed to training (default: a "
+        "quarter of the RAM)",
+    )
+
+
+def add_clear_cache_command(commands):
+    """The ``mammoclf clear-cache`` subcommand."""
+    command = commands.add_parser(
+        "clear-cache",
+        help="delete the decoded images and indexes mammoclf cached",
+        description="Delete what mammoclf cached: decoded, resized images, "
+        "CBIS-DDSM header indexes and leftover memory-mapped files.",
+    )
+    command.add_argument("--cache-dir", metavar="DIR", help="the cache to clear")
+    return command
+
+
+def run_clear_cache(args):
+    """Clear the cache ``args.cache_dir`` (or the default one) and say how much."""
+    from mammoclf.preprocessing import clear_cache, get_cache_dir
+
+    directory = get_cache_dir(args.cache_dir)
+    freed = clear_cache(directory)
+    print(f"cleared {directory}: {freed / 2**20:.1f} MiB freed")
+
+
+def prepare_cache(args, log):
+    """The cache directory of this run (None with --no-cache); --clear-cache empties it."""
+    from mammoclf.preprocessing import clear_cache, get_cache_dir
+
+    directory = get_cache_dir(args.cache_dir)
+    if args.clear_cache:
+        freed = clear_cache(directory)
+        log(f"cleared the cache {directory} ({freed / 2**20:.1f} MiB)")
+    if args.no_cache:
+        return None
+    return directory
+
+
+def load_images(paths, image_size, *, cache_dir, n_jobs, memory_limit, log, quiet):
+    """Decode and resize every image once, up front, through the cache.
+
+    Loading and resizing are per-image, deterministic and learn nothing from
+    the data, so doing them before the split leaks nothing (unlike the
+    study's augmentation before splitting); augmentation stays inside the
+    training folds. Files already in the cache are not decoded; the others
+    are decoded by ``n_jobs`` processes (-1: all cores), each holding one
+    full-resolution image at a time.
+    """
+    from mammoclf import DicomLoader, Resizer
+
+    n_jobs = decoding_processes(n_jobs)
+    where = "no cache" if cache_dir is None else f"cache {cache_dir}"
+    log(
+        f"decoding and resizing {len(paths)} images to {image_size} px "
+        f"({n_jobs} processes, {where}) ..."
+    )
+    loader = DicomLoader(
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        memory_limit=memory_limit,
+        verbose=0 if quiet else 1,
+    )
+    sequence = loader.fit_transform(paths)
+    images = Resizer(size=image_size).fit_transform(sequence)
+    report = sequence.last_run
+    stored = "a memory-mapped file" if isinstance(images, np.memmap) else "memory"
+    log(
+        f"images ready: {report['decoded']} decoded, {report['from_cache']} from "
+        f"the cache; {images.nbytes / 2**20:.0f} MiB in {stored}"
+    )
+    return images
+
+
+def decoding_processes(n_jobs):
+    """``n_jobs`` as a count; all cores (-1) only as far as memory allows.
+
+    A decoding process peaks at about 300 MB on a 4,500 x 3,000 mammogram
+    (benchmarks/bench_scale.py); with 1 GiB of available memory per process
+    decoding never competes with training for memory.
+    """
+    import psutil
+    from joblib import effective_n_jobs
+
+    count = effective_n_jobs(n_jobs)
+    if n_jobs is not None and n_jobs < 0:
+        affordable = psutil.virtual_memory().available // _MEMORY_PER_DECODER
+        count = max(1, min(count, int(affordable)))
+    return count
+
+
+def configure_loaders(model, args, log):
+    """Point a saved pipeline's loader at this run's cache and decoding processes."""
+    from mammoclf import DicomLoader
+
+    cache_dir = prepare_cache(args, log)
+    for name, step in model.steps[:-1]:
+        if hasattr(step, "n_jobs"):
+            model.set_params(**{f"{name}__n_jobs": decoding_processes(args.n_jobs)})
+        if isinstance(step, DicomLoader):
+            model.set_params(
+                **{
+                    f"{name}__cache_dir": cache_dir,
+                    f"{name}__memory_limit": args.memory_limit,
+                }
+            )
+
+
+def _memory_size(text):
+    """``auto``, bytes, or a number with K, M, G or T (powers of 1024)."""
+    import argparse
+
+    text = text.strip()
+    if text.lower() == "auto":
+        return "auto"
+    units = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+    factor = units.get(text[-1:].lower(), 1)
+    number = text[:-1] if factor > 1 else text
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a size such as 8G, 500M or 1000000; got {text!r}"
+        )
+    return int(value * factor)

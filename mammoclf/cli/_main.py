@@ -37,6 +37,8 @@ class UsageError(Exception):
 
 def build_parser():
     """The argument parser of ``mammoclf`` and its subcommands."""
+    from mammoclf.cli._data import add_cache_options, add_clear_cache_command
+
     parser = argparse.ArgumentParser(
         prog="mammoclf",
         description="Honest benign/malignant mammogram classification experiments.",
@@ -170,7 +172,14 @@ def build_parser():
         "--n-jobs",
         type=int,
         default=1,
-        help="parallel decoding/fitting processes (default: 1)",
+        help="models fitted in parallel processes (default: 1)",
+    )
+    output.add_argument(
+        "--decode-jobs",
+        type=int,
+        default=-1,
+        help="processes decoding images, each holding one full-resolution "
+        "image at a time (default: -1, all cores)",
     )
     output.add_argument(
         "--reveal-identifiers",
@@ -178,6 +187,7 @@ def build_parser():
         help="show real patient IDs instead of salted-hash pseudonyms",
     )
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    add_cache_options(compare)
 
     predict = commands.add_parser(
         "predict",
@@ -201,8 +211,13 @@ def build_parser():
         help="write real patient IDs instead of pseudonyms",
     )
     predict.add_argument(
-        "--n-jobs", type=int, default=1, help="parallel decoding processes"
+        "--n-jobs",
+        type=int,
+        default=-1,
+        help="parallel decoding processes (default: -1, all cores)",
     )
+    add_cache_options(predict)
+    add_clear_cache_command(commands)
     return parser
 
 
@@ -224,6 +239,10 @@ def main(argv=None):
             from mammoclf.cli._compare import run_compare
 
             run_compare(args)
+        elif args.command == "clear-cache":
+            from mammoclf.cli._data import run_clear_cache
+
+            run_clear_cache(args)
         else:
             from mammoclf.cli._predict import run_predict
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mammoclf.cli._data import configure_loaders
 from mammoclf.cli._main import UsageError, import_keras_quietly
 from mammoclf.utils._io import atomic_write
 
@@ -34,9 +35,7 @@ def run_predict(args):
             f"{model_path} holds a bare classifier, which takes image arrays; predict "
             "needs a model saved by `mammoclf compare` (loader + resizer + network)."
         )
-    for name, step in model.steps[:-1]:
-        if hasattr(step, "n_jobs"):
-            model.set_params(**{f"{name}__n_jobs": args.n_jobs})
+    configure_loaders(model, args, lambda message: None)
     proba = model.predict_proba(list(args.files))
     classes = model.classes_
     metadata = read_metadata(

@@ -6,8 +6,10 @@ import warnings
 import numpy as np
 from sklearn.utils import Bunch
 
+from mammoclf.datasets._locate import HeaderIndex, Locator
 from mammoclf.exceptions import DatasetError
 from mammoclf.preprocessing._paths import format_path_list
+from mammoclf.utils._disk_cache import default_cache_dir
 
 __all__ = ["load_cbis_ddsm"]
 
@@ -57,6 +59,8 @@ def load_cbis_ddsm(
     benign_without_callback="benign",
     on_missing="raise",
     tables_dir=None,
+    cache_dir="auto",
+    verbose=0,
 ):
     """Load CBIS-DDSM image paths, labels and patient groups from a TCIA download.
 
@@ -92,6 +96,16 @@ def load_cbis_ddsm(
     tables_dir : str or path-like, default=None
         Folder of the four ``*_case_description_*_set.csv`` tables; None
         means ``root``.
+    cache_dir : "auto", str, path-like or None, default="auto"
+        Where to keep the index of DICOM headers that the NBIA layout needs
+        (reading 10,000 headers takes minutes from a cold disk), so that the
+        next call reads only files it has not seen: ``"auto"`` is
+        :func:`mammoclf.preprocessing.get_cache_dir`, None keeps no index.
+        Each file's entry is keyed on its path, size and modification time
+        (the directory listing), so a changed or added file is read again.
+        The index stores hashes only: no path, UID or patient identifier.
+    verbose : int, default=0
+        Above 0, reading headers prints progress lines with the time left.
 
     Returns
     -------
@@ -119,8 +133,40 @@ def load_cbis_ddsm(
     >>> data.paths[0], data.labels[0], data.groups[0]  # doctest: +SKIP
     ('CBIS-DDSM/Mass-Test_P_00016_LEFT_CC/.../000000.dcm', 'MALIGNANT', 'P_00016')
     """
-    import pandas as pd
+    abnormalities, splits = _check_arguments(
+        abnormality, split, image, benign_without_callback, on_missing
+    )
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")
+    tables_dir = root if tables_dir is None else os.fspath(tables_dir)
+    rows = _read_rows(tables_dir, abnormalities, splits, benign_without_callback)
+    if rows.empty:
+        raise DatasetError(
+            f"The CBIS-DDSM tables in {tables_dir!r} have no rows for abnormality="
+            f"{abnormality!r}, split={split!r}: there is nothing to load. Check that "
+            "they are the complete official tables."
+        )
+    samples = _full_images(rows) if image == "full" else _roi_images(rows)
+    index = None if cache_dir is None else HeaderIndex(root, _cache_root(cache_dir))
+    locator = Locator(root, index, verbose=verbose)
+    samples = samples.assign(
+        path=_locate_all(locator, samples, roi=image == "roi", on_missing=on_missing)
+    )
+    samples = samples[samples["path"].notna()].reset_index(drop=True)
+    metadata = samples.drop(columns=["relative_path", "full_relative"])
+    metadata = metadata[["path", *[c for c in metadata.columns if c != "path"]]]
+    return Bunch(
+        paths=metadata["path"].to_numpy(dtype=str),
+        labels=metadata["label"].to_numpy(dtype=str),
+        groups=metadata["patient_id"].to_numpy(dtype=str),
+        metadata=metadata,
+        DESCR=_DESCR,
+    )
 
+
+def _check_arguments(abnormality, split, image, benign_without_callback, on_missing):
+    """Validate the choices; return the abnormality kinds and splits to read."""
     abnormalities = _check_choice_list(abnormality, ("mass", "calc"), "abnormality")
     splits = (
         ("train", "test")
@@ -134,10 +180,12 @@ def load_cbis_ddsm(
         "benign_without_callback",
     )
     _check_choice(on_missing, ("raise", "warn"), "on_missing")
-    root = os.fspath(root)
-    if not os.path.isdir(root):
-        raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")
-    tables_dir = root if tables_dir is None else os.fspath(tables_dir)
+    return abnormalities, splits
+
+
+def _read_rows(tables_dir, abnormalities, splits, benign_without_callback):
+    """The rows of the chosen tables, BENIGN_WITHOUT_CALLBACK handled as asked."""
+    import pandas as pd
 
     rows = pd.concat(
         [
@@ -147,31 +195,27 @@ def load_cbis_ddsm(
         ],
         ignore_index=True,
     )
-    if rows.empty:
-        raise DatasetError(
-            f"The CBIS-DDSM tables in {tables_dir!r} have no rows for abnormality="
-            f"{abnormality!r}, split={split!r}: there is nothing to load. Check that "
-            "they are the complete official tables."
-        )
     if benign_without_callback == "exclude":
         rows = rows[rows["pathology"] != "BENIGN_WITHOUT_CALLBACK"]
     elif benign_without_callback == "benign":
         rows = rows.assign(
             pathology=rows["pathology"].replace("BENIGN_WITHOUT_CALLBACK", "BENIGN")
         )
-    samples = _full_images(rows) if image == "full" else _roi_images(rows)
+    return rows
 
-    locator = _Locator(root)
-    located, missing = [], []
-    for relative, full_relative in zip(
-        samples["relative_path"], samples["full_relative"]
-    ):
-        try:
-            located.append(locator.locate(relative, full_relative, roi=image == "roi"))
-        except FileNotFoundError as exc:
-            located.append(None)
-            missing.append(str(exc))
+
+def _cache_root(cache_dir):
+    if isinstance(cache_dir, str) and cache_dir == "auto":
+        return default_cache_dir()
+    return os.fspath(cache_dir)
+
+
+def _locate_all(locator, samples, *, roi, on_missing):
+    """The file of every sample (None where missing), missing ones reported together."""
+    pairs = list(zip(samples["relative_path"], samples["full_relative"]))
+    located, missing = locator.locate_all(pairs, roi=roi)
     if missing:
+        root = locator.root
         message = (
             f"{len(missing)} of {len(samples)} CBIS-DDSM images were not found under "
             f"{root!r}:{format_path_list(missing)}"
@@ -187,18 +231,8 @@ def load_cbis_ddsm(
                 message + "\nCheck root (the folder holding the case folders), or "
                 "pass on_missing='warn' to skip them."
             )
-        warnings.warn(message + "\nThey are skipped.", UserWarning, stacklevel=2)
-    samples = samples.assign(path=located)
-    samples = samples[samples["path"].notna()].reset_index(drop=True)
-    metadata = samples.drop(columns=["relative_path", "full_relative"])
-    metadata = metadata[["path", *[c for c in metadata.columns if c != "path"]]]
-    return Bunch(
-        paths=metadata["path"].to_numpy(dtype=str),
-        labels=metadata["label"].to_numpy(dtype=str),
-        groups=metadata["patient_id"].to_numpy(dtype=str),
-        metadata=metadata,
-        DESCR=_DESCR,
-    )
+        warnings.warn(message + "\nThey are skipped.", UserWarning, stacklevel=3)
+    return located
 
 
 def _check_choice(value, choices, name):
@@ -317,72 +351,3 @@ def _roi_images(rows):
             "full_relative",
         ]
     ].reset_index(drop=True)
-
-
-class _Locator:
-    """Find the file of a table path in either TCIA folder layout."""
-
-    def __init__(self, root):
-        self.root = root
-        self._series_index = {}  # case folder -> {series UID: [(pixels, path)]}
-        self.unreadable = []  # .dcm files whose header could not be read
-
-    def locate(self, relative, full_relative, *, roi):
-        parts = relative.replace("\\", "/").split("/")
-        if len(parts) != 4:
-            raise FileNotFoundError(
-                f"{relative} (not a <case>/<study>/<series>/<file> table path)"
-            )
-        case, _study, series, _name = parts
-        if not roi:
-            exact = os.path.join(self.root, *parts)
-            if os.path.isfile(exact):
-                return exact
-            candidates = self._series_files(case).get(series, [])
-            if len(candidates) == 1:
-                return candidates[0][1]
-            raise FileNotFoundError(f"{relative} (series {series} not found)")
-        candidates = self._series_files(case).get(series, [])
-        if not candidates:
-            raise FileNotFoundError(f"{relative} (ROI series {series} not found)")
-        pixels, path = min(candidates)
-        full_pixels = self._full_image_pixels(full_relative)
-        if full_pixels is not None and pixels >= full_pixels:
-            raise FileNotFoundError(
-                f"{relative} (its series holds only full-size files, i.e. masks; "
-                "no cropped image)"
-            )
-        return path
-
-    def _full_image_pixels(self, full_relative):
-        parts = full_relative.replace("\\", "/").split("/")
-        if len(parts) != 4:
-            return None
-        candidates = self._series_files(parts[0]).get(parts[2], [])
-        return candidates[0][0] if len(candidates) == 1 else None
-
-    def _series_files(self, case):
-        """Index the DICOM files of one case folder by SeriesInstanceUID."""
-        if case in self._series_index:
-            return self._series_index[case]
-        import pydicom
-
-        index = {}
-        folder = os.path.join(self.root, case)
-        for directory, _, names in sorted(os.walk(folder)):
-            for name in sorted(names):
-                if not name.lower().endswith(".dcm"):
-                    continue
-                path = os.path.join(directory, name)
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")  # may quote identifiers
-                        header = pydicom.dcmread(path, stop_before_pixels=True)
-                    series = str(header.SeriesInstanceUID)
-                    pixels = int(header.Rows) * int(header.Columns)
-                except Exception:  # noqa: BLE001 - listed in the missing-files error
-                    self.unreadable.append(path)
-                    continue
-                index.setdefault(series, []).append((pixels, path))
-        self._series_index[case] = index
-        return index

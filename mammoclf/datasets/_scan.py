@@ -7,6 +7,7 @@ from mammoclf.exceptions import DatasetError
 from mammoclf.preprocessing import DicomLoader
 from mammoclf.preprocessing._paths import check_paths, format_path_list
 from mammoclf.preprocessing._reading import read_image
+from mammoclf.utils._progress import Progress
 
 __all__ = ["ScanReport", "scan"]
 
@@ -55,7 +56,7 @@ class ScanReport:
         )
 
 
-def scan(paths, *, loader=None, n_jobs=None):
+def scan(paths, *, loader=None, n_jobs=None, verbose=0):
     """Read and decode every file once; report all that fail, not just the first.
 
     Run it before a long training run: it decodes each file exactly as
@@ -73,6 +74,9 @@ def scan(paths, *, loader=None, n_jobs=None):
         ``n_jobs`` is used unless ``n_jobs`` is given.
     n_jobs : int, default=None
         Files decoded in parallel (joblib processes).
+    verbose : int, default=0
+        Above 0, print progress lines (files done, rate, time left) to
+        standard error: a full CBIS-DDSM download takes a while.
 
     Returns
     -------
@@ -103,9 +107,14 @@ def scan(paths, *, loader=None, n_jobs=None):
         raise TypeError(f"loader must be a DicomLoader; got {type(loader).__name__}.")
     spec = loader._read_spec()
     paths = check_paths(paths, "scan", must_exist=False)
-    outcomes = Parallel(n_jobs=loader.n_jobs if n_jobs is None else n_jobs)(
-        delayed(_try_read)(path, spec) for path in paths
-    )
+    progress = Progress(len(paths), "scan: files", enabled=verbose > 0)
+    outcomes = []
+    for outcome in Parallel(
+        n_jobs=loader.n_jobs if n_jobs is None else n_jobs, return_as="generator"
+    )(delayed(_try_read)(path, spec) for path in paths):
+        outcomes.append(outcome)
+        progress.advance()
+    progress.finish(f"{sum(1 for o in outcomes if o)} unreadable")
     problems = pd.DataFrame(
         [(path, *outcome) for path, outcome in zip(paths, outcomes) if outcome],
         columns=["path", "error", "message"],

@@ -7,6 +7,13 @@ reproduces printed ``(TP + FP) / N``, which is the fraction of images called
 malignant, not an accuracy.
 """
 
+from mammoclf.metrics._breast import breast_level, laterality_from_metadata
+from mammoclf.metrics._calibration import (
+    brier_score,
+    calibration_intercept,
+    calibration_slope,
+    reliability_curve,
+)
 from mammoclf.metrics._clinical import (
     ConfusionCounts,
     accuracy_score,
@@ -20,6 +27,12 @@ from mammoclf.metrics._clinical import (
     specificity_score,
 )
 from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._operating_points import (
+    OperatingPoint,
+    roc_operating_point,
+    sensitivity_at_specificity,
+    specificity_at_sensitivity,
+)
 from mammoclf.metrics._scorers import (
     CLINICAL_METRICS,
     ClinicalScorer,
@@ -32,17 +45,27 @@ __all__ = [
     "CLINICAL_METRICS",
     "ClinicalScorer",
     "ConfusionCounts",
+    "OperatingPoint",
     "accuracy_score",
     "balanced_accuracy_score",
+    "breast_level",
+    "brier_score",
+    "calibration_intercept",
+    "calibration_slope",
     "clinical_scorers",
     "confusion_counts",
     "f1_weighted_score",
+    "laterality_from_metadata",
     "make_clinical_scorer",
     "npv_score",
     "positive_class_scores",
     "ppv_score",
+    "reliability_curve",
     "resolve_pos_label",
     "roc_auc_score",
+    "roc_operating_point",
+    "sensitivity_at_specificity",
     "sensitivity_score",
+    "specificity_at_sensitivity",
     "specificity_score",
 ]

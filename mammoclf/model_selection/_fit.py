@@ -15,6 +15,7 @@ from sklearn.utils import _safe_indexing
 
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
+from mammoclf.utils._array_store import is_memory_mapped, take_rows
 
 __all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
 
@@ -140,8 +141,9 @@ def fit_and_predict(
     -------
     output : FoldOutput
     """
-    X_train = _safe_indexing(X, train)
-    X_test = _safe_indexing(X, test)
+    # A memory-mapped data set's folds stay on disk (not loaded whole).
+    index = take_rows if is_memory_mapped(X) else _safe_indexing
+    X_train, X_test = index(X, train), index(X, test)
     sampler = PeakMemorySampler() if measure_memory else contextlib.nullcontext()
     try:
         with sampler:

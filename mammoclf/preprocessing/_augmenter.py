@@ -14,6 +14,7 @@ from sklearn.utils.validation import column_or_1d
 
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.pipeline import FitOnlyTransformGuard
+from mammoclf.utils._array_store import allocate_like
 from mammoclf.utils._validation import check_image_batch
 
 __all__ = ["Augmenter"]
@@ -193,11 +194,15 @@ class Augmenter(BaseOverSampler):
         sources = (
             np.concatenate(sources).astype(np.intp) if sources else np.zeros(0, np.intp)
         )
-        augmented = np.empty((sources.size, *images.shape[1:]), dtype=np.float32)
+        n_images = images.shape[0]
+        # Memory-mapped like the input when it is (a data set too large for memory).
+        X_resampled = allocate_like(
+            images, (n_images + sources.size, *images.shape[1:])
+        )
+        X_resampled[:n_images] = images
         for position, source in enumerate(sources):
-            augmented[position] = self._augment(images[source], rng)
-        self.sample_indices_ = np.concatenate([np.arange(images.shape[0]), sources])
-        X_resampled = np.concatenate([images, augmented])
+            X_resampled[n_images + position] = self._augment(images[source], rng)
+        self.sample_indices_ = np.concatenate([np.arange(n_images), sources])
         if original_ndim == 3:
             X_resampled = X_resampled[..., 0]
         return X_resampled, np.concatenate([y, y[sources]])

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.preprocessing._paths import check_paths
 from mammoclf.preprocessing._reading import ReadSpec
@@ -74,11 +74,26 @@ class DicomLoader(TransformerMixin, BaseEstimator):
         Files decoded in parallel by joblib (processes). None means 1, -1 all
         cores. Each worker holds about one full-resolution image at a time.
     cache_dir : str or path-like, default=None
-        Directory of an on-disk cache of processed images (e.g. resized by
-        :class:`~mammoclf.Resizer`), keyed by each file's path, size,
-        modification time and all settings. A grid search then decodes each
-        file once in total. Entries are written atomically; delete the
-        directory to clear it.
+        A persistent cache of processed images (e.g. resized by
+        :class:`~mammoclf.Resizer`), shared by every run that uses the same
+        directory: a rerun, or a grid search, decodes each file once in
+        total, and an interrupted run resumes with what it cached. Entries
+        are keyed on each file's identity (size, modification time and a
+        digest of its first and last 16 KiB, which for a DICOM file holds
+        its SOPInstanceUID) and on every setting that changes pixels;
+        they hold no path or patient identifier, are written atomically and
+        checked on read (a damaged entry is decoded again). The command line
+        uses :func:`~mammoclf.preprocessing.get_cache_dir`; clear it with
+        :func:`~mammoclf.preprocessing.clear_cache`. None caches nothing.
+    memory_limit : int or "auto", default="auto"
+        Bytes of processed images that :class:`~mammoclf.Resizer` keeps in
+        memory. A larger data set goes to a memory-mapped file (under
+        ``cache_dir``, else the temporary directory) that the classifiers
+        train from batch by batch, without loading it whole. ``"auto"`` is a
+        quarter of the physical memory.
+    verbose : int, default=0
+        Above 0, decoding prints progress lines (images done, rate, time
+        left) to standard error.
 
     See Also
     --------
@@ -109,6 +124,11 @@ class DicomLoader(TransformerMixin, BaseEstimator):
         "chest_wall_side": [None, StrOptions({"left", "right"})],
         "n_jobs": [Integral, None],
         "cache_dir": [None, str, os.PathLike],
+        "memory_limit": [
+            StrOptions({"auto"}),
+            Interval(Integral, 0, None, closed="left"),
+        ],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -120,6 +140,8 @@ class DicomLoader(TransformerMixin, BaseEstimator):
         chest_wall_side=None,
         n_jobs=None,
         cache_dir=None,
+        memory_limit="auto",
+        verbose=0,
     ):
         self.window = window
         self.clip_percentiles = clip_percentiles
@@ -127,6 +149,8 @@ class DicomLoader(TransformerMixin, BaseEstimator):
         self.chest_wall_side = chest_wall_side
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
+        self.memory_limit = memory_limit
+        self.verbose = verbose
 
     def fit(self, X, y=None):
         """Validate the parameters; the loader learns nothing from data.
@@ -173,6 +197,8 @@ class DicomLoader(TransformerMixin, BaseEstimator):
             spec,
             n_jobs=self.n_jobs,
             cache_dir=self.cache_dir,
+            memory_limit=self.memory_limit,
+            verbose=self.verbose,
         )
 
     def _read_spec(self):

@@ -24,7 +24,8 @@ class Resizer(TransformerMixin, BaseEstimator):
 
     Given the :class:`ImageSequence` of :class:`~mammoclf.DicomLoader`, it
     decodes and resizes image by image in the loader's ``n_jobs`` workers (and
-    uses the loader's ``cache_dir``), so only the small results are kept.
+    uses the loader's ``cache_dir``), so only the small results are kept: in
+    memory, or in a memory-mapped file above the loader's ``memory_limit``.
 
     Parameters
     ----------
@@ -113,7 +114,7 @@ class Resizer(TransformerMixin, BaseEstimator):
         """
         operation = self._operation()
         if isinstance(X, ImageSequence):
-            return np.stack(X.map_images(operation))
+            return X.stack_images(operation)
         return np.stack([operation(image) for image in _check_images(X)])
 
     def _operation(self):
@@ -155,6 +156,11 @@ class ResizeOperation:
     @property
     def cache_token(self):
         return repr(self)
+
+    @property
+    def output_shape(self):
+        """The result's shape for a grey 2-D image (what the loader decodes)."""
+        return (*self.size, 1)
 
     def __call__(self, image, path=None):
         """Resize an ``(h, w)`` or ``(h, w, C)`` image to ``(H, W, C)`` float32."""

@@ -3,15 +3,15 @@
 :class:`~mammoclf.DicomLoader` returns an :class:`ImageSequence` instead of
 an array: 3,000 full-field mammograms (~26 MB each decoded) do not fit in
 memory, while their paths do. The next step (usually
-:class:`~mammoclf.Resizer`) calls :meth:`ImageSequence.map_images`, which
+:class:`~mammoclf.Resizer`) calls :meth:`ImageSequence.stack_images`, which
 decodes and processes one image at a time per worker, in parallel, and keeps
-only the small results. The optional disk cache stores those results, so a
-grid search decodes each file once in total instead of once per fit.
+only the small results, in memory or, for data sets too large for it, in a
+memory-mapped file. The optional persistent cache
+(:mod:`mammoclf.preprocessing._image_cache`) stores those results, so a
+rerun, or a grid search, decodes each file once in total.
 """
 
-import hashlib
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from numbers import Integral
@@ -19,12 +19,16 @@ from numbers import Integral
 import numpy as np
 
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.preprocessing._image_cache import ImageCache, file_status
 from mammoclf.preprocessing._reading import read_image
+from mammoclf.utils._array_store import allocate, resolve_memory_limit
+from mammoclf.utils._disk_cache import cache_subdirectory
+from mammoclf.utils._progress import Progress
 
 __all__ = ["ImageSequence"]
 
-# Bump when the meaning of cached arrays changes (reader or operation code).
-_CACHE_FORMAT = 1
+# Cache lookups handed to the thread pool at a time.
+_LOOKUP_BLOCK = 256
 
 
 class ImageSequence(Sequence):
@@ -41,7 +45,8 @@ class ImageSequence(Sequence):
       sequence, so scikit-learn's splitters index it without decoding.
     - :meth:`map_images` applies an operation to every image, in parallel
       with the loader's ``n_jobs``, holding one full-resolution image per
-      worker at a time.
+      worker at a time; :meth:`stack_images` stacks the results into one
+      array as they arrive.
     - ``numpy.asarray(sequence)`` decodes everything at full resolution
       (only sensible for small data sets of equal-sized images).
 
@@ -52,15 +57,36 @@ class ImageSequence(Sequence):
     n_jobs : int or None
         Parallel workers of :meth:`map_images`.
     cache_dir : str or None
-        Where :meth:`map_images` caches processed images.
+        The mammoclf cache directory where processed images are kept.
+    memory_limit : int or "auto"
+        Bytes above which :meth:`stack_images` returns a memory map.
+    verbose : int
+        Above 0, decoding prints progress lines with the time left.
+    last_run : dict
+        After :meth:`map_images` or :meth:`stack_images`: how many images
+        were ``"decoded"``, came ``"from_cache"``, and how many cache entries
+        were damaged (``"damaged_entries"``) and so decoded again.
     """
 
-    def __init__(self, paths, stamps, spec, *, n_jobs=None, cache_dir=None):
+    def __init__(
+        self,
+        paths,
+        stamps,
+        spec,
+        *,
+        n_jobs=None,
+        cache_dir=None,
+        memory_limit="auto",
+        verbose=0,
+    ):
         self.paths = tuple(paths)
         self._stamps = tuple(stamps)
         self._spec = spec
         self.n_jobs = n_jobs
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+        self.memory_limit = memory_limit
+        self.verbose = verbose
+        self.last_run = None
 
     # ----------------------------------------------------------- sequence
     def __len__(self):
@@ -114,6 +140,8 @@ class ImageSequence(Sequence):
             self._spec,
             n_jobs=self.n_jobs,
             cache_dir=self.cache_dir,
+            memory_limit=self.memory_limit,
+            verbose=self.verbose,
         )
 
     def __eq__(self, other):
@@ -126,6 +154,13 @@ class ImageSequence(Sequence):
 
     def _key(self):
         return (self.paths, self._stamps, self._spec)
+
+    def __getstate__(self):
+        # What the last decoding found is not part of the sequence: left out,
+        # joblib.hash (Pipeline(memory=...)) stays the same before and after.
+        state = dict(self.__dict__)
+        state["last_run"] = None
+        return state
 
     def __repr__(self):
         # Paths can contain patient identifiers (CBIS-DDSM's do): not shown.
@@ -141,24 +176,146 @@ class ImageSequence(Sequence):
             ``operation(image, path) -> ndarray``, picklable (it runs in
             worker processes). If it has a ``cache_token`` attribute (a string
             identifying what it computes) and ``cache_dir`` is set, results
-            are cached on disk under a key made of the file's absolute path,
-            size, modification time, the loader settings and the token.
+            are cached on disk (see :mod:`mammoclf.preprocessing._image_cache`)
+            and only the files without a valid entry are decoded.
 
         Returns
         -------
         results : list of ndarray
             One per image, in order.
         """
+        results = [None] * len(self)
+
+        def keep(index, result):
+            results[index] = result
+
+        self._process_all(operation, keep)
+        return results
+
+    def stack_images(self, operation):
+        """Like :meth:`map_images`, stacked into one array as results arrive.
+
+        The array is allocated once, at its final size: in memory, or, when
+        it would exceed ``memory_limit`` bytes, as a memory-mapped file in
+        the cache directory's ``scratch/`` folder (the temporary directory
+        without a cache) that the classifiers stream from.
+
+        Returns
+        -------
+        stacked : ndarray or numpy.memmap of shape (n_images, ...)
+        """
+        stacked = None
+
+        def keep(index, result):
+            nonlocal stacked
+            if stacked is None:
+                stacked = self._allocate_stack(result)
+            if result.shape != stacked.shape[1:]:
+                raise InvalidImageError(
+                    f"The processed images have different shapes (e.g. "
+                    f"{stacked.shape[1:]} and {result.shape}), so they do not stack "
+                    "into one array."
+                )
+            stacked[index] = result
+
+        self._process_all(operation, keep)
+        if isinstance(stacked, np.memmap):
+            stacked.flush()
+        return stacked
+
+    def _allocate_stack(self, first):
+        shape = (len(self), *first.shape)
+        n_bytes = int(np.prod(shape, dtype=np.int64)) * first.dtype.itemsize
+        on_disk = n_bytes > resolve_memory_limit(self.memory_limit)
+        scratch = None
+        if on_disk and self.cache_dir is not None:
+            scratch = cache_subdirectory(self.cache_dir, "scratch")
+        return allocate(shape, first.dtype, on_disk=on_disk, directory=scratch)
+
+    def _process_all(self, operation, keep):
+        """Call ``keep(index, result)`` for every image: cached ones first.
+
+        Cache lookups run in threads in this process (they read a few kB
+        per file); only the misses go to ``n_jobs`` worker processes, each
+        decoding one image at a time and writing its cache entry as soon as
+        it is done, so an interrupted run keeps what it finished.
+        """
         from joblib import Parallel, delayed
 
         token = getattr(operation, "cache_token", None)
+        cache = None
+        if self.cache_dir is not None and token is not None:
+            cache = ImageCache(self.cache_dir)
+        progress = Progress(len(self), "decoding: images", enabled=self.verbose > 0)
+        keys = [None] * len(self)
+        pending, damaged = list(range(len(self))), 0
+        if cache is not None:
+            pending = []
+            expected = getattr(operation, "output_shape", None)
+            for index, key, result, was_damaged in self._lookup(cache, token, expected):
+                keys[index] = key
+                damaged += was_damaged
+                if result is None:
+                    pending.append(index)
+                else:
+                    keep(index, result)
+                    progress.advance()
         tasks = (
-            delayed(_process_one)(
-                path, self._spec, operation, self._cache_file(i, token)
-            )
-            for i, path in enumerate(self.paths)
+            delayed(_process_one)(self.paths[i], self._spec, operation, cache, keys[i])
+            for i in pending
         )
-        return Parallel(n_jobs=self.n_jobs)(tasks)
+        n_jobs = self.n_jobs if len(pending) > 1 else None
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        unwritten = []
+        for index, (result, write_error) in zip(pending, results):
+            keep(index, result)
+            progress.advance()
+            if write_error is not None:
+                unwritten.append(write_error)
+        if unwritten:
+            warnings.warn(
+                f"{len(unwritten)} processed images could not be written to the cache "
+                f"{cache.directory} ({unwritten[0]}); they will be decoded again next "
+                "time. Free space there, or choose another cache directory.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.last_run = {
+            "decoded": len(pending),
+            "from_cache": len(self) - len(pending),
+            "damaged_entries": damaged,
+        }
+        if damaged:
+            warnings.warn(
+                f"{damaged} cache entries in {cache.directory} were damaged "
+                "(truncated or altered); their images were decoded again and "
+                "the entries rewritten.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if cache is not None:
+            progress.finish(
+                f"{len(pending)} decoded, {len(self) - len(pending)} from the cache"
+            )
+        else:
+            progress.finish()
+
+    def _lookup(self, cache, token, expected_shape):
+        """Yield ``(index, key, cached result or None, damaged)`` in order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def look(index):
+            try:
+                key = cache.key(self.paths[index], self._spec, token)
+            except OSError:  # decoding reports it, with the reader's message
+                return index, None, None, False
+            return (index, key, *cache.load(key, expected_shape))
+
+        with ThreadPoolExecutor(max_workers=min(8, len(self))) as pool:
+            # Blocks bound the results waiting to be consumed.
+            for start in range(0, len(self), _LOOKUP_BLOCK):
+                block = range(start, min(start + _LOOKUP_BLOCK, len(self)))
+                yield from pool.map(look, block)
 
     def __array__(self, dtype=None, copy=None):
         images = self.map_images(_full_resolution)
@@ -173,67 +330,29 @@ class ImageSequence(Sequence):
         stacked = np.stack(images)
         return stacked if dtype is None else stacked.astype(dtype, copy=False)
 
-    def _cache_file(self, index, token):
-        if self.cache_dir is None or token is None:
-            return None
-        identity = repr(
-            (
-                _CACHE_FORMAT,
-                os.path.abspath(self.paths[index]),
-                self._stamps[index],
-                self._spec,
-                token,
-            )
-        )
-        # The key hides the path (paths can carry patient identifiers).
-        key = hashlib.sha256(identity.encode("utf-8")).hexdigest()
-        return os.path.join(self.cache_dir, key[:2], key + ".npy")
-
 
 def file_stamps(paths):
     """``(size, mtime_ns)`` of each file: changes when a file is rewritten."""
-    stamps = []
-    for path in paths:
-        status = os.stat(path)
-        stamps.append((status.st_size, status.st_mtime_ns))
-    return stamps
+    return [file_status(path) for path in paths]
 
 
 def _full_resolution(image, path):
     return image
 
 
-def _process_one(path, spec, operation, cache_file):
-    """Decode ``path`` and apply ``operation``; runs in a worker.
+def _process_one(path, spec, operation, cache, key):
+    """Decode ``path``, apply ``operation`` and cache the result; runs in a worker.
 
-    Holds one full-resolution image (and its decoding buffers) at a time.
+    Holds one full-resolution image (and its decoding buffers) at a time. The
+    result is cached only if the file did not change while it was read.
+    Returns ``(result, None)``, or ``(result, reason)`` when the cache entry
+    could not be written (a full disk, say): the run goes on, and says so.
     """
-    if cache_file is not None and os.path.exists(cache_file):
-        try:
-            return np.load(cache_file, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            warnings.warn(
-                f"Ignoring unreadable cache entry {cache_file} for {path} "
-                f"({exc}); decoding the file again and rewriting the entry.",
-                UserWarning,
-                stacklevel=2,
-            )
+    before = None if key is None else file_status(path)
     result = operation(read_image(path, spec), path)
-    if cache_file is not None:
-        _save_atomically(cache_file, result)
-    return result
-
-
-def _save_atomically(cache_file, array):
-    """Write to a temporary file, then rename: readers never see half a file."""
-    directory = os.path.dirname(cache_file)
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.save(stream, array, allow_pickle=False)
-        os.replace(temporary, cache_file)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    if before is not None and file_status(path) == before:
+        try:
+            cache.store(key, result)
+        except OSError as exc:
+            return result, f"{type(exc).__name__}: {exc.strerror or exc}"
+    return result, None

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils import check_array
 
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._array_store import row_blocks
 
 __all__ = [
     "check_finite_images",
@@ -103,7 +104,11 @@ def check_image_batch(X, *, image_shape=None, validated_2d=False):
 
 def check_finite_images(images):
     """Name the images holding NaN or infinite values (scikit-learn names none)."""
-    finite = np.isfinite(images.reshape(images.shape[0], -1)).all(axis=1)
+    finite = np.empty(images.shape[0], dtype=bool)
+    # In row blocks: a memory-mapped data set is never held in memory whole.
+    for rows in row_blocks(images.shape[0], images):
+        block = images[rows]
+        finite[rows] = np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
     if not finite.all():
         bad = np.flatnonzero(~finite)
         more = f" and {bad.size - 1} more" if bad.size > 1 else ""

@@ -240,3 +240,94 @@ def test_real_dicoms_get_their_table_labels(
     assert sorted(set(data.groups)) == ["P_00173", "P_00820"]
     images = Resizer(size=32).fit_transform(DicomLoader().transform(data.paths[:2]))
     assert images.shape == (2, 32, 32, 1)
+
+
+@pytest.fixture
+def nbia_layout(tmp_path, cbis_tables_dir, write_tiny_dicom):
+    """A root in NBIA's descriptive layout (full images only)."""
+    root = tmp_path / "CBIS-DDSM"
+    rows = table_rows(cbis_tables_dir)
+    for number, relative in enumerate(rows["image_file_path"].str.strip().unique()):
+        case, study, series, _ = uids(relative)
+        path = os.path.join(
+            root,
+            case,
+            f"10-04-2016-DDSM-NA-{number:05d}",
+            f"1.000000-full mammogram images-{number:05d}",
+            "1-1.dcm",
+        )
+        write_tiny_dicom(path, study, series)
+    return root
+
+
+@pytest.fixture
+def header_reads(monkeypatch):
+    """The DICOM headers read by load_cbis_ddsm, one entry per read."""
+    from mammoclf.datasets import _locate
+
+    reads = []
+    original = _locate._read_header
+
+    def counting(path):
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(_locate, "_read_header", counting)
+    return reads
+
+
+def test_header_index_makes_a_second_call_read_no_header(
+    nbia_layout, cbis_tables_dir, tmp_path, header_reads, capsys
+):
+    cache = tmp_path / "cache"
+    first = load_cbis_ddsm(
+        nbia_layout, tables_dir=cbis_tables_dir, cache_dir=cache, verbose=1
+    )
+    n_files = len(header_reads)
+    assert n_files == len(first.paths) > 0
+    assert "[locating]" in capsys.readouterr().err
+    second = load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=cache)
+    assert len(header_reads) == n_files  # nothing read again
+    pd.testing.assert_frame_equal(second.metadata, first.metadata)
+    # A rewritten file is read again; the others still come from the index.
+    changed = first.paths[0]
+    os.utime(changed, ns=(0, 10**18))
+    load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=cache)
+    assert header_reads[n_files:] == [changed]
+
+
+def test_header_index_holds_no_identifier_and_survives_damage(
+    nbia_layout, cbis_tables_dir, tmp_path, header_reads
+):
+    cache = tmp_path / "cache"
+    load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=cache)
+    (index,) = [
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(cache / "cbis-ddsm-index")
+        for name in names
+    ]
+    with open(index, "rb") as handle:
+        content = handle.read()
+    rows = table_rows(cbis_tables_dir)
+    for relative in rows["image_file_path"]:
+        case, study, series, _ = uids(relative)
+        for secret in (case, "P_" + case.split("_P_")[1][:5], study, series):
+            assert secret.encode() not in content
+    assert b"1-1.dcm" not in content and os.fsencode(nbia_layout) not in content
+    n_files = len(header_reads)
+    with open(index, "r+b") as handle:
+        handle.seek(-3, os.SEEK_END)
+        handle.write(b"xyz")
+    with pytest.warns(UserWarning, match="header index .* is damaged"):
+        again = load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=cache)
+    assert len(header_reads) == 2 * n_files and len(again.paths) == n_files
+
+
+def test_no_header_index_without_cache_dir(nbia_layout, cbis_tables_dir, header_reads):
+    cache = os.environ["MAMMOCLF_CACHE_DIR"]
+    before = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+    load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=None)
+    load_cbis_ddsm(nbia_layout, tables_dir=cbis_tables_dir, cache_dir=None)
+    assert len(header_reads) == 2 * len(set(header_reads))
+    after = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+    assert after == before

@@ -72,3 +72,11 @@ def test_clean_data_set_and_loader_settings(synthetic):
     # The loader's settings are part of "readable": no window in these headers.
     strict = scan(synthetic.paths[:2], loader=DicomLoader(window="header"))
     assert len(strict.problems) == 2 and "WindowCenter" in strict.problems["message"][0]
+
+
+def test_scan_shows_progress(synthetic, capsys):
+    from mammoclf.datasets import scan
+
+    report = scan(synthetic.paths[:3], verbose=1)
+    assert report.ok
+    assert "[scan] 3 files in" in capsys.readouterr().err

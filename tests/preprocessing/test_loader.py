@@ -93,8 +93,13 @@ def test_disk_cache_decodes_each_file_once(
     changed = Resizer(size=16).fit_transform(loader.transform(files))
     assert decode_counter[8:] == [files[0]]
     assert not np.array_equal(changed[0], first[0])
-    cached_names = [n for _, _, names in os.walk(tmp_path / "cache") for n in names]
-    assert len(cached_names) == 9 and not any("dcm" in n for n in cached_names)
+    entries = [
+        n
+        for _, _, names in os.walk(tmp_path / "cache")
+        for n in names
+        if n != "CACHEDIR.TAG"
+    ]
+    assert len(entries) == 9 and not any("dcm" in n for n in entries)
 
 
 def test_pipeline_memory_reuses_decoded_images(files, tmp_path, decode_counter):

@@ -1,0 +1,459 @@
+"""A separate test set: refit on all training data, evaluate once, no shared patient.
+
+Cross-validation (:func:`~mammoclf.compare_models`) estimates how a
+modelling *procedure* performs; a fixed test set, such as CBIS-DDSM's
+official split, measures the one model that the procedure produced on the
+whole training set. Published CBIS-DDSM numbers mostly come from the
+official test set, and cross-validated numbers on the same data are
+typically higher (Petrini et al. found 0.93 against 0.85), so a report keeps
+the two apart: choose the model by cross-validation on the training split,
+then call :func:`evaluate_holdout` once.
+"""
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn import config_context
+from sklearn.base import clone
+from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
+from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import HasMethods, validate_params
+from sklearn.utils.metadata_routing import get_routing_for_object
+from sklearn.utils.validation import _num_samples
+
+from mammoclf.exceptions import GroupLeakageWarning
+from mammoclf.metrics import positive_class_scores, resolve_pos_label
+from mammoclf.model_selection._compare import _named_estimators as named_estimators
+from mammoclf.model_selection._evaluation import evaluate_predictions, table_seed
+
+__all__ = [
+    "DecisionThreshold",
+    "HoldoutResult",
+    "decision_threshold",
+    "evaluate_holdout",
+]
+
+
+@dataclass(frozen=True)
+class DecisionThreshold:
+    """The threshold behind a fitted classifier's ``predict``, for a report to state.
+
+    Attributes
+    ----------
+    threshold : float
+        The value of ``response`` from which ``positive_class`` is predicted;
+        NaN when the estimator does not say.
+    response : str
+        What the threshold applies to: ``"predict_proba"`` (the probability
+        of ``positive_class``) or ``"decision_function"``.
+    positive_class : label or None
+        The class predicted at or above the threshold.
+    source : str
+        How the threshold was set, in words.
+    """
+
+    threshold: float
+    response: str
+    positive_class: object
+    source: str
+
+
+@validate_params(
+    {"estimator": [HasMethods(["predict"])]}, prefer_skip_nested_validation=True
+)
+def decision_threshold(estimator):
+    """Which threshold a fitted classifier's ``predict`` applies, and who chose it.
+
+    * scikit-learn's ``TunedThresholdClassifierCV``: its ``best_threshold_``,
+      chosen by cross-validation inside the data it was fitted on;
+    * ``FixedThresholdClassifier``: its ``threshold`` (``"auto"`` is 0.5 on
+      probabilities, 0 on decision functions);
+    * a mammoclf classifier, or a pipeline ending in one: 0.5 on the
+      probability of ``classes_[1]`` (``predict`` calls it when the logit is
+      above 0);
+    * anything else: NaN, "the estimator's own predict".
+
+    Parameters
+    ----------
+    estimator : fitted classifier
+        The model whose ``predict`` gave the binary metrics.
+
+    Returns
+    -------
+    threshold : DecisionThreshold
+        The threshold, what it applies to, and its source in words.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.model_selection import FixedThresholdClassifier
+    >>> from mammoclf.model_selection import decision_threshold
+    >>> X = np.arange(20.0).reshape(-1, 1)
+    >>> y = np.where(X[:, 0] > 9, "MALIGNANT", "BENIGN")
+    >>> clf = FixedThresholdClassifier(LogisticRegression(), threshold=0.3).fit(X, y)
+    >>> decision_threshold(clf).threshold
+    0.3
+    """
+    classes = getattr(estimator, "classes_", None)
+    default_positive = None if classes is None or len(classes) != 2 else classes[1]
+    if isinstance(estimator, TunedThresholdClassifierCV):
+        positive = getattr(estimator, "pos_label", None)
+        return DecisionThreshold(
+            float(estimator.best_threshold_),
+            _response_of(estimator),
+            default_positive if positive is None else positive,
+            f"tuned by TunedThresholdClassifierCV (scoring={estimator.scoring!r}, "
+            f"cv={estimator.cv!r}) inside the training data",
+        )
+    if isinstance(estimator, FixedThresholdClassifier):
+        response = _response_of(estimator)
+        threshold = estimator.threshold
+        if isinstance(threshold, str):  # "auto"
+            threshold = 0.5 if response == "predict_proba" else 0.0
+        positive = estimator.pos_label
+        return DecisionThreshold(
+            float(threshold),
+            response,
+            default_positive if positive is None else positive,
+            "fixed by FixedThresholdClassifier",
+        )
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    if type(final).__module__.startswith("mammoclf.classifiers"):
+        return DecisionThreshold(
+            0.5,
+            "predict_proba",
+            default_positive,
+            "mammoclf default: probability above 0.5",
+        )
+    return DecisionThreshold(
+        np.nan, "predict_proba", default_positive, "the estimator's own predict"
+    )
+
+
+def _response_of(estimator):
+    method = getattr(estimator, "response_method", "auto")
+    if method == "auto":
+        inner = getattr(estimator, "estimator_", estimator)
+        return (
+            "predict_proba" if hasattr(inner, "predict_proba") else "decision_function"
+        )
+    return method
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class HoldoutResult:
+    """Models refitted on the training set and evaluated once on the test set.
+
+    Attributes
+    ----------
+    model_names : tuple of str
+        The models, in input order.
+    classes : ndarray of shape (2,)
+        The training labels' classes.
+    pos_label : label
+        The positive (malignant) class.
+    y_true : ndarray of shape (n_test,)
+        Test labels.
+    groups : ndarray of shape (n_test,) or None
+        Test patient ids.
+    y_pred : dict of str to ndarray
+        Predicted test labels per model.
+    y_score : dict of str to ndarray
+        Positive-class test scores per model (NaN when the model has
+        neither ``predict_proba`` nor ``decision_function``).
+    score_method : dict of str to str or None
+        ``"predict_proba"`` or ``"decision_function"`` per model.
+    thresholds : dict of str to DecisionThreshold
+        The threshold behind each model's ``y_pred``.
+    fit_time : dict of str to float
+        Wall-clock seconds of each refit on the training set.
+    estimators : dict of str to estimator
+        The refitted models.
+    training : dict
+        What the training (development) data were: ``n_images``,
+        ``n_patients`` (None without groups), ``n_positive``, ``prevalence``
+        and ``image_shape`` (None unless ``X_train`` is an array).
+    """
+
+    model_names: tuple
+    classes: np.ndarray
+    pos_label: object
+    y_true: np.ndarray
+    groups: np.ndarray | None
+    y_pred: dict
+    y_score: dict
+    score_method: dict
+    thresholds: dict
+    fit_time: dict
+    estimators: dict
+    training: dict
+
+    def __repr__(self):
+        return (
+            f"HoldoutResult(models={list(self.model_names)}, n_test={self.y_true.size}, "
+            f"n_train={self.training['n_images']})"
+        )
+
+    def scores(
+        self,
+        metrics=None,
+        *,
+        n_resamples=2000,
+        confidence_level=0.95,
+        random_state=None,
+    ):
+        """Test-set metrics of every model with patient-bootstrap intervals.
+
+        Each model's table is :func:`evaluate_predictions` on the test set,
+        with the same resamples for every model (one seed).
+
+        Parameters
+        ----------
+        metrics : list of str, default=None
+            Clinical metric names; None means all.
+        n_resamples : int, default=2000
+            Bootstrap resamples.
+        confidence_level : float, default=0.95
+            Level of the intervals.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the resampling.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index (``model``, ``metric``); the columns of
+            :func:`evaluate_predictions` and ``threshold``, the decision
+            threshold behind the label metrics.
+        """
+        seed = table_seed(random_state)
+        tables = []
+        for name in self.model_names:
+            score = self.y_score[name]
+            table = evaluate_predictions(
+                self.y_true,
+                y_pred=self.y_pred[name],
+                y_score=None if np.isnan(score).all() else score,
+                groups=self.groups,
+                metrics=metrics,
+                n_resamples=n_resamples,
+                confidence_level=confidence_level,
+                pos_label=self.pos_label,
+                random_state=seed,
+            )
+            tables.append(table.assign(threshold=self.thresholds[name].threshold))
+        return pd.concat(tables, keys=list(self.model_names), names=["model", "metric"])
+
+
+def _check_patients(groups_train, groups_test, n_train, n_test):
+    if groups_train is None and groups_test is None:
+        warnings.warn(
+            "groups_train and groups_test are None, so nothing checks that no patient "
+            "has images in both sets; a shared patient inflates every test score. Pass "
+            "the patient ids of both sets.",
+            GroupLeakageWarning,
+            stacklevel=4,
+        )
+        return None, None
+    if groups_train is None or groups_test is None:
+        raise ValueError(
+            "Give patient ids for both sets (groups_train and groups_test) or neither: "
+            "the check that no patient is in both needs both."
+        )
+    groups_train, groups_test = column_or_1d(groups_train), column_or_1d(groups_test)
+    for groups, n, what in (
+        (groups_train, n_train, "train"),
+        (groups_test, n_test, "test"),
+    ):
+        if groups.shape[0] != n:
+            raise ValueError(
+                f"groups_{what} has {groups.shape[0]} entries for {n} images."
+            )
+    shared = np.intersect1d(groups_train, groups_test)
+    if shared.size:
+        raise ValueError(
+            f"{shared.size} patient(s) have images in both the training and the test "
+            f"set (e.g. {shared[:3].tolist()}); a held-out test set must not share "
+            "patients with the training data."
+        )
+    return groups_train, groups_test
+
+
+def _scores(fitted, X_test, n_test, pos_label):
+    if hasattr(fitted, "predict_proba") or hasattr(fitted, "decision_function"):
+        return positive_class_scores(fitted, X_test, pos_label=pos_label)
+    # Labels only: NaN scores, and the score-based metrics are left out.
+    return np.full(n_test, np.nan), None
+
+
+def _fit(estimator, X, y, groups):
+    """Fit, routing ``groups`` to estimators that ask for it (a grouped inner CV)."""
+    if groups is not None and "groups" in get_routing_for_object(estimator).consumes(
+        "fit", {"groups"}
+    ):
+        # TunedThresholdClassifierCV(cv=StratifiedGroupKFold()) and the like:
+        # scikit-learn passes groups on only with metadata routing enabled.
+        with config_context(enable_metadata_routing=True):
+            return estimator.fit(X, y, groups=groups)
+    return estimator.fit(X, y)
+
+
+@validate_params(
+    {
+        "estimators": [dict, list, tuple],
+        "X_train": ["array-like", "sparse matrix"],
+        "y_train": ["array-like"],
+        "X_test": ["array-like", "sparse matrix"],
+        "y_test": ["array-like"],
+        "groups_train": ["array-like", None],
+        "groups_test": ["array-like", None],
+        "pos_label": "no_validation",  # checked by resolve_pos_label
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def evaluate_holdout(
+    estimators,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    groups_train=None,
+    groups_test=None,
+    pos_label="auto",
+    verbose=0,
+):
+    """Refit each model on the whole training set and evaluate it once on a test set.
+
+    The companion of :func:`~mammoclf.compare_models` for a separate test
+    set (CBIS-DDSM's official split, an external data set): cross-validate
+    on the training set to choose, then call this once. Each model is
+    cloned, fitted on all of ``X_train`` (estimators whose ``fit`` consumes
+    ``groups``, such as ``TunedThresholdClassifierCV`` with a
+    ``StratifiedGroupKFold``, get ``groups_train`` through scikit-learn's
+    metadata routing) and predicts ``X_test``. Nothing about the test set
+    reaches a fit.
+
+    Parameters
+    ----------
+    estimators : dict, list of (name, estimator) or list of estimators
+        The models; unnamed ones are named after their class.
+    X_train : array-like or sequence of paths
+        Training inputs (images, flattened images, or file paths for a
+        pipeline that starts with a loader).
+    y_train : array-like of shape (n_train,)
+        Training labels, of two classes.
+    X_test : array-like or sequence of paths
+        Test inputs, of the same kind as ``X_train``.
+    y_test : array-like of shape (n_test,)
+        Test labels, among the training labels' classes.
+    groups_train, groups_test : array-like, default=None
+        Patient ids of the two sets. A patient in both is refused. Without
+        them a :class:`~mammoclf.exceptions.GroupLeakageWarning` says that
+        nothing was checked.
+    pos_label : "auto" or label, default="auto"
+        The positive (malignant) class.
+    verbose : int, default=0
+        1 prints a line per model fitted.
+
+    Returns
+    -------
+    result : HoldoutResult
+        Test predictions, thresholds, fit times, the refitted models, a
+        summary of the training data; ``result.scores()`` gives the metrics
+        with patient-bootstrap intervals.
+
+    Raises
+    ------
+    ValueError
+        When a patient is in both sets, or the labels are not binary.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mammoclf.model_selection import evaluate_holdout
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(80, 3))
+    >>> y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+    >>> patients = np.arange(80) // 2
+    >>> result = evaluate_holdout({"logreg": LogisticRegression()},
+    ...                           X[:60], y[:60], X[60:], y[60:],
+    ...                           groups_train=patients[:60], groups_test=patients[60:])
+    >>> table = result.scores(["roc_auc"], n_resamples=50, random_state=0)
+    >>> table.index.tolist()
+    [('logreg', 'roc_auc')]
+    >>> bool(table["estimate"].iloc[0] > 0.9)
+    True
+    """
+    pairs = named_estimators(estimators)
+    y_train, y_test = column_or_1d(y_train), column_or_1d(y_test)
+    n_train, n_test = _num_samples(X_train), _num_samples(X_test)
+    if n_train != y_train.shape[0] or n_test != y_test.shape[0]:
+        raise ValueError(
+            f"X_train/y_train have {n_train}/{y_train.shape[0]} and X_test/y_test "
+            f"{n_test}/{y_test.shape[0]} samples: each pair must match."
+        )
+    classes = np.unique(y_train)
+    if classes.size != 2:
+        raise ValueError(f"y_train must have two classes; it has {classes.tolist()}.")
+    unseen = np.setdiff1d(np.unique(y_test), classes)
+    if unseen.size:
+        raise ValueError(f"y_test has labels not in y_train: {unseen.tolist()}.")
+    groups_train, groups_test = _check_patients(
+        groups_train, groups_test, n_train, n_test
+    )
+    pos_label = resolve_pos_label(classes, pos_label)
+    outputs = {
+        key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
+    }
+    for number, (name, estimator) in enumerate(pairs, start=1):
+        started = time.perf_counter()
+        fitted = _fit(clone(estimator), X_train, y_train, groups_train)
+        outputs["time"][name] = time.perf_counter() - started
+        outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
+        outputs["y_score"][name], outputs["method"][name] = _scores(
+            fitted, X_test, n_test, pos_label
+        )
+        outputs["threshold"][name] = decision_threshold(fitted)
+        outputs["model"][name] = fitted
+        if verbose:
+            print(
+                f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on {n_train} "
+                f"images in {outputs['time'][name]:.1f} s, predicted {n_test} test images",
+                file=sys.stdout,
+                flush=True,
+            )
+    return HoldoutResult(
+        model_names=tuple(name for name, _ in pairs),
+        classes=classes,
+        pos_label=pos_label,
+        y_true=y_test,
+        groups=groups_test,
+        y_pred=outputs["y_pred"],
+        y_score=outputs["y_score"],
+        score_method=outputs["method"],
+        thresholds=outputs["threshold"],
+        fit_time=outputs["time"],
+        estimators=outputs["model"],
+        training=_describe_training(X_train, y_train, groups_train, pos_label),
+    )
+
+
+def _describe_training(X_train, y_train, groups_train, pos_label):
+    """What a later external evaluation needs to know of the development data."""
+    positive = y_train == pos_label
+    return {
+        "n_images": int(y_train.shape[0]),
+        "n_patients": None
+        if groups_train is None
+        else int(np.unique(groups_train).size),
+        "n_positive": int(positive.sum()),
+        "prevalence": float(positive.mean()),
+        "image_shape": tuple(X_train.shape[1:]) if hasattr(X_train, "shape") else None,
+    }

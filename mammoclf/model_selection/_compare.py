@@ -240,7 +240,7 @@ def compare_models(
     ['accuracy', 'sensitivity', 'specificity']
     >>> table = result.summary().scores             # Table 1 as a DataFrame
     >>> table.loc["roc_auc"].columns.tolist()
-    ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
+    ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits', 'n_defined']
     """
     inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label)
     splits, description = make_splits(

@@ -217,7 +217,8 @@ def _run_pairwise_tests(result, options):
     return tests
 
 
-def _format_tests(tests, correction):
+def _format_tests(tests, options):
+    correction = options.correction
     rows = []
     for _, row in tests.iterrows():
         result = row["result"]
@@ -226,7 +227,7 @@ def _format_tests(tests, correction):
             effect += " " + format_interval(row["ci_low"], row["ci_high"])
         rows.append(
             {
-                "metric": row["metric"],
+                "metric": options.label(row["metric"]),
                 "model A": row["model_a"],
                 "model B": row["model_b"],
                 "test": _TEST_NAMES.get(row["test_key"], row["test"]),
@@ -277,7 +278,7 @@ def _pairwise_tests_table(result, options):
             "has one."
         ),
         data=tests,
-        display=_format_tests(tests, options.correction),
+        display=_format_tests(tests, options),
         notes=tuple(_pairwise_notes(result, options, n_pairs)),
     )
 

@@ -139,6 +139,30 @@ class ComparisonSummary:
         Notes about the whole comparison (the positive class, the folds).
     options : SummaryOptions
         What was asked for: metrics, tests, intervals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mammoclf.model_selection import compare_models
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+    >>> result = compare_models(
+    ...     {"logreg": LogisticRegression(), "prior": DummyClassifier()},
+    ...     X, y, groups=np.arange(40), cv=2, scoring=["accuracy", "roc_auc"],
+    ...     random_state=0)
+    >>> summary = result.summary(tests=["corrected_t"])
+    >>> [table.key for table in summary.tables]
+    ['metrics', 'pairwise_tests', 'compute']
+    >>> table = summary.table("metrics")
+    >>> table.display.columns.tolist()
+    ['metric', 'logreg', 'prior']
+    >>> float(table.data.loc[("accuracy", "prior"), "mean"])  # behind the cell
+    0.525
+    >>> table.display.loc[0, "prior"]
+    '0.525 ± 0.035 [-0.025, 1.075]'
     """
 
     title: str

@@ -116,8 +116,6 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     memory) to the notes of the table they concern, by table key.
     """
     run_notes = run_notes or {}
-    if summary.general_notes:
-        report.bullets(summary.general_notes)
     for table in summary.tables:
         report.heading(table.title)
         report.table(table.display, table.caption)
@@ -125,6 +123,9 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
         if notes:
             report.bullets(f"Note: {note}" for note in notes)
         _write_csv(table.csv_frame(), out_dir / "tables" / f"{table.key}.csv")
+    if summary.general_notes:
+        report.heading("Notes on the tables")
+        report.bullets(summary.general_notes)
 
 
 def _figures_section(report, result, specs, out_dir, log):

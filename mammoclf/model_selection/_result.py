@@ -6,11 +6,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from mammoclf.model_selection._summary import (
-    _CI_METHOD_NAMES,
-    SummaryOptions,
-    build_summary,
-)
+from mammoclf.model_selection._summary import _CI_METHOD_NAMES, SummaryOptions
+from mammoclf.model_selection._summary_tables import build_summary
 
 __all__ = ["ComparisonResult"]
 

@@ -17,7 +17,7 @@ from mammoclf.model_selection import (
     SummaryTable,
     compare_models,
 )
-from mammoclf.model_selection._summary import SUMMARY_TABLES
+from mammoclf.model_selection._summary_tables import SUMMARY_TABLES
 
 _NUMBER = re.compile(r"-?\d+\.\d+|nan")
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")

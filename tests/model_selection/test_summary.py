@@ -226,7 +226,7 @@ def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(compari
     from mammoclf.stats import bootstrap_ci
 
     frame = comparison.summary_frame(
-        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=200
+        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=50
     )
     oof = comparison.out_of_fold("nb")
     for metric, column in (("roc_auc", "y_score"), ("sensitivity", "y_pred")):
@@ -235,7 +235,7 @@ def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(compari
             oof["y_true"].to_numpy(),
             oof[column].to_numpy(),
             groups=oof["group"].to_numpy(),
-            n_resamples=200,
+            n_resamples=50,
             pos_label="MALIGNANT",
             random_state=0,
         ).ci

@@ -178,13 +178,14 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     memory) to the notes of the table they concern, by table key.
     """
     run_notes = run_notes or {}
-    if summary.general_notes:
-        report.bullets(summary.general_notes)
     for table in summary.tables:
         if table.key != "checklist":  # it ends the report: add_checklist
             _add_table(report, table, out_dir, run_notes.get(table.key, ()))
         if table.key.endswith("calibration"):
             _reliability_diagram(report, table, out_dir)
+    if summary.general_notes:
+        report.heading("Notes on the tables")
+        report.bullets(summary.general_notes)
 
 
 def add_checklist(report, summary, out_dir):

@@ -1,6 +1,5 @@
 """Cross-validated comparison of several models on identical, patient-grouped folds."""
 
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from mammoclf.metrics import (
     make_clinical_scorer,
     resolve_pos_label,
 )
+from mammoclf.model_selection._assemble import assemble_result
 from mammoclf.model_selection._fit import fit_and_predict
-from mammoclf.model_selection._result import ComparisonResult
 from mammoclf.model_selection._splits import (
     check_splits,
     make_splits,
@@ -33,8 +32,6 @@ from mammoclf.model_selection._splits import (
 from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
-
-_MB = 1024**2
 
 
 def _named_estimators(estimators):
@@ -172,7 +169,11 @@ def compare_models(
         arrays says which images share a patient, so the warning is always
         given (with a count of repeated ``P_xxxxx`` ids when ``X`` holds
         CBIS-DDSM file paths). Pass ``groups=np.arange(n_samples)`` to state
-        that each image is a different patient.
+        that each image is a different patient. Estimators whose ``fit``
+        consumes ``groups`` through scikit-learn's metadata routing (e.g.
+        ``TunedThresholdClassifierCV(cv=StratifiedGroupKFold())``, whose
+        threshold is then tuned on patient-grouped inner folds) get the
+        training fold's patient ids.
     cv : None, int, splitter or iterable of (train, test), default=None
         None means 5 folds. An int ``k`` gives ``StratifiedGroupKFold(k,
         shuffle=True)`` with ``groups`` (``StratifiedKFold`` without), with
@@ -252,7 +253,7 @@ def compare_models(
     ['accuracy', 'sensitivity', 'specificity']
     >>> table = result.summary().scores             # Table 1 as a DataFrame
     >>> table.loc["roc_auc"].columns.tolist()
-    ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits']
+    ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits', 'n_defined']
     """
     inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata)
     splits, description = make_splits(
@@ -269,7 +270,7 @@ def compare_models(
         return_estimators=return_estimators,
         verbose=verbose,
     )
-    return _assemble(
+    return assemble_result(
         inputs, splits, description, outputs, return_estimators=return_estimators
     )
 
@@ -432,113 +433,4 @@ def _report_progress(output, inputs, splits, done, total, started):
         f"{score:.3f}; elapsed {elapsed:.0f} s, ~{remaining:.0f} s left",
         file=sys.stdout,
         flush=True,
-    )
-
-
-_COMPUTE_COLUMNS = [
-    "fit_time",
-    "train_time",
-    "predict_time",
-    "n_epochs",
-    "time_per_epoch",
-    "peak_memory_mb",
-    "memory_increase_mb",
-]
-
-
-def _compute_row(out):
-    epoch_time = out.train_time if math.isfinite(out.train_time) else out.fit_time
-    return [
-        out.fit_time,
-        out.train_time,
-        out.predict_time,
-        out.n_epochs,
-        epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
-        out.peak_memory_bytes / _MB,
-        (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
-    ]
-
-
-def _score_row(out, split, inputs):
-    return [
-        scorer.score_predictions(
-            inputs.y[split.test],
-            y_pred=out.y_pred,
-            y_score=out.y_score,
-            pos_label=inputs.pos_label,
-        )
-        for scorer in inputs.scorers.values()
-    ]
-
-
-def _per_split_frames(inputs, splits, outputs):
-    """Scores and compute costs, one row per (model, repeat, fold)."""
-    index = [
-        (out.model, splits[out.split_index].repeat, splits[out.split_index].fold)
-        for out in outputs
-    ]
-    multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
-    scores = pd.DataFrame(
-        [_score_row(out, splits[out.split_index], inputs) for out in outputs],
-        index=multi_index,
-        columns=list(inputs.scorers),
-    )
-    compute = pd.DataFrame(
-        [_compute_row(out) for out in outputs],
-        index=multi_index,
-        columns=_COMPUTE_COLUMNS,
-    )
-    return scores, compute
-
-
-def _out_of_fold(inputs, splits, outputs):
-    """Predictions per repeat and per-split training records, keyed by model."""
-    names = inputs.names
-    n_repeats = max(split.repeat for split in splits) + 1
-    shape = (n_repeats, inputs.y.shape[0])
-    y_pred = {name: np.full(shape, None, dtype=object) for name in names}
-    y_score = {name: np.full(shape, np.nan) for name in names}
-    score_method = dict.fromkeys(names)
-    per_split = {
-        key: {name: [None] * len(splits) for name in names}
-        for key in ("history", "stages", "estimator", "threshold")
-    }
-    for out in outputs:
-        split = splits[out.split_index]
-        y_pred[out.model][split.repeat, split.test] = out.y_pred
-        if out.y_score is not None:
-            y_score[out.model][split.repeat, split.test] = out.y_score
-            score_method[out.model] = out.score_method
-        for key, records in per_split.items():
-            records[out.model][out.split_index] = getattr(out, key)
-    per_split = {
-        key: {name: tuple(values) for name, values in records.items()}
-        for key, records in per_split.items()
-    }
-    return y_pred, y_score, score_method, per_split
-
-
-def _assemble(inputs, splits, description, outputs, *, return_estimators):
-    """The :class:`ComparisonResult` of the per-split outputs."""
-    scores, compute = _per_split_frames(inputs, splits, outputs)
-    y_pred, y_score, score_method, per_split = _out_of_fold(inputs, splits, outputs)
-    return ComparisonResult(
-        model_names=tuple(inputs.names),
-        metric_names=tuple(inputs.scorers),
-        classes=inputs.classes,
-        pos_label=inputs.pos_label,
-        y_true=inputs.y,
-        groups=inputs.groups,
-        splits=tuple(splits),
-        cv_description=description,
-        scores=scores,
-        compute=compute,
-        y_pred=y_pred,
-        y_score=y_score,
-        score_method=score_method,
-        histories=per_split["history"],
-        stages=per_split["stages"],
-        estimators=per_split["estimator"] if return_estimators else None,
-        thresholds=per_split["threshold"],
-        metadata=inputs.metadata,
     )

@@ -4,7 +4,7 @@ CLAIM 2024 and TRIPOD+AI ask for more than cross-validated image-level
 metrics: the threshold behind every sensitivity, calibration, operating
 points, breast-level and subgroup results, a held-out test set, and a
 checklist of where a report answers each item. Each table here is one
-builder of :data:`~mammoclf.model_selection._summary.SUMMARY_TABLES`; the
+builder of :data:`~mammoclf.model_selection._summary_tables.SUMMARY_TABLES`; the
 numbers come from :mod:`mammoclf.model_selection`'s evaluation functions,
 with patient-bootstrap intervals.
 
@@ -42,7 +42,7 @@ from mammoclf.model_selection._prediction_sets import (
     set_title,
 )
 from mammoclf.model_selection._subgroups import evaluate_subgroups
-from mammoclf.model_selection._summary_table import SummaryTable
+from mammoclf.model_selection._summary import SummaryTable
 from mammoclf.utils._formatting import format_number
 
 __all__ = [

@@ -26,8 +26,8 @@ from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.metrics import CLINICAL_METRICS, positive_class_scores, resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
 from mammoclf.model_selection._evaluation import evaluate_predictions, table_seed
-from mammoclf.model_selection._summary import SummaryOptions, build_summary
-from mammoclf.model_selection._summary_table import evaluation_options
+from mammoclf.model_selection._summary import SummaryOptions, evaluation_options
+from mammoclf.model_selection._summary_tables import build_summary
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._routing import fit_with_groups
 

@@ -9,9 +9,9 @@ import pandas as pd
 from mammoclf.model_selection._summary import (
     _CI_METHOD_NAMES,
     SummaryOptions,
-    build_summary,
+    evaluation_options,
 )
-from mammoclf.model_selection._summary_table import evaluation_options
+from mammoclf.model_selection._summary_tables import build_summary
 
 __all__ = ["ComparisonResult"]
 

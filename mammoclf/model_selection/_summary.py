@@ -1,70 +1,27 @@
 """The summary of a comparison: one model of its tables that every view renders.
 
-:meth:`ComparisonResult.summary` builds a :class:`ComparisonSummary`: which
+:meth:`ComparisonResult.summary` builds a :class:`ComparisonSummary` with
+the builders of :mod:`mammoclf.model_selection._summary_tables`: which
 tables there are, in what order, which tests ran, with what captions and
 notes, and every number already formatted. ``str(summary)``,
 :meth:`ComparisonSummary.to_markdown`, the ``mammoclf compare`` report
 (Markdown and HTML) and its CSV tables only lay those tables out; none of
-them computes, tests or formats anything of its own.
-
-Adding a table
---------------
-Write one builder and add one line to :data:`SUMMARY_TABLES`::
-
-    def _calibration_table(result, options):
-        data = ...  # numbers, one row per model (written as CSV)
-        display = ...  # the same rows, cells formatted with mammoclf.utils._formatting
-        return SummaryTable(
-            title="Calibration",
-            caption="What the table shows and how it was computed.",
-            data=data,
-            display=display,
-            notes=("A caveat the reader needs next to these numbers.",),
-        )
-
-
-    SUMMARY_TABLES = {..., "calibration": _calibration_table}
-
-A builder takes the :class:`ComparisonResult` (or, for an external
-evaluation, a :class:`HoldoutResult` alone) and the :class:`SummaryOptions`
-and returns a :class:`SummaryTable`, or None when the table does not apply
-(e.g. tests across models with fewer than three models, calibration when
-not asked for). The evaluation tables (thresholds, calibration, operating
-points, breast level, subgroups, held-out test set, checklist) are built in
-``_evaluation_tables``; the reporting checklist comes last and reads the
-tables before it from ``options.previous_tables``. Its key names the
-CSV file of the report (``tables/<key>.csv``) and is how
-:meth:`ComparisonSummary.table` finds it. Options a new table needs go into
-:class:`SummaryOptions` and :meth:`ComparisonResult.summary`.
+them computes, tests or formats anything of its own. How to add a table is
+described in :mod:`mammoclf.model_selection._summary_tables`.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from mammoclf.metrics import CLINICAL_METRICS
-from mammoclf.model_selection._evaluation_tables import (
-    breast_table,
-    calibration_table,
-    checklist_table,
-    holdout_table,
-    operating_points_table,
-    subgroups_table,
-    thresholds_table,
-)
-from mammoclf.model_selection._prediction_sets import is_cross_validated
-from mammoclf.model_selection._summary_table import SummaryOptions, SummaryTable
-from mammoclf.utils._formatting import (
-    format_df,
-    format_interval,
-    format_mean_sd_interval,
-    format_number,
-    format_pvalue,
-    markdown_table,
-)
+from mammoclf.utils._formatting import markdown_table
 
-__all__ = ["SUMMARY_TABLES", "ComparisonSummary", "SummaryOptions", "SummaryTable"]
+__all__ = [
+    "ComparisonSummary",
+    "SummaryOptions",
+    "SummaryTable",
+    "evaluation_options",
+]
 
 _CI_METHOD_NAMES = {
     "logit_t": "t interval with the Nadeau-Bengio corrected variance on the "
@@ -73,346 +30,144 @@ _CI_METHOD_NAMES = {
     "t": "naive t interval (assumes independent folds; too narrow)",
     "bootstrap": "patient-level bootstrap of pooled out-of-fold predictions (repeat 0)",
 }
-_TEST_NAMES = {
-    "corrected_t": "corrected t",
-    "paired_t": "paired t",
-    "wilcoxon": "Wilcoxon",
-    "5x2cv_t": "5x2cv t",
-    "5x2cv_f": "5x2cv F",
-    "mcnemar": "McNemar",
-    "delong": "DeLong",
-}
-_OMNIBUS_NOTES = {
-    "rm_anova": "right for paired folds (repeated measures)",
-    "friedman": "rank-based, paired",
-    "anova": "the study's; ignores that folds are paired",
-}
-# Tests on pooled predictions compare a fixed metric; the others take one.
-_PREDICTION_TESTS = ("mcnemar", "delong")
 
 
-# ------------------------------------------------------------------ builders
-def _cross_validated_only(builder):
-    """A builder that has nothing to show for a held-out evaluation alone."""
+@dataclass(frozen=True, eq=False)
+class SummaryOptions:
+    """What a summary shows: metrics, tests, intervals and labels.
 
-    def build(result, options):
-        return builder(result, options) if is_cross_validated(result) else None
+    :meth:`ComparisonResult.summary` fills it from its arguments, with the
+    defaults already resolved; every table builder reads it.
 
-    build.__name__ = builder.__name__
-    build.__doc__ = builder.__doc__
-    return build
-
-
-@_cross_validated_only
-def _metrics_table(result, options):
-    scores = result.summary_frame(
-        metrics=options.metrics,
-        ci_method=options.ci_method,
-        confidence_level=options.confidence_level,
-    )
-    unit = "folds" if result.n_repeats == 1 else "splits"
-    cells = {}
-    for (metric, model), row in scores.iterrows():
-        cell = format_mean_sd_interval(
-            row["mean"], row["sd"], row["ci_low"], row["ci_high"]
-        )
-        n_defined, n_splits = int(row["n_defined"]), int(row["n_splits"])
-        if n_defined < n_splits:
-            cell += f" ({n_defined} of {n_splits} {unit})"
-        cells.setdefault(options.label(metric), {})[model] = cell
-    display = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
-    notes = []
-    if (scores["n_defined"] < scores["n_splits"]).any():
-        notes.append(
-            f"'(k of n {unit})': the metric is undefined in the other {unit} "
-            "(e.g. PPV without malignant calls, AUC of a single-class fold); "
-            "mean, sd and interval use the defined ones, and an undefined "
-            f"{unit[:-1]} is never counted as 0."
-        )
-    if (
-        options.ci_method in ("corrected_t", "t")
-        and ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
-    ):
-        notes.append(
-            "Some t intervals extend beyond [0, 1]: with few splits and scores "
-            "near a bound the normal approximation is poor; they are shown "
-            "unclipped (the default ci_method='logit_t' respects the bounds)."
-        )
-    if options.ci_method == "logit_t":
-        interval = (
-            f"{_CI_METHOD_NAMES['logit_t']} (metrics not bounded by [0, 1]: on "
-            "the original scale)"
-            if any(m not in CLINICAL_METRICS for m in options.metrics)
-            else _CI_METHOD_NAMES["logit_t"]
-        )
-    else:
-        interval = _CI_METHOD_NAMES[options.ci_method]
-    return SummaryTable(
-        title="Table 1: classification performance",
-        caption=(
-            f"Mean ± standard deviation over {unit} [{options.level_percent}% CI: "
-            f"{interval}]. Each {unit[:-1]}'s score is computed from its "
-            "out-of-fold predictions."
-        ),
-        data=scores,
-        display=display.rename_axis("metric").reset_index(),
-        notes=tuple(notes),
-    )
-
-
-def _run_pairwise_tests(result, options):
-    from mammoclf.stats import pairwise_tests
-
-    frames = []
-    for test in options.pairwise:
-        frame = pairwise_tests(
-            result,
-            test=test,
-            metric=None if test in _PREDICTION_TESTS else options.test_metric,
-            correction=options.correction,
-            alpha=options.alpha,
-            confidence_level=options.confidence_level,
-        )
-        frames.append(frame.assign(test_key=test))
-    tests = pd.concat(frames, ignore_index=True)
-    tests.attrs.update(correction=options.correction, alpha=options.alpha)
-    return tests
-
-
-def _format_tests(tests, correction):
-    rows = []
-    for _, row in tests.iterrows():
-        result = row["result"]
-        effect = format_number(row["effect_size"])
-        if np.isfinite(row["ci_low"]):
-            effect += " " + format_interval(row["ci_low"], row["ci_high"])
-        rows.append(
-            {
-                "metric": row["metric"],
-                "model A": row["model_a"],
-                "model B": row["model_b"],
-                "test": _TEST_NAMES.get(row["test_key"], row["test"])
-                + (" (clustered)" if row["test"].startswith("Clustered") else ""),
-                "statistic": f"{result.statistic_name}{format_df(result.df)} = "
-                f"{format_number(row['statistic'])}",
-                "p": format_pvalue(row["pvalue"], prefix=False),
-                f"p ({correction})": format_pvalue(
-                    row["pvalue_adjusted"], prefix=False
-                ),
-                "A - B [CI]": effect,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _pairwise_notes(result, options, n_pairs):
-    notes = [
-        (
-            f"p-values adjusted with {options.correction} across the {n_pairs} "
-            "pair(s) of each test. Corrected t: Nadeau-Bengio resampled t-test on "
-            f"{options.test_metric} fold scores. "
-            + (
-                "DeLong and McNemar use the pooled out-of-fold predictions of "
-                "repeat 0, clustered by patient (Obuchowski 1997; Obuchowski "
-                "1998), because a patient's images are correlated."
-                if result.groups is not None
-                else "DeLong and McNemar use the pooled out-of-fold predictions "
-                "of repeat 0 and assume independent images (no patient groups "
-                "were given)."
-            )
-        )
-    ]
-    if "paired_t" in options.pairwise:
-        notes.append(
-            "The plain paired t-test (the study's) is anti-conservative on "
-            "cross-validation folds, which share training data: read the corrected t."
-        )
-    if "wilcoxon" in options.pairwise and result.n_splits <= 5:
-        notes.append(
-            f"The Wilcoxon signed-rank test cannot reach p < 0.05 with "
-            f"{result.n_splits} splits (5 or fewer)."
-        )
-    return notes
-
-
-@_cross_validated_only
-def _pairwise_tests_table(result, options):
-    if len(result.model_names) < 2 or not options.pairwise:
-        return None
-    tests = _run_pairwise_tests(result, options)
-    n_pairs = len(tests) // len(options.pairwise)
-    return SummaryTable(
-        title="Statistical comparison: pairwise tests",
-        caption=(
-            "Each test on every pair of models, in the order requested; A - B is "
-            f"the difference with its {options.level_percent}% CI where the test "
-            "has one."
-        ),
-        data=tests,
-        display=_format_tests(tests, options.correction),
-        notes=tuple(_pairwise_notes(result, options, n_pairs)),
-    )
-
-
-@_cross_validated_only
-def _omnibus_tests_table(result, options):
-    from mammoclf.stats import omnibus_test
-
-    if len(result.model_names) < 3 or not options.omnibus:
-        return None
-    rows = []
-    for test in options.omnibus:
-        outcome = omnibus_test(result, test=test, metric=options.test_metric)
-        rows.append(
-            {
-                "test_key": test,
-                "test": outcome.test,
-                "metric": options.test_metric,
-                "statistic_name": outcome.statistic_name,
-                "df": format_df(outcome.df).strip("()"),
-                "statistic": outcome.statistic,
-                "pvalue": outcome.pvalue,
-                "note": _OMNIBUS_NOTES.get(test, ""),
-                "result": outcome,
-            }
-        )
-    data = pd.DataFrame(rows)
-    display = pd.DataFrame(
-        {
-            "test": data["test"],
-            "statistic": [
-                f"{r.statistic_name}{format_df(r.df)} = {format_number(r.statistic)}"
-                for r in data["result"]
-            ],
-            "p": [format_pvalue(p, prefix=False) for p in data["pvalue"]],
-            "note": data["note"],
-        }
-    )
-    return SummaryTable(
-        title="Statistical comparison: tests across all models",
-        caption=(
-            f"Whether any of the {len(result.model_names)} models differs, on "
-            f"{options.test_metric} fold scores."
-        ),
-        data=data,
-        display=display,
-    )
-
-
-@_cross_validated_only
-def _compute_table(result, options):
-    compute = result.compute_summary()
-    columns = {
-        "fit time / split (s)": ("fit_time_mean", 1),
-        "total fit time (s)": ("fit_time_total", 1),
-        "training time, all splits (s)": ("train_time_total", 1),
-        "epochs / split": ("n_epochs_mean", 1),
-        "time / epoch (s)": ("time_per_epoch_mean", 2),
-        "peak RSS (MB)": ("peak_memory_mb", 0),
-        "RSS increase (MB)": ("memory_increase_mb", 0),
-    }
-    display = pd.DataFrame({"model": compute.index})
-    for heading, (column, digits) in columns.items():
-        display[heading] = [format_number(v, digits) for v in compute[column]]
-    if compute["peak_memory_mb"].notna().any():
-        memory = (
-            "Peak RSS: resident memory of the whole fitting process, sampled "
-            "during fit (a lower bound); GPU memory not included."
-        )
-    else:
-        memory = "Memory was not measured (measure_memory=False)."
-    return SummaryTable(
-        title="Table 2: compute",
-        caption=(
-            "Per model. Fit time includes any preprocessing in a pipeline; training "
-            "time is the network's own; time per epoch = training time / epochs "
-            "(frozen-backbone stages train on cached backbone outputs)."
-        ),
-        data=compute,
-        display=display,
-        notes=(memory,),
-    )
-
-
-#: The tables of a summary, in order: ``{key: builder(result, options)}``.
-SUMMARY_TABLES = {
-    "metrics": _metrics_table,
-    "pairwise_tests": _pairwise_tests_table,
-    "omnibus_tests": _omnibus_tests_table,
-    "thresholds": thresholds_table,
-    "calibration": calibration_table("cv"),
-    "operating_points": operating_points_table("cv"),
-    "breast": breast_table("cv"),
-    "subgroups": subgroups_table("cv"),
-    "holdout": holdout_table,
-    "holdout_calibration": calibration_table("holdout"),
-    "holdout_operating_points": operating_points_table("holdout"),
-    "holdout_breast": breast_table("holdout"),
-    "holdout_subgroups": subgroups_table("holdout"),
-    "compute": _compute_table,
-    "checklist": checklist_table,
-}
-
-
-def _general_notes(result):
-    if not is_cross_validated(result):
-        notes = [f"Positive class: {result.pos_label!r}."]
-        if result.groups is None:
-            notes.append(
-                "No patient ids were given: intervals resample images, and nothing "
-                "checked that the test patients are new."
-            )
-        return notes
-    notes = [
-        (
-            f"Positive class: {result.pos_label!r}. Scores are computed per split "
-            "from out-of-fold predictions; every model used the same splits."
-        )
-    ]
-    if result.groups is None:
-        notes.append("No patient groups were given: folds were split per image.")
-    return notes
-
-
-def _title(result):
-    if is_cross_validated(result):
-        return (
-            f"Comparison of {len(result.model_names)} model(s) on "
-            f"{result.y_true.shape[0]} images: {result.cv_description}, "
-            f"{result.n_splits} splits"
-        )
-    patients = (
-        "" if result.groups is None else f" of {np.unique(result.groups).size} patients"
-    )
-    return (
-        f"Evaluation of {len(result.model_names)} model(s) on "
-        f"{result.y_true.shape[0]} test images{patients} "
-        f"(developed on {result.training['n_images']} images)"
-    )
-
-
-def build_summary(result, options):
-    """Run every builder of :data:`SUMMARY_TABLES` on ``result``.
-
-    ``result`` is a :class:`ComparisonResult` (with a held-out evaluation
-    attached or not) or a :class:`HoldoutResult` alone (an external
-    evaluation), for which the cross-validation tables do not apply.
+    Attributes
+    ----------
+    metrics : tuple of str
+        Metrics of the scores table.
+    pairwise : tuple of str
+        Pairwise tests, in the order they are shown.
+    omnibus : tuple of str
+        Tests across all models (run with three or more models).
+    test_metric : str
+        Metric of the fold-score tests.
+    correction : str
+        Multiple-comparison adjustment within each pairwise test.
+    alpha : float
+        Family-wise error rate of the ``reject`` column.
+    ci_method : str
+        Interval of the scores table.
+    confidence_level : float
+        Level of every interval.
+    metric_labels : dict of str to str
+        How metrics are named in formatted tables (a metric without a label
+        keeps its name).
+    calibration : bool
+        Add the calibration tables (Brier score, calibration intercept and
+        slope with patient-bootstrap intervals, reliability curves).
+    operating_points : bool
+        Add sensitivity at fixed specificities and specificity at fixed
+        sensitivities, with intervals.
+    specificities, sensitivities : tuple of float
+        The fixed rates of the operating-point tables.
+    breast_level : {"mean", "max"} or None
+        How the views of a breast are combined in the breast-level tables,
+        which appear when the metadata have a ``laterality`` column and
+        patient ids are known; None leaves them out.
+    subgroups : tuple of str
+        Metadata columns whose values get their own metrics.
+    min_cases : int
+        Fewest malignant and benign patients for a subgroup's interval to
+        be worth reading (smaller ones are flagged).
+    n_resamples : int
+        Patient-bootstrap resamples of the evaluation tables.
+    random_state : int
+        Seeds those resamples (the same for every model).
+    checklist : bool
+        End with the CLAIM 2024 / TRIPOD+AI reporting checklist.
+    report_sections : dict of str to str
+        Sections a report adds around the summary's tables (checklist key,
+        e.g. ``"data"`` or ``"grad_cam"``, to its heading or a Markdown
+        link to it), for the checklist to point to.
+    link_sections : bool
+        Whether the checklist points to the summary's tables with Markdown
+        links to their anchors (the table keys), as in a report.
+    previous_tables : tuple of SummaryTable
+        The tables built so far, set by the summary for each builder in
+        turn (the checklist reads it).
     """
-    tables = []
-    for key, builder in SUMMARY_TABLES.items():
-        table = builder(result, replace(options, previous_tables=tuple(tables)))
-        if table is not None:
-            tables.append(replace(table, key=key))
-    return ComparisonSummary(
-        title=_title(result),
-        model_names=tuple(result.model_names),
-        tables=tuple(tables),
-        general_notes=tuple(_general_notes(result)),
-        options=options,
-    )
+
+    metrics: tuple
+    pairwise: tuple
+    omnibus: tuple
+    test_metric: str
+    correction: str = "holm"
+    alpha: float = 0.05
+    ci_method: str = "logit_t"
+    confidence_level: float = 0.95
+    metric_labels: dict = field(default_factory=dict)
+    calibration: bool = False
+    operating_points: bool = False
+    specificities: tuple = (0.8, 0.9, 0.95)
+    sensitivities: tuple = (0.8, 0.9, 0.95)
+    breast_level: str | None = "mean"
+    subgroups: tuple = ()
+    min_cases: int = 10
+    n_resamples: int = 1000
+    random_state: int = 0
+    checklist: bool = False
+    report_sections: dict = field(default_factory=dict)
+    link_sections: bool = False
+    previous_tables: tuple = ()
+
+    @property
+    def level_percent(self):
+        """The confidence level in percent, as captions print it."""
+        return round(100 * self.confidence_level)
+
+    def label(self, metric):
+        """The name of ``metric`` in formatted tables."""
+        return self.metric_labels.get(metric, metric)
 
 
-# ------------------------------------------------------------------- the model
+@dataclass(frozen=True, repr=False, eq=False)
+class SummaryTable:
+    """One table of a summary: its numbers, their formatted cells and its notes.
+
+    Attributes
+    ----------
+    title : str
+        Heading of the table.
+    caption : str
+        What the table shows and how it was computed.
+    data : pandas.DataFrame
+        The numbers (written as CSV by the report; object columns such as
+        ``result`` hold the test results the numbers came from).
+    display : pandas.DataFrame
+        The same rows with every cell formatted for reading, rendered as
+        text, Markdown and HTML.
+    notes : tuple of str
+        Caveats about these numbers, shown next to the table.
+    key : str
+        Its key in :data:`SUMMARY_TABLES`.
+    """
+
+    title: str
+    caption: str
+    data: pd.DataFrame
+    display: pd.DataFrame
+    notes: tuple = ()
+    key: str = ""
+
+    def csv_frame(self):
+        """:attr:`data` as written to CSV: index as columns, without result objects."""
+        frame = self.data
+        if any(name is not None for name in frame.index.names):
+            frame = frame.reset_index()
+        return frame.drop(columns=["result"], errors="ignore")
+
+    def __repr__(self):
+        return f"<SummaryTable {self.key!r}: {self.title}, {len(self.data)} rows>"
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class ComparisonSummary:
     """The tables of a comparison (Table 1, tests, compute), ready to print.
@@ -430,12 +185,37 @@ class ComparisonSummary:
     model_names : tuple of str
         The compared models.
     tables : tuple of SummaryTable
-        The tables, in the order of :data:`SUMMARY_TABLES` (those that do
-        not apply left out).
+        The tables, in the order of
+        :data:`~mammoclf.model_selection._summary_tables.SUMMARY_TABLES`
+        (those that do not apply left out).
     general_notes : tuple of str
         Notes about the whole comparison (the positive class, the folds).
     options : SummaryOptions
         What was asked for: metrics, tests, intervals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from mammoclf.model_selection import compare_models
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+    >>> result = compare_models(
+    ...     {"logreg": LogisticRegression(), "prior": DummyClassifier()},
+    ...     X, y, groups=np.arange(40), cv=2, scoring=["accuracy", "roc_auc"],
+    ...     random_state=0)
+    >>> summary = result.summary(tests=["corrected_t"])
+    >>> [table.key for table in summary.tables]
+    ['metrics', 'pairwise_tests', 'thresholds', 'compute']
+    >>> table = summary.table("metrics")
+    >>> table.display.columns.tolist()
+    ['metric', 'logreg', 'prior']
+    >>> float(table.data.loc[("accuracy", "prior"), "mean"])  # behind the cell
+    0.525
+    >>> table.display.loc[0, "prior"]
+    '0.525 ± 0.035 [0.108, 0.909]'
     """
 
     title: str
@@ -445,7 +225,7 @@ class ComparisonSummary:
     options: SummaryOptions | None = None
 
     def table(self, key):
-        """The table with ``key`` (see :data:`SUMMARY_TABLES`); KeyError if absent."""
+        """The table with ``key`` (its key in ``SUMMARY_TABLES``); KeyError if absent."""
         for table in self.tables:
             if table.key == key:
                 return table
@@ -515,3 +295,73 @@ class ComparisonSummary:
 
     def _repr_markdown_(self):
         return self.to_markdown()
+
+
+_BREAST_METHODS = ("mean", "max")
+
+
+def evaluation_options(
+    metadata_frames,
+    *,
+    calibration,
+    operating_points,
+    specificities,
+    sensitivities,
+    breast_level,
+    subgroups,
+    min_cases,
+    n_resamples,
+    random_state,
+    checklist,
+    report_sections,
+):
+    """The evaluation fields of :class:`SummaryOptions`, checked, defaults resolved.
+
+    ``metadata_frames`` are the metadata of the evaluated sets (None where a
+    set has none); ``subgroups=None`` means every metadata column but
+    ``laterality``.
+    """
+    columns = []
+    for frame in metadata_frames:
+        if frame is not None:
+            columns += [c for c in frame.columns if c not in columns]
+    if subgroups is None:
+        subgroups = [c for c in columns if c != "laterality"]
+    elif isinstance(subgroups, str):
+        subgroups = [subgroups]
+    unknown = [c for c in subgroups if c not in columns]
+    if unknown:
+        raise KeyError(
+            f"Subgroup column(s) {unknown} are not in the metadata (columns: "
+            f"{columns}); pass metadata to compare_models or evaluate_holdout."
+        )
+    if breast_level is not None and breast_level not in _BREAST_METHODS:
+        raise ValueError(
+            f"breast_level must be 'mean', 'max' or None; got {breast_level!r}."
+        )
+    for name, rates in (
+        ("specificities", specificities),
+        ("sensitivities", sensitivities),
+    ):
+        if any(not 0 <= rate <= 1 for rate in rates):
+            raise ValueError(f"{name} must lie in [0, 1]; got {list(rates)}.")
+    if (
+        isinstance(n_resamples, bool)
+        or int(n_resamples) != n_resamples
+        or n_resamples < 10
+    ):
+        raise ValueError(f"n_resamples must be an integer >= 10; got {n_resamples!r}.")
+    return {
+        "calibration": bool(calibration),
+        "operating_points": bool(operating_points),
+        "specificities": tuple(specificities),
+        "sensitivities": tuple(sensitivities),
+        "breast_level": breast_level,
+        "subgroups": tuple(subgroups),
+        "min_cases": int(min_cases),
+        "n_resamples": int(n_resamples),
+        "random_state": random_state,
+        "checklist": bool(checklist),
+        "report_sections": {} if report_sections is None else dict(report_sections),
+        "link_sections": report_sections is not None,
+    }

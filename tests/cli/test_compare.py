@@ -152,6 +152,19 @@ def test_statistical_tests_are_reported_with_adjusted_p_values(demo_report):
         assert heading in report
 
 
+def test_report_shows_each_note_next_to_its_table(demo_report):
+    import pandas as pd
+
+    report = (demo_report / "report.md").read_text()
+    metrics = pd.read_csv(demo_report / "tables" / "metrics.csv")
+    beyond = ((metrics["ci_low"] < 0) | (metrics["ci_high"] > 1)).any()
+    table_one = report.split("## Table 1")[1].split("\n## ")[0]
+    assert ("Note: Some t intervals extend beyond [0, 1]" in table_one) == beyond
+    compute = report.split("## Table 2: compute")[1].split("\n## ")[0]
+    assert "Note: GPU memory, peak of the whole run" in compute
+    assert "Note: Peak RSS" in compute
+
+
 def test_out_of_fold_predictions_cover_every_image_once(demo_report):
     with open(demo_report / "tables" / "out_of_fold_predictions.csv") as handle:
         rows = list(csv.DictReader(handle))

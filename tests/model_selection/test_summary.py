@@ -17,7 +17,7 @@ from mammoclf.model_selection import (
     SummaryTable,
     compare_models,
 )
-from mammoclf.model_selection._summary import SUMMARY_TABLES
+from mammoclf.model_selection._summary_tables import SUMMARY_TABLES
 
 _NUMBER = re.compile(r"-?\d+\.\d+|nan")
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
@@ -250,7 +250,7 @@ def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(compari
     from mammoclf.stats import bootstrap_ci
 
     frame = comparison.summary_frame(
-        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=200
+        metrics=["roc_auc", "sensitivity"], ci_method="bootstrap", n_resamples=50
     )
     oof = comparison.out_of_fold("nb")
     for metric, column in (("roc_auc", "y_score"), ("sensitivity", "y_pred")):
@@ -259,7 +259,7 @@ def test_bootstrap_intervals_resample_patients_of_the_pooled_predictions(compari
             oof["y_true"].to_numpy(),
             oof[column].to_numpy(),
             groups=oof["group"].to_numpy(),
-            n_resamples=200,
+            n_resamples=50,
             pos_label="MALIGNANT",
             random_state=0,
         ).ci

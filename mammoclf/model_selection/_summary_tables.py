@@ -1,0 +1,411 @@
+"""The tables of a comparison summary: one builder per table, in one registry.
+
+:func:`build_summary` runs every builder of :data:`SUMMARY_TABLES` on a
+:class:`~mammoclf.model_selection.ComparisonResult` and collects the tables
+into a :class:`~mammoclf.model_selection.ComparisonSummary`, which
+``str(summary)``, ``summary.to_markdown()``, the ``mammoclf compare``
+report and its CSV files all render. Tests run and numbers are formatted
+here, and only here.
+
+Adding a table
+--------------
+Write one builder and add one line to :data:`SUMMARY_TABLES`::
+
+    def _calibration_table(result, options):
+        data = ...  # numbers, one row per model (written as CSV)
+        display = ...  # the same rows, cells formatted with mammoclf.utils._formatting
+        return SummaryTable(
+            title="Calibration",
+            caption="What the table shows and how it was computed.",
+            data=data,
+            display=display,
+            notes=("A caveat the reader needs next to these numbers.",),
+        )
+
+
+    SUMMARY_TABLES = {..., "calibration": _calibration_table}
+
+A builder takes the :class:`ComparisonResult` (or, for an external
+evaluation, a :class:`HoldoutResult` alone) and the :class:`SummaryOptions`
+and returns a :class:`SummaryTable`, or None when the table does not apply
+(e.g. tests across models with fewer than three models, calibration when
+not asked for). The evaluation tables (thresholds, calibration, operating
+points, breast level, subgroups, held-out test set, checklist) are built in
+``_evaluation_tables``; the reporting checklist comes last and reads the
+tables before it from ``options.previous_tables``. Its key names the
+CSV file of the report (``tables/<key>.csv``) and is how
+:meth:`ComparisonSummary.table` finds it. Options a new table needs go into
+:class:`SummaryOptions` and :meth:`ComparisonResult.summary`. Nothing else
+changes: the text, the Markdown, the report and its CSV files show every
+table of the registry with its caption and notes. A family of several
+tables may live in its own module, its builders imported here.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from mammoclf.metrics import CLINICAL_METRICS
+from mammoclf.model_selection._evaluation_tables import (
+    breast_table,
+    calibration_table,
+    checklist_table,
+    holdout_table,
+    operating_points_table,
+    subgroups_table,
+    thresholds_table,
+)
+from mammoclf.model_selection._prediction_sets import is_cross_validated
+from mammoclf.model_selection._summary import (
+    _CI_METHOD_NAMES,
+    ComparisonSummary,
+    SummaryTable,
+)
+from mammoclf.utils._formatting import (
+    format_df,
+    format_interval,
+    format_mean_sd_interval,
+    format_number,
+    format_pvalue,
+)
+
+__all__ = ["SUMMARY_TABLES", "build_summary"]
+
+_TEST_NAMES = {
+    "corrected_t": "corrected t",
+    "paired_t": "paired t",
+    "wilcoxon": "Wilcoxon",
+    "5x2cv_t": "5x2cv t",
+    "5x2cv_f": "5x2cv F",
+    "mcnemar": "McNemar",
+    "delong": "DeLong",
+}
+_OMNIBUS_NOTES = {
+    "rm_anova": "right for paired folds (repeated measures)",
+    "friedman": "rank-based, paired",
+    "anova": "the study's; ignores that folds are paired",
+}
+# Tests on pooled predictions compare a fixed metric; the others take one.
+_PREDICTION_TESTS = ("mcnemar", "delong")
+
+
+def _cross_validated_only(builder):
+    """A builder that has nothing to show for a held-out evaluation alone."""
+
+    def build(result, options):
+        return builder(result, options) if is_cross_validated(result) else None
+
+    build.__name__ = builder.__name__
+    build.__doc__ = builder.__doc__
+    return build
+
+
+@_cross_validated_only
+def _metrics_table(result, options):
+    scores = result.summary_frame(
+        metrics=options.metrics,
+        ci_method=options.ci_method,
+        confidence_level=options.confidence_level,
+    )
+    unit = "folds" if result.n_repeats == 1 else "splits"
+    cells = {}
+    for (metric, model), row in scores.iterrows():
+        cell = format_mean_sd_interval(
+            row["mean"], row["sd"], row["ci_low"], row["ci_high"]
+        )
+        n_defined, n_splits = int(row["n_defined"]), int(row["n_splits"])
+        if n_defined < n_splits:
+            cell += f" ({n_defined} of {n_splits} {unit})"
+        cells.setdefault(options.label(metric), {})[model] = cell
+    display = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
+    notes = []
+    if (scores["n_defined"] < scores["n_splits"]).any():
+        notes.append(
+            f"'(k of n {unit})': the metric is undefined in the other {unit} "
+            "(e.g. PPV without malignant calls, AUC of a single-class fold); "
+            "mean, sd and interval use the defined ones, and an undefined "
+            f"{unit[:-1]} is never counted as 0."
+        )
+    if (
+        options.ci_method in ("corrected_t", "t")
+        and ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
+    ):
+        notes.append(
+            "Some t intervals extend beyond [0, 1]: with few splits and scores "
+            "near a bound the normal approximation is poor; they are shown "
+            "unclipped (the default ci_method='logit_t' respects the bounds)."
+        )
+    if options.ci_method == "logit_t":
+        interval = (
+            f"{_CI_METHOD_NAMES['logit_t']} (metrics not bounded by [0, 1]: on "
+            "the original scale)"
+            if any(m not in CLINICAL_METRICS for m in options.metrics)
+            else _CI_METHOD_NAMES["logit_t"]
+        )
+    else:
+        interval = _CI_METHOD_NAMES[options.ci_method]
+    return SummaryTable(
+        title="Table 1: classification performance",
+        caption=(
+            f"Mean ± standard deviation over {unit} [{options.level_percent}% CI: "
+            f"{interval}]. Each {unit[:-1]}'s score is computed from its "
+            "out-of-fold predictions."
+        ),
+        data=scores,
+        display=display.rename_axis("metric").reset_index(),
+        notes=tuple(notes),
+    )
+
+
+def _run_pairwise_tests(result, options):
+    from mammoclf.stats import pairwise_tests
+
+    frames = []
+    for test in options.pairwise:
+        frame = pairwise_tests(
+            result,
+            test=test,
+            metric=None if test in _PREDICTION_TESTS else options.test_metric,
+            correction=options.correction,
+            alpha=options.alpha,
+            confidence_level=options.confidence_level,
+        )
+        frames.append(frame.assign(test_key=test))
+    tests = pd.concat(frames, ignore_index=True)
+    tests.attrs.update(correction=options.correction, alpha=options.alpha)
+    return tests
+
+
+def _format_tests(tests, options):
+    correction = options.correction
+    rows = []
+    for _, row in tests.iterrows():
+        result = row["result"]
+        effect = format_number(row["effect_size"])
+        if np.isfinite(row["ci_low"]):
+            effect += " " + format_interval(row["ci_low"], row["ci_high"])
+        rows.append(
+            {
+                "metric": options.label(row["metric"]),
+                "model A": row["model_a"],
+                "model B": row["model_b"],
+                "test": _TEST_NAMES.get(row["test_key"], row["test"])
+                + (" (clustered)" if row["test"].startswith("Clustered") else ""),
+                "statistic": f"{result.statistic_name}{format_df(result.df)} = "
+                f"{format_number(row['statistic'])}",
+                "p": format_pvalue(row["pvalue"], prefix=False),
+                f"p ({correction})": format_pvalue(
+                    row["pvalue_adjusted"], prefix=False
+                ),
+                "A - B [CI]": effect,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _pairwise_notes(result, options, n_pairs):
+    notes = [
+        (
+            f"p-values adjusted with {options.correction} across the {n_pairs} "
+            "pair(s) of each test. Corrected t: Nadeau-Bengio resampled t-test on "
+            f"{options.test_metric} fold scores. "
+            + (
+                "DeLong and McNemar use the pooled out-of-fold predictions of "
+                "repeat 0, clustered by patient (Obuchowski 1997; Obuchowski "
+                "1998), because a patient's images are correlated."
+                if result.groups is not None
+                else "DeLong and McNemar use the pooled out-of-fold predictions "
+                "of repeat 0 and assume independent images (no patient groups "
+                "were given)."
+            )
+        )
+    ]
+    if "paired_t" in options.pairwise:
+        notes.append(
+            "The plain paired t-test (the study's) is anti-conservative on "
+            "cross-validation folds, which share training data: read the corrected t."
+        )
+    if "wilcoxon" in options.pairwise and result.n_splits <= 5:
+        notes.append(
+            f"The Wilcoxon signed-rank test cannot reach p < 0.05 with "
+            f"{result.n_splits} splits (5 or fewer)."
+        )
+    return notes
+
+
+@_cross_validated_only
+def _pairwise_tests_table(result, options):
+    if len(result.model_names) < 2 or not options.pairwise:
+        return None
+    tests = _run_pairwise_tests(result, options)
+    n_pairs = len(tests) // len(options.pairwise)
+    return SummaryTable(
+        title="Statistical comparison: pairwise tests",
+        caption=(
+            "Each test on every pair of models, in the order requested; A - B is "
+            f"the difference with its {options.level_percent}% CI where the test "
+            "has one."
+        ),
+        data=tests,
+        display=_format_tests(tests, options),
+        notes=tuple(_pairwise_notes(result, options, n_pairs)),
+    )
+
+
+@_cross_validated_only
+def _omnibus_tests_table(result, options):
+    from mammoclf.stats import omnibus_test
+
+    if len(result.model_names) < 3 or not options.omnibus:
+        return None
+    rows = []
+    for test in options.omnibus:
+        outcome = omnibus_test(result, test=test, metric=options.test_metric)
+        rows.append(
+            {
+                "test_key": test,
+                "test": outcome.test,
+                "metric": options.test_metric,
+                "statistic_name": outcome.statistic_name,
+                "df": format_df(outcome.df).strip("()"),
+                "statistic": outcome.statistic,
+                "pvalue": outcome.pvalue,
+                "note": _OMNIBUS_NOTES.get(test, ""),
+                "result": outcome,
+            }
+        )
+    data = pd.DataFrame(rows)
+    display = pd.DataFrame(
+        {
+            "test": data["test"],
+            "statistic": [
+                f"{r.statistic_name}{format_df(r.df)} = {format_number(r.statistic)}"
+                for r in data["result"]
+            ],
+            "p": [format_pvalue(p, prefix=False) for p in data["pvalue"]],
+            "note": data["note"],
+        }
+    )
+    return SummaryTable(
+        title="Statistical comparison: tests across all models",
+        caption=(
+            f"Whether any of the {len(result.model_names)} models differs, on "
+            f"{options.test_metric} fold scores."
+        ),
+        data=data,
+        display=display,
+    )
+
+
+@_cross_validated_only
+def _compute_table(result, options):
+    compute = result.compute_summary()
+    columns = {
+        "fit time / split (s)": ("fit_time_mean", 1),
+        "total fit time (s)": ("fit_time_total", 1),
+        "training time, all splits (s)": ("train_time_total", 1),
+        "epochs / split": ("n_epochs_mean", 1),
+        "time / epoch (s)": ("time_per_epoch_mean", 2),
+        "peak RSS (MB)": ("peak_memory_mb", 0),
+        "RSS increase (MB)": ("memory_increase_mb", 0),
+    }
+    display = pd.DataFrame({"model": compute.index})
+    for heading, (column, digits) in columns.items():
+        display[heading] = [format_number(v, digits) for v in compute[column]]
+    if compute["peak_memory_mb"].notna().any():
+        memory = (
+            "Peak RSS: resident memory of the whole fitting process, sampled "
+            "during fit (a lower bound); GPU memory not included."
+        )
+    else:
+        memory = "Memory was not measured (measure_memory=False)."
+    return SummaryTable(
+        title="Table 2: compute",
+        caption=(
+            "Per model. Fit time includes any preprocessing in a pipeline; training "
+            "time is the network's own; time per epoch = training time / epochs "
+            "(frozen-backbone stages train on cached backbone outputs)."
+        ),
+        data=compute,
+        display=display,
+        notes=(memory,),
+    )
+
+
+#: The tables of a summary, in order: ``{key: builder(result, options)}``.
+SUMMARY_TABLES = {
+    "metrics": _metrics_table,
+    "pairwise_tests": _pairwise_tests_table,
+    "omnibus_tests": _omnibus_tests_table,
+    "thresholds": thresholds_table,
+    "calibration": calibration_table("cv"),
+    "operating_points": operating_points_table("cv"),
+    "breast": breast_table("cv"),
+    "subgroups": subgroups_table("cv"),
+    "holdout": holdout_table,
+    "holdout_calibration": calibration_table("holdout"),
+    "holdout_operating_points": operating_points_table("holdout"),
+    "holdout_breast": breast_table("holdout"),
+    "holdout_subgroups": subgroups_table("holdout"),
+    "compute": _compute_table,
+    "checklist": checklist_table,
+}
+
+
+def _general_notes(result):
+    if not is_cross_validated(result):
+        notes = [f"Positive class: {result.pos_label!r}."]
+        if result.groups is None:
+            notes.append(
+                "No patient ids were given: intervals resample images, and nothing "
+                "checked that the test patients are new."
+            )
+        return notes
+    notes = [
+        (
+            f"Positive class: {result.pos_label!r}. Scores are computed per split "
+            "from out-of-fold predictions; every model used the same splits."
+        )
+    ]
+    if result.groups is None:
+        notes.append("No patient groups were given: folds were split per image.")
+    return notes
+
+
+def _title(result):
+    if is_cross_validated(result):
+        return (
+            f"Comparison of {len(result.model_names)} model(s) on "
+            f"{result.y_true.shape[0]} images: {result.cv_description}, "
+            f"{result.n_splits} splits"
+        )
+    patients = (
+        "" if result.groups is None else f" of {np.unique(result.groups).size} patients"
+    )
+    return (
+        f"Evaluation of {len(result.model_names)} model(s) on "
+        f"{result.y_true.shape[0]} test images{patients} "
+        f"(developed on {result.training['n_images']} images)"
+    )
+
+
+def build_summary(result, options):
+    """Run every builder of :data:`SUMMARY_TABLES` on ``result``.
+
+    ``result`` is a :class:`ComparisonResult` (with a held-out evaluation
+    attached or not) or a :class:`HoldoutResult` alone (an external
+    evaluation), for which the cross-validation tables do not apply.
+    """
+    tables = []
+    for key, builder in SUMMARY_TABLES.items():
+        table = builder(result, replace(options, previous_tables=tuple(tables)))
+        if table is not None:
+            tables.append(replace(table, key=key))
+    return ComparisonSummary(
+        title=_title(result),
+        model_names=tuple(result.model_names),
+        tables=tuple(tables),
+        general_notes=tuple(_general_notes(result)),
+        options=options,
+    )

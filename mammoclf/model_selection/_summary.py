@@ -164,7 +164,7 @@ class ComparisonSummary:
     >>> float(table.data.loc[("accuracy", "prior"), "mean"])  # behind the cell
     0.525
     >>> table.display.loc[0, "prior"]
-    '0.525 ± 0.035 [-0.025, 1.075]'
+    '0.525 ± 0.035 [0.108, 0.909]'
     """
 
     title: str

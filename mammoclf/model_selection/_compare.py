@@ -29,6 +29,7 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
+from mammoclf.utils._patients import check_patients_per_class
 from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
@@ -266,6 +267,11 @@ def compare_models(
             raise ValueError(
                 f"groups has {groups.shape[0]} entries for {n_samples} images."
             )
+        # Folds made here (cv None or int) need cv patients per class.
+        n_folds = 5 if cv is None else (cv if isinstance(cv, Integral) else None)
+        check_patients_per_class(
+            y, groups, n_folds=n_folds, folds_option=f"cv={5 if cv is None else cv}"
+        )
     pos_label = resolve_pos_label(classes, pos_label)
     scorers = _scorers(scoring, pos_label)
     if any(s.response == "score" for s in scorers.values()):

@@ -206,8 +206,13 @@ def _run(args, caught):
     if not args.quiet:
         print(summary.to_text())
         if banner:
-            print(f"\nNOTE: {banner.split('. ')[0].rstrip('.')}.")
+            print(f"\n{_note(banner)}")
         print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
+
+
+def _note(banner):
+    """The banner's first sentence, for the end of the console output."""
+    return f"NOTE: {banner.split('. ')[0].rstrip('.')}."
 
 
 def _cross_validate(args, settings, models, images, source, log):

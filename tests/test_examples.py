@@ -14,8 +14,10 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run_example(name, *args, cwd=None):
+def run_example(name, *args, cwd=None, tmpdir=None):
     env = {**os.environ, "MPLBACKEND": "Agg", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True,
@@ -41,10 +43,14 @@ def test_every_example_is_listed_here():
 
 
 def test_quickstart(tmp_path):
-    out = run_example("quickstart.py", cwd=tmp_path)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    out = run_example("quickstart.py", cwd=tmp_path, tmpdir=temporary)
     assert "60 DICOM files of 30 patients" in out
     for metric in ("roc_auc", "sensitivity", "specificity"):
         assert f"{metric}:" in out and "over 3 folds" in out
+    # Until 0.1: a mammoclf-* folder of 60 DICOM files left in the temp dir.
+    assert not list(temporary.glob("mammoclf-*"))
 
 
 def test_grad_cam(tmp_path):
@@ -77,6 +83,13 @@ def test_compare_models_example(tmp_path):
 def test_grid_search_example(tmp_path):
     out = run_example("grid_search_unfreeze_depth.py", cwd=tmp_path)
     assert "freeze_schedule" in out
+    # The printed search is the grouped one the example runs, with the
+    # weights it ran with (until 0.1: cv=3, and weights=None from an earlier
+    # set_params on the shared estimator where the code said "imagenet").
+    printed = out[out.rindex("GridSearchCV(") :]
+    assert "cv=StratifiedGroupKFold(n_splits=2" in printed
+    offline = ">>> Continuing WITHOUT pretrained weights" in out
+    assert ("weights=None" in printed) == offline
 
 
 @pytest.mark.slow

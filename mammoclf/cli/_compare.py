@@ -159,45 +159,8 @@ def _run(args, caught):
         cache = open_fit_cache(out_dir)
         if source is None:
             source = resolve_data(args, settings, out_dir, log)
-        images = _load_images(source.paths, settings.image_size, args.n_jobs, log)
-        models = build_models(
-            settings.specs,
-            epochs=settings.epochs,
-            batch_size=args.batch_size,
-            weights=weights,
-            random_state=args.random_state,
-            cache_dir=cache,
-        )
-        result, cv_seconds = _cross_validate(
-            args, settings, models, images, source, log
-        )
-        final_models = {}
-        if not args.no_refit:
-            final_models = _refit_and_save(
-                models,
-                settings.specs,
-                images,
-                source,
-                settings.image_size,
-                out_dir,
-                log,
-            )
-        log("writing report ...")
-        run_info = _run_info(args, settings, weights, cv_seconds, result)
-        summary = write_report(
-            out_dir,
-            result=result,
-            source=source,
-            specs=settings.specs,
-            banner=banner,
-            run_info=run_info,
-            final_models=final_models,
-            images=images,
-            log=log,
-            warnings_so_far=_distinct_warnings(caught),
-        )
-        with atomic_write(out_dir / "run.json", "w") as handle:
-            json.dump(run_info, handle, indent=1)
+        run = _Run(args, settings, source, weights, banner, out_dir, log)
+        summary = _compare_and_report(run, cache, caught)
     except BaseException:
         if (out_dir / FIT_CACHE).is_dir():
             log(f"stopped; the same command resumes from the fits saved in {out_dir}")
@@ -208,6 +171,64 @@ def _run(args, caught):
         if banner:
             print(f"\n{_note(banner)}")
         print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the steps after the checks share: settings, data, weights, folder, log."""
+
+    args: object
+    settings: _Settings
+    source: object
+    weights: object
+    banner: str | None
+    out_dir: Path
+    log: object
+
+
+def _compare_and_report(run, cache, caught):
+    """Cross-validate, refit, and write the report and ``run.json``; returns the summary."""
+    args, settings = run.args, run.settings
+    images = _load_images(run.source.paths, settings.image_size, args.n_jobs, run.log)
+    models = build_models(
+        settings.specs,
+        epochs=settings.epochs,
+        batch_size=args.batch_size,
+        weights=run.weights,
+        random_state=args.random_state,
+        cache_dir=cache,
+    )
+    result, cv_seconds = _cross_validate(
+        args, settings, models, images, run.source, run.log
+    )
+    final_models = {}
+    if not args.no_refit:
+        final_models = _refit_and_save(
+            models,
+            settings.specs,
+            images,
+            run.source,
+            settings.image_size,
+            run.out_dir,
+            run.log,
+        )
+    run.log("writing report ...")
+    run_info = _run_info(args, settings, run.weights, cv_seconds, result)
+    summary = write_report(
+        run.out_dir,
+        result=result,
+        source=run.source,
+        specs=settings.specs,
+        banner=run.banner,
+        run_info=run_info,
+        final_models=final_models,
+        images=images,
+        log=run.log,
+        warnings_so_far=_distinct_warnings(caught),
+    )
+    with atomic_write(run.out_dir / "run.json", "w") as handle:
+        json.dump(run_info, handle, indent=1)
+    return summary
 
 
 def _note(banner):

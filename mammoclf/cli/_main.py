@@ -167,7 +167,7 @@ def _add_evaluation_options(evaluation):
     )
     evaluation.add_argument(
         "--random-state",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of folds, augmentation and training (default: 0)",
     )
@@ -187,9 +187,9 @@ def _add_output_options(output):
     )
     output.add_argument(
         "--n-jobs",
-        type=int,
+        type=_n_jobs,
         default=1,
-        help="parallel decoding/fitting processes (default: 1)",
+        help="parallel decoding/fitting processes (default: 1; -1: one per core)",
     )
     _add_identifier_options(output, "show real patient IDs instead of pseudonyms")
     output.add_argument("--quiet", action="store_true", help="no progress output")
@@ -225,7 +225,7 @@ def _add_predict(commands):
     )
     _add_identifier_options(predict, "write real patient IDs instead of pseudonyms")
     predict.add_argument(
-        "--n-jobs", type=int, default=1, help="parallel decoding processes"
+        "--n-jobs", type=_n_jobs, default=1, help="parallel decoding processes"
     )
 
 
@@ -288,4 +288,18 @@ def _unit_interval(text):
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _n_jobs(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive number or -1 (all cores)")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {text}")
     return value

@@ -74,7 +74,7 @@ def check_image_size(image_size, specs):
         raise UsageError(
             f"--image-size {image_size} is too small for "
             f"{', '.join(spec.name for spec in too_small)}, which needs at least "
-            f"{smallest} pixels; use --image-size {smallest} or more, or "
+            f"{smallest}x{smallest} pixels; use --image-size {smallest} or more, or "
             "--models scratch."
         )
 

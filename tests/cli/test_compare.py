@@ -369,6 +369,8 @@ def test_usage_errors_exit_2(capsys):
         (["--weights", "imagnet"], "--weights: imagnet is neither imagenet, none"),
         (["--image-size", "8"], "--image-size 8 is too small for DenseNet121 frozen"),
         (["--difficulty", "2"], None),  # argparse: exits before anything
+        (["--n-jobs", "0"], None),
+        (["--random-state", "-1"], None),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(

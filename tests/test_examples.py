@@ -54,6 +54,7 @@ def test_quickstart(tmp_path):
     assert not list(temporary.glob("mammoclf-*"))
 
 
+@pytest.mark.slow  # 60 epochs: the model must learn before its maps mean anything
 def test_grad_cam(tmp_path):
     target = tmp_path / "overlays.png"
     temporary = tmp_path / "tmp"

@@ -296,7 +296,7 @@ def test_page_runs(page, keras_home, tmp_path):
         env=env,
         capture_output=True,
         text=True,
-        timeout=1800,
+        timeout=3600,
     )
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
     ran = [line for line in result.stdout.splitlines() if line.startswith("=== ")]

@@ -272,7 +272,9 @@ def _describe(run):
     return (
         f"N={run['n']}: locate {run['locate_s']:.2f} s, decode+resize "
         f"{run['decode_s']:.2f} s ({1000 * run['decode_s'] / run['n']:.1f} ms/image, "
-        f"{run['decoded']} decoded), peak RSS main {run['peak_rss_mib']:.0f} MiB, "
+        f"{run['decoded']} decoded), peak RSS main {run['peak_rss_mib']:.0f} MiB "
+        f"(after imports {run['rss_after_imports_mib']:.0f}, resized array "
+        f"{run['output_mib']:.0f}), "
         f"largest worker {'-' if worker is None else f'{worker:.0f} MiB'}, cache "
         f"{run['cache_bytes'] / 2**20:.1f} MiB"
     )
@@ -301,8 +303,9 @@ def summarise(results, *, n_jobs):
         parts.append(
             f"N={n}: first run locate {first['locate_s']:.1f} s + decode/resize "
             f"{first['decode_s']:.1f} s ({1000 * first['decode_s'] / n:.0f} ms/img), "
-            f"peak RSS main {first['peak_rss_mib']:.0f} MiB (of which the resized "
-            f"array {first['output_mib']:.0f} MiB) / largest worker "
+            f"peak RSS main {first['peak_rss_mib']:.0f} MiB (after imports "
+            f"{first['rss_after_imports_mib']:.0f}; the resized array it returns "
+            f"{first['output_mib']:.0f} MiB) / largest worker "
             f"{first['worker_peak_rss_mib'] or 0:.0f} MiB; second run locate "
             f"{second['locate_s']:.2f} s + {second['decode_s']:.2f} s "
             f"({1000 * second['decode_s'] / n:.1f} ms/img, {second['decoded']} "
@@ -311,9 +314,7 @@ def summarise(results, *, n_jobs):
             f"{first['cache_bytes'] / 2**20:.0f} MiB"
         )
     per_image = {n: results[n][0]["decode_s"] / n for n in sizes}
-    rss = {
-        n: results[n][0]["peak_rss_mib"] - results[n][0]["output_mib"] for n in sizes
-    }
+    rss = {n: results[n][0]["peak_rss_mib"] for n in sizes}
     worker = {n: results[n][0]["worker_peak_rss_mib"] or 0.0 for n in sizes}
     speedups = [
         (r[0]["locate_s"] + r[0]["decode_s"]) / (r[1]["locate_s"] + r[1]["decode_s"])
@@ -321,8 +322,7 @@ def summarise(results, *, n_jobs):
     ]
     ratios = (
         f"per-image time N={large} / N={small} x{per_image[large] / per_image[small]:.2f}"
-        f" (target <= 1.2); peak RSS main less its resized output array "
-        f"x{rss[large] / rss[small]:.2f}, largest "
+        f" (target <= 1.2); peak RSS main x{rss[large] / rss[small]:.2f}, largest "
         f"worker x{worker[large] / max(worker[small], 1e-9):.2f} (target flat); "
         f"second run x{min(speedups):.0f} to x{max(speedups):.0f} faster (target >= 20)"
     )

@@ -115,7 +115,14 @@ def main(address=None):
     }
     with joblib.parallel_backend("dask", **backend_options):
         result = compare_models(
-            models, X, y, groups=groups, cv=3, random_state=0, measure_memory=False
+            models,
+            X,
+            y,
+            groups=groups,
+            cv=3,
+            random_state=0,
+            measure_memory=False,
+            verbose=1,  # a line per finished fit, with the time left
         )
     print(result.summary())
 

@@ -52,17 +52,27 @@ print(X.shape, dict(zip(*np.unique(y, return_counts=True))))
 # rate": "conv5" is the study's partially unfrozen model ("partial" is the
 # same preset), "conv4" goes one dense block deeper. ``epochs`` is per stage.
 # error_score="raise" makes a failed fit stop the search instead of quietly
-# scoring NaN, so missing pretrained weights cannot go unnoticed.
-clf = DenseNetTransferClassifier(
-    weights="imagenet", dense_units=32, epochs=3, batch_size=64, random_state=0
-)
-search = GridSearchCV(
-    clf,
-    param_grid={"freeze_schedule": ["frozen", "conv5", "conv4"]},
-    scoring="roc_auc",
-    cv=StratifiedGroupKFold(n_splits=2),
-    error_score="raise",
-)
+# scoring NaN, so missing pretrained weights cannot go unnoticed. Each search
+# gets its own estimator, so that nothing set on one search changes another.
+
+
+def unfreeze_search(param_grid, weights):
+    """A patient-grouped search over ``param_grid`` of a DenseNet121 classifier."""
+    return GridSearchCV(
+        DenseNetTransferClassifier(
+            weights=weights, dense_units=32, epochs=3, batch_size=64, random_state=0
+        ),
+        param_grid=param_grid,
+        scoring="roc_auc",
+        cv=StratifiedGroupKFold(n_splits=2),
+        error_score="raise",
+        verbose=2,  # a line per finished fit: the search takes a minute or two
+    )
+
+
+depth_grid = {"freeze_schedule": ["frozen", "conv5", "conv4"]}
+weights = "imagenet"
+search = unfreeze_search(depth_grid, weights)
 
 # %%
 # ImageNet weights come from Keras's cache ($KERAS_HOME/models/, default
@@ -75,7 +85,8 @@ try:
 except WeightsUnavailableError as error:
     print(f"\n{error}\n")
     print(">>> Continuing WITHOUT pretrained weights (weights=None).\n")
-    search.set_params(estimator__weights=None)
+    weights = None
+    search = unfreeze_search(depth_grid, weights)
     search.fit(X, y, groups=groups)
 
 # %%
@@ -97,7 +108,9 @@ print(stages.drop(columns=["unfreeze"]).to_string(index=False))
 
 # %%
 # Learning rates and epochs per stage are searchable too, with custom
-# schedules: plain lists of dicts, validated in fit and never modified.
+# schedules: plain lists of dicts, validated in fit and never modified. The
+# same grouped search, ready to run with ``custom_search.fit(X, y,
+# groups=groups)``:
 custom_grid = {
     "freeze_schedule": [
         "frozen",
@@ -105,4 +118,5 @@ custom_grid = {
         [{"epochs": 3}, {"unfreeze": "conv5", "epochs": 2, "learning_rate": 1e-4}],
     ]
 }
-print(GridSearchCV(clf, custom_grid, scoring="roc_auc", cv=3))
+custom_search = unfreeze_search(custom_grid, weights)
+print(custom_search)

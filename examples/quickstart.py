@@ -32,8 +32,10 @@ from mammoclf.datasets import make_synthetic_mammograms
 from mammoclf.exceptions import WeightsUnavailableError
 from mammoclf.metrics import clinical_scorers
 
+# The files go to a temporary folder that is deleted when the script ends.
+workspace = tempfile.TemporaryDirectory(prefix="mammoclf-quickstart-")
 data = make_synthetic_mammograms(
-    60, image_size=96, random_state=0, directory=tempfile.mkdtemp(prefix="mammoclf-")
+    60, image_size=96, random_state=0, directory=workspace.name
 )
 classes, counts = np.unique(data.labels, return_counts=True)
 print(
@@ -93,3 +95,5 @@ for metric in ("roc_auc", "sensitivity", "specificity"):
     print(
         f"{metric:>12}: {values.mean():.3f} ± {values.std():.3f} over {len(values)} folds"
     )
+
+workspace.cleanup()  # the synthetic DICOM files are no longer needed

@@ -42,7 +42,8 @@ exception and message.
 
 Loading a model saved by another mammoclf version warns with
 :class:`InconsistentVersionWarning`; cross-validating without patient groups
-warns with :class:`GroupLeakageWarning`.
+warns with :class:`GroupLeakageWarning`; images outside ``[0, 1]`` given
+to a classifier warn with :class:`ImageRangeWarning`.
 """
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "FreezeScheduleError",
     "GroupLeakageWarning",
     "ImageFileError",
+    "ImageRangeWarning",
     "IncompatibleModelError",
     "InconsistentVersionWarning",
     "InvalidImageError",
@@ -131,3 +133,13 @@ class InconsistentVersionWarning(UserWarning):
 
 class GroupLeakageWarning(UserWarning):
     """Folds may put images of one patient in both training and test sets."""
+
+
+class ImageRangeWarning(UserWarning):
+    """Images given to a classifier are not scaled to ``[0, 1]``.
+
+    The networks' input normalisation (ImageNet statistics for DenseNet121)
+    assumes images in ``[0, 1]``, as :class:`~mammoclf.DicomLoader` and
+    :class:`~mammoclf.Resizer` produce them; 8-bit ``[0, 255]`` images train
+    and predict silently wrong.
+    """

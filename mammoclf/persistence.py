@@ -80,6 +80,10 @@ def save(estimator, path, *, development=None):
 
     Raises
     ------
+    sklearn.exceptions.NotFittedError
+        If the estimator, or a step of the pipeline, is not fitted: an
+        unfitted model would load without complaint and fail only when asked
+        to predict.
     TypeError
         If the estimator contains a step this format cannot describe without
         code (e.g. a ``FunctionTransformer``); use ``joblib.dump`` for those
@@ -98,6 +102,7 @@ def save(estimator, path, *, development=None):
     >>> np.array_equal(load(path).predict_proba(X), clf.predict_proba(X))
     True
     """
+    _check_fitted(estimator)
     keras = import_keras()
     networks = {}
     description = _describe(estimator, "estimator", networks)
@@ -236,6 +241,28 @@ def _check_versions(metadata, path):
             InconsistentVersionWarning,
             stacklevel=3,
         )
+
+
+def _check_fitted(estimator):
+    """Refuse to save an unfitted estimator or pipeline step, naming it."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    steps = getattr(estimator, "steps", None)
+    named = steps if isinstance(steps, list) else [("estimator", estimator)]
+    for name, step in named:
+        if step is None or step == "passthrough":
+            continue
+        try:
+            check_is_fitted(step)
+        except NotFittedError:
+            what = type(step).__name__
+            if steps is not None:
+                what = f"step {name!r} of the pipeline ({what})"
+            raise NotFittedError(
+                f"save() needs a fitted model, but {what} is not fitted: call fit "
+                "first (an unfitted model would load and then fail at predict time)."
+            ) from None
 
 
 def _class_path(estimator):

@@ -283,6 +283,8 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
                 "1",
                 "--image-size",
                 "32",
+                "--cv",
+                "2",  # 5 patients: 3 benign, 2 malignant
                 "--quiet",
                 "--out",
                 str(out),

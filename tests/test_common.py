@@ -17,9 +17,16 @@ from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
 
 # Small networks and a higher learning rate: the checks' 2-feature blobs need
 # a few hundred gradient steps at most, and every check fits from scratch.
+# image_shape=(1, -1): the checks' tabular rows are read as images one pixel
+# high (2-D input without image_shape is refused as ambiguous).
 CHECKED_ESTIMATORS = [
     ScratchCNNClassifier(
-        filters=(8,), dense_units=16, epochs=5, learning_rate=0.01, random_state=0
+        filters=(8,),
+        dense_units=16,
+        epochs=5,
+        learning_rate=0.01,
+        image_shape=(1, -1),
+        random_state=0,
     ),
     # The checks' rows become 1-pixel-high images; resize_to enlarges them to
     # DenseNet's 32x32 minimum inside the model. The frozen preset trains the
@@ -36,6 +43,7 @@ CHECKED_ESTIMATORS = [
         epochs=16,
         learning_rate=0.02,
         batch_size=100,
+        image_shape=(1, -1),
         random_state=0,
     ),
 ]

@@ -4,6 +4,7 @@ import json
 import os
 import pickle
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -259,6 +260,47 @@ def test_kill_9_during_writes_never_leaves_a_torn_file(tmp_path):
     data = path.read_bytes()
     assert len(data) == size
     assert len(set(data[::4096])) == 1  # a single generation, not two mixed
+
+
+# ------------------------------------------------------ what a new user hits
+@pytest.fixture
+def umask_022():
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_saved_files_get_the_mode_of_the_users_umask(fitted, tmp_path, umask_022):
+    # Until 0.1: 0o600, the private mode of the atomic write's temporary file.
+    path = tmp_path / "model.mammoclf"
+    save(fitted, path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    os.umask(0o077)
+    save(fitted, path)  # a replaced file too, under a stricter umask
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_save_refuses_an_unfitted_estimator(tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="ScratchCNNClassifier is not fitted"):
+        save(ScratchCNNClassifier(), tmp_path / "m.mammoclf")
+    assert not (tmp_path / "m.mammoclf").exists()
+
+
+def test_save_refuses_a_pipeline_with_an_unfitted_step(fitted, tmp_path):
+    from sklearn.exceptions import NotFittedError
+
+    from mammoclf import Augmenter, Resizer
+    from mammoclf.pipeline import Pipeline
+
+    unfitted = Pipeline(
+        [("resize", Resizer(size=32)), ("augment", Augmenter()), ("cnn", fitted)]
+    )
+    with pytest.raises(NotFittedError, match="step 'augment'.*Augmenter"):
+        save(unfitted, tmp_path / "p.mammoclf")
 
 
 def test_development_record_round_trips_and_is_optional(tmp_path):

@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
@@ -24,7 +25,7 @@ from mammoclf.classifiers._checkpoint import (
     training_identity,
 )
 from mammoclf.classifiers._frozen_features import stream_batches
-from mammoclf.exceptions import InvalidImageError
+from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
 from mammoclf.utils._array_store import is_memory_mapped, row_blocks, take_rows
 from mammoclf.utils._distribution import (
     DATA_PARALLEL,
@@ -249,10 +250,13 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
-            Training images, any real dtype. Integer images are used as float
-            without rescaling; :class:`~mammoclf.DicomLoader` and
-            :class:`~mammoclf.Resizer` give images in ``[0, 1]``. 2-D input
-            ``(n_samples, H * W * C)`` is unflattened with ``image_shape``.
+            Training images in ``[0, 1]``, any real dtype, as
+            :class:`~mammoclf.DicomLoader` and :class:`~mammoclf.Resizer`
+            give them; values are never rescaled, and images outside
+            ``[0, 1]`` warn with :class:`~mammoclf.exceptions.ImageRangeWarning`.
+            2-D input ``(n_samples, H * W * C)`` needs ``image_shape`` to be
+            unflattened; a list of images of different sizes is refused
+            (resize them with :class:`~mammoclf.Resizer`).
         y : array-like of shape (n_samples,)
             Labels of any type (strings such as ``"BENIGN"``/``"MALIGNANT"``,
             integers, booleans); at least two classes.
@@ -276,8 +280,9 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight):
         self._validate_params()
-        image_shape_param = check_image_shape_param(self.image_shape)
-        X = self._validate_images(X, reset=True, image_shape=image_shape_param)
+        X = self._validate_images(
+            X, reset=True, image_shape=_image_shape_option(self.image_shape)
+        )
         self._check_image_size(X.shape[1:])
         y_encoded, weights = self._encode_targets(y, sample_weight, X.shape[0])
         rng = check_random_state(self.random_state)
@@ -339,10 +344,13 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         )
 
     def _validate_images(self, X, *, reset, image_shape=None):
-        if image_shape is None and not reset:
-            image_shape = check_image_shape_param(self.image_shape)
-        is_2d = (X.ndim if hasattr(X, "ndim") else np.asarray(X).ndim) == 2
+        if image_shape is None:
+            image_shape = _image_shape_option(self.image_shape)
+        _refuse_differently_sized(X)
+        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        is_2d = len(shape) == 2
         if is_2d:
+            image_shape = self._unflattened_shape(shape, image_shape, reset=reset)
             try:
                 X = validate_data(
                     self, X, reset=reset, dtype=np.float32, ensure_min_samples=1
@@ -350,6 +358,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             except ValueError as exc:
                 raise InvalidImageError(str(exc)) from exc
         images = check_image_batch(X, image_shape=image_shape, validated_2d=is_2d)
+        _warn_if_not_unit_range(images, type(self).__name__)
         if reset:
             if not is_2d:
                 self.n_features_in_ = int(np.prod(images.shape[1:]))
@@ -370,6 +379,38 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 f"Resize them, e.g. with mammoclf.Resizer(size={fitted[:2]})."
             )
         return images
+
+    def _unflattened_shape(self, shape, image_shape, *, reset):
+        """The image shape of 2-D input ``(n_samples, n_features)``; never guessed.
+
+        A 2-D array is as likely one greyscale image as a batch of flattened
+        images, so without ``image_shape`` it is refused, naming both fixes.
+        """
+        name = type(self).__name__
+        if image_shape is None:
+            fitted = None if reset else getattr(self, "image_shape_", None)
+            if fitted is not None and tuple(shape) == fitted[:2]:
+                raise InvalidImageError(
+                    f"X has shape {tuple(shape)}, the shape of one image {name} was "
+                    "fitted on, but estimators take a batch of images: pass X[None] "
+                    "for a single image."
+                )
+            raise InvalidImageError(
+                f"X is 2-D, of shape {tuple(shape)}, and {name} takes images "
+                "(n_samples, H, W) or (n_samples, H, W, C). If each row is a "
+                "flattened image, set image_shape=(H, W) or (H, W, C) (image_shape=(1, "
+                "-1) reads each row as an image one pixel high); for a single "
+                "image, pass X[None]."
+            )
+        if -1 not in image_shape:
+            return image_shape
+        known = int(np.prod([v for v in image_shape if v != -1]))
+        if shape[1] % known:
+            raise InvalidImageError(
+                f"X has {shape[1]} features per row, which cannot be reshaped to "
+                f"image_shape={image_shape}."
+            )
+        return tuple(shape[1] // known if v == -1 else v for v in image_shape)
 
     def _encode_targets(self, y, sample_weight, n_samples):
         if y is None:
@@ -572,6 +613,58 @@ class _SerialisedModel:
     """A fitted Keras model as ``.keras`` archive bytes inside a pickle."""
 
     data: bytes
+
+
+def _image_shape_option(image_shape):
+    """Validate the ``image_shape`` parameter; one side may be -1 (inferred from X)."""
+    if image_shape is None:
+        return None
+    if isinstance(image_shape, (tuple, list)) and list(image_shape).count(-1) == 1:
+        # Checked as if the inferred side were 1; the -1 is kept for X.
+        check_image_shape_param(tuple(1 if v == -1 else v for v in image_shape))
+        return tuple(int(v) for v in image_shape)
+    return check_image_shape_param(image_shape)
+
+
+def _refuse_differently_sized(X):
+    """Name Resizer for a list of images of different sizes (numpy says "inhomogeneous")."""
+    if not isinstance(X, (list, tuple)) or len(X) < 2:
+        return
+    shapes = {np.shape(image) for image in X}
+    if len(shapes) > 1:
+        shown = ", ".join(str(s) for s in sorted(shapes)[:3])
+        raise InvalidImageError(
+            f"X is a list of images of different sizes ({shown}"
+            f"{', ...' if len(shapes) > 3 else ''}); the classifiers take images of "
+            "one size. Resize them first with mammoclf.Resizer(size=...), e.g. "
+            "make_pipeline(Resizer(size=224), classifier)."
+        )
+
+
+# Images out of [0, 1] by more than this warn: wide enough for the overshoot
+# of a sharp resampling filter (Resizer's "lanczos"), far below 8-bit's 255.
+_RANGE_TOLERANCE = 0.1
+
+
+def _warn_if_not_unit_range(images, estimator_name):
+    """Warn (one rule for every classifier) when images are not scaled to [0, 1]."""
+    if images.size == 0:
+        return
+    low, high = float(images.min()), float(images.max())
+    if low >= -_RANGE_TOLERANCE and high <= 1 + _RANGE_TOLERANCE:
+        return
+    hint = (
+        "divide 8-bit images by 255 (16-bit ones by 65535)"
+        if low >= 0 and high <= 65535
+        else "rescale them to [0, 1]"
+    )
+    warnings.warn(
+        f"{estimator_name} got images with values in [{low:.4g}, {high:.4g}], but "
+        "its network's input normalisation assumes images in [0, 1], as "
+        f"DicomLoader and Resizer give them: {hint}.",
+        ImageRangeWarning,
+        stacklevel=5,
+    )
 
 
 def _keras_verbosity(verbose):

@@ -136,7 +136,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     patience : int, default=5
         Epochs without validation-loss improvement before a stage stops.
     image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(H, W, C)`` used to unflatten 2-D input.
+        ``(H, W)`` or ``(H, W, C)`` used to unflatten 2-D input
+        ``(n_samples, H * W * C)``; one side may be -1, inferred from the
+        row length (``(1, -1)`` reads each row as an image one pixel high).
+        Without it 2-D input is refused: it could as well be one image.
+        Ignored for image-shaped input.
     precision : {"float32", "mixed_bfloat16", "mixed_float16"}, default="float32"
         Keras dtype policy. Mixed precision speeds up recent GPUs; the logits
         layer and the input preprocessing always compute in float32.

@@ -57,7 +57,10 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         Epochs without validation-loss improvement before stopping.
     image_shape : tuple of int or None, default=None
         ``(H, W)`` or ``(H, W, C)`` used to unflatten 2-D input
-        ``(n_samples, H * W * C)``; ignored for image-shaped input.
+        ``(n_samples, H * W * C)``; one side may be -1, inferred from the
+        row length (``(1, -1)`` reads each row as an image one pixel high).
+        Without it 2-D input is refused: it could as well be one image.
+        Ignored for image-shaped input.
     precision : {"float32", "mixed_bfloat16", "mixed_float16"}, default="float32"
         Keras dtype policy of the network. Mixed precision speeds up GPUs;
         the output layer always computes in float32.

@@ -2,21 +2,30 @@
 
 import json
 import platform
+import re
+import shutil
 import sys
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from mammoclf._version import __version__
+from mammoclf.cli._common import UsageError, import_keras_quietly, read_salt
 from mammoclf.cli._data import load_images, resolve_data
 from mammoclf.cli._evaluation_data import official_split, source_metadata
-from mammoclf.cli._main import UsageError, import_keras_quietly
-from mammoclf.cli._models import build_models, resolve_weights, selected_models
+from mammoclf.cli._models import (
+    build_models,
+    check_image_size,
+    check_weights_argument,
+    resolve_weights,
+    selected_models,
+)
+from mammoclf.cli._resume import FIT_CACHE, open_fit_cache
 from mammoclf.cli._sections import write_report
-from mammoclf.utils._io import atomic_write
+from mammoclf.utils._io import TEMPORARY_SUFFIX, atomic_write
 
 __all__ = ["run_compare"]
 
@@ -51,64 +60,227 @@ def run_compare(args):
 
 
 def _distinct_warnings(caught):
-    """Each distinct warning once, with its count; library deprecation notices left out."""
+    """Each distinct warning once, in words, with its count.
+
+    Library deprecation notices are left out. An undefined metric (PPV of a
+    fold without positive predictions, ...) is said once per metric as what
+    it means for the tables, not as scikit-learn's advice to set
+    ``zero_division``, which a command-line user cannot; numpy's numerical
+    warnings are summed up in one line.
+    """
     counts = {}
     for item in caught:
         if issubclass(item.category, (DeprecationWarning, PendingDeprecationWarning)):
             continue
-        text = f"{item.category.__name__}: {' '.join(str(item.message).split())}"
+        text = _warning_in_words(item)
         counts[text] = counts.get(text, 0) + 1
-    return [f"{text} (x{n})" if n > 1 else text for text, n in counts.items()]
+    return [
+        text.replace("{n}", str(n))
+        if "{n}" in text
+        else (f"{text} (x{n})" if n > 1 else text)
+        for text, n in counts.items()
+    ]
+
+
+# numpy's floating-point and empty-input warnings (mammoclf's own
+# RuntimeWarnings are sentences and are shown as they are).
+_NUMPY_NUMERICAL = re.compile(
+    r"encountered in|Degrees of freedom <= 0|Mean of empty slice|Precision loss"
+)
+
+
+def _warning_in_words(item):
+    message = " ".join(str(item.message).split())
+    if item.category.__name__ == "UndefinedMetricWarning":
+        what, _, rest = message.partition("; returning ")
+        value = rest.split(". ")[0] if rest else "0.0"
+        return (
+            f"{what} in {{n}} split score(s) of the cross-validation; those scores "
+            f"count as {value} in Table 1."
+        )
+    if issubclass(item.category, RuntimeWarning) and _NUMPY_NUMERICAL.search(message):
+        return (
+            "{n} numerical warning(s) from numpy/scipy (such as a test of folds with "
+            "identical scores): the statistics they concern are undefined on these "
+            "data and shown as NaN or left empty."
+        )
+    return f"{item.category.__name__}: {message}"
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The checked command line of one run: everything decided before writing."""
+
+    specs: list
+    synthetic: bool
+    image_size: int
+    epochs: dict
+    n_folds: int
+    out_dir: Path
+    salt: str | None
+
+
+def _check_arguments(args):
+    """Check every argument, and the output folder, without writing anything."""
+    specs = selected_models(args.models)
+    synthetic = not (args.cbis_ddsm or args.csv)
+    image_size = args.image_size or (64 if synthetic else 224)
+    check_image_size(image_size, specs)
+    check_weights_argument(args.weights, specs)
+    out_dir = Path(args.out)
+    _check_output_folder(out_dir)
+    return _Settings(
+        specs=specs,
+        synthetic=synthetic,
+        image_size=image_size,
+        # A CNN from scratch needs many more epochs than a pretrained head.
+        epochs={
+            "scratch": args.epochs or (30 if synthetic else 50),
+            "densenet": args.epochs or (8 if synthetic else 15),
+        },
+        n_folds=args.cv or (3 if synthetic else 5),
+        out_dir=out_dir,
+        salt=read_salt(args.salt_file),
+    )
 
 
 def _run(args, caught):
     log = _Log(args.quiet)
-    out_dir = _prepare_output(Path(args.out), log)
-    specs = selected_models(args.models)
-    synthetic = not (args.cbis_ddsm or args.csv)
-    image_size = args.image_size or (64 if synthetic else 224)
-    # A CNN from scratch needs many more epochs than a pretrained head.
-    epochs = {
-        "scratch": args.epochs or (30 if synthetic else 50),
-        "densenet": args.epochs or (8 if synthetic else 15),
-    }
-    n_folds = args.cv or (3 if synthetic else 5)
-
-    source = resolve_data(args, out_dir, log)
+    settings = _check_arguments(args)
+    # Real data are read and checked before anything is written; synthetic
+    # data are generated into the report folder, so they come after it.
+    source = None if settings.synthetic else resolve_data(args, settings, None, log)
     import_keras_quietly()
     weights, banner = resolve_weights(
         args.weights,
-        synthetic=source.synthetic,
+        synthetic=settings.synthetic,
         log=log,
-        needed=any(spec.key != "scratch" for spec in specs),
+        needed=any(spec.key != "scratch" for spec in settings.specs),
     )
+    out_dir = _prepare_output(settings.out_dir, log)
+    try:
+        cache = open_fit_cache(out_dir)
+        if source is None:
+            source = resolve_data(args, settings, out_dir, log)
+        run = _Run(args, settings, source, weights, banner, out_dir, log)
+        summary = _compare_and_report(run, cache, caught)
+    except BaseException:
+        if (out_dir / FIT_CACHE).is_dir():
+            log(f"stopped; the same command resumes from the fits saved in {out_dir}")
+        raise
+    shutil.rmtree(cache, ignore_errors=True)
+    if not args.quiet:
+        print(summary.to_text())
+        if banner:
+            print(f"\n{_note(banner)}")
+        print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What the steps after the checks share: settings, data, weights, folder, log."""
+
+    args: object
+    settings: _Settings
+    source: object
+    weights: object
+    banner: str | None
+    out_dir: Path
+    log: object
+
+
+def _compare_and_report(run, cache, caught):
+    """Cross-validate, refit, and write the report and ``run.json``; returns the summary."""
+    args, settings = run.args, run.settings
     images = load_images(
-        source.paths,
-        image_size,
-        cache_dir=source.cache_dir,
+        run.source.paths,
+        settings.image_size,
+        cache_dir=run.source.cache_dir,
         n_jobs=args.decode_jobs,
         memory_limit=args.memory_limit,
-        log=log,
+        log=run.log,
         quiet=args.quiet,
     )
+    models = build_models(
+        settings.specs,
+        epochs=settings.epochs,
+        batch_size=args.batch_size,
+        weights=run.weights,
+        random_state=args.random_state,
+        cache_dir=cache,
+    )
+    source = run.source
+    metadata, subgroups = source_metadata(args, source)
+    development, test = _development_and_test(args, source, metadata, run.log)
+    result, cv_seconds = _cross_validate(
+        args, settings, models, images, source, run.log, development, metadata
+    )
+    final_models = {}
+    if test is not None:
+        holdout = _official_test(models, images, source, metadata, test, run.log)
+        result = result.with_holdout(holdout)
+        final_models = _save_models(
+            holdout.estimators,
+            settings.specs,
+            images,
+            source,
+            development,
+            settings.image_size,
+            run.out_dir,
+        )
+        # The report's per-image tables and Grad-CAM show the cross-validated images.
+        source, images = _subset(source, development), images[development]
+    elif not args.no_refit:
+        final_models = _refit_and_save(
+            models,
+            settings.specs,
+            images,
+            source,
+            settings.image_size,
+            run.out_dir,
+            run.log,
+        )
+    run.log("writing report ...")
+    run_info = _run_info(args, settings, run.weights, cv_seconds, result)
+    summary = write_report(
+        run.out_dir,
+        result=result,
+        source=source,
+        specs=settings.specs,
+        banner=run.banner,
+        run_info=run_info,
+        final_models=final_models,
+        images=images,
+        log=run.log,
+        warnings_so_far=_distinct_warnings(caught),
+        n_resamples=args.n_resamples,
+        breast_level=None if args.breast_level == "none" else args.breast_level,
+        subgroups=subgroups,
+    )
+    with atomic_write(run.out_dir / "run.json", "w") as handle:
+        json.dump(run_info, handle, indent=1)
+    return summary
 
+
+def _note(banner):
+    """The banner's first sentence, for the end of the console output."""
+    return f"NOTE: {banner.split('. ')[0].rstrip('.')}."
+
+
+def _cross_validate(args, settings, models, images, source, log, development, metadata):
+    """Run ``compare_models`` on the study's folds; returns the result and its seconds.
+
+    Only the ``development`` images are cross-validated (all of them, or the
+    official train split).
+    """
     from sklearn.model_selection import StratifiedGroupKFold
 
     from mammoclf.model_selection import compare_models
 
-    metadata, subgroups = source_metadata(args, source)
-    development, test = _development_and_test(args, source, metadata, log)
-    models = build_models(
-        specs,
-        epochs=epochs,
-        batch_size=args.batch_size,
-        weights=weights,
-        random_state=args.random_state,
-    )
     log(
-        f"cross-validating {len(models)} models on {n_folds} patient-grouped folds"
-        f"{f' x {args.repeats} repeats' if args.repeats > 1 else ''}"
-        f"{' of the official train split' if test is not None else ''} ..."
+        f"cross-validating {len(models)} models on {settings.n_folds} patient-grouped "
+        f"folds{f' x {args.repeats} repeats' if args.repeats > 1 else ''}"
+        f"{' of the official train split' if not development.all() else ''} ..."
     )
     started = time.perf_counter()
     result = compare_models(
@@ -117,7 +289,7 @@ def _run(args, caught):
         source.labels[development],
         groups=source.groups[development],
         cv=StratifiedGroupKFold(
-            n_splits=n_folds, shuffle=True, random_state=args.random_state
+            n_splits=settings.n_folds, shuffle=True, random_state=args.random_state
         ),
         n_repeats=args.repeats,
         random_state=args.random_state,
@@ -127,26 +299,25 @@ def _run(args, caught):
         metadata=None if metadata is None else metadata[development],
     )
     cv_seconds = time.perf_counter() - started
-    log(f"cross-validation done in {cv_seconds:.0f} s")
+    resumed = _resumed_fits(result)
+    log(
+        f"cross-validation done in {cv_seconds:.0f} s"
+        + (f" ({resumed} fits loaded from the interrupted run)" if resumed else "")
+    )
+    return result, cv_seconds
 
-    final_models = {}
-    if test is not None:
-        holdout, fitted = _official_test(models, images, source, metadata, test, log)
-        result = result.with_holdout(holdout)
-        final_models = _save_models(
-            fitted, specs, images, source, development, image_size, out_dir
-        )
-    elif not args.no_refit:
-        final_models = _refit_and_save(
-            models, specs, images, source, image_size, out_dir, log
-        )
-    if test is not None:
-        # The report's per-image tables and Grad-CAM show the cross-validated images.
-        source = _subset(source, development)
-        images = images[development]
 
-    log("writing report ...")
-    run_info = {
+def _resumed_fits(result):
+    return sum(
+        bool(getattr(estimator, "resumed_", False))
+        for fitted in result.estimators.values()
+        for estimator in fitted
+    )
+
+
+def _run_info(args, settings, weights, cv_seconds, result):
+    """Settings, versions and environment of the run, as ``run.json`` records them."""
+    return {
         "command": " ".join(["mammoclf", *sys.argv[1:]])
         if sys.argv
         else "mammoclf compare",
@@ -154,47 +325,27 @@ def _run(args, caught):
         "python": platform.python_version(),
         "platform": platform.platform(),
         "random_state": args.random_state,
-        "image_size": image_size,
-        "epochs_cnn": epochs["scratch"],
-        "epochs_per_densenet_stage": epochs["densenet"],
+        "image_size": settings.image_size,
+        "epochs_cnn": settings.epochs["scratch"],
+        "epochs_per_densenet_stage": settings.epochs["densenet"],
         "batch_size": args.batch_size,
-        "folds": n_folds,
+        "folds": settings.n_folds,
         "repeats": args.repeats,
         "weights": "imagenet"
         if weights == "imagenet"
         else ("random" if weights is None else "file"),
         "cross_validation_seconds": round(cv_seconds, 1),
+        "fits_resumed_from_an_interrupted_run": _resumed_fits(result),
         "official_test_split": bool(args.official_test_split),
         "breast_level": args.breast_level,
         "bootstrap_resamples": args.n_resamples,
         "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
         **_environment(),
     }
-    summary = write_report(
-        out_dir,
-        result=result,
-        source=source,
-        specs=specs,
-        banner=banner,
-        run_info=run_info,
-        final_models=final_models,
-        images=images,
-        log=log,
-        warnings_so_far=_distinct_warnings(caught),
-        n_resamples=args.n_resamples,
-        breast_level=None if args.breast_level == "none" else args.breast_level,
-        subgroups=subgroups,
-    )
-    with atomic_write(out_dir / "run.json", "w") as handle:
-        json.dump(run_info, handle, indent=1)
-    if not args.quiet:
-        print(summary.to_text())
-        if banner:
-            print(f"\nNOTE: {banner.split('. ')[0]}.")
-        print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
 
 
-# Everything a report consists of: a rerun replaces exactly these.
+# Everything a report consists of: a rerun replaces exactly these (and
+# resumes from the fits in FIT_CACHE).
 _REPORT_ENTRIES = (
     "report.md",
     "report.html",
@@ -203,34 +354,56 @@ _REPORT_ENTRIES = (
     "tables",
     "models",
     "synthetic-data",
+    FIT_CACHE,
 )
 
 
-def _prepare_output(out_dir, log):
-    """Create the report folder, or replace a previous report in it.
+def _is_ours(name):
+    # Also the temporary files of an atomic write cut short by a hard kill.
+    return name in _REPORT_ENTRIES or name.endswith(TEMPORARY_SUFFIX)
 
-    A folder holding anything but a previous mammoclf report is refused
-    rather than mixed into or overwritten.
+
+def _check_output_folder(out_dir):
+    """Refuse an ``--out`` that is a file, or a folder holding anything but a mammoclf run.
+
+    A previous report (with ``run.json``) or an unfinished run (with
+    ``fit-cache/``) may be replaced; anything else is refused rather than
+    mixed into or overwritten.
     """
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"--out: {out_dir} exists and is not a directory.")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        foreign = sorted(
-            p.name for p in out_dir.iterdir() if p.name not in _REPORT_ENTRIES
+    if not out_dir.is_dir():
+        return
+    names = {entry.name for entry in out_dir.iterdir()}
+    if not names:
+        return
+    foreign = sorted(name for name in names if not _is_ours(name))
+    if foreign or not names & {"run.json", FIT_CACHE}:
+        raise UsageError(
+            f"--out: {out_dir} is not empty and is not a previous mammoclf report "
+            f"({', '.join(foreign[:3]) or 'no run.json'}); choose a new --out folder."
         )
-        if not (out_dir / "run.json").is_file() or foreign:
-            raise UsageError(
-                f"--out: {out_dir} is not empty and is not a previous mammoclf report "
-                f"({', '.join(foreign[:3]) or 'no run.json'}); choose a new --out folder."
-            )
-        log(f"replacing the previous report in {out_dir}")
-        import shutil
 
-        for name in _REPORT_ENTRIES:
-            entry = out_dir / name
+
+def _prepare_output(out_dir, log):
+    """Create the report folder, or clear a previous run's report from it.
+
+    The finished fits of an unfinished run are kept: the run resumes from them.
+    """
+    _check_output_folder(out_dir)  # again: the folder may have changed meanwhile
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        resuming = (out_dir / FIT_CACHE).is_dir()
+        log(
+            f"resuming the unfinished run in {out_dir}"
+            if resuming
+            else f"replacing the previous report in {out_dir}"
+        )
+        for entry in out_dir.iterdir():
+            if entry.name == FIT_CACHE:
+                continue
             if entry.is_dir():
                 shutil.rmtree(entry)
-            elif entry.exists():
+            else:
                 entry.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     return out_dir
@@ -254,10 +427,8 @@ def _official_test(models, images, source, metadata, test, log):
     from mammoclf.model_selection import evaluate_holdout
 
     train = ~test
-    log(
-        f"refitting {len(models)} models on the train split, testing on the test split ..."
-    )
-    holdout = evaluate_holdout(
+    log(f"refitting {len(models)} models on the train split, testing on the test split")
+    return evaluate_holdout(
         models,
         images[train],
         source.labels[train],
@@ -267,7 +438,6 @@ def _official_test(models, images, source, metadata, test, log):
         groups_test=source.groups[test],
         metadata_test=None if metadata is None else metadata[test],
     )
-    return holdout, holdout.estimators
 
 
 def _subset(source, mask):

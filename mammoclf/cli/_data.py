@@ -1,12 +1,14 @@
 """Where ``mammoclf compare`` gets its images: synthetic, CBIS-DDSM or a CSV."""
 
 import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mammoclf.cli._main import UsageError
+from mammoclf.cli._common import UsageError
+from mammoclf.utils._patients import MIN_PATIENTS_PER_CLASS, check_patients_per_class
 
 __all__ = [
     "DataSource",
@@ -31,8 +33,8 @@ class DataSource:
     ``groups`` are the patients as integers numbered in order of first
     appearance: they fix the folds, reproducibly from the data alone.
     ``patients`` is what reports show: salted-hash pseudonyms (a new salt
-    each run, so they cannot be linked across runs) unless the user asked to
-    reveal identifiers.
+    each run, so they cannot be linked across runs, unless ``--salt-file``
+    keeps one) unless the user asked to reveal identifiers.
     """
 
     paths: np.ndarray
@@ -45,15 +47,21 @@ class DataSource:
     metadata: object = None  # the data set's own table, row for row (or None)
 
 
-def resolve_data(args, out_dir, log):
-    """Build the :class:`DataSource` the command line asks for."""
+def resolve_data(args, settings, out_dir, log):
+    """Build the :class:`DataSource` the command line asks for, and check it.
+
+    Synthetic data are written to ``out_dir/synthetic-data``; the other
+    sources only read. Raises :class:`UsageError` for data that cannot be
+    compared: not exactly two classes, or fewer patients of a class than
+    folds.
+    """
     cache_dir = prepare_cache(args, log)
     if args.cbis_ddsm:
         source = _cbis_ddsm(args, cache_dir)
     elif args.csv:
         source = _csv(args.csv)
     else:
-        source = _synthetic(args, out_dir, log)
+        source = _synthetic(args, settings.image_size, out_dir, log)
     import pandas as pd
 
     from mammoclf.preprocessing import pseudonym
@@ -62,7 +70,7 @@ def resolve_data(args, out_dir, log):
     source.patients = (
         np.asarray(identifiers)
         if args.reveal_identifiers
-        else np.array([pseudonym(group) for group in identifiers])
+        else np.array([pseudonym(group, settings.salt) for group in identifiers])
     )
     source.groups = pd.factorize(identifiers)[0]
     source.cache_dir = cache_dir
@@ -72,19 +80,40 @@ def resolve_data(args, out_dir, log):
             f"compare needs exactly two classes (benign and malignant); the data have "
             f"{classes.size}: {classes.tolist()}."
         )
-    n_patients = np.unique(source.groups).size
+    try:
+        with warnings.catch_warnings():
+            # compare_models gives the few-patients warning: once is enough.
+            warnings.simplefilter("ignore", UserWarning)
+            per_class = check_patients_per_class(
+                source.labels,
+                source.groups,
+                n_folds=settings.n_folds,
+                folds_option=f"--cv {settings.n_folds}",
+            )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     log(
-        f"data: {source.description}: {len(source.paths)} images of {n_patients} patients "
-        f"({', '.join(f'{c}: {n}' for c, n in zip(classes, counts))})"
+        f"data: {source.description}: {len(source.paths)} images of "
+        f"{np.unique(source.groups).size} patients ("
+        + ", ".join(
+            f"{c}: {n} images of {per_class[c]} patients"
+            for c, n in zip(classes.tolist(), counts)
+        )
+        + ")"
     )
+    if min(per_class.values()) < MIN_PATIENTS_PER_CLASS:
+        log(
+            f"warning: fewer than {MIN_PATIENTS_PER_CLASS} patients in a class: the "
+            "results will be a smoke test (see the warnings at the end)"
+        )
     return source
 
 
-def _synthetic(args, out_dir, log):
+def _synthetic(args, image_size, out_dir, log):
     from mammoclf.datasets import make_synthetic_mammograms
 
     directory = Path(out_dir) / "synthetic-data"
-    size = max(2 * (args.image_size or 64), 96)
+    size = max(2 * image_size, 96)
     log(f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}")
     data = make_synthetic_mammograms(
         args.n_samples,

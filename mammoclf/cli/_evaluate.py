@@ -108,6 +108,12 @@ def add_evaluate_command(commands, epilog):
         action="store_true",
         help="show real patient IDs instead of salted-hash pseudonyms",
     )
+    output.add_argument(
+        "--salt-file",
+        metavar="FILE",
+        help="secret key of the pseudonyms, as for `compare` (default: a new "
+        "random key per run)",
+    )
     output.add_argument("--quiet", action="store_true", help="no progress output")
     add_cache_options(evaluate)
 
@@ -117,10 +123,10 @@ def run_evaluate(args):
     import platform
 
     from mammoclf._version import __version__
+    from mammoclf.cli._common import UsageError, import_keras_quietly
     from mammoclf.cli._compare import _environment, _Log, _prepare_output
     from mammoclf.cli._data import load_images, resolve_data
     from mammoclf.cli._evaluation_data import source_metadata
-    from mammoclf.cli._main import UsageError, import_keras_quietly
 
     log = _Log(args.quiet)
     for path in args.models:
@@ -130,7 +136,14 @@ def run_evaluate(args):
     args.random_state = 0
     args.image_size = None
     out_dir = _prepare_output(Path(args.out), log)
-    source = resolve_data(args, out_dir, log)
+    from types import SimpleNamespace
+
+    from mammoclf.cli._common import read_salt
+
+    settings = SimpleNamespace(
+        image_size=None, n_folds=None, salt=read_salt(args.salt_file)
+    )
+    source = resolve_data(args, settings, out_dir, log)
     metadata, subgroups = source_metadata(args, source)
     source.metadata = metadata
     source.subgroup_columns = subgroups
@@ -235,7 +248,7 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
 
 def _model_labels(labels, classes):
     """The data's labels spelt as the model's classes (``benign`` -> ``BENIGN``)."""
-    from mammoclf.cli._main import UsageError
+    from mammoclf.cli._common import UsageError
 
     spelling = {str(c).strip().lower(): c for c in classes}
     mapped = [spelling.get(str(label).strip().lower()) for label in labels]
@@ -250,7 +263,7 @@ def _model_labels(labels, classes):
 
 def _load_models(model_paths, log):
     """The saved pipelines and their development records, by file name."""
-    from mammoclf.cli._main import UsageError
+    from mammoclf.cli._common import UsageError
     from mammoclf.persistence import load, read_development
 
     models, records = {}, {}

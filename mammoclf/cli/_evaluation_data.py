@@ -76,7 +76,7 @@ def add_evaluation_table_options(group):
 
 
 def _usage_error(message):
-    from mammoclf.cli._main import UsageError
+    from mammoclf.cli._common import UsageError
 
     return UsageError(message)
 

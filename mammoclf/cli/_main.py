@@ -2,13 +2,28 @@
 
 import argparse
 import logging
-import os
 import sys
 
 from mammoclf._version import __version__
+from mammoclf.cli._common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_WEIGHTS,
+    UsageError,
+    import_keras_quietly,
+    one_line,
+    print_error,
+)
+from mammoclf.cli._data import add_cache_options, add_clear_cache_command
+from mammoclf.cli._evaluate import add_evaluate_command
+from mammoclf.cli._evaluation_data import add_evaluation_table_options
 
 __all__ = [
     "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_WEIGHTS",
     "UsageError",
@@ -16,12 +31,6 @@ __all__ = [
     "import_keras_quietly",
     "main",
 ]
-
-EXIT_OK = 0
-EXIT_INTERNAL = 1  # a bug: the traceback is shown
-EXIT_INPUT = 2  # a user mistake: bad argument, path, CSV, unreadable data
-EXIT_WEIGHTS = 3  # pretrained weights requested but unavailable
-EXIT_INTERRUPTED = 130
 
 _EPILOG = """exit codes:
   0    success
@@ -31,16 +40,8 @@ _EPILOG = """exit codes:
   130  interrupted"""
 
 
-class UsageError(Exception):
-    """A mistake in the command line or its input files, reported in one line."""
-
-
 def build_parser():
     """The argument parser of ``mammoclf`` and its subcommands."""
-    from mammoclf.cli._data import add_cache_options, add_clear_cache_command
-    from mammoclf.cli._evaluate import add_evaluate_command
-    from mammoclf.cli._evaluation_data import add_evaluation_table_options
-
     parser = argparse.ArgumentParser(
         prog="mammoclf",
         description="Honest benign/malignant mammogram classification experiments.",
@@ -48,10 +49,17 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--version", action="version", version=f"mammoclf {__version__}"
+        "-V", "--version", action="version", version=f"mammoclf {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_compare(commands)
+    _add_predict(commands)
+    add_evaluate_command(commands, _EPILOG)
+    add_clear_cache_command(commands)
+    return parser
 
+
+def _add_compare(commands):
     compare = commands.add_parser(
         "compare",
         help="cross-validate the study's three models and write a report",
@@ -64,7 +72,16 @@ def build_parser():
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data = compare.add_argument_group("data (default: synthetic mammograms)")
+    _add_data_options(
+        compare.add_argument_group("data (default: synthetic mammograms)")
+    )
+    _add_training_options(compare.add_argument_group("training"))
+    _add_evaluation_options(compare.add_argument_group("evaluation"))
+    _add_output_options(compare.add_argument_group("output"))
+    add_cache_options(compare)
+
+
+def _add_data_options(data):
     source = data.add_mutually_exclusive_group()
     source.add_argument(
         "--cbis-ddsm",
@@ -101,12 +118,13 @@ def build_parser():
     )
     data.add_argument(
         "--difficulty",
-        type=float,
+        type=_unit_interval,
         default=0.5,
         help="synthetic data: difficulty in [0, 1] (default: 0.5)",
     )
 
-    training = compare.add_argument_group("training")
+
+def _add_training_options(training):
     training.add_argument(
         "--image-size",
         type=_positive_int,
@@ -139,7 +157,8 @@ def build_parser():
         help="comma-separated subset of scratch,frozen,partial",
     )
 
-    evaluation = compare.add_argument_group("evaluation")
+
+def _add_evaluation_options(evaluation):
     evaluation.add_argument(
         "--cv",
         type=_at_least_two,
@@ -162,16 +181,18 @@ def build_parser():
     add_evaluation_table_options(evaluation)
     evaluation.add_argument(
         "--random-state",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of folds, augmentation and training (default: 0)",
     )
 
-    output = compare.add_argument_group("output")
+
+def _add_output_options(output):
     output.add_argument(
         "--out",
         default="mammoclf-report",
-        help="report folder (default: ./mammoclf-report)",
+        help="report folder (default: ./mammoclf-report); an interrupted or "
+        "failed run into it resumes from its finished fits",
     )
     output.add_argument(
         "--no-refit",
@@ -180,9 +201,9 @@ def build_parser():
     )
     output.add_argument(
         "--n-jobs",
-        type=int,
+        type=_n_jobs,
         default=1,
-        help="models fitted in parallel processes (default: 1)",
+        help="models fitted in parallel processes (default: 1; -1: one per core)",
     )
     output.add_argument(
         "--decode-jobs",
@@ -191,14 +212,22 @@ def build_parser():
         help="processes decoding images, each holding one full-resolution "
         "image at a time (default: -1, all cores)",
     )
-    output.add_argument(
-        "--reveal-identifiers",
-        action="store_true",
-        help="show real patient IDs instead of salted-hash pseudonyms",
-    )
+    _add_identifier_options(output, "show real patient IDs instead of pseudonyms")
     output.add_argument("--quiet", action="store_true", help="no progress output")
-    add_cache_options(compare)
 
+
+def _add_identifier_options(group, reveal_help):
+    group.add_argument("--reveal-identifiers", action="store_true", help=reveal_help)
+    group.add_argument(
+        "--salt-file",
+        metavar="FILE",
+        help="secret key of the pseudonyms, so that a patient keeps the same "
+        "pseudonym across runs; created with a random key if missing (keep it "
+        "private). Default: a new random key per run",
+    )
+
+
+def _add_predict(commands):
     predict = commands.add_parser(
         "predict",
         help="predict new DICOM/image files with a saved model",
@@ -215,21 +244,14 @@ def build_parser():
     predict.add_argument(
         "--out", default="-", help="CSV file (default: standard output)"
     )
-    predict.add_argument(
-        "--reveal-identifiers",
-        action="store_true",
-        help="write real patient IDs instead of pseudonyms",
-    )
+    _add_identifier_options(predict, "write real patient IDs instead of pseudonyms")
     predict.add_argument(
         "--n-jobs",
-        type=int,
+        type=_n_jobs,
         default=-1,
         help="parallel decoding processes (default: -1, all cores)",
     )
     add_cache_options(predict)
-    add_evaluate_command(commands, _EPILOG)
-    add_clear_cache_command(commands)
-    return parser
 
 
 def main(argv=None):
@@ -239,9 +261,9 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_INPUT
-    # TensorFlow's C++ start-up logging and its Python retracing notices
-    # drown a command's own output; real problems still surface as errors.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's Python retracing notices drown a command's own output;
+    # real problems still surface as errors. (Its C++ start-up lines are
+    # hidden by the quiet Keras import, see mammoclf.utils._quiet.)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from mammoclf.exceptions import MammoclfError, WeightsUnavailableError
 
@@ -266,7 +288,7 @@ def main(argv=None):
         print("mammoclf: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except WeightsUnavailableError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_WEIGHTS
     except (
         UsageError,
@@ -276,50 +298,9 @@ def main(argv=None):
         IsADirectoryError,
         PermissionError,
     ) as exc:
-        _error(_one_line(exc))
+        print_error(one_line(exc))
         return EXIT_INPUT
     return EXIT_OK
-
-
-def import_keras_quietly():
-    """Import Keras with TensorFlow's C++ start-up lines hidden.
-
-    TensorFlow 2.21 writes INFO lines (oneDNN, CUDA probing) through abseil
-    before its log level applies, so TF_CPP_MIN_LOG_LEVEL cannot silence
-    them. Standard error is redirected for the import only; if the import
-    fails, what was written is shown with the error.
-    """
-    import tempfile
-
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import keras
-
-            # The first operation probes accelerators (and logs a failed
-            # CUDA probe on CPU-only machines): do it here, quietly.
-            keras.ops.convert_to_numpy(keras.ops.zeros(1))
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def _error(message):
-    print(f"mammoclf: error: {message}", file=sys.stderr)
-
-
-def _one_line(exc):
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
-        text = f"{exc.strerror or text}: {exc.filename}"
-    return " ".join(text.split())
 
 
 def _positive_int(text):
@@ -333,4 +314,25 @@ def _at_least_two(text):
     value = int(text)
     if value < 2:
         raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text}")
+    return value
+
+
+def _unit_interval(text):
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _n_jobs(text):
+    value = int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be a positive number or -1 (all cores)")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {text}")
     return value

@@ -3,16 +3,32 @@
 import os
 from dataclasses import dataclass
 
-from mammoclf.cli._main import UsageError
+from mammoclf.cli._common import UsageError
 
-__all__ = ["STUDY_MODELS", "ModelSpec", "build_models", "resolve_weights"]
+__all__ = [
+    "STUDY_MODELS",
+    "ModelSpec",
+    "build_models",
+    "check_image_size",
+    "check_weights_argument",
+    "resolve_weights",
+    "selected_models",
+]
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One of the study's models; ``min_image_size`` is the smallest input side it takes.
+
+    ``min_image_size`` lets the command refuse a too small ``--image-size``
+    before anything is written or trained (DenseNet121 halves the resolution
+    five times; tests/cli pin it to what the classifier itself refuses).
+    """
+
     key: str
     name: str
     description: str
+    min_image_size: int = 1
 
 
 STUDY_MODELS = (
@@ -25,12 +41,14 @@ STUDY_MODELS = (
         "frozen",
         "DenseNet121 frozen",
         "DenseNet121 base frozen, new head (dense, dropout 0.2) trained",
+        min_image_size=32,
     ),
     ModelSpec(
         "partial",
         "DenseNet121 partially unfrozen",
         "DenseNet121: head first, then the conv5 block fine-tuned at a tenth "
         "of the learning rate",
+        min_image_size=32,
     ),
 )
 
@@ -46,6 +64,30 @@ def selected_models(text):
             f"{','.join(known)}."
         )
     return [spec for spec in STUDY_MODELS if spec.key in wanted]
+
+
+def check_image_size(image_size, specs):
+    """Refuse an ``--image-size`` smaller than a chosen model takes."""
+    too_small = [spec for spec in specs if image_size < spec.min_image_size]
+    if too_small:
+        smallest = max(spec.min_image_size for spec in too_small)
+        raise UsageError(
+            f"--image-size {image_size} is too small for "
+            f"{', '.join(spec.name for spec in too_small)}, which needs at least "
+            f"{smallest}x{smallest} pixels; use --image-size {smallest} or more, or "
+            "--models scratch."
+        )
+
+
+def check_weights_argument(argument, specs):
+    """Refuse a ``--weights`` that is neither imagenet, none nor an existing file."""
+    if not any(spec.key != "scratch" for spec in specs):
+        return
+    if argument.lower() in ("imagenet", "none") or os.path.isfile(argument):
+        return
+    raise UsageError(
+        f"--weights: {argument} is neither imagenet, none nor an existing weights file."
+    )
 
 
 def resolve_weights(argument, *, synthetic, needed, log):
@@ -73,11 +115,7 @@ def resolve_weights(argument, *, synthetic, needed, log):
     from mammoclf.utils._keras import import_keras
 
     keras = import_keras()
-    if argument != "imagenet":
-        if not os.path.isfile(argument):
-            raise UsageError(
-                f"--weights: no such file: {argument} (or use imagenet/none)."
-            )
+    if argument.lower() != "imagenet":  # a file: check_weights_argument saw it exists
         pretrained_backbone(keras, backbone="densenet121", weights=argument)
         return argument, None
     log("checking ImageNet weights for DenseNet121 ...")
@@ -98,20 +136,18 @@ def resolve_weights(argument, *, synthetic, needed, log):
     return "imagenet", None
 
 
-def build_models(specs, *, epochs, batch_size, weights, random_state):
+def build_models(specs, *, epochs, batch_size, weights, random_state, cache_dir=None):
     """One imbalanced-learn pipeline per model: study augmentation, then the classifier.
 
     ``epochs`` maps ``"scratch"`` and ``"densenet"`` (per stage) to epochs.
+    With ``cache_dir``, finished fits are saved there and reloaded by a rerun
+    (see :mod:`mammoclf.cli._resume`).
     The augmentation (rotations up to 10 degrees, horizontal flips, one extra
     copy of every training image) sits inside the pipeline, so
     ``compare_models`` applies it to training folds only.
     """
-    from mammoclf import (
-        Augmenter,
-        DenseNetTransferClassifier,
-        ScratchCNNClassifier,
-        make_pipeline,
-    )
+    from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
+    from mammoclf.cli._resume import ResumablePipeline
 
     def augmenter():
         return Augmenter(
@@ -140,6 +176,17 @@ def build_models(specs, *, epochs, batch_size, weights, random_state):
             random_state=random_state,
         ),
     }
+
+    def steps(classifier):  # named as mammoclf.make_pipeline names them
+        return [
+            ("augmenter", augmenter()),
+            (type(classifier).__name__.lower(), classifier),
+        ]
+
     return {
-        spec.name: make_pipeline(augmenter(), classifiers[spec.key]()) for spec in specs
+        spec.name: ResumablePipeline(
+            steps(classifiers[spec.key]()),
+            cache_dir=None if cache_dir is None else str(cache_dir),
+        )
+        for spec in specs
     }

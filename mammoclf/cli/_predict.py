@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mammoclf.cli._common import UsageError, import_keras_quietly, read_salt
 from mammoclf.cli._data import configure_loaders
-from mammoclf.cli._main import UsageError, import_keras_quietly
 from mammoclf.utils._io import atomic_write
 
 __all__ = ["run_predict"]
@@ -28,6 +28,7 @@ def run_predict(args):
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         raise UsageError(f"{len(missing)} input file(s) do not exist: {shown}")
+    salt = read_salt(args.salt_file)
     import_keras_quietly()
     model = load(model_path)
     if not hasattr(model, "steps"):
@@ -41,6 +42,7 @@ def run_predict(args):
     metadata = read_metadata(
         list(args.files),
         identifiers="keep" if args.reveal_identifiers else "pseudonymise",
+        salt=salt,
     )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

@@ -6,6 +6,9 @@ from mammoclf.inspection._grad_cam import grad_cam
 
 __all__ = ["GradCAMDisplay"]
 
+#: Caption of an all-zero heatmap: no region raised the target class's score.
+NO_EVIDENCE = "no positive evidence"
+
 
 class GradCAMDisplay:
     """A grid of images with their Grad-CAM heatmaps laid over them.
@@ -19,7 +22,9 @@ class GradCAMDisplay:
         The images the classifier saw (greyscale is shown in grey; only the
         first channel of multi-channel images is drawn).
     heatmaps : ndarray of shape (n_samples, H, W)
-        Heatmaps in ``[0, 1]`` at the images' resolution.
+        Heatmaps in ``[0, 1]`` at the images' resolution. An all-zero map
+        (no region raised the class score) is drawn without an overlay and
+        captioned "no positive evidence".
     titles : list of str, default=None
         One caption per image (e.g. true label, prediction, probability).
 
@@ -148,9 +153,14 @@ class GradCAMDisplay:
             if index >= n_images:
                 continue
             ax.imshow(images[index], cmap="gray")
-            ax.imshow(heatmaps[index], cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
-            if self.titles is not None:
-                ax.set_title(self.titles[index], fontsize=9)
+            title = None if self.titles is None else self.titles[index]
+            if np.any(heatmaps[index] > 0):
+                ax.imshow(heatmaps[index], cmap=cmap, alpha=alpha, vmin=0.0, vmax=1.0)
+            else:
+                # An all-zero map is an answer, not a drawing failure: say so.
+                title = NO_EVIDENCE if title is None else f"{title}\n{NO_EVIDENCE}"
+            if title is not None:
+                ax.set_title(title, fontsize=9)
         figure.tight_layout()
         self.figure_ = figure
         self.axes_ = axes.ravel()[:n_images]

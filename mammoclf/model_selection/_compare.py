@@ -29,6 +29,7 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
+from mammoclf.utils._patients import check_patients_per_class
 from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
@@ -255,7 +256,9 @@ def compare_models(
     >>> table.loc["roc_auc"].columns.tolist()
     ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits', 'n_defined']
     """
-    inputs = _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata)
+    inputs = _check_inputs(
+        estimators, X, y, groups, scoring, pos_label, cv, metadata=metadata
+    )
     splits, description = make_splits(
         cv, inputs.y, inputs.groups, n_repeats=n_repeats, random_state=random_state
     )
@@ -292,7 +295,7 @@ class _CheckedInputs:
         return [name for name, _ in self.pairs]
 
 
-def _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata=None):
+def _check_inputs(estimators, X, y, groups, scoring, pos_label, cv, metadata=None):
     """Validate the models, images, labels, groups and scoring of a comparison."""
     pairs = _named_estimators(estimators)
     n_samples = _num_samples(X)
@@ -310,6 +313,11 @@ def _check_inputs(estimators, X, y, groups, scoring, pos_label, metadata=None):
             raise ValueError(
                 f"groups has {groups.shape[0]} entries for {n_samples} images."
             )
+        # Folds made here (cv None or int) need cv patients per class.
+        n_folds = 5 if cv is None else (cv if isinstance(cv, Integral) else None)
+        check_patients_per_class(
+            y, groups, n_folds=n_folds, folds_option=f"cv={5 if cv is None else cv}"
+        )
     pos_label = resolve_pos_label(classes, pos_label)
     scorers = _scorers(scoring, pos_label)
     if any(s.response == "score" for s in scorers.values()):

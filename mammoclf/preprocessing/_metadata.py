@@ -2,10 +2,11 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 from numbers import Integral
 
-from mammoclf.exceptions import ImageFileError
+from mammoclf.exceptions import DatasetError, ImageFileError
 from mammoclf.preprocessing._paths import check_paths
 from mammoclf.preprocessing._reading import (
     header_text,
@@ -36,6 +37,11 @@ _IDENTIFYING = ("patient_id", "study_uid")
 _VIEW_CODES = frozenset(
     {"CC", "MLO", "ML", "LM", "LMO", "XCCL", "XCCM", "FB", "SIO", "AT", "CV"}
 )
+# CBIS-DDSM's PatientID names abnormality, split, patient, breast and view
+# ("Mass-Test_P_00016_LEFT_CC", "Calc-Training_P_00005_RIGHT_MLO_1"); the
+# patient is the P_ and five digits.
+_CBIS_DDSM_PATIENT = re.compile(r"(?<![A-Za-z0-9])P_\d{5}(?!\d)")
+_PATIENT_ID_SOURCES = ("header", "cbis-ddsm")
 # Drawn once per process: without an explicit salt, pseudonyms are stable
 # within a run (enough to group images) but cannot be linked across runs.
 _PROCESS_SALT = secrets.token_bytes(32)
@@ -75,7 +81,9 @@ def pseudonym(value, salt=None):
     return f"anon-{digest[:16]}"
 
 
-def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
+def read_metadata(
+    paths, *, identifiers="pseudonymise", salt=None, patient_id="header", n_jobs=None
+):
     """Read the header metadata of image files into a data frame (no pixels decoded).
 
     Use it to build ``groups`` for patient-grouped cross-validation and to
@@ -92,6 +100,13 @@ def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
         header values.
     salt : str or bytes, default=None
         Key of the pseudonyms, see :func:`pseudonym`.
+    patient_id : {"header", "cbis-ddsm"}, default="header"
+        What the ``patient_id`` column holds. ``"header"``: the PatientID
+        as written. ``"cbis-ddsm"``: the patient part of CBIS-DDSM's
+        PatientID, which also names abnormality, breast and view
+        (``Mass-Test_P_00016_LEFT_CC`` gives ``P_00016``), so that all
+        images of a patient share one id, as grouped cross-validation
+        needs. Pseudonymised after extraction, like the header value.
     n_jobs : int, default=None
         Files read in parallel (joblib); None means 1.
 
@@ -112,6 +127,9 @@ def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
         Listing every missing file.
     ImageFileError
         For a file whose header cannot be read.
+    DatasetError
+        With ``patient_id="cbis-ddsm"``, for files whose PatientID holds
+        no CBIS-DDSM patient number (``P_`` and five digits).
 
     Examples
     --------
@@ -137,16 +155,41 @@ def read_metadata(paths, *, identifiers="pseudonymise", salt=None, n_jobs=None):
         )
     if salt is not None and not isinstance(salt, (str, bytes)):
         raise TypeError(f"salt must be None, str or bytes; got {type(salt).__name__}.")
+    if patient_id not in _PATIENT_ID_SOURCES:
+        raise ValueError(
+            f"patient_id must be one of {list(_PATIENT_ID_SOURCES)}; got {patient_id!r}."
+        )
     if n_jobs is not None and not isinstance(n_jobs, Integral):
         raise TypeError(f"n_jobs must be None or an int; got {n_jobs!r}.")
     paths = check_paths(paths, "read_metadata", must_exist=True)
     rows = Parallel(n_jobs=n_jobs)(delayed(_read_header)(path) for path in paths)
+    if patient_id == "cbis-ddsm":
+        _cbis_ddsm_patients(rows)
     if identifiers == "pseudonymise":
         for row in rows:
             for column in _IDENTIFYING:
                 if row[column] is not None:
                     row[column] = pseudonym(row[column], salt)
     return pd.DataFrame(rows, columns=list(METADATA_COLUMNS))
+
+
+def _cbis_ddsm_patients(rows):
+    """Replace each row's PatientID by its CBIS-DDSM patient number, in place."""
+    unmatched = []
+    for row in rows:
+        match = _CBIS_DDSM_PATIENT.search(row["patient_id"] or "")
+        if match is None:
+            unmatched.append(row["path"])
+        else:
+            row["patient_id"] = match.group(0)
+    if unmatched:
+        # Paths only: the PatientID itself may identify someone.
+        more = f" and {len(unmatched) - 1} more" if len(unmatched) > 1 else ""
+        raise DatasetError(
+            f"patient_id='cbis-ddsm': the PatientID of {unmatched[0]}{more} holds no "
+            "CBIS-DDSM patient number (P_ and five digits); use patient_id='header' "
+            "for other data."
+        )
 
 
 def _read_header(path):

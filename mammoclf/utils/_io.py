@@ -18,7 +18,9 @@ def atomic_write(path, mode="wb"):
     The data are flushed and fsynced before ``os.replace`` swaps the file in,
     so an interrupted process (exception, ``KeyboardInterrupt``, ``kill -9``,
     power loss after the rename) leaves either the previous file or the
-    complete new one. On an exception the temporary file is removed; after a
+    complete new one. The file gets the mode the user's umask gives a new
+    file (``0o644`` under umask ``022``), not the owner-only mode of the
+    temporary file it was written as. On an exception the temporary file is removed; after a
     hard kill it remains as ``<name>.<random>.partial`` and is never read.
 
     Parameters
@@ -45,6 +47,7 @@ def atomic_write(path, mode="wb"):
         ) as handle:
             yield handle
             handle.flush()
+            os.chmod(temporary, _new_file_mode())
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
@@ -52,6 +55,27 @@ def atomic_write(path, mode="wb"):
             os.unlink(temporary)
         raise
     _fsync_directory(path.parent)
+
+
+def _new_file_mode():
+    """``0o666`` less the process's umask: what ``open(path, "w")`` would create."""
+    umask = _read_umask()
+    return 0o666 & ~umask
+
+
+def _read_umask():
+    # Linux reports it without changing it; os.umask can only be read by
+    # setting it, which briefly affects files other threads create.
+    with (
+        contextlib.suppress(OSError, ValueError),
+        open("/proc/self/status", encoding="ascii") as status,
+    ):
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def _fsync_directory(directory):

@@ -16,6 +16,8 @@ import zipfile
 
 import numpy as np
 
+from mammoclf.utils._quiet import quiet_keras_import
+
 __all__ = [
     "dtype_policy_scope",
     "fresh_model_retracing_muted",
@@ -36,7 +38,8 @@ def import_keras():
     keras : module
     """
     try:
-        import keras
+        # Quiet: the framework's start-up log lines would bury mammoclf's output.
+        keras = quiet_keras_import()
     except ImportError as exc:  # pragma: no cover - tensorflow is a dependency
         raise ImportError(
             "mammoclf needs Keras 3 with a backend. Install it with "

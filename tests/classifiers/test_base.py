@@ -22,7 +22,7 @@ from sklearn.model_selection import (
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mammoclf import ScratchCNNClassifier
-from mammoclf.exceptions import InvalidImageError
+from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
 
 
 def tiny_cnn(**params):
@@ -48,8 +48,11 @@ def fitted(toy_images):
 def test_accepts_any_real_dtype(toy_images, dtype):
     X, y, _ = toy_images
     images = (X * 200).astype(dtype)
-    clf = tiny_cnn().fit(images, y)
-    proba = clf.predict_proba(images)
+    # Accepted, never rescaled, and out of [0, 1]: said so.
+    with pytest.warns(ImageRangeWarning, match=r"values in \[0"):
+        clf = tiny_cnn().fit(images, y)
+    with pytest.warns(ImageRangeWarning):
+        proba = clf.predict_proba(images)
     assert proba.shape == (len(y), 2)
     assert np.all(np.isfinite(proba))
 
@@ -88,7 +91,7 @@ def test_flattened_input_with_wrong_image_shape(toy_images):
         (np.zeros((2, 0, 8)), "non-zero height"),
         (np.full((2, 8, 8), np.nan), "NaN"),
         (np.full((2, 8, 8), np.inf), "infinity"),
-        (np.array([["a", "b"], ["c", "d"]]), "convert"),
+        (np.array([[["a", "b"]], [["c", "d"]]]), "convert"),
     ],
     ids=["1d", "5d", "empty", "zero-height", "nan", "inf", "strings"],
 )

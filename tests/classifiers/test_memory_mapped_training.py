@@ -64,6 +64,9 @@ def test_fit_and_predict_from_a_memory_map_equal_fitting_from_memory(
     )
 
 
+# Four more fits; the default suite covers this path through the command line
+# (tests/cli/test_image_cache_cli.py) and take_rows/Augmenter in tests/utils.
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:NPV is undefined")
 def test_compare_models_folds_of_a_memory_map_score_as_from_memory(stored_images):
     from sklearn.model_selection import GroupKFold

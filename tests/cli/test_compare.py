@@ -2,14 +2,22 @@
 
 import csv
 import json
+import os
+import stat
 import struct
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from mammoclf.cli._main import EXIT_INPUT, EXIT_OK, EXIT_WEIGHTS, main
-from mammoclf.exceptions import WeightsUnavailableError
+from mammoclf.cli._main import (
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_WEIGHTS,
+    main,
+)
+from mammoclf.exceptions import DatasetError, WeightsUnavailableError
 
 # Its module-scoped fixtures fit several models: keep the module on one xdist worker.
 pytestmark = pytest.mark.xdist_group(name="cli")
@@ -298,15 +306,20 @@ def test_csv_of_png_files(tmp_path, capsys):
     assert status == EXIT_OK
     with open(out / "tables" / "out_of_fold_predictions.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 16
-    assert "PAT3" not in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert "PAT3" not in report
+    # 4 patients per class: said in the report, with the reason.
+    assert "BENIGN has 4 patients" in report and "smoke test" in report
+    assert "fewer than 5 patients in a class" in capsys.readouterr().err
 
 
 def test_real_data_without_imagenet_weights_stops_with_exit_3(
     tmp_path, capsys, offline_imagenet
 ):
     _write_csv(tmp_path / "data.csv", _png_dataset(tmp_path))
+    csv_file = str(tmp_path / "data.csv")
     status = main(
-        ["compare", "--csv", str(tmp_path / "data.csv"), "--out", str(tmp_path / "r")]
+        ["compare", "--csv", csv_file, "--cv", "2", "--out", str(tmp_path / "r")]
     )
     assert status == EXIT_WEIGHTS
     err = capsys.readouterr().err
@@ -360,3 +373,203 @@ def test_usage_errors_exit_2(capsys):
         main(["compare", "--cv", "1"])
     assert exc.value.code == 2
     assert "at least 2 folds" in capsys.readouterr().err
+
+
+# ------------------------------------------------- what a new user hits first
+@pytest.mark.parametrize(
+    "mistake, message",
+    [
+        (["--weights", "imagnet"], "--weights: imagnet is neither imagenet, none"),
+        (["--image-size", "8"], "--image-size 8 is too small for DenseNet121 frozen"),
+        (["--difficulty", "2"], None),  # argparse: exits before anything
+        (["--n-jobs", "0"], None),
+        (["--random-state", "-1"], None),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(
+    mistake, message, tmp_path, capsys
+):
+    # Until 0.1: 160 synthetic images written to out/ first, then the error,
+    # and the folder refused by every later run.
+    out = tmp_path / "out"
+    if message is None:
+        with pytest.raises(SystemExit) as exc:
+            main(["compare", *mistake, "--out", str(out)])
+        assert exc.value.code == EXIT_INPUT
+    else:
+        assert main(["compare", *mistake, "--out", str(out)]) == EXIT_INPUT
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_too_few_patients_per_class_exit_2_in_one_line(tmp_path, capsys):
+    # Images of 2 patients, one class each. Until 0.1: a traceback, exit 1,
+    # and the advice to use "fewer folds or stratified folds".
+    _write_csv(tmp_path / "data.csv", _png_dataset(tmp_path, n_patients=2))
+    status = main(
+        [
+            "compare",
+            "--csv",
+            str(tmp_path / "data.csv"),
+            "--cv",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert status == EXIT_INPUT
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "mammoclf: error: --cv 2 needs each class to have at least 2 patients (the "
+        "folds are grouped by patient); BENIGN has 1 patient, MALIGNANT has 1 "
+        "patient. Use fewer folds (at least 2) or data of more patients."
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_run_leaves_a_folder_the_next_run_may_use(
+    tmp_path, capsys, monkeypatch
+):
+    import mammoclf.cli._compare as compare
+
+    def unreadable(*args):
+        raise DatasetError("the images cannot be read (simulated)")
+
+    monkeypatch.setattr(compare, "_load_images", unreadable)
+    out = tmp_path / "out"
+    argv = ["compare", *TINY, "--models", "scratch", "--out", str(out)]
+    assert main(argv) == EXIT_INPUT
+    assert (out / "synthetic-data").is_dir()
+    capsys.readouterr()
+    # The rerun gets past the folder check (until 0.1: "out is not empty and
+    # is not a previous mammoclf report") to the same simulated failure.
+    assert main(argv) == EXIT_INPUT
+    assert "cannot be read (simulated)" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def resumed_report(scratch_report, tmp_path_factory):
+    """``scratch_report``'s command, Ctrl-C'd in its second fit, then rerun; umask 022."""
+    from mammoclf import ScratchCNNClassifier
+
+    out = tmp_path_factory.mktemp("resumed") / "report"
+    argv = ["compare", *TINY, "--models", "scratch", "--out", str(out)]
+    real_fit = ScratchCNNClassifier.fit
+    fits = []
+
+    def interrupted_second_fit(self, X, y, sample_weight=None):
+        fits.append(len(X))
+        if len(fits) == 2 and interrupt:
+            raise KeyboardInterrupt
+        return real_fit(self, X, y, sample_weight)
+
+    previous_umask = os.umask(0o022)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ScratchCNNClassifier, "fit", interrupted_second_fit)
+            interrupt = True
+            assert main(argv) == EXIT_INTERRUPTED
+            saved_before_rerun = len(list((out / "fit-cache").glob("*.mammoclf")))
+            fits.clear()
+            interrupt = False
+            assert main(argv) == EXIT_OK
+    finally:
+        os.umask(previous_umask)
+    return {"out": out, "saved": saved_before_rerun, "fits_in_rerun": len(fits)}
+
+
+def test_an_interrupted_run_resumes_and_equals_an_uninterrupted_one(
+    resumed_report, scratch_report
+):
+    out = resumed_report["out"]
+    assert resumed_report["saved"] == 1  # the first fold's fit survived Ctrl-C
+    assert resumed_report["fits_in_rerun"] == 2  # the second fold and the refit
+    for table in ("out_of_fold_predictions.csv", "metrics_per_split.csv"):
+        assert (out / "tables" / table).read_text() == (
+            scratch_report / "tables" / table
+        ).read_text()
+    run = json.loads((out / "run.json").read_text())
+    assert run["fits_resumed_from_an_interrupted_run"] == 1
+    assert not (out / "fit-cache").exists()  # removed once the report is done
+
+
+def test_report_files_get_the_mode_of_the_users_umask(resumed_report):
+    # Until 0.1: models, report.md/html and run.json were 0o600.
+    out = resumed_report["out"]
+    files = [path for path in out.rglob("*") if path.is_file()]
+    assert {"report.md", "report.html", "run.json", "scratch.mammoclf"} <= {
+        path.name for path in files
+    }
+    modes = {path.relative_to(out): stat.S_IMODE(path.stat().st_mode) for path in files}
+    assert set(modes.values()) == {0o644}, modes
+
+
+def test_version_short_flag(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["-V"])
+    assert exc.value.code == EXIT_OK
+    assert capsys.readouterr().out.startswith("mammoclf ")
+
+
+def test_banner_note_ends_with_one_period():
+    from mammoclf.cli._compare import _note
+    from mammoclf.cli._models import resolve_weights
+
+    _, banner = resolve_weights("none", synthetic=True, needed=True, log=print)
+    assert _note(banner) == (
+        "NOTE: DenseNet121 rows use random initialisation (--weights none): they are "
+        "NOT ImageNet-pretrained transfer learning."
+    )
+
+
+def test_undefined_metrics_and_numpy_warnings_are_said_once_in_words():
+    import warnings
+
+    from mammoclf.cli._compare import _distinct_warnings
+    from mammoclf.metrics import ppv_score
+
+    y = np.array(["BENIGN", "MALIGNANT", "BENIGN"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            ppv_score(y, np.array(["BENIGN"] * 3), pos_label="MALIGNANT")
+        np.float64(0.0) / np.float64(0.0)
+        np.log(np.zeros(2))
+        warnings.warn("a warning of our own", UserWarning)
+    undefined_ppv = (
+        "PPV is undefined without positive predictions in 3 split score(s) of the "
+        "cross-validation; those scores count as 0.0 in Table 1."
+    )
+    numerical = (
+        "2 numerical warning(s) from numpy/scipy (such as a test of folds with "
+        "identical scores): the statistics they concern are undefined on these data "
+        "and shown as NaN or left empty."
+    )
+    assert _distinct_warnings(caught) == [
+        undefined_ppv,
+        numerical,
+        "UserWarning: a warning of our own",
+    ]
+
+
+def test_predict_pseudonyms_are_stable_across_runs_with_a_salt_file(
+    scratch_report, tmp_path, capsys, monkeypatch
+):
+    import mammoclf.preprocessing._metadata as metadata
+
+    image = str(min((scratch_report / "synthetic-data").glob("*.dcm")))
+    model = str(scratch_report / "models" / "scratch.mammoclf")
+    salt_file = tmp_path / "salt.txt"
+
+    def patient(*options):
+        assert main(["predict", model, image, *options]) == EXIT_OK
+        return capsys.readouterr().out.splitlines()[1].split(",")[1]
+
+    first = patient("--salt-file", str(salt_file))
+    assert stat.S_IMODE(salt_file.stat().st_mode) == 0o600  # the key stays private
+    without_salt = patient()
+    # A new run draws a new per-process key: simulated here.
+    monkeypatch.setattr(metadata, "_PROCESS_SALT", os.urandom(32))
+    assert patient() != without_salt
+    assert patient("--salt-file", str(salt_file)) == first

@@ -1,5 +1,6 @@
 """The study's transfer-learning models: an ImageNet DenseNet with staged unfreezing."""
 
+import hashlib
 import math
 import os
 import time
@@ -19,9 +20,10 @@ from mammoclf.classifiers._densenet_backbone import (
     HEAD,
     MIN_IMAGE_SIZE,
     STEM,
+    attach_head,
     block_layers,
     block_start_tensors,
-    build_network,
+    build_backbone,
     copy_backbone_weights,
     pretrained_backbone,
 )
@@ -33,12 +35,21 @@ from mammoclf.classifiers._frozen_features import (
     stream_batches,
 )
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._activation_store import (
+    active_activation_store,
+    forget_layer_digests,
+    image_digests,
+)
 from mammoclf.utils._keras import dtype_policy_scope, import_keras
 
 __all__ = ["DenseNetTransferClassifier"]
 
 # Fitted model -> single-batch forward passes run without tracing so far.
 _DIRECT_CALLS = weakref.WeakKeyDictionary()
+# Fitted model -> its cuts and the networks above them, for shared predictions.
+_NETWORK_PARTS = weakref.WeakKeyDictionary()
+# (path, size, mtime) of a weights file -> SHA-256 of its content.
+_FILE_DIGESTS = {}
 _DIRECT_CALLS_BEFORE_TRACING = 4
 
 _BLOCK_ORDER = (STEM, *BLOCKS, HEAD)
@@ -118,6 +129,12 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
         cache every stage that freezes anything, in that storage.
         ``"off"`` never caches. ``stages_`` records what each stage did.
+        Inside :func:`~mammoclf.classifiers.shared_activation_store` (which
+        ``compare_models`` opens), the frozen part's output for each image
+        is computed once for the whole study and read by every fit and
+        prediction whose frozen part has the same weights, layers, input
+        size and dtype policy; fits that train the head only also share the
+        frozen backbone's layers instead of each building a DenseNet.
     epochs : int, default=10
         Epochs per stage of a preset, and the default of custom stages.
     batch_size : int, default=32
@@ -192,8 +209,16 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         ``"stem"``, ``"conv2"`` ... ``"conv5"``, ``"head"``),
         ``n_trainable_params``, ``learning_rate``, ``epochs`` (planned),
         ``epochs_run``, ``first_epoch`` (index into ``history_``),
-        ``frozen_cache`` (``"memory"``, ``"disk"`` or None), ``cache_time``
-        and ``fit_time`` (seconds).
+        ``frozen_cache`` (``"memory"``, ``"disk"`` or None),
+        ``activations_from`` (None: the stage ran the whole network;
+        ``"fit"``: this fit computed the frozen part's output; ``"store"``:
+        it came from the study-wide store of
+        :func:`~mammoclf.classifiers.shared_activation_store`),
+        ``store_rows_read`` and ``store_rows_computed`` (activations, one
+        per image and cut, the stage read from that store or computed into
+        it), ``cache_time`` and ``fit_time`` (seconds). A pass through the
+        frozen part is charged to the first fit that needs it: its
+        ``cache_time`` includes the pass; later fits' only the reading.
     history_ : dict of str to list of float
         Per-epoch loss and metrics across all stages.
     n_epochs_ : int
@@ -346,26 +371,83 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         return GRAD_CAM_LAYER
 
     def _build_keras_model(self, keras, input_shape, n_outputs, seed):
+        head = {
+            "backbone": self.backbone,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+            "n_outputs": n_outputs,
+            "seed": seed,
+        }
+        store = self._activation_store()
+        identity = None
+        if store is not None and self._backbone_stays_frozen():
+            identity = self._backbone_identity(keras, input_shape, seed)
+        if identity is not None:
+            # Every stage trains the head only: fits with the same frozen
+            # backbone share its layers (read-only) instead of each building
+            # and initialising a DenseNet (seconds per fit).
+            inputs, features = store.shared_network(
+                identity, lambda: self._build_backbone(keras, input_shape, seed)
+            )
+            return attach_head(keras, inputs, features, **head)
+        inputs, features = self._build_backbone(keras, input_shape, seed)
+        return attach_head(keras, inputs, features, **head)
+
+    def _build_backbone(self, keras, input_shape, seed):
+        """The input and pooled features of a DenseNet holding ``weights``."""
         pretrained = None
         if self.weights is not None:
             pretrained = pretrained_backbone(
                 keras, backbone=self.backbone, weights=self.weights
             )
-        model = build_network(
+        inputs, features = build_backbone(
             keras,
             backbone=self.backbone,
             input_shape=tuple(input_shape),
             resize_to=None if self.resize_to is None else tuple(self.resize_to),
-            dense_units=self.dense_units,
-            dropout=self.dropout,
-            n_outputs=n_outputs,
-            seed=seed,
         )
+        backbone_model = keras.Model(inputs, features)
         if pretrained is not None:
-            copy_backbone_weights(pretrained, model)
+            copy_backbone_weights(pretrained, backbone_model)
         else:
-            _seed_random_kernels(keras, model, seed)
-        return model
+            _seed_random_kernels(keras, backbone_model, seed)
+        return inputs, features
+
+    def _activation_store(self):
+        """The active study-wide store, unless caching is off."""
+        return None if self.frozen_cache == "off" else active_activation_store()
+
+    def _backbone_stays_frozen(self):
+        """Whether this fit never trains, nor lets anything else touch, the backbone."""
+        return (
+            all(stage.head_only for stage in self._stages())
+            and not self.callbacks
+            and self.distribution is None
+            and self.checkpoint_dir is None
+        )
+
+    def _backbone_identity(self, keras, input_shape, seed):
+        """Everything that determines the backbone's layers and weights.
+
+        None for a weights path that is not a file: the normal build then
+        raises its explanatory error.
+        """
+        if self.weights is None:
+            weights = ("random", seed)
+        elif self.weights == "imagenet":  # Keras checks the download's hash
+            weights = ("imagenet",)
+        elif os.path.isfile(self.weights):
+            weights = ("file", _file_digest(self.weights))
+        else:
+            return None
+        return (
+            keras.backend.backend(),
+            keras.config.dtype_policy().name,
+            self.backbone,
+            weights,
+            tuple(int(d) for d in input_shape),
+            None if self.resize_to is None else tuple(self.resize_to),
+        )
 
     def _forward(self, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
@@ -377,6 +459,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         same model (predicting image by image, say) the traced function,
         built once, is used.
         """
+        store = self._activation_store()
+        if store is not None:
+            shared = self._forward_from_store(store, model, X)
+            if shared is not None:
+                return shared
         if X.shape[0] > self.batch_size:
             return super()._forward(model, X)  # traced, batch by batch
         calls = _DIRECT_CALLS.get(model, 0)
@@ -385,14 +472,48 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             return super()._forward(model, X)
         return np.asarray(model.predict_on_batch(X))
 
+    def _forward_from_store(self, store, model, X):
+        """Logits from the study's stored activations at the deepest untrained cut.
+
+        The part below that cut is the pristine backbone (no stage trained
+        it), so its output for an image is what the store holds; only the
+        layers above run here. None when every block trained.
+        """
+        cut_name = _deepest_untrained_cut(getattr(self, "stages_", ()))
+        if cut_name is None:
+            return None
+        keras = import_keras()
+        parts = _network_parts(keras, model)
+        cut = parts["cuts"][cut_name]
+        shape = (X.shape[0], *(int(d) for d in cut.tensor.shape[1:]))
+        dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
+        activations = np.empty(shape, dtype)
+        store.fill(
+            keras,
+            model,
+            cut,
+            [X],
+            [activations],
+            [image_digests(X)],
+            sources=[c for c in parts["cuts"].values() if c.depth < cut.depth],
+            batch_size=self.batch_size,
+        )
+        top = parts["tops"].get(cut_name)
+        if top is None:
+            top = parts["tops"][cut_name] = keras.Model(cut.tensor, model.outputs[0])
+        if X.shape[0] <= self.batch_size:
+            return np.asarray(
+                keras.ops.convert_to_numpy(top(activations, training=False))
+            )
+        return np.asarray(
+            top.predict(activations, batch_size=self.batch_size, verbose=0)
+        )
+
     # --------------------------------------------------------------- training
     def _train(self, keras, model, data, seed):
         stages = self._stages()
         blocks = block_layers(model)
-        cuts = {
-            name: Cut(name, _DEPTH[name], tensor)
-            for name, tensor in block_start_tensors(blocks).items()
-        }
+        cuts = _cuts(model, blocks)
         # Stage 0's trainability (head only, BatchNormalization frozen) before
         # planning: the plan checks that nothing below a cut acts differently
         # in training.
@@ -407,6 +528,8 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             validation_images,
             batch_size=self.batch_size,
             storage=_CACHE_STORAGE[self.frozen_cache],
+            store=self._activation_store(),
+            store_sources=list(cuts.values()),
         ) as cache:
             checkpoint = getattr(self, "_checkpoint", None)
             for index, stage in enumerate(stages):
@@ -461,10 +584,14 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
         n_trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))
         train_model, stage_data, storage, cache_time = model, data, None, 0.0
+        source, rows_read, rows_computed = None, 0, 0
         if cut is not None:
             cache_started = time.perf_counter()
             X_cut, X_val_cut, storage = cache.get(cut, also=cuts_read_later)
             cache_time = time.perf_counter() - cache_started
+            shared = cache.take_store_report()
+            rows_read, rows_computed = shared.read, shared.computed
+            source = "store" if cache.came_from_store(cut) else "fit"
             with dtype_policy_scope(self.precision):
                 # The part above the cut; it shares layers and weights with
                 # ``model``, and a float16 policy gets loss scaling too.
@@ -485,6 +612,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             "epochs_run": len(stage_history.get("loss", [])),
             "first_epoch": first_epoch,
             "frozen_cache": storage,
+            "activations_from": source,
+            "store_rows_read": rows_read,
+            "store_rows_computed": rows_computed,
             "cache_time": cache_time,
             "fit_time": time.perf_counter() - started,
         }
@@ -594,6 +724,10 @@ def _set_trainable(blocks, first_block):
     cannot be called with ``training=False`` (it is not a nested model here).
     """
     trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block] :]
+    # Their weights are about to change: digests a store keyed on are stale.
+    forget_layer_digests(
+        layer for name in trainable_blocks for layer in blocks.get(name, ())
+    )
     for name, layers in blocks.items():
         for layer in layers:
             is_batch_norm = type(layer).__name__ == "BatchNormalization"
@@ -614,3 +748,55 @@ def _cuts_read_later(stages, plan, index):
             later.append(cut)
         lowest_trained = min(lowest_trained, _DEPTH[_first_trainable_block(stage)])
     return later
+
+
+def _cuts(model, blocks):
+    """Each block's entry :class:`Cut`, with the layers below it."""
+    above = {}
+    for name in reversed(_BLOCK_ORDER):
+        above[name] = {id(layer) for layer in blocks[name]} | above.get(
+            _BLOCK_ORDER[_DEPTH[name] + 1] if name != HEAD else None, set()
+        )
+    return {
+        name: Cut(
+            name,
+            _DEPTH[name],
+            tensor,
+            tuple(layer for layer in model.layers if id(layer) not in above[name]),
+        )
+        for name, tensor in block_start_tensors(blocks).items()
+    }
+
+
+def _network_parts(keras, model):
+    """A fitted model's cuts and the sub-networks above them (built once)."""
+    parts = _NETWORK_PARTS.get(model)
+    if parts is None:
+        parts = _NETWORK_PARTS[model] = {
+            "cuts": _cuts(model, block_layers(model)),
+            "tops": {},
+        }
+    return parts
+
+
+def _deepest_untrained_cut(stages):
+    """The cut entering the lowest block any stage trained, or None for the stem."""
+    trained = [block for stage in stages for block in stage["trainable_blocks"]]
+    if not trained:
+        return None
+    lowest = min(trained, key=_DEPTH.__getitem__)
+    return None if lowest == STEM else lowest
+
+
+def _file_digest(path):
+    """SHA-256 of a weights file, computed once per (path, size, mtime)."""
+    path = os.path.realpath(os.fspath(path))
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _FILE_DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _FILE_DIGESTS[key] = digest.hexdigest()
+    return _FILE_DIGESTS[key]

@@ -7,7 +7,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import get_active_backend
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
@@ -29,6 +29,7 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
+from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
@@ -199,6 +200,15 @@ def compare_models(
         fit (needs psutil). This measures the whole process, misses spikes
         shorter than the 20 ms sampling interval, counts concurrent fits in
         one process together (threading backend) and excludes GPU memory.
+
+        All fits share one :func:`~mammoclf.classifiers.shared_activation_store`:
+        a frozen backbone part (``DenseNetTransferClassifier``) runs once per
+        image for the whole comparison, in memory, or in a temporary
+        directory that worker processes share when fits run in other
+        processes. Results are those of separate fits; the compute table's
+        ``activations_shared`` column gives the fraction of a fit's frozen
+        activations read from the store. ``frozen_cache="off"`` on a model
+        opts it out.
     verbose : int, default=0
         0 silent; 1 prints one line per finished fit with its score and an
         estimate of the remaining time.
@@ -295,6 +305,54 @@ def compare_models(
             f"{len(tasks)} fits; {description}",
             flush=True,
         )
+    # Fits in other processes reach the store through its directory.
+    backend, _ = get_active_backend()
+    in_process = effective_n_jobs(n_jobs) == 1 or getattr(
+        backend, "uses_threads", False
+    )
+    with shared_activation_store(storage="auto" if in_process else "disk") as store:
+        outputs = _run_fits(
+            tasks,
+            X,
+            y,
+            splits,
+            scorers,
+            pos_label,
+            n_jobs=n_jobs,
+            store=store,
+            measure_memory=measure_memory,
+            return_estimators=return_estimators,
+            verbose=verbose,
+        )
+    return _assemble(
+        pairs,
+        outputs,
+        splits,
+        description,
+        y,
+        groups,
+        classes,
+        pos_label,
+        scorers,
+        return_estimators,
+    )
+
+
+def _run_fits(
+    tasks,
+    X,
+    y,
+    splits,
+    scorers,
+    pos_label,
+    *,
+    n_jobs,
+    store,
+    measure_memory,
+    return_estimators,
+    verbose,
+):
+    """Run every (model, split) fit through joblib; return their outputs in order done."""
     jobs = (
         delayed(fit_and_predict)(
             clone(estimator),
@@ -308,6 +366,7 @@ def compare_models(
             measure_memory=measure_memory,
             return_estimator=return_estimators,
             describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
+            activation_store=store,
         )
         for name, estimator, index in tasks
     )
@@ -332,18 +391,7 @@ def compare_models(
             _report_progress(
                 output, splits, y, scorers, pos_label, len(outputs), len(tasks), started
             )
-    return _assemble(
-        pairs,
-        outputs,
-        splits,
-        description,
-        y,
-        groups,
-        classes,
-        pos_label,
-        scorers,
-        return_estimators,
-    )
+    return outputs
 
 
 def _report_progress(output, splits, y, scorers, pos_label, done, total, started):
@@ -419,6 +467,7 @@ def _assemble(
                 epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
                 out.peak_memory_bytes / _MB,
                 (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
+                out.activations_shared,
             ]
         )
     multi_index = pd.MultiIndex.from_tuples(index, names=["model", "repeat", "fold"])
@@ -434,6 +483,7 @@ def _assemble(
             "time_per_epoch",
             "peak_memory_mb",
             "memory_increase_mb",
+            "activations_shared",
         ],
     )
     return ComparisonResult(

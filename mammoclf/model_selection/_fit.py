@@ -15,6 +15,7 @@ from sklearn.utils import _safe_indexing
 
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
+from mammoclf.utils._activation_store import shared_activation_store
 
 __all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
 
@@ -37,6 +38,7 @@ class FoldOutput:
     peak_memory_bytes: float
     baseline_memory_bytes: float
     estimator: Any
+    activations_shared: float = math.nan
 
 
 def final_estimator(estimator):
@@ -79,12 +81,25 @@ def training_info(estimator):
     if n_epochs is None and history:
         n_epochs = max(len(values) for values in history.values())
     train_time = getattr(final, "fit_time_", None)
+    stages = getattr(final, "stages_", None)
     return {
         "n_epochs": math.nan if n_epochs is None else float(n_epochs),
         "history": history,
-        "stages": getattr(final, "stages_", None),
+        "stages": stages,
         "train_time": math.nan if train_time is None else float(train_time),
+        "activations_shared": _activations_shared(stages),
     }
+
+
+def _activations_shared(stages):
+    """Fraction of the frozen activations of a fit read from a shared store.
+
+    NaN when no stage used a store.
+    """
+    records = [s for s in stages or () if isinstance(s, dict)]
+    read = sum(s.get("store_rows_read", 0) for s in records)
+    computed = sum(s.get("store_rows_computed", 0) for s in records)
+    return read / (read + computed) if read + computed else math.nan
 
 
 def fit_and_predict(
@@ -100,6 +115,7 @@ def fit_and_predict(
     measure_memory,
     return_estimator,
     describe,
+    activation_store=None,
 ):
     """Fit a clone on ``train``, predict labels and positive-class scores on ``test``.
 
@@ -122,6 +138,10 @@ def fit_and_predict(
         Send the fitted estimator back.
     describe : str
         "repeat r, fold f", for error messages.
+    activation_store : ActivationStore or None, default=None
+        Study-wide store of frozen activations, activated around the fit
+        and the predictions (in a worker process, reopened from its
+        directory).
 
     Returns
     -------
@@ -130,21 +150,27 @@ def fit_and_predict(
     X_train = _safe_indexing(X, train)
     X_test = _safe_indexing(X, test)
     sampler = PeakMemorySampler() if measure_memory else contextlib.nullcontext()
+    sharing = (
+        contextlib.nullcontext()
+        if activation_store is None
+        else shared_activation_store(activation_store)
+    )
     try:
-        with sampler:
+        with sharing:
+            with sampler:
+                started = time.perf_counter()
+                estimator.fit(X_train, y[train])
+                fit_time = time.perf_counter() - started
             started = time.perf_counter()
-            estimator.fit(X_train, y[train])
-            fit_time = time.perf_counter() - started
-        started = time.perf_counter()
-        y_pred = np.asarray(estimator.predict(X_test))
-        y_score, score_method = None, None
-        if hasattr(estimator, "predict_proba") or hasattr(
-            estimator, "decision_function"
-        ):
-            y_score, score_method = positive_class_scores(
-                estimator, X_test, pos_label=pos_label
-            )
-        predict_time = time.perf_counter() - started
+            y_pred = np.asarray(estimator.predict(X_test))
+            y_score, score_method = None, None
+            if hasattr(estimator, "predict_proba") or hasattr(
+                estimator, "decision_function"
+            ):
+                y_score, score_method = positive_class_scores(
+                    estimator, X_test, pos_label=pos_label
+                )
+            predict_time = time.perf_counter() - started
     except Exception as exc:
         # Say which task failed: a traceback from a worker process alone does not.
         if hasattr(exc, "add_note"):
@@ -175,4 +201,5 @@ def fit_and_predict(
         if measure_memory
         else math.nan,
         estimator=estimator if return_estimator else None,
+        activations_shared=info["activations_shared"],
     )

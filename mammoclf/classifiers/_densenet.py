@@ -518,7 +518,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         # planning: the plan checks that nothing below a cut acts differently
         # in training.
         _set_trainable(blocks, _first_trainable_block(stages[0]))
-        plan = [self._cache_cut(stage, cuts, blocks) for stage in stages]
+        plan = [self._cache_cut(stage, cuts) for stage in stages]
         history, records = {}, []
         validation_images = None if data.validation is None else data.validation[0]
         with ActivationCache(
@@ -620,7 +620,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         }
         return record, stage_history
 
-    def _cache_cut(self, stage, cuts, blocks):
+    def _cache_cut(self, stage, cuts):
         """The :class:`Cut` whose activations ``stage`` trains on, or None."""
         if self.frozen_cache == "off" or stage.unfreeze == ALL_BLOCKS:
             return None
@@ -629,13 +629,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             self.callbacks or _DEPTH[first_block] < _DEPTH[_AUTO_CACHE_FROM]
         ):
             return None
-        frozen = [
-            layer
-            for name in _BLOCK_ORDER[: _DEPTH[first_block]]
-            for layer in blocks[name]
-        ]
-        stochastic = stochastic_layers(frozen)
-        if stochastic:  # pragma: no cover - the network has none; a guard
+        # Every layer below the cut, input preprocessing included.
+        stochastic = stochastic_layers(cuts[first_block].below)
+        if stochastic:  # the network has none; a guard (tested by patching)
             raise RuntimeError(
                 f"Cannot cache the frozen part below {first_block!r}: layers "
                 f"{stochastic} behave differently in training."

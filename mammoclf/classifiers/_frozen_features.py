@@ -208,6 +208,7 @@ class ActivationCache:
             if source is not None:
                 _forward_in_batches(keras, submodel, source, out, self._batch_size)
         self._cached[target] = _Cached(*outputs, storage)
+        self._from_store.discard(target)
 
     def _fill_from_store(self, target):
         parts = [p for p in (self._images, self._validation_images) if p is not None]

@@ -1,5 +1,6 @@
 """Cross-validated comparison of several models on identical, patient-grouped folds."""
 
+import contextlib
 import math
 import sys
 import time
@@ -29,7 +30,10 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
-from mammoclf.utils._activation_store import shared_activation_store
+from mammoclf.utils._activation_store import (
+    active_activation_store,
+    shared_activation_store,
+)
 from mammoclf.utils._validation import check_finite_images
 
 __all__ = ["compare_models"]
@@ -119,6 +123,7 @@ def _scorers(scoring, pos_label):
         "random_state": ["random_state"],
         "return_estimators": ["boolean"],
         "measure_memory": ["boolean"],
+        "share_activations": ["boolean"],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -137,6 +142,7 @@ def compare_models(
     random_state=None,
     return_estimators=False,
     measure_memory=True,
+    share_activations=True,
     verbose=0,
 ):
     """Cross-validate several models on the same patient-grouped folds.
@@ -200,15 +206,17 @@ def compare_models(
         fit (needs psutil). This measures the whole process, misses spikes
         shorter than the 20 ms sampling interval, counts concurrent fits in
         one process together (threading backend) and excludes GPU memory.
-
+    share_activations : bool, default=True
         All fits share one :func:`~mammoclf.classifiers.shared_activation_store`:
         a frozen backbone part (``DenseNetTransferClassifier``) runs once per
         image for the whole comparison, in memory, or in a temporary
         directory that worker processes share when fits run in other
-        processes. Results are those of separate fits; the compute table's
-        ``activations_shared`` column gives the fraction of a fit's frozen
-        activations read from the store. ``frozen_cache="off"`` on a model
-        opts it out.
+        processes (inside a ``shared_activation_store`` block, that store,
+        if it can reach them). Results are those of separate fits; the
+        compute table's ``activations_shared`` column gives the fraction of
+        a fit's frozen activations read from the store. False: every fit
+        caches for itself (``frozen_cache="off"`` on a model opts it out
+        of caching altogether).
     verbose : int, default=0
         0 silent; 1 prints one line per finished fit with its score and an
         estimate of the remaining time.
@@ -305,12 +313,7 @@ def compare_models(
             f"{len(tasks)} fits; {description}",
             flush=True,
         )
-    # Fits in other processes reach the store through its directory.
-    backend, _ = get_active_backend()
-    in_process = effective_n_jobs(n_jobs) == 1 or getattr(
-        backend, "uses_threads", False
-    )
-    with shared_activation_store(storage="auto" if in_process else "disk") as store:
+    with _study_store(share_activations, n_jobs) as store:
         outputs = _run_fits(
             tasks,
             X,
@@ -392,6 +395,21 @@ def _run_fits(
                 output, splits, y, scorers, pos_label, len(outputs), len(tasks), started
             )
     return outputs
+
+
+def _study_store(share_activations, n_jobs):
+    """The activation store of this comparison (a context manager), or a null one."""
+    if not share_activations:
+        return contextlib.nullcontext()
+    # Fits in other processes reach the store through its directory.
+    backend, _ = get_active_backend()
+    in_process = effective_n_jobs(n_jobs) == 1 or getattr(
+        backend, "uses_threads", False
+    )
+    outer = active_activation_store()
+    if outer is not None and (in_process or outer.storage == "disk"):
+        return shared_activation_store(outer)
+    return shared_activation_store(storage="auto" if in_process else "disk")
 
 
 def _report_progress(output, splits, y, scorers, pos_label, done, total, started):

@@ -46,10 +46,13 @@ class ComparisonResult:
         ``decision_function``), ``n_epochs``, ``time_per_epoch``
         (``train_time`` / ``n_epochs``, or ``fit_time`` / ``n_epochs`` when
         there is no ``train_time``; NaN for non-epoch estimators),
-        ``peak_memory_mb`` (peak RSS of the fitting process during ``fit``)
-        and ``memory_increase_mb`` (that peak minus the RSS before ``fit``).
-        See :mod:`mammoclf.model_selection._memory` for what RSS sampling
-        can and cannot see.
+        ``peak_memory_mb`` (peak RSS of the fitting process during ``fit``),
+        ``memory_increase_mb`` (that peak minus the RSS before ``fit``) and
+        ``activations_shared`` (the fraction of the fit's frozen-backbone
+        activations read from the study's shared store rather than computed
+        by this fit, which is charged the passes it ran; NaN for fits that
+        cache none). See :mod:`mammoclf.model_selection._memory` for what
+        RSS sampling can and cannot see.
     y_pred : dict of str to ndarray of shape (n_repeats, n_samples)
         Out-of-fold predicted labels per repeat (object arrays; ``None``
         where an image was in no test fold of that repeat).

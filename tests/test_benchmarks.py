@@ -296,6 +296,10 @@ def test_study_benchmark_runs_at_toy_size(bench, tmp_path):
         "DenseNet121 partially unfrozen",
     ]
     assert result["ratio"] > 0 and "patient-grouped folds" in study.describe(result)
+    assert list(result["time_per_epoch"]) == list(result["model_seconds"])
+    assert all(v > 0 for v in result["time_per_epoch"].values())
+    # On a CPU there is no device memory to report.
+    assert set(result["peak_device_mb"].values()) == {None}
 
 
 def test_study_data_keeps_patients_distinct_across_chunks(bench, tmp_path):
@@ -321,3 +325,23 @@ def test_dask_benchmark_compares_the_three_engines(bench):
     assert len(result["dask"]["data_bytes"]) == 2
     assert result["dask"]["task_message_bytes"] < 6 * result["dask"]["x_bytes"]
     assert "Dask LocalCluster" in dask_bench.describe(result)
+
+
+# ------------------------------------------------------------- study cache
+@pytest.mark.slow  # about 60 s: eight DenseNet fits at 32 px
+def test_study_cache_counts_one_backbone_pass_per_image_and_cut(bench):
+    study = bench("bench_study_cache")
+    X, y, groups = study.make_data(20, 32)
+    folds = study.make_folds(y, groups, n_folds=2)
+    runs = study.measure("B", X, y, groups, folds, epochs=1, batch_size=8)
+    per_fit, store = runs["per-fit"]["passes"], runs["store"]["passes"]
+    # Per fit: the training images of each fold, at the frozen model's cut
+    # and at the partial model's (each image is in one of two training
+    # sets), and each test image through the whole network, once per model.
+    assert per_fit == {"conv5": 1.0, "head": 1.0, "whole network (predict)": 2.0}
+    # The store: once per image and cut, predictions included.
+    assert store == {"conv5": 1.0, "head": 1.0}
+    assert runs["max_score_difference"] < 1e-4
+    assert "x" in study.describe(
+        "B", runs, n_images=20, image_size=32, epochs=1, batch_size=8
+    )

@@ -60,12 +60,18 @@ if compgen -G ".whl/*.whl" >/dev/null; then
     "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
         --upgrade --target "$SITE" .whl/*.whl || { log "wheel install failed"; exit 1; }
 fi
-# mammoclf without dependencies: TensorFlow, a hard dependency, is not
-# installable there and not needed with KERAS_BACKEND=jax.
-"$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile \
-    --no-cache-dir --upgrade --target "$SITE" . >"$OUT/install.log" 2>&1 \
-    || { log "mammoclf install failed: $(tail -3 "$OUT/install.log")"; exit 1; }
 export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
+# mammoclf without dependencies: TensorFlow, a hard dependency, is not
+# installable there and not needed with KERAS_BACKEND=jax. Building it offline
+# needs setuptools >= 77 (the SPDX license field), carried as a wheel if the
+# interpreter's is older; failing that, the package is copied as it is.
+if "$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation --no-compile \
+    --no-cache-dir --upgrade --target "$SITE" . >"$OUT/install.log" 2>&1; then
+    log "mammoclf installed with pip (--no-deps)"
+else
+    log "pip could not build mammoclf ($(grep -m1 -o 'ValueError: .*' "$OUT/install.log" || tail -1 "$OUT/install.log")); copying the package instead"
+    rm -rf "$SITE/mammoclf" && mkdir -p "$SITE" && cp -r mammoclf "$SITE/" || { log "copy failed"; exit 1; }
+fi
 "$PYTHON" benchmarks/check_env.py >"$OUT/env.txt" 2>&1 || { log "environment check failed"; cat "$OUT/env.txt"; exit 1; }
 log "installed in $(( $(date +%s) - started )) s; environment:"
 cat "$OUT/env.txt" | tee -a "$LOG"

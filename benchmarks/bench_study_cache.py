@@ -93,7 +93,7 @@ class PassCounter:
     @contextlib.contextmanager
     def counting(self):
         from mammoclf.classifiers import DenseNetTransferClassifier, _frozen_features
-        from mammoclf.classifiers._densenet import _deepest_untrained_cut
+        from mammoclf.classifiers._densenet_sharing import deepest_untrained_cut
         from mammoclf.utils import _activation_store
 
         def wrap(original):
@@ -110,7 +110,7 @@ class PassCounter:
         def counted_forward(estimator, model, X):
             store = estimator._activation_store()
             stages = getattr(estimator, "stages_", ())
-            if store is None or _deepest_untrained_cut(stages) is None:
+            if store is None or deepest_untrained_cut(stages) is None:
                 self.rows["whole network (predict)"] += X.shape[0]
             return forward(estimator, model, X)
 

@@ -1,6 +1,5 @@
 """The study's transfer-learning models: an ImageNet DenseNet with staged unfreezing."""
 
-import hashlib
 import math
 import os
 import time
@@ -22,15 +21,20 @@ from mammoclf.classifiers._densenet_backbone import (
     STEM,
     attach_head,
     block_layers,
-    block_start_tensors,
     build_backbone,
     copy_backbone_weights,
     pretrained_backbone,
 )
+from mammoclf.classifiers._densenet_sharing import (
+    BLOCK_ORDER,
+    DEPTH,
+    backbone_identity,
+    block_cuts,
+    predict_from_store,
+)
 from mammoclf.classifiers._freeze_schedule import ALL_BLOCKS, resolve_freeze_schedule
 from mammoclf.classifiers._frozen_features import (
     ActivationCache,
-    Cut,
     stochastic_layers,
     stream_batches,
 )
@@ -38,7 +42,6 @@ from mammoclf.exceptions import InvalidImageError
 from mammoclf.utils._activation_store import (
     active_activation_store,
     forget_layer_digests,
-    image_digests,
 )
 from mammoclf.utils._keras import dtype_policy_scope, import_keras
 
@@ -46,14 +49,10 @@ __all__ = ["DenseNetTransferClassifier"]
 
 # Fitted model -> single-batch forward passes run without tracing so far.
 _DIRECT_CALLS = weakref.WeakKeyDictionary()
-# Fitted model -> its cuts and the networks above them, for shared predictions.
-_NETWORK_PARTS = weakref.WeakKeyDictionary()
-# (path, size, mtime) of a weights file -> SHA-256 of its content.
-_FILE_DIGESTS = {}
 _DIRECT_CALLS_BEFORE_TRACING = 4
 
-_BLOCK_ORDER = (STEM, *BLOCKS, HEAD)
-_DEPTH = {name: depth for depth, name in enumerate(_BLOCK_ORDER)}
+_BLOCK_ORDER = BLOCK_ORDER
+_DEPTH = DEPTH
 # With frozen_cache="auto", stages whose frozen part holds at least conv2
 # and conv3 are cached: that part then does most of the forward computation,
 # and its output is no larger than a float32 grey input image.
@@ -381,16 +380,23 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         store = self._activation_store()
         identity = None
         if store is not None and self._backbone_stays_frozen():
-            identity = self._backbone_identity(keras, input_shape, seed)
-        if identity is not None:
+            identity = backbone_identity(
+                keras,
+                backbone=self.backbone,
+                weights=self.weights,
+                seed=seed,
+                input_shape=input_shape,
+                resize_to=self.resize_to,
+            )
+        if identity is None:
+            inputs, features = self._build_backbone(keras, input_shape, seed)
+        else:
             # Every stage trains the head only: fits with the same frozen
             # backbone share its layers (read-only) instead of each building
             # and initialising a DenseNet (seconds per fit).
             inputs, features = store.shared_network(
                 identity, lambda: self._build_backbone(keras, input_shape, seed)
             )
-            return attach_head(keras, inputs, features, **head)
-        inputs, features = self._build_backbone(keras, input_shape, seed)
         return attach_head(keras, inputs, features, **head)
 
     def _build_backbone(self, keras, input_shape, seed):
@@ -426,29 +432,6 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             and self.checkpoint_dir is None
         )
 
-    def _backbone_identity(self, keras, input_shape, seed):
-        """Everything that determines the backbone's layers and weights.
-
-        None for a weights path that is not a file: the normal build then
-        raises its explanatory error.
-        """
-        if self.weights is None:
-            weights = ("random", seed)
-        elif self.weights == "imagenet":  # Keras checks the download's hash
-            weights = ("imagenet",)
-        elif os.path.isfile(self.weights):
-            weights = ("file", _file_digest(self.weights))
-        else:
-            return None
-        return (
-            keras.backend.backend(),
-            keras.config.dtype_policy().name,
-            self.backbone,
-            weights,
-            tuple(int(d) for d in input_shape),
-            None if self.resize_to is None else tuple(self.resize_to),
-        )
-
     def _forward(self, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
 
@@ -461,7 +444,14 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         """
         store = self._activation_store()
         if store is not None:
-            shared = self._forward_from_store(store, model, X)
+            shared = predict_from_store(
+                import_keras(),
+                store,
+                model,
+                getattr(self, "stages_", ()),
+                X,
+                batch_size=self.batch_size,
+            )
             if shared is not None:
                 return shared
         if X.shape[0] > self.batch_size:
@@ -472,48 +462,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             return super()._forward(model, X)
         return np.asarray(model.predict_on_batch(X))
 
-    def _forward_from_store(self, store, model, X):
-        """Logits from the study's stored activations at the deepest untrained cut.
-
-        The part below that cut is the pristine backbone (no stage trained
-        it), so its output for an image is what the store holds; only the
-        layers above run here. None when every block trained.
-        """
-        cut_name = _deepest_untrained_cut(getattr(self, "stages_", ()))
-        if cut_name is None:
-            return None
-        keras = import_keras()
-        parts = _network_parts(keras, model)
-        cut = parts["cuts"][cut_name]
-        shape = (X.shape[0], *(int(d) for d in cut.tensor.shape[1:]))
-        dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
-        activations = np.empty(shape, dtype)
-        store.fill(
-            keras,
-            model,
-            cut,
-            [X],
-            [activations],
-            [image_digests(X)],
-            sources=[c for c in parts["cuts"].values() if c.depth < cut.depth],
-            batch_size=self.batch_size,
-        )
-        top = parts["tops"].get(cut_name)
-        if top is None:
-            top = parts["tops"][cut_name] = keras.Model(cut.tensor, model.outputs[0])
-        if X.shape[0] <= self.batch_size:
-            return np.asarray(
-                keras.ops.convert_to_numpy(top(activations, training=False))
-            )
-        return np.asarray(
-            top.predict(activations, batch_size=self.batch_size, verbose=0)
-        )
-
     # --------------------------------------------------------------- training
     def _train(self, keras, model, data, seed):
         stages = self._stages()
         blocks = block_layers(model)
-        cuts = _cuts(model, blocks)
+        cuts = block_cuts(model, blocks)
         # Stage 0's trainability (head only, BatchNormalization frozen) before
         # planning: the plan checks that nothing below a cut acts differently
         # in training.
@@ -744,55 +697,3 @@ def _cuts_read_later(stages, plan, index):
             later.append(cut)
         lowest_trained = min(lowest_trained, _DEPTH[_first_trainable_block(stage)])
     return later
-
-
-def _cuts(model, blocks):
-    """Each block's entry :class:`Cut`, with the layers below it."""
-    above = {}
-    for name in reversed(_BLOCK_ORDER):
-        above[name] = {id(layer) for layer in blocks[name]} | above.get(
-            _BLOCK_ORDER[_DEPTH[name] + 1] if name != HEAD else None, set()
-        )
-    return {
-        name: Cut(
-            name,
-            _DEPTH[name],
-            tensor,
-            tuple(layer for layer in model.layers if id(layer) not in above[name]),
-        )
-        for name, tensor in block_start_tensors(blocks).items()
-    }
-
-
-def _network_parts(keras, model):
-    """A fitted model's cuts and the sub-networks above them (built once)."""
-    parts = _NETWORK_PARTS.get(model)
-    if parts is None:
-        parts = _NETWORK_PARTS[model] = {
-            "cuts": _cuts(model, block_layers(model)),
-            "tops": {},
-        }
-    return parts
-
-
-def _deepest_untrained_cut(stages):
-    """The cut entering the lowest block any stage trained, or None for the stem."""
-    trained = [block for stage in stages for block in stage["trainable_blocks"]]
-    if not trained:
-        return None
-    lowest = min(trained, key=_DEPTH.__getitem__)
-    return None if lowest == STEM else lowest
-
-
-def _file_digest(path):
-    """SHA-256 of a weights file, computed once per (path, size, mtime)."""
-    path = os.path.realpath(os.fspath(path))
-    stat = os.stat(path)
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    if key not in _FILE_DIGESTS:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _FILE_DIGESTS[key] = digest.hexdigest()
-    return _FILE_DIGESTS[key]

@@ -7,20 +7,11 @@ no randomness below the cut. :class:`ActivationStore` keeps its output for
 every image it has seen, so the folds, models and grid candidates of one
 study compute it once and read it afterwards.
 
-The key of a stored activation is computed from content, never from names:
-
-- the cut: its name, shape and dtype;
-- every layer below it, in order: class, configuration (which holds the
-  input size, the resizing, the normalisation constants and the dtype
-  policy) and the values of all its weights (which identify the weights
-  file, ``"imagenet"`` or the random seed exactly);
-- the Keras version and backend;
-- the image: a BLAKE2 digest of its pixel values.
-
-So a fit whose frozen part differs in any number computes its own
-activations. Layers below a cut must hold no trainable weights and no
-stochastic layers (dropout, noise, random augmentation, BatchNormalization
-in training mode); the store refuses such a request instead of sharing.
+Activations are keyed by content (see :mod:`mammoclf.utils._activation_keys`):
+every layer below the cut with its configuration and weight values, the
+cut, and the image's pixel values. So a fit whose frozen part differs in any
+number computes its own activations, and a request whose frozen part holds
+trainable weights or stochastic layers is refused.
 
 Storage: chunks of activations, each with the digests of its images. With
 ``storage="memory"`` they stay in memory; with ``"disk"`` they are ``.npy``
@@ -36,21 +27,25 @@ Nothing here imports Keras: functions take the ``keras`` module.
 """
 
 import contextlib
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mammoclf.utils._activation_keys import (
+    DIGEST_DTYPE,
+    cut_key,
+    forget_layer_digests,
+    image_digests,
+    stochastic_layers,
+)
 from mammoclf.utils._io import atomic_write
 
 try:  # POSIX: processes sharing a directory compute each key once
@@ -64,6 +59,7 @@ __all__ = [
     "FillReport",
     "active_activation_store",
     "allocate_activations",
+    "cut_key",
     "forget_layer_digests",
     "forward_in_batches",
     "image_digests",
@@ -75,41 +71,16 @@ __all__ = [
 #: ones are written to memory-mapped files in the temporary directory.
 IN_MEMORY_LIMIT_BYTES = 1 << 30
 
-_FORMAT_VERSION = 1
-_DIGEST_BYTES = 16
-_DIGEST_DTYPE = np.dtype(f"V{_DIGEST_BYTES}")
 # Up to this many batches, calling the model directly beats tracing a
 # predict function (seconds for a DenseNet) for the few calls a cut needs.
 _EAGER_MAX_BATCHES = 3
-# Layer classes whose output depends on ``training`` or on randomness.
-_STOCHASTIC_PREFIXES = (
-    "Dropout",
-    "SpatialDropout",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "Random",
-)
-_CONFIG_KEYS_IGNORED = ("name", "trainable")
 # Stores activated in this process; a list, not a context variable, so that
 # the threads of joblib's threading backend see the caller's store.
 _ACTIVE = []
 _ACTIVE_LOCK = threading.Lock()
-# Layer -> digest of its configuration and weights, valid while it is frozen.
-_LAYER_DIGESTS = weakref.WeakKeyDictionary()
 # Directory -> store, in worker processes that received a store by pickle.
 _OPENED = OrderedDict()
 _OPENED_MAX = 2
-
-
-def stochastic_layers(layers):
-    """Names of the layers that behave randomly or differently in training."""
-    return [
-        layer.name
-        for layer in layers
-        if type(layer).__name__.startswith(_STOCHASTIC_PREFIXES)
-        or (type(layer).__name__ == "BatchNormalization" and layer.trainable)
-    ]
 
 
 def allocate_activations(shape, dtype, storage, directory_factory, name):
@@ -145,86 +116,6 @@ def forward_in_batches(keras, submodel, source, out, batch_size):
         ]
     if isinstance(out, np.memmap):
         out.flush()
-
-
-def image_digests(images):
-    """One 16-byte BLAKE2 digest of the pixel values of each image.
-
-    Returns
-    -------
-    digests : ndarray of shape (n_images,), dtype ``V16``
-        Raw bytes (``S16`` would drop trailing zero bytes).
-    """
-    images = np.ascontiguousarray(images)
-    digests = np.empty(images.shape[0], dtype=_DIGEST_DTYPE)
-    for index in range(images.shape[0]):
-        digests[index] = hashlib.blake2b(
-            memoryview(images[index]).cast("B"), digest_size=_DIGEST_BYTES
-        ).digest()
-    return digests
-
-
-def forget_layer_digests(layers):
-    """Drop cached digests of ``layers``: they are about to train."""
-    for layer in layers:
-        _LAYER_DIGESTS.pop(layer, None)
-
-
-def _layer_digest(keras, layer):
-    digest = _LAYER_DIGESTS.get(layer)
-    if digest is None:
-        config = {
-            k: v for k, v in layer.get_config().items() if k not in _CONFIG_KEYS_IGNORED
-        }
-        hasher = hashlib.blake2b(digest_size=_DIGEST_BYTES)
-        hasher.update(type(layer).__name__.encode())
-        hasher.update(json.dumps(config, sort_keys=True, default=repr).encode())
-        for weight in layer.weights:
-            values = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-            hasher.update(f"{values.dtype.str}{values.shape}".encode())
-            hasher.update(memoryview(values).cast("B"))
-        digest = hasher.digest()
-        _LAYER_DIGESTS[layer] = digest
-    return digest
-
-
-def _frozen_layers(keras, model, cut):
-    """The layers computing ``cut.tensor`` from the model's input."""
-    below = getattr(cut, "below", ())
-    if below:
-        return list(below)
-    return list(keras.Model(model.inputs, cut.tensor).layers)
-
-
-def _check_frozen(layers, cut):
-    trainable = [layer.name for layer in layers if layer.trainable_weights]
-    stochastic = stochastic_layers(layers)
-    if trainable or stochastic:
-        raise ValueError(
-            f"Cannot share activations at cut {cut.name!r}: below it, layers "
-            f"{trainable} have trainable weights and layers {stochastic} behave "
-            "differently in training; their output is not a fixed function of "
-            "the image."
-        )
-
-
-def cut_key(keras, model, cut):
-    """Hex digest identifying the function that computes ``cut`` from an image."""
-    layers = _frozen_layers(keras, model, cut)
-    _check_frozen(layers, cut)
-    hasher = hashlib.blake2b(digest_size=_DIGEST_BYTES)
-    header = {
-        "format": _FORMAT_VERSION,
-        "keras": keras.__version__,
-        "backend": keras.backend.backend(),
-        "cut": cut.name,
-        "shape": [None if d is None else int(d) for d in cut.tensor.shape[1:]],
-        "dtype": str(cut.tensor.dtype),
-    }
-    hasher.update(json.dumps(header, sort_keys=True).encode())
-    for layer in layers:
-        hasher.update(_layer_digest(keras, layer))
-    return hasher.hexdigest()
 
 
 @dataclass
@@ -321,7 +212,7 @@ class ActivationStore:
         report = FillReport()
         with self._computing(key):
             table = self._table(key, cut.name)
-            wanted = np.concatenate(digests) if digests else np.empty(0, _DIGEST_DTYPE)
+            wanted = np.concatenate(digests) if digests else np.empty(0, DIGEST_DTYPE)
             unique_missing, first = _missing(table.index, wanted)
             if unique_missing.size:
                 started = time.perf_counter()

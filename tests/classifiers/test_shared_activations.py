@@ -6,6 +6,8 @@ precision, a schedule that trains below the cut, a stochastic layer below
 it) never reads another fit's activations.
 """
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -59,8 +61,14 @@ def test_frozen_fits_share_activations_and_backbone_with_the_same_results(
     np.testing.assert_allclose(
         first.history_["loss"], frozen_densenet.history_["loss"], rtol=1e-5
     )
-    # Outside the store, the fitted model predicts on its own, the same.
+    # Outside the store, the fitted model predicts on its own, the same; a
+    # model sharing the backbone pickles as a whole.
     _assert_same_scores(first.decision_function(X[:32]), shared_scores)
+    restored = pickle.loads(pickle.dumps(second))
+    assert restored.model_.get_layer("relu") is not first.model_.get_layer("relu")
+    _assert_same_scores(
+        restored.decision_function(X[:8]), second.decision_function(X[:8])
+    )
 
 
 @pytest.fixture(scope="module")

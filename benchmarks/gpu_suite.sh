@@ -50,8 +50,9 @@ export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=${JAX_PERSISTENT_CACHE_MIN_COM
 export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=${JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES:-0}
 
 log() { echo "[gpu_suite $(date -u +%H:%M:%S)] $*" | tee -a "$LOG"; }
+MACHINE="$(nproc) cores; $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 || true)"
 row() {  # a row for RESULTS.md, in its format
-    echo "| $(date -u +%F) | $1 | $(hostname) | jax | \`bash benchmarks/gpu_suite.sh\` | $2 |" >>"$ROWS"
+    echo "| $(date -u +%F) | $1 | ${MACHINE%; } | jax | \`bash benchmarks/gpu_suite.sh\` | $2 |" >>"$ROWS"
 }
 
 # ------------------------------------------------------------------ install

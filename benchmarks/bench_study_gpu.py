@@ -32,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+import types
 
 import numpy as np
 
@@ -107,15 +108,77 @@ def study_models(
     return pipelines
 
 
-def run_study(X, labels, groups, *, cv, pipelines):
-    """``compare_models`` over ``pipelines``; return its result and wall time."""
+def run_study(X, labels, groups, *, cv, pipelines, verbose=0):
+    """``compare_models`` over ``pipelines``, model by model; result and wall time.
+
+    One ``compare_models`` call per model, all inside one shared activation
+    store (so the DenseNets still share their frozen activations) and on
+    the same folds (they depend on the labels, groups and ``random_state``
+    only), so that the device's peak memory can be read after each model:
+    ``peak_device_mb`` maps each model to the process's peak so far (JAX
+    cannot reset it: a model that needs less than an earlier one shows the
+    earlier peak).
+    """
+    import pandas as pd
+
     from mammoclf import compare_models
+    from mammoclf.classifiers import shared_activation_store
 
     started = time.perf_counter()
-    result = compare_models(
-        pipelines, X, labels, groups=groups, cv=cv, scoring=["roc_auc"], random_state=0
+    results, peaks = [], {}
+    with shared_activation_store():
+        for name, pipeline in pipelines.items():
+            results.append(
+                compare_models(
+                    {name: pipeline},
+                    X,
+                    labels,
+                    groups=groups,
+                    cv=cv,
+                    scoring=["roc_auc"],
+                    random_state=0,
+                    verbose=verbose,
+                )
+            )
+            peaks[name] = peak_device_megabytes()
+    seconds = time.perf_counter() - started
+    merged = types.SimpleNamespace(
+        compute=pd.concat([r.compute for r in results]),
+        scores=pd.concat([r.scores for r in results]),
+        splits=results[0].splits,
+        peak_device_mb=peaks,
     )
-    return result, time.perf_counter() - started
+    return merged, seconds
+
+
+def peak_device_megabytes():
+    """Peak memory of the first accelerator so far (MB), or None on a CPU."""
+    from mammoclf.utils._keras import import_keras
+
+    backend = import_keras().backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        if device.platform == "cpu":
+            return None
+        stats = device.memory_stats() or {}
+        peak = stats.get("peak_bytes_in_use")
+        return None if peak is None else peak / 2**20
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+        if not gpus:
+            return None
+        return tf.config.experimental.get_memory_info(gpus[0].name)["peak"] / 2**20
+    return None
+
+
+def time_per_epoch(result):
+    """Mean seconds per epoch of each model (training time / epochs, per fold)."""
+    grouped = result.compute["time_per_epoch"].groupby(level="model", sort=False)
+    return {name: float(value) for name, value in grouped.mean().items()}
 
 
 def model_seconds(result):
@@ -141,6 +204,7 @@ def measure(
     n_jobs,
     baseline=True,
     directory=None,
+    verbose=0,
 ):
     """Generate, load and cross-validate; return timings (seconds) and AUCs."""
     from mammoclf import DicomLoader, Resizer
@@ -167,7 +231,12 @@ def measure(
         "precision": precision,
     }
     cached, timings["study_cv"] = run_study(
-        X, labels, groups, cv=cv, pipelines=study_models(frozen_cache="auto", **common)
+        X,
+        labels,
+        groups,
+        cv=cv,
+        pipelines=study_models(frozen_cache="auto", **common),
+        verbose=verbose,
     )
     result = {
         "n_images": n_images,
@@ -179,6 +248,8 @@ def measure(
         "precision": precision,
         "timings": timings,
         "model_seconds": model_seconds(cached),
+        "time_per_epoch": time_per_epoch(cached),
+        "peak_device_mb": cached.peak_device_mb,
         "roc_auc": cached.scores["roc_auc"]
         .groupby(level="model", sort=False)
         .mean()
@@ -194,6 +265,7 @@ def measure(
             pipelines=study_models(
                 frozen_cache="off", models=("frozen", "partial"), **common
             ),
+            verbose=verbose,
         )
         if [s.test.tolist() for s in uncached.splits] != [
             s.test.tolist() for s in cached.splits
@@ -216,6 +288,13 @@ def describe(result):
         f"{name} {s:.0f} s" for name, s in result["model_seconds"].items()
     )
     aucs = ", ".join(f"{auc:.2f}" for auc in result["roc_auc"].values())
+    per_epoch = ", ".join(
+        f"{name} {s:.2f} s" for name, s in result["time_per_epoch"].items()
+    )
+    peaks = ", ".join(
+        f"{name} {'n/a' if mb is None else f'{mb:.0f} MB'}"
+        for name, mb in result["peak_device_mb"].items()
+    )
     timings = result["timings"]
     text = (
         f"{result['n_images']} synthetic mammograms at {result['image_size']} px, "
@@ -225,7 +304,8 @@ def describe(result):
         f"augmentation: generating the files {timings['generate']:.0f} s (not "
         f"counted); study end to end {result['study_s']:.0f} s (loading "
         f"{timings['load']:.0f} s; fits + predictions over the folds: {seconds}; "
-        f"mean ROC AUC {aucs})"
+        f"time per epoch: {per_epoch}; peak device memory after each model "
+        f"(cumulative): {peaks}; mean ROC AUC {aucs})"
     )
     if "ratio" in result:
         baseline = ", ".join(
@@ -270,9 +350,15 @@ def main():
         "RESULTS.md (e.g. $OUT/RESULTS-gpu.md on the device)",
     )
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print a line per finished fit (a run cut short still shows its folds)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     result = measure(
+        verbose=int(args.verbose),
         n_images=args.n_images,
         image_size=args.image_size,
         cv=args.cv,

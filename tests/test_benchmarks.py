@@ -296,6 +296,10 @@ def test_study_benchmark_runs_at_toy_size(bench, tmp_path):
         "DenseNet121 partially unfrozen",
     ]
     assert result["ratio"] > 0 and "patient-grouped folds" in study.describe(result)
+    assert list(result["time_per_epoch"]) == list(result["model_seconds"])
+    assert all(v > 0 for v in result["time_per_epoch"].values())
+    # On a CPU there is no device memory to report.
+    assert set(result["peak_device_mb"].values()) == {None}
 
 
 def test_study_data_keeps_patients_distinct_across_chunks(bench, tmp_path):
@@ -337,3 +341,23 @@ def test_scale_benchmark_second_run_decodes_nothing(bench, tmp_path):
     text = scale.summarise(results, n_jobs=1)
     assert "per-image time N=6 / N=3" in text and "3103 images" in text
     assert scale.linear_fit([(1, 3.0), (3, 7.0)]) == pytest.approx((1.0, 2.0))
+
+
+# ------------------------------------------------------------- study cache
+@pytest.mark.slow  # about 60 s: eight DenseNet fits at 32 px
+def test_study_cache_counts_one_backbone_pass_per_image_and_cut(bench):
+    study = bench("bench_study_cache")
+    X, y, groups = study.make_data(20, 32)
+    folds = study.make_folds(y, groups, n_folds=2)
+    runs = study.measure("B", X, y, groups, folds, epochs=1, batch_size=8)
+    per_fit, store = runs["per-fit"]["passes"], runs["store"]["passes"]
+    # Per fit: the training images of each fold, at the frozen model's cut
+    # and at the partial model's (each image is in one of two training
+    # sets), and each test image through the whole network, once per model.
+    assert per_fit == {"conv5": 1.0, "head": 1.0, "whole network (predict)": 2.0}
+    # The store: once per image and cut, predictions included.
+    assert store == {"conv5": 1.0, "head": 1.0}
+    assert runs["max_score_difference"] < 1e-4
+    assert "x" in study.describe(
+        "B", runs, n_images=20, image_size=32, epochs=1, batch_size=8
+    )

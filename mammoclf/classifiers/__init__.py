@@ -5,5 +5,11 @@ Keras is imported only when a model is fitted or loaded, never at import.
 
 from mammoclf.classifiers._densenet import DenseNetTransferClassifier
 from mammoclf.classifiers._scratch_cnn import ScratchCNNClassifier
+from mammoclf.utils._activation_store import ActivationStore, shared_activation_store
 
-__all__ = ["DenseNetTransferClassifier", "ScratchCNNClassifier"]
+__all__ = [
+    "ActivationStore",
+    "DenseNetTransferClassifier",
+    "ScratchCNNClassifier",
+    "shared_activation_store",
+]

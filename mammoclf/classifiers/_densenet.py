@@ -19,20 +19,30 @@ from mammoclf.classifiers._densenet_backbone import (
     HEAD,
     MIN_IMAGE_SIZE,
     STEM,
+    attach_head,
     block_layers,
-    block_start_tensors,
-    build_network,
+    build_backbone,
     copy_backbone_weights,
     pretrained_backbone,
+)
+from mammoclf.classifiers._densenet_sharing import (
+    BLOCK_ORDER,
+    DEPTH,
+    backbone_identity,
+    block_cuts,
+    predict_from_store,
 )
 from mammoclf.classifiers._freeze_schedule import ALL_BLOCKS, resolve_freeze_schedule
 from mammoclf.classifiers._frozen_features import (
     ActivationCache,
-    Cut,
     stochastic_layers,
     stream_batches,
 )
 from mammoclf.exceptions import InvalidImageError
+from mammoclf.utils._activation_store import (
+    active_activation_store,
+    forget_layer_digests,
+)
 from mammoclf.utils._keras import dtype_policy_scope, import_keras
 
 __all__ = ["DenseNetTransferClassifier"]
@@ -41,8 +51,8 @@ __all__ = ["DenseNetTransferClassifier"]
 _DIRECT_CALLS = weakref.WeakKeyDictionary()
 _DIRECT_CALLS_BEFORE_TRACING = 4
 
-_BLOCK_ORDER = (STEM, *BLOCKS, HEAD)
-_DEPTH = {name: depth for depth, name in enumerate(_BLOCK_ORDER)}
+_BLOCK_ORDER = BLOCK_ORDER
+_DEPTH = DEPTH
 # With frozen_cache="auto", stages whose frozen part holds at least conv2
 # and conv3 are cached: that part then does most of the forward computation,
 # and its output is no larger than a float32 grey input image.
@@ -118,6 +128,12 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
         cache every stage that freezes anything, in that storage.
         ``"off"`` never caches. ``stages_`` records what each stage did.
+        Inside :func:`~mammoclf.classifiers.shared_activation_store` (which
+        ``compare_models`` opens), the frozen part's output for each image
+        is computed once for the whole study and read by every fit and
+        prediction whose frozen part has the same weights, layers, input
+        size and dtype policy; fits that train the head only also share the
+        frozen backbone's layers instead of each building a DenseNet.
     epochs : int, default=10
         Epochs per stage of a preset, and the default of custom stages.
     batch_size : int, default=32
@@ -196,8 +212,16 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         ``"stem"``, ``"conv2"`` ... ``"conv5"``, ``"head"``),
         ``n_trainable_params``, ``learning_rate``, ``epochs`` (planned),
         ``epochs_run``, ``first_epoch`` (index into ``history_``),
-        ``frozen_cache`` (``"memory"``, ``"disk"`` or None), ``cache_time``
-        and ``fit_time`` (seconds).
+        ``frozen_cache`` (``"memory"``, ``"disk"`` or None),
+        ``activations_from`` (None: the stage ran the whole network;
+        ``"fit"``: this fit computed the frozen part's output; ``"store"``:
+        it came from the study-wide store of
+        :func:`~mammoclf.classifiers.shared_activation_store`),
+        ``store_rows_read`` and ``store_rows_computed`` (activations, one
+        per image and cut, the stage read from that store or computed into
+        it), ``cache_time`` and ``fit_time`` (seconds). A pass through the
+        frozen part is charged to the first fit that needs it: its
+        ``cache_time`` includes the pass; later fits' only the reading.
     history_ : dict of str to list of float
         Per-epoch loss and metrics across all stages.
     n_epochs_ : int
@@ -350,26 +374,67 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         return GRAD_CAM_LAYER
 
     def _build_keras_model(self, keras, input_shape, n_outputs, seed):
+        head = {
+            "backbone": self.backbone,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+            "n_outputs": n_outputs,
+            "seed": seed,
+        }
+        store = self._activation_store()
+        identity = None
+        if store is not None and self._backbone_stays_frozen():
+            identity = backbone_identity(
+                keras,
+                backbone=self.backbone,
+                weights=self.weights,
+                seed=seed,
+                input_shape=input_shape,
+                resize_to=self.resize_to,
+            )
+        if identity is None:
+            inputs, features = self._build_backbone(keras, input_shape, seed)
+        else:
+            # Every stage trains the head only: fits with the same frozen
+            # backbone share its layers (read-only) instead of each building
+            # and initialising a DenseNet (seconds per fit).
+            inputs, features = store.shared_network(
+                identity, lambda: self._build_backbone(keras, input_shape, seed)
+            )
+        return attach_head(keras, inputs, features, **head)
+
+    def _build_backbone(self, keras, input_shape, seed):
+        """The input and pooled features of a DenseNet holding ``weights``."""
         pretrained = None
         if self.weights is not None:
             pretrained = pretrained_backbone(
                 keras, backbone=self.backbone, weights=self.weights
             )
-        model = build_network(
+        inputs, features = build_backbone(
             keras,
             backbone=self.backbone,
             input_shape=tuple(input_shape),
             resize_to=None if self.resize_to is None else tuple(self.resize_to),
-            dense_units=self.dense_units,
-            dropout=self.dropout,
-            n_outputs=n_outputs,
-            seed=seed,
         )
+        backbone_model = keras.Model(inputs, features)
         if pretrained is not None:
-            copy_backbone_weights(pretrained, model)
+            copy_backbone_weights(pretrained, backbone_model)
         else:
-            _seed_random_kernels(keras, model, seed)
-        return model
+            _seed_random_kernels(keras, backbone_model, seed)
+        return inputs, features
+
+    def _activation_store(self):
+        """The active study-wide store, unless caching is off."""
+        return None if self.frozen_cache == "off" else active_activation_store()
+
+    def _backbone_stays_frozen(self):
+        """Whether this fit never trains, nor lets anything else touch, the backbone."""
+        return (
+            all(stage.head_only for stage in self._stages())
+            and not self.callbacks
+            and self.distribution is None
+            and self.checkpoint_dir is None
+        )
 
     def _forward(self, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
@@ -381,6 +446,18 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         same model (predicting image by image, say) the traced function,
         built once, is used.
         """
+        store = self._activation_store()
+        if store is not None:
+            shared = predict_from_store(
+                import_keras(),
+                store,
+                model,
+                getattr(self, "stages_", ()),
+                X,
+                batch_size=self.batch_size,
+            )
+            if shared is not None:
+                return shared
         if X.shape[0] > self.batch_size:
             return super()._forward(model, X)  # traced, batch by batch
         calls = _DIRECT_CALLS.get(model, 0)
@@ -393,15 +470,12 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     def _train(self, keras, model, data, seed):
         stages = self._stages()
         blocks = block_layers(model)
-        cuts = {
-            name: Cut(name, _DEPTH[name], tensor)
-            for name, tensor in block_start_tensors(blocks).items()
-        }
+        cuts = block_cuts(model, blocks)
         # Stage 0's trainability (head only, BatchNormalization frozen) before
         # planning: the plan checks that nothing below a cut acts differently
         # in training.
         _set_trainable(blocks, _first_trainable_block(stages[0]))
-        plan = [self._cache_cut(stage, cuts, blocks) for stage in stages]
+        plan = [self._cache_cut(stage, cuts) for stage in stages]
         history, records = {}, []
         validation_images = None if data.validation is None else data.validation[0]
         with ActivationCache(
@@ -411,6 +485,8 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             validation_images,
             batch_size=self.batch_size,
             storage=_CACHE_STORAGE[self.frozen_cache],
+            store=self._activation_store(),
+            store_sources=list(cuts.values()),
         ) as cache:
             checkpoint = getattr(self, "_checkpoint", None)
             for index, stage in enumerate(stages):
@@ -465,10 +541,14 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
         n_trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))
         train_model, stage_data, storage, cache_time = model, data, None, 0.0
+        source, rows_read, rows_computed = None, 0, 0
         if cut is not None:
             cache_started = time.perf_counter()
             X_cut, X_val_cut, storage = cache.get(cut, also=cuts_read_later)
             cache_time = time.perf_counter() - cache_started
+            shared = cache.take_store_report()
+            rows_read, rows_computed = shared.read, shared.computed
+            source = "store" if cache.came_from_store(cut) else "fit"
             with dtype_policy_scope(self.precision):
                 # The part above the cut; it shares layers and weights with
                 # ``model``, and a float16 policy gets loss scaling too.
@@ -489,12 +569,15 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             "epochs_run": len(stage_history.get("loss", [])),
             "first_epoch": first_epoch,
             "frozen_cache": storage,
+            "activations_from": source,
+            "store_rows_read": rows_read,
+            "store_rows_computed": rows_computed,
             "cache_time": cache_time,
             "fit_time": time.perf_counter() - started,
         }
         return record, stage_history
 
-    def _cache_cut(self, stage, cuts, blocks):
+    def _cache_cut(self, stage, cuts):
         """The :class:`Cut` whose activations ``stage`` trains on, or None."""
         if self.frozen_cache == "off" or stage.unfreeze == ALL_BLOCKS:
             return None
@@ -503,13 +586,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             self.callbacks or _DEPTH[first_block] < _DEPTH[_AUTO_CACHE_FROM]
         ):
             return None
-        frozen = [
-            layer
-            for name in _BLOCK_ORDER[: _DEPTH[first_block]]
-            for layer in blocks[name]
-        ]
-        stochastic = stochastic_layers(frozen)
-        if stochastic:  # pragma: no cover - the network has none; a guard
+        # Every layer below the cut, input preprocessing included.
+        stochastic = stochastic_layers(cuts[first_block].below)
+        if stochastic:  # the network has none; a guard (tested by patching)
             raise RuntimeError(
                 f"Cannot cache the frozen part below {first_block!r}: layers "
                 f"{stochastic} behave differently in training."
@@ -598,6 +677,10 @@ def _set_trainable(blocks, first_block):
     cannot be called with ``training=False`` (it is not a nested model here).
     """
     trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block] :]
+    # Their weights are about to change: digests a store keyed on are stale.
+    forget_layer_digests(
+        layer for name in trainable_blocks for layer in blocks.get(name, ())
+    )
     for name, layers in blocks.items():
         for layer in layers:
             is_batch_norm = type(layer).__name__ == "BatchNormalization"

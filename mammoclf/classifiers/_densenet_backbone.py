@@ -20,8 +20,10 @@ __all__ = [
     "GRAD_CAM_LAYER",
     "HEAD",
     "MIN_IMAGE_SIZE",
+    "attach_head",
     "block_layers",
     "block_start_tensors",
+    "build_backbone",
     "build_network",
     "copy_backbone_weights",
     "pretrained_backbone",
@@ -76,6 +78,28 @@ def build_network(
     before the DenseNet layers, then global average pooling, a dense layer,
     dropout and a float32 logits layer.
     """
+    inputs, features = build_backbone(
+        keras, backbone=backbone, input_shape=input_shape, resize_to=resize_to
+    )
+    return attach_head(
+        keras,
+        inputs,
+        features,
+        backbone=backbone,
+        dense_units=dense_units,
+        dropout=dropout,
+        n_outputs=n_outputs,
+        seed=seed,
+    )
+
+
+def build_backbone(keras, *, backbone, input_shape, resize_to):
+    """Input and pooled DenseNet features: every layer below the head.
+
+    Returns
+    -------
+    inputs, features : KerasTensor
+    """
     layers = keras.layers
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
@@ -93,13 +117,24 @@ def build_network(
     )(x)
     constructor = getattr(keras.applications, BACKBONES[backbone])
     features = constructor(include_top=False, weights=None, input_tensor=x).output
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(features)
+    return inputs, layers.GlobalAveragePooling2D(name="avg_pool")(features)
+
+
+def attach_head(
+    keras, inputs, features, *, backbone, dense_units, dropout, n_outputs, seed
+):
+    """The full model: the layers from ``inputs`` to ``features``, and a new head.
+
+    The backbone's layers are used, not copied: models built on the same
+    ``features`` share them.
+    """
+    layers = keras.layers
     x = layers.Dense(
         int(dense_units),
         activation="relu",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 100),
         name="head_dense",
-    )(x)
+    )(features)
     x = layers.Dropout(float(dropout), seed=seed + 101, name="head_dropout")(x)
     outputs = layers.Dense(
         n_outputs,

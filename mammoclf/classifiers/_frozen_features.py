@@ -13,19 +13,31 @@ A cache computed at a shallow cut stays valid while later stages only train
 layers above it, so the cache computes, in one pass from the images, every
 cut that the coming stages will read, each from the previous one.
 
+Within :func:`~mammoclf.utils._activation_store.shared_activation_store`
+(a study), cuts that nothing below has trained yet come from the study-wide
+store instead: computed once per image for all fits. The cache allocates
+and the store fills, with the same allocation and forward-pass functions.
+
 Nothing here imports Keras at import time: functions take the ``keras``
 module from :func:`mammoclf.utils._keras.import_keras`.
 """
 
 import functools
 import math
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
+from mammoclf.utils._activation_store import (
+    IN_MEMORY_LIMIT_BYTES,
+    FillReport,
+    allocate_activations,
+    forward_in_batches,
+    image_digests,
+    stochastic_layers,
+)
 from mammoclf.utils._batches import SeededBatches
 
 __all__ = [
@@ -36,24 +48,8 @@ __all__ = [
     "stream_batches",
 ]
 
-#: Caches up to this size stay in memory with ``storage="auto"``; larger ones
-#: are written to memory-mapped files in the temporary directory ($TMPDIR).
-IN_MEMORY_LIMIT_BYTES = 1 << 30
-
-# Up to this many batches, calling the model directly beats tracing a
-# predict function (seconds for a DenseNet) for the few calls a cut needs.
-_EAGER_MAX_BATCHES = 3
-
-# Layer classes whose output depends on ``training`` or on randomness; a cut
-# is only valid if none of them lies below it.
-_STOCHASTIC_PREFIXES = (
-    "Dropout",
-    "SpatialDropout",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "Random",
-)
+# Looked up at call time, so tests can count the forward passes.
+_forward_in_batches = forward_in_batches
 
 
 @dataclass(frozen=True, eq=False)  # identity: KerasTensor overloads ``==``
@@ -69,11 +65,16 @@ class Cut:
         Position from the input side; a deeper cut has a larger depth.
     tensor : KerasTensor
         The symbolic tensor flowing through the cut.
+    below : tuple of Layer
+        The layers that compute ``tensor`` from the model's input, input
+        and preprocessing layers included (what a shared store keys on);
+        empty: found from the graph when needed.
     """
 
     name: str
     depth: int
     tensor: object
+    below: tuple = ()
 
 
 @dataclass
@@ -101,9 +102,25 @@ class ActivationCache:
     storage : {"auto", "memory", "disk"}
         Where activations live: ``"auto"`` keeps a cut in memory up to
         :data:`IN_MEMORY_LIMIT_BYTES` and memory-maps larger ones.
+    store : ActivationStore or None, default=None
+        A study-wide store: cuts below every layer trained so far are read
+        from it (and computed into it once), not computed for this fit.
+    store_sources : sequence of Cut, default=()
+        Cuts of ``model`` from which the store may compute a deeper cut.
     """
 
-    def __init__(self, keras, model, images, validation_images, *, batch_size, storage):
+    def __init__(
+        self,
+        keras,
+        model,
+        images,
+        validation_images,
+        *,
+        batch_size,
+        storage,
+        store=None,
+        store_sources=(),
+    ):
         self._keras = keras
         self._model = model
         self._images = images
@@ -111,7 +128,14 @@ class ActivationCache:
         self._batch_size = int(batch_size)
         self._storage = storage
         self._cached = {}  # Cut -> _Cached
+        self._from_store = set()  # cuts whose activations the store gave
         self._directory = None
+        self._store = store
+        self._store_sources = tuple(store_sources)
+        self._digests = None
+        self._report = FillReport()
+        # Cuts at or below this depth are still a function of the image alone.
+        self._pristine_depth = math.inf
 
     def get(self, cut, also=()):
         """Return ``(train, validation, storage)`` activations at ``cut``.
@@ -131,8 +155,18 @@ class ActivationCache:
 
     def invalidate_above(self, depth):
         """Forget cuts deeper than ``depth``: layers below them have trained."""
+        self._pristine_depth = min(self._pristine_depth, depth)
         for cut in [c for c in self._cached if c.depth > depth]:
             del self._cached[cut]
+
+    def came_from_store(self, cut):
+        """Whether ``cut``'s activations were read from (or computed into) the store."""
+        return cut in self._from_store
+
+    def take_store_report(self):
+        """What the shared store did since the last call (a :class:`FillReport`)."""
+        report, self._report = self._report, FillReport()
+        return report
 
     def keep_only(self, cuts):
         """Release every cached cut not in ``cuts`` (no later stage reads it)."""
@@ -153,6 +187,9 @@ class ActivationCache:
         self.close()
 
     def _compute(self, target):
+        if self._store is not None and target.depth <= self._pristine_depth:
+            self._fill_from_store(target)
+            return
         # Start from the deepest cached cut below the target (the layers in
         # between are frozen now), else from the images.
         sources = [c for c in self._cached if c.depth <= target.depth]
@@ -166,65 +203,63 @@ class ActivationCache:
             inputs = self._model.inputs[0]
             train_in, val_in = self._images, self._validation_images
         submodel = keras.Model(inputs=inputs, outputs=target.tensor)
-        shape = tuple(int(d) for d in target.tensor.shape[1:])
+        outputs, storage = self._allocate_cut(target, (train_in, val_in))
+        for source, out in zip((train_in, val_in), outputs):
+            if source is not None:
+                _forward_in_batches(keras, submodel, source, out, self._batch_size)
+        self._cached[target] = _Cached(*outputs, storage)
+        self._from_store.discard(target)
+
+    def _fill_from_store(self, target):
+        parts = [p for p in (self._images, self._validation_images) if p is not None]
+        if self._digests is None:
+            self._digests = [image_digests(part) for part in parts]
+        outputs, storage = self._allocate_cut(
+            target, (self._images, self._validation_images)
+        )
+        self._report.add(
+            self._store.fill(
+                self._keras,
+                self._model,
+                target,
+                parts,
+                [out for out in outputs if out is not None],
+                self._digests,
+                sources=[c for c in self._store_sources if c.depth < target.depth],
+                batch_size=self._batch_size,
+            )
+        )
+        self._cached[target] = _Cached(*outputs, storage)
+        self._from_store.add(target)
+
+    def _allocate_cut(self, cut, sources):
+        """Arrays for ``cut``'s activations of each source (None stays None)."""
+        shape = tuple(int(d) for d in cut.tensor.shape[1:])
         # bfloat16 activations are stored as float32, which holds them exactly.
-        dtype = np.float16 if str(target.tensor.dtype) == "float16" else np.float32
-        n_rows = train_in.shape[0] + (0 if val_in is None else val_in.shape[0])
+        dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
+        n_rows = sum(source.shape[0] for source in sources if source is not None)
         n_bytes = n_rows * math.prod(shape) * np.dtype(dtype).itemsize
         storage = self._storage
         if storage == "auto":
             storage = "memory" if n_bytes <= IN_MEMORY_LIMIT_BYTES else "disk"
-        outputs = []
-        for part, source in (("train", train_in), ("validation", val_in)):
-            if source is None:
-                outputs.append(None)
-                continue
-            rows = (source.shape[0], *shape)
-            out = self._allocate(target, part, rows, dtype, storage)
-            _forward_in_batches(keras, submodel, source, out, self._batch_size)
-            outputs.append(out)
-        self._cached[target] = _Cached(*outputs, storage)
+        outputs = [
+            None
+            if source is None
+            else allocate_activations(
+                (source.shape[0], *shape),
+                dtype,
+                storage,
+                self._temporary_directory,
+                f"{cut.name}-{part}",
+            )
+            for part, source in zip(("train", "validation"), sources)
+        ]
+        return outputs, storage
 
-    def _allocate(self, cut, part, shape, dtype, storage):
-        if storage == "memory":
-            return np.empty(shape, dtype=dtype)
+    def _temporary_directory(self):
         if self._directory is None:
             self._directory = tempfile.mkdtemp(prefix="mammoclf-activations-")
-        path = os.path.join(self._directory, f"{cut.name}-{part}.npy")
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-
-
-def _forward_in_batches(keras, submodel, source, out, batch_size):
-    """Write ``submodel(source)`` (inference mode) into ``out``, batch by batch."""
-    n_samples = source.shape[0]
-    eager = math.ceil(n_samples / batch_size) <= _EAGER_MAX_BATCHES
-    for start in range(0, n_samples, batch_size):
-        batch = np.asarray(source[start : start + batch_size])
-        size = batch.shape[0]
-        if eager:
-            result = submodel(batch, training=False)
-        else:
-            if size < batch_size:
-                # One batch shape for every call: a partial last batch would
-                # trace the predict function a second time.
-                padding = np.zeros((batch_size - size, *batch.shape[1:]), batch.dtype)
-                batch = np.concatenate([batch, padding])
-            result = submodel.predict_on_batch(batch)
-        out[start : start + size] = np.asarray(keras.ops.convert_to_numpy(result))[
-            :size
-        ]
-    if isinstance(out, np.memmap):
-        out.flush()
-
-
-def stochastic_layers(layers):
-    """Names of the layers that behave randomly or differently in training."""
-    return [
-        layer.name
-        for layer in layers
-        if type(layer).__name__.startswith(_STOCHASTIC_PREFIXES)
-        or (type(layer).__name__ == "BatchNormalization" and layer.trainable)
-    ]
+        return self._directory
 
 
 def stream_batches(keras, X, y, sample_weight, *, batch_size, shuffle, seed):

@@ -19,6 +19,7 @@ _COMPUTE_COLUMNS = [
     "time_per_epoch",
     "peak_memory_mb",
     "memory_increase_mb",
+    "activations_shared",
 ]
 
 
@@ -32,6 +33,7 @@ def _compute_row(out):
         epoch_time / out.n_epochs if out.n_epochs > 0 else math.nan,
         out.peak_memory_bytes / _MB,
         (out.peak_memory_bytes - out.baseline_memory_bytes) / _MB,
+        out.activations_shared,
     ]
 
 

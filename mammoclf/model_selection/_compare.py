@@ -1,5 +1,6 @@
 """Cross-validated comparison of several models on identical, patient-grouped folds."""
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -7,7 +8,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import get_active_backend
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
@@ -28,6 +29,10 @@ from mammoclf.model_selection._splits import (
     check_splits,
     make_splits,
     warn_if_groups_missing,
+)
+from mammoclf.utils._activation_store import (
+    active_activation_store,
+    shared_activation_store,
 )
 from mammoclf.utils._patients import check_patients_per_class
 from mammoclf.utils._validation import check_finite_images
@@ -117,6 +122,7 @@ def _scorers(scoring, pos_label):
         "random_state": ["random_state"],
         "return_estimators": ["boolean"],
         "measure_memory": ["boolean"],
+        "share_activations": ["boolean"],
         "verbose": ["verbose"],
         "metadata": [pd.DataFrame, None],
     },
@@ -136,6 +142,7 @@ def compare_models(
     random_state=None,
     return_estimators=False,
     measure_memory=True,
+    share_activations=True,
     verbose=0,
     metadata=None,
 ):
@@ -204,6 +211,17 @@ def compare_models(
         fit (needs psutil). This measures the whole process, misses spikes
         shorter than the 20 ms sampling interval, counts concurrent fits in
         one process together (threading backend) and excludes GPU memory.
+    share_activations : bool, default=True
+        All fits share one :func:`~mammoclf.classifiers.shared_activation_store`:
+        a frozen backbone part (``DenseNetTransferClassifier``) runs once per
+        image for the whole comparison, in memory, or in a temporary
+        directory that worker processes share when fits run in other
+        processes (inside a ``shared_activation_store`` block, that store,
+        if it can reach them). Results are those of separate fits; the
+        compute table's ``activations_shared`` column gives the fraction of
+        a fit's frozen activations read from the store. False: every fit
+        caches for itself (``frozen_cache="off"`` on a model opts it out
+        of caching altogether).
     verbose : int, default=0
         0 silent; 1 prints one line per finished fit with its score and an
         estimate of the remaining time.
@@ -263,16 +281,18 @@ def compare_models(
         cv, inputs.y, inputs.groups, n_repeats=n_repeats, random_state=random_state
     )
     check_splits(splits, inputs.y, inputs.groups)
-    outputs = _run_fits(
-        inputs,
-        X,
-        splits,
-        description,
-        n_jobs=n_jobs,
-        measure_memory=measure_memory,
-        return_estimators=return_estimators,
-        verbose=verbose,
-    )
+    with _study_store(share_activations, n_jobs) as store:
+        outputs = _run_fits(
+            inputs,
+            X,
+            splits,
+            description,
+            n_jobs=n_jobs,
+            store=store,
+            measure_memory=measure_memory,
+            return_estimators=return_estimators,
+            verbose=verbose,
+        )
     return assemble_result(
         inputs, splits, description, outputs, return_estimators=return_estimators
     )
@@ -366,6 +386,7 @@ def _run_fits(
     description,
     *,
     n_jobs,
+    store,
     measure_memory,
     return_estimators,
     verbose,
@@ -396,6 +417,7 @@ def _run_fits(
             return_estimator=return_estimators,
             describe=f"repeat {splits[index].repeat}, fold {splits[index].fold}",
             groups=inputs.groups,
+            activation_store=store,
         )
         for name, estimator, index in tasks
     )
@@ -419,6 +441,21 @@ def _run_fits(
         if verbose:
             _report_progress(output, inputs, splits, len(outputs), len(tasks), started)
     return outputs
+
+
+def _study_store(share_activations, n_jobs):
+    """The activation store of this comparison (a context manager), or a null one."""
+    if not share_activations:
+        return contextlib.nullcontext()
+    # Fits in other processes reach the store through its directory.
+    backend, _ = get_active_backend()
+    in_process = effective_n_jobs(n_jobs) == 1 or getattr(
+        backend, "uses_threads", False
+    )
+    outer = active_activation_store()
+    if outer is not None and (in_process or outer.storage == "disk"):
+        return shared_activation_store(outer)
+    return shared_activation_store(storage="auto" if in_process else "disk")
 
 
 def _report_progress(output, inputs, splits, done, total, started):

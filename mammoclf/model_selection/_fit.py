@@ -16,6 +16,7 @@ from sklearn.utils import _safe_indexing
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
 from mammoclf.model_selection._threshold import decision_threshold
+from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._array_store import is_memory_mapped, take_rows
 from mammoclf.utils._routing import fit_with_groups
 
@@ -46,6 +47,7 @@ class FoldOutput:
     baseline_memory_bytes: float
     estimator: Any
     threshold: Any = None
+    activations_shared: float = math.nan
 
 
 def final_estimator(estimator):
@@ -88,11 +90,13 @@ def training_info(estimator):
     if n_epochs is None and history:
         n_epochs = max(len(values) for values in history.values())
     train_time = getattr(final, "fit_time_", None)
+    stages = getattr(final, "stages_", None)
     return {
         "n_epochs": math.nan if n_epochs is None else float(n_epochs),
         "history": history,
-        "stages": getattr(final, "stages_", None),
+        "stages": stages,
         "train_time": math.nan if train_time is None else float(train_time),
+        "activations_shared": _activations_shared(stages),
     }
 
 
@@ -109,6 +113,17 @@ def _predict(estimator, X_test, pos_label):
     return y_pred, y_score, score_method
 
 
+def _activations_shared(stages):
+    """Fraction of the frozen activations of a fit read from a shared store.
+
+    NaN when no stage used a store.
+    """
+    records = [s for s in stages or () if isinstance(s, dict)]
+    read = sum(s.get("store_rows_read", 0) for s in records)
+    computed = sum(s.get("store_rows_computed", 0) for s in records)
+    return read / (read + computed) if read + computed else math.nan
+
+
 def fit_and_predict(
     estimator,
     X,
@@ -123,6 +138,7 @@ def fit_and_predict(
     return_estimator,
     describe,
     groups=None,
+    activation_store=None,
 ):
     """Fit a clone on ``train``, predict labels and positive-class scores on ``test``.
 
@@ -148,6 +164,10 @@ def fit_and_predict(
     groups : ndarray or None, default=None
         Patient ids of all inputs; ``groups[train]`` reaches estimators
         whose ``fit`` consumes groups (see :func:`fit_with_groups`).
+    activation_store : ActivationStore or None, default=None
+        Study-wide store of frozen activations, activated around the fit
+        and the predictions (in a worker process, reopened from its
+        directory).
 
     Returns
     -------
@@ -157,16 +177,25 @@ def fit_and_predict(
     index = take_rows if is_memory_mapped(X) else _safe_indexing
     X_train, X_test = index(X, train), index(X, test)
     sampler = PeakMemorySampler() if measure_memory else contextlib.nullcontext()
+    sharing = (
+        contextlib.nullcontext()
+        if activation_store is None
+        else shared_activation_store(activation_store)
+    )
     try:
-        with sampler:
+        with sharing:
+            with sampler:
+                started = time.perf_counter()
+                fit_with_groups(
+                    estimator,
+                    X_train,
+                    y[train],
+                    None if groups is None else groups[train],
+                )
+                fit_time = time.perf_counter() - started
             started = time.perf_counter()
-            fit_with_groups(
-                estimator, X_train, y[train], None if groups is None else groups[train]
-            )
-            fit_time = time.perf_counter() - started
-        started = time.perf_counter()
-        y_pred, y_score, score_method = _predict(estimator, X_test, pos_label)
-        predict_time = time.perf_counter() - started
+            y_pred, y_score, score_method = _predict(estimator, X_test, pos_label)
+            predict_time = time.perf_counter() - started
     except Exception as exc:
         # Say which task failed: a traceback from a worker process alone does not.
         if hasattr(exc, "add_note"):
@@ -198,4 +227,5 @@ def fit_and_predict(
         else math.nan,
         estimator=estimator if return_estimator else None,
         threshold=decision_threshold(estimator),
+        activations_shared=info["activations_shared"],
     )

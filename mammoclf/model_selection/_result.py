@@ -50,10 +50,13 @@ class ComparisonResult:
         ``decision_function``), ``n_epochs``, ``time_per_epoch``
         (``train_time`` / ``n_epochs``, or ``fit_time`` / ``n_epochs`` when
         there is no ``train_time``; NaN for non-epoch estimators),
-        ``peak_memory_mb`` (peak RSS of the fitting process during ``fit``)
-        and ``memory_increase_mb`` (that peak minus the RSS before ``fit``).
-        See :mod:`mammoclf.model_selection._memory` for what RSS sampling
-        can and cannot see.
+        ``peak_memory_mb`` (peak RSS of the fitting process during ``fit``),
+        ``memory_increase_mb`` (that peak minus the RSS before ``fit``) and
+        ``activations_shared`` (the fraction of the fit's frozen-backbone
+        activations read from the study's shared store rather than computed
+        by this fit, which is charged the passes it ran; NaN for fits that
+        cache none). See :mod:`mammoclf.model_selection._memory` for what
+        RSS sampling can and cannot see.
     y_pred : dict of str to ndarray of shape (n_repeats, n_samples)
         Out-of-fold predicted labels per repeat (object arrays; ``None``
         where an image was in no test fold of that repeat).
@@ -356,7 +359,9 @@ class ComparisonResult:
             per split and summed over splits), ``train_time_total``,
             ``predict_time_mean``, ``n_epochs_mean``,
             ``time_per_epoch_mean``, ``peak_memory_mb`` (maximum over
-            splits) and ``memory_increase_mb`` (maximum over splits).
+            splits), ``memory_increase_mb`` (maximum over splits) and
+            ``activations_shared_mean`` (mean fraction of frozen activations
+            read from the study's shared store; NaN where no fit cached any).
         """
         grouped = self.compute.groupby(level="model", sort=False)
         table = pd.DataFrame(
@@ -369,6 +374,9 @@ class ComparisonResult:
                 "time_per_epoch_mean": grouped["time_per_epoch"].mean(),
                 "peak_memory_mb": grouped["peak_memory_mb"].max(),
                 "memory_increase_mb": grouped["memory_increase_mb"].max(),
+                "activations_shared_mean": grouped["activations_shared"].mean()
+                if "activations_shared" in self.compute
+                else np.nan,
             }
         )
         return table.loc[list(self.model_names)]

@@ -310,6 +310,12 @@ def _compute_table(result, options):
         "peak RSS (MB)": ("peak_memory_mb", 0),
         "RSS increase (MB)": ("memory_increase_mb", 0),
     }
+    shared = compute["activations_shared_mean"]
+    if shared.notna().any():
+        columns["frozen activations from the shared store"] = (
+            "activations_shared_mean",
+            2,
+        )
     display = pd.DataFrame({"model": compute.index})
     for heading, (column, digits) in columns.items():
         display[heading] = [format_number(v, digits) for v in compute[column]]
@@ -329,8 +335,20 @@ def _compute_table(result, options):
         ),
         data=compute,
         display=display,
-        notes=(memory,),
+        notes=(memory, *_shared_store_notes(shared)),
     )
+
+
+def _shared_store_notes(shared):
+    if not shared.notna().any():
+        return ()
+    note = (
+        "Frozen activations from the shared store: the fraction of a fit's "
+        "frozen-backbone activations that an earlier fit of this comparison "
+        "had computed. Each backbone pass is charged to the fit that ran it, "
+        "so later fits of the same cut are cheaper."
+    )
+    return (note,)
 
 
 #: The tables of a summary, in order: ``{key: builder(result, options)}``.

@@ -433,10 +433,10 @@ def test_a_failed_run_leaves_a_folder_the_next_run_may_use(
 ):
     import mammoclf.cli._compare as compare
 
-    def unreadable(*args):
+    def unreadable(*args, **kwargs):
         raise DatasetError("the images cannot be read (simulated)")
 
-    monkeypatch.setattr(compare, "_load_images", unreadable)
+    monkeypatch.setattr(compare, "load_images", unreadable)
     out = tmp_path / "out"
     argv = ["compare", *TINY, "--models", "scratch", "--out", str(out)]
     assert main(argv) == EXIT_INPUT

@@ -347,7 +347,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         if image_shape is None:
             image_shape = _image_shape_option(self.image_shape)
         _refuse_differently_sized(X)
-        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
         is_2d = len(shape) == 2
         if is_2d:
             image_shape = self._unflattened_shape(shape, image_shape, reset=reset)

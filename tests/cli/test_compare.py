@@ -573,3 +573,19 @@ def test_predict_pseudonyms_are_stable_across_runs_with_a_salt_file(
     monkeypatch.setattr(metadata, "_PROCESS_SALT", os.urandom(32))
     assert patient() != without_salt
     assert patient("--salt-file", str(salt_file)) == first
+
+
+def test_minimum_image_sizes_are_what_the_classifiers_refuse():
+    from mammoclf import DenseNetTransferClassifier
+    from mammoclf.cli._models import STUDY_MODELS
+    from mammoclf.exceptions import InvalidImageError
+
+    for spec in STUDY_MODELS:
+        if spec.key == "scratch":
+            assert spec.min_image_size == 1  # "same" padding takes any size
+            continue
+        below = spec.min_image_size - 1
+        with pytest.raises(InvalidImageError, match=f"at least {spec.min_image_size}x"):
+            DenseNetTransferClassifier(weights=None).fit(
+                np.zeros((2, below, below)), ["BENIGN", "MALIGNANT"]
+            )

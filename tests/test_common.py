@@ -1,26 +1,56 @@
-"""scikit-learn's estimator checks for every public mammoclf estimator.
+"""scikit-learn's and imbalanced-learn's checks for every public mammoclf estimator.
 
-The estimators declare ``two_d_array`` input (rows of flattened images, see
+The classifiers declare ``two_d_array`` input (rows of flattened images, see
 ``image_shape``), so ``check_estimator`` runs its full suite on them instead of
 skipping it; ``test_checks_really_ran`` guards against a silent skip.
+
+DenseNet's checks run on a DenseNet with one convolution block per dense block
+(``ShallowDenseNetClassifier``): the same keras.applications DenseNet code,
+layer names and blocks, so every line of DenseNetTransferClassifier (stages,
+frozen-feature cache, direct and traced forward passes) runs as with
+DenseNet121, at an eighth of the layers. Each check builds and predicts with
+fresh networks dozens of times, and 434 layers made DenseNet121's checks the
+slowest part of the suite (about 330 s of CPU). The same checks on DenseNet121
+itself run with ``-m slow``.
 """
 
+import functools
 import warnings
 
+import numpy as np
 import pytest
+from imblearn.utils.estimator_checks import (
+    estimator_checks_generator as sampler_checks_generator,
+)
 from sklearn.utils.estimator_checks import (
     estimator_checks_generator,
     parametrize_with_checks,
 )
 
-from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
+from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
+from mammoclf.exceptions import InvalidImageError
 
-# Small networks and a higher learning rate: the checks' 2-feature blobs need
-# a few hundred gradient steps at most, and every check fits from scratch.
-CHECKED_ESTIMATORS = [
-    ScratchCNNClassifier(
-        filters=(8,), dense_units=16, epochs=5, learning_rate=0.01, random_state=0
-    ),
+
+class ShallowDenseNetClassifier(DenseNetTransferClassifier):
+    """DenseNetTransferClassifier whose backbone has one block per dense block.
+
+    keras.applications builds DenseNet121 as ``DenseNet([6, 12, 24, 16])``;
+    this builds ``DenseNet([1, 1, 1, 1])`` in its place, with the same layer
+    names, transitions and final ``bn``/``relu``.
+    """
+
+    def _build_keras_model(self, keras, input_shape, n_outputs, seed):
+        from keras.src.applications.densenet import DenseNet
+
+        full = keras.applications.DenseNet121
+        keras.applications.DenseNet121 = functools.partial(DenseNet, [1, 1, 1, 1])
+        try:
+            return super()._build_keras_model(keras, input_shape, n_outputs, seed)
+        finally:
+            keras.applications.DenseNet121 = full
+
+
+def _densenet_for_checks(cls):
     # The checks' rows become 1-pixel-high images; resize_to enlarges them to
     # DenseNet's 32x32 minimum inside the model. The frozen preset trains the
     # head on cached backbone features, and batch_size=100 runs the backbone
@@ -28,7 +58,7 @@ CHECKED_ESTIMATORS = [
     # 0.02 reach 0.92-0.93 training accuracy on the 3-class blobs for seeds
     # 0, 1 and 2 (check_classifiers_train asks for 0.83); 8 epochs at 0.05
     # reached 0.78-0.94 depending on the random backbone's seed.
-    DenseNetTransferClassifier(
+    return cls(
         weights=None,
         freeze_schedule="frozen",
         resize_to=(32, 32),
@@ -37,8 +67,18 @@ CHECKED_ESTIMATORS = [
         learning_rate=0.02,
         batch_size=100,
         random_state=0,
+    )
+
+
+# Small networks and a higher learning rate: the checks' 2-feature blobs need
+# a few hundred gradient steps at most, and every check fits from scratch.
+CHECKED_ESTIMATORS = [
+    ScratchCNNClassifier(
+        filters=(8,), dense_units=16, epochs=5, learning_rate=0.01, random_state=0
     ),
+    _densenet_for_checks(ShallowDenseNetClassifier),
 ]
+FULL_DENSENET = _densenet_for_checks(DenseNetTransferClassifier)
 
 SGD_WEIGHT_REASON = (
     "mini-batch stochastic training: a sample of weight 2 changes the loss "
@@ -75,8 +115,32 @@ def test_sklearn_compatible_estimator(estimator, check):
         check(estimator)
 
 
+@pytest.mark.slow
+@parametrize_with_checks([FULL_DENSENET], expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_densenet121(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
+def test_the_shallow_densenet_is_densenet_with_fewer_layers():
+    """What the fast checks run: DenseNet121's blocks and names, an eighth of it."""
+    from mammoclf.classifiers._densenet_backbone import block_layers
+    from mammoclf.utils._keras import import_keras
+
+    keras = import_keras()
+    shallow = CHECKED_ESTIMATORS[1]._build_keras_model(keras, (1, 2, 1), 3, 0)
+    full = FULL_DENSENET._build_keras_model(keras, (1, 2, 1), 3, 0)
+    assert keras.applications.DenseNet121.__name__ == "DenseNet121"  # restored
+    shallow_blocks, full_blocks = block_layers(shallow), block_layers(full)
+    assert list(shallow_blocks) == list(full_blocks)
+    assert 8 * len(shallow.layers) < len(full.layers)
+    full_names = {layer.name for layer in full.layers}
+    assert {layer.name for layer in shallow.layers} <= full_names
+
+
 @pytest.mark.parametrize(
-    "estimator", CHECKED_ESTIMATORS, ids=lambda e: type(e).__name__
+    "estimator", [*CHECKED_ESTIMATORS, FULL_DENSENET], ids=lambda e: type(e).__name__
 )
 def test_checks_really_ran(estimator):
     """A tag change must not turn the suite above into a silent no-op."""
@@ -108,9 +172,7 @@ def _check_name(check):
 # Stateless image transformers. DicomLoader is not checked here: its input is
 # file paths, which scikit-learn's numeric check data cannot stand in for
 # (tests/preprocessing/test_loader.py covers clone, pickling and caching).
-# Augmenter is not either: it is a sampler whose transform must raise by
-# design (see mammoclf.pipeline); tests/preprocessing/test_augmenter.py
-# covers its sampler contract.
+# Augmenter is a sampler, checked with imbalanced-learn's checks below.
 from mammoclf import Resizer
 
 CHECKED_TRANSFORMERS = [Resizer(size=8)]
@@ -156,3 +218,108 @@ def test_transformer_checks_really_ran(estimator):
         "check_transformer_preserve_dtypes",
     ):
         assert essential in names
+
+
+# ------------------------------------------------------------------- samplers
+class RowsAsImagesAugmenter(Augmenter):
+    """Augmenter reading each row of a 2-D array as a one-pixel-high image.
+
+    imbalanced-learn's checks feed 2-D feature matrices, which Augmenter
+    refuses (rows are not images: ``test_augmenter_refuses_feature_rows``).
+    This subclass changes only that: a row of ``d`` values becomes a 1 x d
+    image and comes back as a row, so every other part of Augmenter (the
+    template of ``fit_resample``, ``_fit_resample``, the tags,
+    ``sample_indices_``, label and container handling) meets the checks.
+    """
+
+    def _check_X_y(self, X, y, accept_sparse=None):
+        rows = np.asarray(X)
+        images = rows[:, np.newaxis, :] if rows.ndim == 2 else rows
+        return super()._check_X_y(images, y)
+
+    def _fit_resample(self, X, y):
+        X_resampled, y_resampled = super()._fit_resample(X, y)
+        return X_resampled.reshape(len(X_resampled), -1), y_resampled
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = True
+        return tags
+
+
+CHECKED_SAMPLERS = {
+    # The study's augmentation: one copy of every image, no balancing.
+    "copies": RowsAsImagesAugmenter(random_state=0),
+    # A pure balancer, as imbalanced-learn's over-samplers are.
+    "balancer": RowsAsImagesAugmenter(
+        n_copies=0, sampling_strategy="auto", random_state=0
+    ),
+}
+
+NO_FEATURE_NAMES_REASON = (
+    "Augmenter takes images, whose pixels are not named features: it records "
+    "no n_features_in_, so get_feature_names_out has nothing to name"
+)
+COPIES_OF_EVERY_CLASS_REASON = (
+    "n_copies=1 adds a copy of every image of every class on top of the "
+    "sampling_strategy targets, so the class the check leaves out of "
+    "sampling_strategy grows too (the balancer configuration passes it)"
+)
+
+
+def expected_failed_sampler_checks(sampler):
+    expected = {
+        "check_sampler_get_feature_names_out": NO_FEATURE_NAMES_REASON,
+        "check_sampler_get_feature_names_out_pandas": NO_FEATURE_NAMES_REASON,
+    }
+    if sampler.n_copies:
+        expected["check_samplers_sampling_strategy_fit_resample"] = (
+            COPIES_OF_EVERY_CLASS_REASON
+        )
+    return expected
+
+
+def _sampler_check_params():
+    for label, sampler in CHECKED_SAMPLERS.items():
+        expected = expected_failed_sampler_checks(sampler)
+        for estimator, check in sampler_checks_generator(sampler):
+            name = _check_name(check)
+            # strict: an expected failure that starts passing must be noticed.
+            marks = (
+                [pytest.mark.xfail(reason=expected[name], strict=True)]
+                if name in expected
+                else []
+            )
+            yield pytest.param(estimator, check, marks=marks, id=f"{label}-{name}")
+
+
+@pytest.mark.parametrize("estimator, check", _sampler_check_params())
+def test_imblearn_compatible_sampler(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("label", sorted(CHECKED_SAMPLERS))
+def test_sampler_checks_really_ran(label):
+    names = {
+        _check_name(check)
+        for _, check in sampler_checks_generator(CHECKED_SAMPLERS[label])
+    }
+    assert len(names) >= 13, sorted(names)
+    for essential in (
+        "check_samplers_fit_resample",
+        "check_samplers_sample_indices",
+        "check_samplers_preserve_dtype",
+        "check_samplers_list",
+        "check_samplers_multiclass_ova",
+        "check_samplers_2d_target",
+        "check_samplers_one_label",
+    ):
+        assert essential in names
+
+
+def test_augmenter_refuses_feature_rows():
+    """Why the checks above read rows as images: Augmenter itself refuses them."""
+    X = np.random.default_rng(0).random((20, 2))
+    y = np.array([0, 1] * 10)
+    with pytest.raises(InvalidImageError, match="Reshape flattened images"):
+        Augmenter(random_state=0).fit_resample(X, y)

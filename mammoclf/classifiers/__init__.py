@@ -4,6 +4,11 @@ Keras is imported only when a model is fitted or loaded, never at import.
 """
 
 from mammoclf.classifiers._densenet import DenseNetTransferClassifier
+from mammoclf.classifiers._densenet_backbone import fetch_pretrained_weights
 from mammoclf.classifiers._scratch_cnn import ScratchCNNClassifier
 
-__all__ = ["DenseNetTransferClassifier", "ScratchCNNClassifier"]
+__all__ = [
+    "DenseNetTransferClassifier",
+    "ScratchCNNClassifier",
+    "fetch_pretrained_weights",
+]

@@ -5,9 +5,11 @@ import warnings
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions
 
 from mammoclf.exceptions import DatasetError
-from mammoclf.preprocessing._paths import format_path_list
+from mammoclf.utils._paths import format_path_list
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["load_cbis_ddsm"]
 
@@ -48,6 +50,18 @@ doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
 """
 
 
+@validate_params(
+    {
+        "root": [str, os.PathLike],
+        "abnormality": [StrOptions({"mass", "calc"}), list, tuple],
+        "split": [StrOptions({"all", "train", "test"}), list, tuple],
+        "image": [StrOptions({"full", "roi"})],
+        "benign_without_callback": [StrOptions({"benign", "exclude", "keep"})],
+        "on_missing": [StrOptions({"raise", "warn"})],
+        "tables_dir": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_cbis_ddsm(
     root,
     *,
@@ -127,13 +141,6 @@ def load_cbis_ddsm(
         if split == "all"
         else _check_choice_list(split, ("train", "test"), "split")
     )
-    _check_choice(image, ("full", "roi"), "image")
-    _check_choice(
-        benign_without_callback,
-        ("benign", "exclude", "keep"),
-        "benign_without_callback",
-    )
-    _check_choice(on_missing, ("raise", "warn"), "on_missing")
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")

@@ -11,7 +11,7 @@ from joblib import Parallel, delayed
 from joblib.parallel import get_active_backend
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
@@ -29,7 +29,7 @@ from mammoclf.model_selection._splits import (
     make_splits,
     warn_if_groups_missing,
 )
-from mammoclf.utils._validation import check_finite_images
+from mammoclf.utils._validation import check_finite_images, validate_params
 
 __all__ = ["compare_models"]
 
@@ -120,7 +120,8 @@ def _scorers(scoring, pos_label):
         "measure_memory": ["boolean"],
         "verbose": ["verbose"],
     },
-    prefer_skip_nested_validation=True,
+    # The estimators are the user's: their parameters are validated in fit.
+    prefer_skip_nested_validation=False,
 )
 def compare_models(
     estimators,

@@ -15,8 +15,9 @@ from sklearn.utils import _safe_indexing
 
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
+from mammoclf.utils._estimators import final_estimator
 
-__all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
+__all__ = ["FoldOutput", "fit_and_predict", "training_info"]
 
 
 @dataclass
@@ -37,23 +38,6 @@ class FoldOutput:
     peak_memory_bytes: float
     baseline_memory_bytes: float
     estimator: Any
-
-
-def final_estimator(estimator):
-    """The estimator that does the learning inside pipelines and searches.
-
-    Follows ``best_estimator_`` of fitted searches and the last step of
-    (scikit-learn or imbalanced-learn) pipelines.
-    """
-    while True:
-        if hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-            continue
-        steps = getattr(estimator, "steps", None)
-        if isinstance(steps, list) and steps:
-            estimator = steps[-1][1]
-            continue
-        return estimator
 
 
 def training_info(estimator):

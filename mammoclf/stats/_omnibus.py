@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
 __all__ = ["anova_oneway", "anova_repeated_measures", "friedman_test"]
 
@@ -53,6 +54,11 @@ def _compared(names, metric, n_folds):
     return f"{metric}: {', '.join(repr(n) for n in names)} ({n_folds} folds)"
 
 
+# A DataFrame (one column per model) or a 2-D array; _score_table checks the shape.
+_SCORE_TABLE = {"scores": ["array-like"], "metric": [str]}
+
+
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def anova_oneway(scores, *, metric="score"):
     """One-way ANOVA of fold scores across models, as the study reported it.
 
@@ -101,6 +107,7 @@ def anova_oneway(scores, *, metric="score"):
     )
 
 
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def anova_repeated_measures(scores, *, metric="score"):
     """Repeated-measures ANOVA of fold scores, folds as subjects.
 
@@ -161,7 +168,7 @@ def anova_repeated_measures(scores, *, metric="score"):
             "The scores vary only between folds or only between models: the "
             "repeated-measures ANOVA is undefined (F and p are NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         return HypothesisTestResult(
             test="Repeated-measures ANOVA (folds as subjects)",
@@ -193,6 +200,7 @@ def anova_repeated_measures(scores, *, metric="score"):
     )
 
 
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def friedman_test(scores, *, metric="score"):
     """Friedman's rank test of fold scores across three or more models.
 

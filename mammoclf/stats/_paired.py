@@ -6,12 +6,18 @@ difference ``A - B``.
 """
 
 import warnings
-from numbers import Real
+from numbers import Integral
 
 import numpy as np
 from scipy import stats as _st
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = [
     "corrected_resampled_ttest",
@@ -22,6 +28,11 @@ __all__ = [
 ]
 
 _ALTERNATIVES = ("two-sided", "greater", "less")
+
+# Parameter constraints shared by the paired tests (see validate_params).
+_SCORES = {"scores_a": ["array-like"], "scores_b": ["array-like"]}
+_NAMES = {"labels": [tuple, list], "metric": [str]}
+_ALTERNATIVE = {"alternative": [StrOptions(set(_ALTERNATIVES))]}
 
 
 def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
@@ -47,17 +58,6 @@ def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
     return a, b
 
 
-def _check_options(alternative, confidence_level):
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(
-            f"alternative must be one of {_ALTERNATIVES}; got {alternative!r}."
-        )
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
-
-
 def _compared(labels, metric, n, unit="paired folds"):
     first, second = labels
     return f"{metric}: {first!r} vs {second!r} ({n} {unit})"
@@ -72,7 +72,7 @@ def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, d
             f"{test}: the fold-score differences have zero variance, so the t "
             "statistic is undefined; statistic and p-value are NaN.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
         t = pvalue = np.nan
         ci = (mean, mean)
@@ -103,6 +103,15 @@ def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, d
     )
 
 
+@validate_params(
+    {
+        **_SCORES,
+        **_ALTERNATIVE,
+        "confidence_level": CONFIDENCE_LEVEL,
+        **_NAMES,
+    },
+    prefer_skip_nested_validation=True,
+)
 def paired_ttest(
     scores_a,
     scores_b,
@@ -152,7 +161,6 @@ def paired_ttest(
     >>> round(r.statistic, 3), round(r.pvalue, 3)
     (2.888, 0.045)
     """
-    _check_options(alternative, confidence_level)
     a, b = _check_paired(scores_a, scores_b)
     d = a - b
     sd = d.std(ddof=1)
@@ -168,6 +176,18 @@ def paired_ttest(
     )
 
 
+@validate_params(
+    {
+        **_SCORES,
+        # One size for every fold, or one per fold.
+        "n_train": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "n_test": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        **_ALTERNATIVE,
+        "confidence_level": CONFIDENCE_LEVEL,
+        **_NAMES,
+    },
+    prefer_skip_nested_validation=True,
+)
 def corrected_resampled_ttest(
     scores_a,
     scores_b,
@@ -222,7 +242,6 @@ def corrected_resampled_ttest(
     >>> round(r.statistic, 3), round(r.pvalue, 3)  # smaller than the naive t
     (1.925, 0.126)
     """
-    _check_options(alternative, confidence_level)
     a, b = _check_paired(scores_a, scores_b)
     train = np.asarray(n_train, dtype=np.float64)
     test = np.asarray(n_test, dtype=np.float64)
@@ -251,6 +270,7 @@ def _five_by_two(scores_a, scores_b):
     return d, variances
 
 
+@validate_params({**_SCORES, **_NAMES}, prefer_skip_nested_validation=True)
 def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     """Dietterich's 5x2cv paired t-test.
 
@@ -295,7 +315,7 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
             "5x2cv t-test: all within-replication variances are zero; the "
             "statistic is undefined (NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         t = pvalue = np.nan
     else:
@@ -314,6 +334,7 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
     )
 
 
+@validate_params({**_SCORES, **_NAMES}, prefer_skip_nested_validation=True)
 def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     """Alpaydin's combined 5x2cv F-test.
 
@@ -355,7 +376,7 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
             "5x2cv F-test: all within-replication variances are zero; the "
             "statistic is undefined (NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         f = pvalue = np.nan
     else:
@@ -374,6 +395,9 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     )
 
 
+@validate_params(
+    {**_SCORES, **_ALTERNATIVE, **_NAMES}, prefer_skip_nested_validation=True
+)
 def wilcoxon_test(
     scores_a, scores_b, *, alternative="two-sided", labels=("A", "B"), metric="score"
 ):
@@ -413,7 +437,6 @@ def wilcoxon_test(
     >>> r.statistic, round(r.pvalue, 4), round(r.effect_size, 3)
     (1.0, 0.0625, 0.905)
     """
-    _check_options(alternative, 0.95)
     a, b = _check_paired(scores_a, scores_b)
     d = a - b
     nonzero = d[d != 0]
@@ -424,7 +447,7 @@ def wilcoxon_test(
             "All paired differences are zero: the Wilcoxon test is undefined "
             "(statistic and p-value are NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         return HypothesisTestResult(
             test="Wilcoxon signed-rank test",

@@ -1,12 +1,13 @@
 """Tests across all models of a :class:`~mammoclf.model_selection.ComparisonResult`."""
 
 import itertools
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from mammoclf.stats._bootstrap import adjust_pvalues
+from mammoclf.stats._bootstrap import ADJUST_METHODS, adjust_pvalues
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -16,6 +17,7 @@ from mammoclf.stats._paired import (
     wilcoxon_test,
 )
 from mammoclf.stats._predictions import delong_test, mcnemar_test
+from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = ["PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"]
 
@@ -138,6 +140,19 @@ def _one_pair(result, test, metric, first, second, repeat, confidence_level):
     return wilcoxon_test(a, b, labels=labels, metric=metric)
 
 
+@validate_params(
+    {
+        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
+        "test": [StrOptions(set(PAIRWISE_TESTS))],
+        "metric": [str, None],
+        "correction": [StrOptions(set(ADJUST_METHODS))],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "reference": [str, None],  # a model name, checked below
+        "repeat": [Interval(Integral, 0, None, closed="left")],
+        "confidence_level": CONFIDENCE_LEVEL,
+    },
+    prefer_skip_nested_validation=True,
+)
 def pairwise_tests(
     result,
     *,
@@ -188,12 +203,6 @@ def pairwise_tests(
         ``ci_high`` and ``result`` (the :class:`HypothesisTestResult`).
         ``table.attrs`` records ``correction`` and ``alpha``.
     """
-    if test not in PAIRWISE_TESTS:
-        raise ValueError(f"test must be one of {PAIRWISE_TESTS}; got {test!r}.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     metric = _resolve_metric(result, test, metric)
     names = list(result.model_names)
     if len(names) < 2:
@@ -239,6 +248,14 @@ def pairwise_tests(
     return table
 
 
+@validate_params(
+    {
+        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
+        "test": [StrOptions(set(_OMNIBUS))],
+        "metric": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     """Test whether any of the compared models differs, on fold scores.
 
@@ -257,7 +274,5 @@ def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     -------
     result : HypothesisTestResult
     """
-    if test not in _OMNIBUS:
-        raise ValueError(f"test must be one of {sorted(_OMNIBUS)}; got {test!r}.")
     metric = _resolve_metric(result, "omnibus", metric)
     return _OMNIBUS[test](result.fold_scores(metric), metric=metric)

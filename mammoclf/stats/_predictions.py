@@ -1,15 +1,20 @@
 """Tests on two models' paired predictions for the same cases: McNemar and DeLong."""
 
 import warnings
-from numbers import Real
 
 import numpy as np
 from scipy import stats as _st
 from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["delong_roc_covariance", "delong_test", "mcnemar_test"]
 
@@ -18,6 +23,18 @@ __all__ = ["delong_roc_covariance", "delong_test", "mcnemar_test"]
 _MCNEMAR_EXACT_BELOW = 25
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred_a": ["array-like"],
+        "y_pred_b": ["array-like"],
+        "exact": [StrOptions({"auto"}), "boolean"],
+        "correction": ["boolean"],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "labels": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mcnemar_test(
     y_true,
     y_pred_a,
@@ -84,12 +101,6 @@ def mcnemar_test(
     check_consistent_length(y_true, y_pred_a, y_pred_b)
     if y_true.size == 0:
         raise ValueError("McNemar's test needs at least one case.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
-    if not (exact == "auto" or isinstance(exact, (bool, np.bool_))):
-        raise ValueError(f"exact must be 'auto' or a bool; got {exact!r}.")
     right_a = y_pred_a == y_true
     right_b = y_pred_b == y_true
     table = np.array(
@@ -133,6 +144,14 @@ def mcnemar_test(
     )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_scores": ["array-like"],
+        "pos_label": "no_validation",  # a label, resolved against y_true
+    },
+    prefer_skip_nested_validation=True,
+)
 def delong_roc_covariance(y_true, y_scores, *, pos_label="auto"):
     """AUCs of several score vectors and DeLong's covariance matrix of them.
 
@@ -184,6 +203,17 @@ def delong_roc_covariance(y_true, y_scores, *, pos_label="auto"):
     return aucs, covariance
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score_a": ["array-like"],
+        "y_score_b": ["array-like"],
+        "pos_label": "no_validation",  # a label, resolved against y_true
+        "confidence_level": CONFIDENCE_LEVEL,
+        "labels": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def delong_test(
     y_true,
     y_score_a,
@@ -241,10 +271,6 @@ def delong_test(
     >>> r.effect_size > 0, r.pvalue < 0.05
     (True, True)
     """
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     a = column_or_1d(y_score_a)
     b = column_or_1d(y_score_b)
     check_consistent_length(y_true, a, b)
@@ -256,7 +282,7 @@ def delong_test(
             "DeLong's test: the variance of the AUC difference is zero (e.g. both "
             "models separate the classes perfectly); statistic and p-value are NaN.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         z = pvalue = np.nan
         ci = (difference, difference)

@@ -428,7 +428,7 @@ def test_grad_cam_layer_is_the_last_feature_map(frozen_densenet, toy_images):
     keras = import_keras()
     X, _, _ = toy_images
     model = frozen_densenet.model_
-    layer = model.get_layer(frozen_densenet._grad_cam_layer)
+    layer = model.get_layer(frozen_densenet.feature_map_layer_)
     probe = keras.Model(model.input, [layer.output, model.output])
     feature_map, logits = probe(X[:2, :, :, np.newaxis], training=False)
     assert tuple(feature_map.shape) == (2, 1, 1, 1024)  # 32 px / 32

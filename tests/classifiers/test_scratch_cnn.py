@@ -65,7 +65,7 @@ def test_batch_normalization_switch(toy_images):
 def test_grad_cam_layer_is_the_last_feature_map(toy_images):
     X, y, _ = toy_images
     clf = _fit(X, y, filters=(4, 8))
-    layer = clf.model_.get_layer(clf._grad_cam_layer)
+    layer = clf.model_.get_layer(clf.feature_map_layer_)
     # Block 2 sees the 16x16 map left by block 1's pooling, before its own.
     assert tuple(layer.output.shape) == (None, 16, 16, 8)
 

@@ -288,7 +288,7 @@ def test_weights_none_backbone_ignores_python_random_state(monkeypatch):
     clf = DenseNetTransferClassifier(weights=None)
 
     def backbone_kernels():
-        with keras_seed(7):
+        with keras_seed(keras, 7):
             model = clf._build_keras_model(keras, (32, 32, 1), 1, seed=7)
         return [
             layer.kernel.numpy()

@@ -38,6 +38,7 @@ from mammoclf.classifiers._frozen_features import (
 )
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.utils._keras import dtype_policy_scope
+from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["DenseNetTransferClassifier"]
 
@@ -249,7 +250,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         "freeze_schedule": "no_validation",  # FreezeScheduleError, in _validate_params
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "resize_to": [tuple, list, None],
+        "resize_to": [PositiveInts(lengths={2}), None],  # (height, width)
         "frozen_cache": [StrOptions({"auto", "memory", "disk", "off"})],
     }
 
@@ -307,18 +308,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     # ------------------------------------------------------------ validation
     def _validate_params(self):
         super()._validate_params()
-        if self.resize_to is not None and not (
-            len(self.resize_to) == 2
-            and all(
-                isinstance(v, Integral) and not isinstance(v, bool)
-                for v in self.resize_to
-            )
-        ):
-            raise ValueError(
-                f"resize_to must be None or (height, width) integers; got "
-                f"{self.resize_to!r}."
-            )
-        self._stages()  # FreezeScheduleError before any data is touched
+        # freeze_schedule is a small language of its own: FreezeScheduleError
+        # says which stage and key is wrong, and suggests the key meant, which
+        # a constraint's "must be ..." message cannot. Checked before any data
+        # is touched.
+        self._stages()
 
     def _stages(self):
         return resolve_freeze_schedule(

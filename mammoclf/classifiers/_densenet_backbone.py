@@ -229,7 +229,7 @@ def block_start_tensors(blocks):
 @validate_params(
     {
         "backbone": [StrOptions(set(BACKBONES))],
-        "weights": [StrOptions({"imagenet"}), str, os.PathLike],
+        "weights": [str, os.PathLike],  # "imagenet" or a file
     },
     prefer_skip_nested_validation=True,
 )

@@ -6,6 +6,7 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.classifiers._base import BaseKerasImageClassifier
+from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["ScratchCNNClassifier"]
 
@@ -158,7 +159,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseKerasImageClassifier._parameter_constraints,
-        "filters": [tuple, list],
+        "filters": [PositiveInts()],  # one per convolution block
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -214,17 +215,6 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         self.dropout = dropout
         self.batch_normalization = batch_normalization
         self.pooling = pooling
-
-    def _validate_params(self):
-        super()._validate_params()
-        if len(self.filters) == 0 or not all(
-            isinstance(f, Integral) and not isinstance(f, bool) and f > 0
-            for f in self.filters
-        ):
-            raise ValueError(
-                "filters must be a non-empty sequence of positive integers, one "
-                f"per convolution block; got {self.filters!r}."
-            )
 
     def _feature_map_layer(self):
         return f"block{len(self.filters)}_relu"

@@ -36,6 +36,12 @@ class Augmenter(BaseOverSampler):
     through a random permutation of the class's images, so each source image
     is used as evenly as possible.
 
+    It follows imbalanced-learn's sampler template: ``fit_resample`` is
+    imbalanced-learn's, which checks the labels (one-hot labels are decoded;
+    a single class is refused, as by every imbalanced-learn sampler) and
+    returns the containers it was given (a list for a list, a pandas Series
+    of labels for a Series); the augmentation is ``_fit_resample``.
+
     Each copy applies, about the image centre and in one interpolation
     (bilinear), a flip, a zoom, a rotation and a shift; pixels that come
     from outside the image take the image's minimum (the background). Then
@@ -215,7 +221,7 @@ class Augmenter(BaseOverSampler):
         extra = {} if extra is None else extra
         return {
             # Python scalars, so the dict prints as {'BENIGN': 4, ...}.
-            label.item(): int(
+            (label.item() if isinstance(label, np.generic) else label): int(
                 (1 + self.n_copies) * (count + extra.get(label, 0)) - count
             )
             for label, count in zip(labels, counts)

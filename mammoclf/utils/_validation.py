@@ -7,19 +7,62 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn import config_context, get_config
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, validate_parameter_constraints
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    validate_parameter_constraints,
+)
 
 from mammoclf.exceptions import InvalidImageError
 
 __all__ = [
     "CONFIDENCE_LEVEL",
     "WRAPPER_FRAMES",
+    "PositiveInts",
     "check_finite_images",
     "check_image_batch",
     "check_image_shape_param",
     "check_sample_weight",
     "validate_params",
 ]
+
+
+class PositiveInts(HasMethods):
+    """Parameter constraint: a tuple or list of positive ints, of given lengths.
+
+    For ``_parameter_constraints`` and :func:`validate_params`, where
+    scikit-learn has no constraint on the items of a sequence (a
+    ScratchCNN's ``filters``, a DenseNet's ``resize_to``). It derives from
+    ``HasMethods`` only because scikit-learn's ``make_constraint`` accepts
+    instances of its own constraint classes alone; both methods of a
+    constraint are replaced.
+
+    Parameters
+    ----------
+    lengths : set of int or None, default=None
+        Allowed lengths; None allows any length but zero.
+    """
+
+    def __init__(self, lengths=None):
+        super().__init__([])
+        self.lengths = None if lengths is None else frozenset(lengths)
+
+    def is_satisfied_by(self, val):
+        return (
+            isinstance(val, (tuple, list))
+            and (len(val) > 0 if self.lengths is None else len(val) in self.lengths)
+            and all(
+                isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+                for v in val
+            )
+        )
+
+    def __str__(self):
+        if self.lengths is None:
+            count = "one or more"
+        else:
+            count = " or ".join(str(n) for n in sorted(self.lengths))
+        return f"a tuple or list of {count} positive ints"
 
 
 #: The constraint of every ``confidence_level`` parameter (validate_params).

@@ -5,16 +5,13 @@ The classifiers declare ``two_d_array`` input (rows of flattened images, see
 skipping it; ``test_checks_really_ran`` guards against a silent skip.
 
 DenseNet's checks run on a DenseNet with one convolution block per dense block
-(``ShallowDenseNetClassifier``): the same keras.applications DenseNet code,
-layer names and blocks, so every line of DenseNetTransferClassifier (stages,
-frozen-feature cache, direct and traced forward passes) runs as with
-DenseNet121, at a seventh of the layers. Each check builds and predicts with
-fresh networks dozens of times, and 434 layers made DenseNet121's checks the
+(``tests/shallow_densenet.py``): every line of DenseNetTransferClassifier runs
+as with DenseNet121, at a seventh of the layers. Each check builds and
+predicts with fresh networks, and DenseNet121's 434 layers made its checks the
 slowest part of the suite (about 330 s of CPU). The same checks on DenseNet121
 itself run with ``-m slow``.
 """
 
-import functools
 import warnings
 
 import numpy as np
@@ -29,25 +26,7 @@ from sklearn.utils.estimator_checks import (
 
 from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
 from mammoclf.exceptions import InvalidImageError
-
-
-class ShallowDenseNetClassifier(DenseNetTransferClassifier):
-    """DenseNetTransferClassifier whose backbone has one block per dense block.
-
-    keras.applications builds DenseNet121 as ``DenseNet([6, 12, 24, 16])``;
-    this builds ``DenseNet([1, 1, 1, 1])`` in its place, with the same layer
-    names, transitions and final ``bn``/``relu``.
-    """
-
-    def _build_keras_model(self, keras, input_shape, n_outputs, seed):
-        from keras.src.applications.densenet import DenseNet
-
-        full = keras.applications.DenseNet121
-        keras.applications.DenseNet121 = functools.partial(DenseNet, [1, 1, 1, 1])
-        try:
-            return super()._build_keras_model(keras, input_shape, n_outputs, seed)
-        finally:
-            keras.applications.DenseNet121 = full
+from tests.shallow_densenet import ShallowDenseNetClassifier
 
 
 def _densenet_for_checks(cls):

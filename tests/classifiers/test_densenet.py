@@ -33,6 +33,7 @@ from mammoclf.exceptions import (
     WeightsUnavailableError,
 )
 from mammoclf.utils._keras import import_keras
+from tests.classifiers.test_scratch_cnn import STAGE_KEYS
 
 HEAD_PARAMS = 1024 * 16 + 16 + 16 * 1 + 1  # head_dense and logits, binary
 
@@ -80,6 +81,14 @@ def test_frozen_preset_trains_exactly_the_head(frozen_densenet, densenet_weights
 
 def test_frozen_preset_records_one_cached_stage(frozen_densenet):
     (stage,) = frozen_densenet.stages_
+    # The keys every classifier records, and DenseNet's own.
+    assert set(stage) == {
+        *STAGE_KEYS,
+        "unfreeze",
+        "trainable_blocks",
+        "frozen_cache",
+        "cache_time",
+    }
     assert stage["unfreeze"] is None
     assert (stage["epochs"], stage["epochs_run"], stage["first_epoch"]) == (2, 2, 0)
     assert stage["learning_rate"] == pytest.approx(1e-3)

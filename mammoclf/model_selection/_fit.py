@@ -17,8 +17,9 @@ from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
 from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._array_store import is_memory_mapped, take_rows
+from mammoclf.utils._estimators import final_estimator
 
-__all__ = ["FoldOutput", "final_estimator", "fit_and_predict", "training_info"]
+__all__ = ["FoldOutput", "fit_and_predict", "training_info"]
 
 
 @dataclass
@@ -40,23 +41,6 @@ class FoldOutput:
     baseline_memory_bytes: float
     estimator: Any
     activations_shared: float = math.nan
-
-
-def final_estimator(estimator):
-    """The estimator that does the learning inside pipelines and searches.
-
-    Follows ``best_estimator_`` of fitted searches and the last step of
-    (scikit-learn or imbalanced-learn) pipelines.
-    """
-    while True:
-        if hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-            continue
-        steps = getattr(estimator, "steps", None)
-        if isinstance(steps, list) and steps:
-            estimator = steps[-1][1]
-            continue
-        return estimator
 
 
 def training_info(estimator):

@@ -18,6 +18,7 @@ from mammoclf.cli._main import (
     main,
 )
 from mammoclf.exceptions import DatasetError, WeightsUnavailableError
+from tests.shallow_densenet import shallow_densenet121
 
 # Its module-scoped fixtures fit several models: keep the module on one xdist worker.
 pytestmark = pytest.mark.xdist_group(name="cli")
@@ -57,7 +58,11 @@ def offline_imagenet(monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
-    """The default demo (all three models), shrunk, with ImageNet unavailable."""
+    """The default demo (all three models), shrunk, with ImageNet unavailable.
+
+    The DenseNet rows use the shallow DenseNet (tests/shallow_densenet.py):
+    what is tested here is the report around the models.
+    """
     import mammoclf.classifiers._densenet_backbone as backbone
 
     real = backbone.pretrained_backbone
@@ -72,7 +77,8 @@ def demo_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     backbone.pretrained_backbone = unavailable
     try:
-        status = main(["compare", *TINY, "--no-refit", "--out", str(out)])
+        with shallow_densenet121():
+            status = main(["compare", *TINY, "--no-refit", "--out", str(out)])
     finally:
         backbone.pretrained_backbone = real
     assert status == EXIT_OK

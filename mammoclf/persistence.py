@@ -22,6 +22,7 @@ written atomically: an interrupted save leaves the previous file intact.
 
 import io
 import json
+import os
 import warnings
 import zipfile
 from importlib import import_module
@@ -34,6 +35,7 @@ from mammoclf._version import __version__
 from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarning
 from mammoclf.utils._io import atomic_write
 from mammoclf.utils._keras import import_keras, model_from_bytes, model_to_bytes
+from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
 __all__ = ["load", "read_development", "save"]
 
@@ -62,6 +64,15 @@ _RUNTIME_ONLY_PARAMS = ("callbacks",)
 _PIPELINE_PARAMS = ("memory", "verbose", "transform_input")
 
 
+@validate_params(
+    # Which estimators can be saved is checked below, with what to do instead.
+    {
+        "estimator": "no_validation",
+        "path": [str, os.PathLike],
+        "development": [dict, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def save(estimator, path, *, development=None):
     """Save a fitted mammoclf estimator or pipeline to ``path`` (no pickle).
 
@@ -134,6 +145,7 @@ def save(estimator, path, *, development=None):
         handle.write(buffer.getvalue())
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def load(path):
     """Load an estimator written by :func:`save`, executing no code from the file.
 
@@ -173,8 +185,9 @@ def load(path):
             f"{path}: not a mammoclf model archive ({exc}); it may be truncated or "
             "another kind of file. Files written with joblib/pickle load with joblib.load."
         ) from exc
-    _check_versions(metadata, path)
-    return _rebuild(metadata["estimator"], networks, path)
+    keras = import_keras()
+    _check_versions(keras, metadata, path)
+    return _rebuild(keras, metadata["estimator"], networks, path)
 
 
 def read_development(path):
@@ -213,11 +226,12 @@ def read_development(path):
         raise IncompatibleModelError(
             f"{path}: not a mammoclf model archive ({exc})."
         ) from exc
-    _check_versions(metadata, path)
+    if metadata.get("format") != FORMAT_NAME:
+        raise IncompatibleModelError(f"{path}: not a mammoclf model archive.")
     return metadata.get("development")
 
 
-def _check_versions(metadata, path):
+def _check_versions(keras, metadata, path):
     if metadata.get("format") != FORMAT_NAME:
         raise IncompatibleModelError(f"{path}: not a mammoclf model archive.")
     if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
@@ -226,7 +240,6 @@ def _check_versions(metadata, path):
             f"mammoclf ({__version__}) reads ({FORMAT_VERSION}); upgrade mammoclf."
         )
     versions = metadata.get("versions", {})
-    keras = import_keras()
     saved_keras = str(versions.get("keras", "0"))
     if saved_keras.split(".")[0] != keras.__version__.split(".")[0]:
         raise IncompatibleModelError(
@@ -239,7 +252,7 @@ def _check_versions(metadata, path):
             f"{path} was written by mammoclf {versions.get('mammoclf')} and is loaded by "
             f"mammoclf {__version__}; check its predictions before relying on them.",
             InconsistentVersionWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
 
 
@@ -304,7 +317,7 @@ def _describe(estimator, name, networks):
                 f"{runtime_param}= holds live Python objects that are not saved; the "
                 f"loaded estimator has {runtime_param}=None (set it again to refit).",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=3 + WRAPPER_FRAMES,
             )
             params[runtime_param] = None
     fitted = {
@@ -322,7 +335,7 @@ def _describe(estimator, name, networks):
     }
 
 
-def _rebuild(description, networks, path):
+def _rebuild(keras, description, networks, path):
     class_path = description["class"]
     if class_path not in _ALLOWED_CLASSES:
         raise IncompatibleModelError(
@@ -334,7 +347,7 @@ def _rebuild(description, networks, path):
     params = _decode(description["params"])
     if "steps" in description:
         steps = [
-            (step_name, _rebuild(step, networks, path))
+            (step_name, _rebuild(keras, step, networks, path))
             for step_name, step in description["steps"]
         ]
         return cls(steps, **params)
@@ -342,7 +355,7 @@ def _rebuild(description, networks, path):
     for attribute, value in _decode(description["fitted"]).items():
         setattr(estimator, attribute, value)
     if description.get("network") is not None:
-        estimator.model_ = model_from_bytes(networks[description["network"]])
+        estimator.model_ = model_from_bytes(keras, networks[description["network"]])
     return estimator
 
 

@@ -31,6 +31,9 @@ import contextvars
 
 from imblearn.pipeline import Pipeline as _ImblearnPipeline
 from sklearn.pipeline import _name_estimators
+from sklearn.utils._param_validation import HasMethods
+
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["FitOnlyTransformGuard", "Pipeline", "make_pipeline"]
 
@@ -133,6 +136,14 @@ class Pipeline(_ImblearnPipeline):
             return super()._fit(*args, **kwargs)
 
 
+@validate_params(
+    {
+        "memory": [None, str, HasMethods(["cache"])],
+        "transform_input": [list, None],
+        "verbose": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     """Build a :class:`Pipeline` from estimators, naming the steps automatically.
 

@@ -4,6 +4,7 @@ Keras is imported only when a model is fitted or loaded, never at import.
 """
 
 from mammoclf.classifiers._densenet import DenseNetTransferClassifier
+from mammoclf.classifiers._densenet_backbone import fetch_pretrained_weights
 from mammoclf.classifiers._scratch_cnn import ScratchCNNClassifier
 from mammoclf.utils._activation_store import ActivationStore, shared_activation_store
 
@@ -11,5 +12,6 @@ __all__ = [
     "ActivationStore",
     "DenseNetTransferClassifier",
     "ScratchCNNClassifier",
+    "fetch_pretrained_weights",
     "shared_activation_store",
 ]

@@ -1,12 +1,13 @@
 """The scikit-learn estimator base shared by mammoclf's Keras image classifiers."""
 
+import math
 import os
 import time
 import warnings
 from abc import abstractmethod
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import expit, softmax
@@ -53,6 +54,25 @@ _MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
+class FitState:
+    """What one ``fit`` hands down to the training hooks, explicitly.
+
+    Attributes
+    ----------
+    keras : module
+        Keras, imported once per fit.
+    seed : int
+        The fit's seed, drawn from ``random_state``.
+    checkpoint : TrainingCheckpoint or None
+        Where the fit saves and resumes (``checkpoint_dir``), or None.
+    """
+
+    keras: Any
+    seed: int
+    checkpoint: TrainingCheckpoint | None
+
+
+@dataclass(frozen=True)
 class TrainingData:
     """Encoded arrays handed to :meth:`BaseKerasImageClassifier._train`."""
 
@@ -80,10 +100,24 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
     """Base class of mammoclf's Keras image classifiers.
 
     Subclasses build their network in :meth:`_build_keras_model` (called in
-    ``fit``, scikeras's ``initialize`` convention) and may override
-    :meth:`_train` to train in several stages. Everything else (input and
-    label validation, class and sample weights, seeding, early stopping,
-    prediction, pickling) lives here, so every subclass behaves the same.
+    ``fit``, scikeras's ``initialize`` convention), name its last
+    convolutional feature map in :meth:`_feature_map_layer`, and may
+    override :meth:`_train` to train in several stages. Everything else
+    (input and label validation, class and sample weights, seeding, early
+    stopping, checkpoints, prediction, pickling) lives here, so every
+    subclass behaves the same.
+
+    Every fitted classifier has the same fitted attributes: ``classes_``,
+    ``model_``, ``history_``, ``stages_`` (one record per training stage;
+    a single one unless the subclass trains in stages), ``n_epochs_``,
+    ``fit_time_``, ``image_shape_``, ``n_features_in_`` and
+    ``feature_map_layer_``. Inspection tools such as
+    :func:`mammoclf.inspection.grad_cam` use only these and the public
+    methods (:meth:`model_inputs`, :meth:`decision_function`).
+
+    Keras is imported once per public call (``fit``, ``predict``, ...) and
+    handed down: every private helper that needs it takes ``keras`` (or a
+    :class:`FitState`) as a parameter.
 
     Parameters are documented on the public subclasses.
     """
@@ -150,20 +184,70 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         policy, so that losses and probabilities stay accurate.
         """
 
+    @abstractmethod
+    def _feature_map_layer(self):
+        """Name of the layer of the network whose output is its last feature map."""
+
     def _check_image_size(self, image_shape):
         """Raise :class:`InvalidImageError` if the network cannot take this shape."""
 
-    def _train(self, keras, model, data, seed):
-        """Train ``model`` on ``data``; return the per-epoch history dict.
+    def _train(self, fit, model, data):
+        """Train ``model`` on ``data``; return ``(history, stages)``.
 
-        The default is one stage of ``epochs`` epochs at ``learning_rate``.
+        ``history`` maps each metric to its per-epoch values across all
+        stages; ``stages`` holds one record per stage (see
+        :func:`stage_record`). The default is one stage of ``epochs``
+        epochs at ``learning_rate``.
         """
-        self._compile(model, self.learning_rate)
-        return self._fit_stage(model, data, epochs=self.epochs, initial_epoch=0)
+
+        def train_stage(index, first_epoch):
+            started = time.perf_counter()
+            n_trainable = count_trainable_params(model)
+            self._compile(fit.keras, model, self.learning_rate)
+            history = self._fit_stage(
+                fit, model, data, epochs=self.epochs, initial_epoch=first_epoch
+            )
+            record = stage_record(
+                learning_rate=self.learning_rate,
+                epochs=self.epochs,
+                history=history,
+                first_epoch=first_epoch,
+                n_trainable_params=n_trainable,
+                started=started,
+            )
+            return record, history
+
+        return self._run_stages(fit, 1, train_stage)
 
     # ------------------------------------------------------------ fit helpers
-    def _compile(self, model, learning_rate):
-        keras = import_keras()
+    def _run_stages(self, fit, n_stages, train_stage, after_stage=None):
+        """Run the stages of a fit in order; return ``(history, stages)``.
+
+        ``train_stage(index, first_epoch)`` trains stage ``index`` and
+        returns its ``(record, history)``. A stage that an interrupted
+        earlier fit finished (``checkpoint_dir``) is not trained again: its
+        weights are restored already and its saved record is kept.
+        ``after_stage(index)``, if given, runs after every stage.
+        """
+        history, records = {}, []
+        for index in range(n_stages):
+            done = None
+            if fit.checkpoint is not None:
+                done = fit.checkpoint.completed_stage(index)
+            if done is None:
+                first_epoch = sum(record["epochs_run"] for record in records)
+                done = train_stage(index, first_epoch)
+                if fit.checkpoint is not None:
+                    fit.checkpoint.complete_stage(*done)
+            record, stage_history = done
+            records.append(record)
+            for name, values in stage_history.items():
+                history.setdefault(name, []).extend(values)
+            if after_stage is not None:
+                after_stage(index)
+        return history, records
+
+    def _compile(self, keras, model, learning_rate):
         optimizer = getattr(keras.optimizers, _OPTIMIZERS[self.optimizer])(
             learning_rate=float(learning_rate)
         )
@@ -183,15 +267,14 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             jit_compile=self.jit_compile,
         )
 
-    def _fit_stage(self, model, data, *, epochs, initial_epoch, fit_X=None):
+    def _fit_stage(self, fit, model, data, *, epochs, initial_epoch, fit_X=None):
         """Run ``model.fit`` for epochs ``initial_epoch + 1 ... initial_epoch + epochs``.
 
         ``fit_X`` replaces the training images, e.g. by cached backbone
         features when only the head is trained.
         """
-        keras = import_keras()
+        keras, checkpoint = fit.keras, fit.checkpoint
         # With checkpoint_dir: where an interrupted earlier fit left this stage.
-        checkpoint = getattr(self, "_checkpoint", None)
         resumed = (
             ResumedStage() if checkpoint is None else checkpoint.resume_stage(model)
         )
@@ -211,7 +294,9 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         history = model.fit(
             **data_parallel_inputs(
                 keras,
-                self._fit_inputs(data if fit_X is None else replace(data, X=fit_X)),
+                self._fit_inputs(
+                    keras, data if fit_X is None else replace(data, X=fit_X)
+                ),
             ),
             epochs=initial_epoch + epochs,
             initial_epoch=initial_epoch + resumed.epochs,
@@ -225,7 +310,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             }
         )
 
-    def _fit_inputs(self, data):
+    def _fit_inputs(self, keras, data):
         """The ``model.fit`` keyword arguments that feed it ``data``, shuffled.
 
         A hook: a subclass may stream arrays too large for memory (such as
@@ -287,13 +372,14 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         y_encoded, weights = self._encode_targets(y, sample_weight, X.shape[0])
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(_MAX_SEED))
-        checkpoint = self._open_checkpoint(seed, (X, y_encoded, weights))
-        data = self._split_validation(X, y_encoded, weights, rng)
-
         keras = import_keras()
+        checkpoint = self._open_checkpoint(keras, seed, (X, y_encoded, weights))
+        data = self._split_validation(X, y_encoded, weights, rng)
+        fit = FitState(keras=keras, seed=seed, checkpoint=checkpoint)
+
         started = time.perf_counter()
         with (
-            keras_seed(seed),
+            keras_seed(keras, seed),
             fresh_model_retracing_muted(),
             distribution_scope(
                 self.distribution,
@@ -303,7 +389,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 estimator_name=type(self).__name__,
             ),
         ):
-            with dtype_policy_scope(self.precision):
+            with dtype_policy_scope(keras, self.precision):
                 model = self._build_keras_model(
                     keras,
                     X.shape[1:],
@@ -312,21 +398,19 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 )
             if checkpoint is not None:
                 checkpoint.attach(model)  # the saved weights, if any
-            self._checkpoint = checkpoint  # read by _fit_stage; only during fit
-            try:
-                history = self._train(keras, model, data, seed)
-            finally:
-                del self._checkpoint
+            history, stages = self._train(fit, model, data)
             if checkpoint is not None and not checkpoint.complete:
-                checkpoint.finish(history)
+                checkpoint.finish()
         # Assigned last: an interrupted fit leaves no half-fitted model behind.
         self.history_ = history
+        self.stages_ = stages
         self.n_epochs_ = len(next(iter(history.values()), []))
         self.fit_time_ = time.perf_counter() - started
+        self.feature_map_layer_ = self._feature_map_layer()
         self.model_ = model
         return self
 
-    def _open_checkpoint(self, seed, arrays):
+    def _open_checkpoint(self, keras, seed, arrays):
         """The fit's :class:`TrainingCheckpoint`, or None without ``checkpoint_dir``."""
         if self.checkpoint_dir is None:
             return None
@@ -340,14 +424,15 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                 f"the same seeds as the interrupted one; got {self.random_state!r}."
             )
         return TrainingCheckpoint.open(
-            self.checkpoint_dir, training_identity(self, seed=seed, arrays=arrays)
+            self.checkpoint_dir,
+            training_identity(keras, self, seed=seed, arrays=arrays),
         )
 
     def _validate_images(self, X, *, reset, image_shape=None):
         if image_shape is None:
             image_shape = _image_shape_option(self.image_shape)
         _refuse_differently_sized(X)
-        shape = X.shape if hasattr(X, "shape") else np.shape(X)
+        shape = X.shape if hasattr(X, "shape") else np.asarray(X).shape
         is_2d = len(shape) == 2
         if is_2d:
             image_shape = self._unflattened_shape(shape, image_shape, reset=reset)
@@ -483,19 +568,44 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # ------------------------------------------------------------- prediction
-    def _forward(self, model, X):
+    def model_inputs(self, X):
+        """Validate ``X`` as prediction does and return the batch ``model_`` takes.
+
+        Together with ``model_`` and ``feature_map_layer_`` this is the
+        public contract that inspection tools (such as
+        :func:`mammoclf.inspection.grad_cam`) build on: ``model_`` maps
+        these inputs to the logits that :meth:`decision_function` returns.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
+            Images shaped as in ``fit``; 2-D input is unflattened with
+            ``image_shape``.
+
+        Returns
+        -------
+        images : ndarray of shape (n_samples, H, W, C), dtype float32
+
+        Raises
+        ------
+        InvalidImageError
+            If the images do not have the shape the classifier was fitted on.
+        """
+        check_is_fitted(self)
+        return self._validate_images(X, reset=False)
+
+    def _forward(self, keras, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
 
         Inputs of at most one batch go through ``model(X)`` directly: as the
         Keras docs advise, that skips tracing a predict function (seconds for
         a DenseNet) for a single batch.
         """
-        keras = import_keras()
         if is_memory_mapped(X) and X.shape[0] > self.batch_size:
             # Block by block: Keras would copy a whole memory map into memory.
             return np.concatenate(
                 [
-                    self._forward(model, np.array(X[rows]))
+                    self._forward(keras, model, np.array(X[rows]))
                     for rows in row_blocks(X.shape[0], X)
                 ]
             )
@@ -519,9 +629,9 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             For two classes, the logit of ``classes_[1]`` (positive means
             ``classes_[1]``); otherwise one logit per class.
         """
-        check_is_fitted(self)
-        X = self._validate_images(X, reset=False)
-        logits = self._forward(self.model_, X).astype(np.float64)
+        images = self.model_inputs(X)
+        logits = self._forward(import_keras(), self.model_, images)
+        logits = logits.astype(np.float64)
         return logits[:, 0] if self._is_binary else logits
 
     def predict_proba(self, X):
@@ -604,7 +714,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         if isinstance(state.get("model_"), _SerialisedModel):
             state = dict(state)
-            state["model_"] = model_from_bytes(state["model_"].data)
+            state["model_"] = model_from_bytes(import_keras(), state["model_"].data)
         super().__setstate__(state)
 
 
@@ -665,6 +775,31 @@ def _warn_if_not_unit_range(images, estimator_name):
         ImageRangeWarning,
         stacklevel=5,
     )
+
+
+def count_trainable_params(model):
+    """Number of values in ``model``'s trainable weights."""
+    return int(sum(math.prod(weight.shape) for weight in model.trainable_weights))
+
+
+def stage_record(
+    *, learning_rate, epochs, history, first_epoch, n_trainable_params, started
+):
+    """The ``stages_`` record every classifier writes for one training stage.
+
+    Keys: ``learning_rate``, ``epochs`` (planned), ``epochs_run``,
+    ``first_epoch`` (index into ``history_``), ``n_trainable_params`` and
+    ``fit_time`` (seconds). Subclasses that train in stages add their own
+    keys (see :class:`~mammoclf.DenseNetTransferClassifier`).
+    """
+    return {
+        "learning_rate": float(learning_rate),
+        "epochs": int(epochs),
+        "epochs_run": len(history.get("loss", [])),
+        "first_epoch": int(first_epoch),
+        "n_trainable_params": int(n_trainable_params),
+        "fit_time": time.perf_counter() - started,
+    }
 
 
 def _keras_verbosity(verbose):

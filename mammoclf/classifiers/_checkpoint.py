@@ -44,26 +44,25 @@ import numpy as np
 from mammoclf._version import __version__
 from mammoclf.exceptions import IncompatibleModelError
 from mammoclf.utils._io import TEMPORARY_SUFFIX, atomic_write
-from mammoclf.utils._keras import import_keras
 
 __all__ = ["ResumedStage", "TrainingCheckpoint"]
 
 STATE_FILE = "checkpoint.json"
 FORMAT_NAME = "mammoclf-checkpoint"
-FORMAT_VERSION = 1
+# 2: every fit, single-stage too, records its stages (records are never None).
+FORMAT_VERSION = 2
 # Parameters that do not change what is trained: a resumed fit may differ in them.
 _NOT_IDENTIFYING = ("callbacks", "verbose", "checkpoint_dir")
 _EPOCH_FILE = re.compile(r"^(weights|optimizer|early-stopping)-\d+\.")
 
 
-def training_identity(estimator, *, seed, arrays):
+def training_identity(keras, estimator, *, seed, arrays):
     """What a checkpoint must match to be resumed: estimator, parameters, seed, data.
 
     Parameters are compared by ``repr`` (``random_state`` through the seed
     it gave); the data by a SHA-256 digest of the training images, encoded
     labels and sample weights, which also covers their order.
     """
-    keras = import_keras()
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -135,9 +134,10 @@ class TrainingCheckpoint:
     """The checkpoint directory of one fit; see the module docstring.
 
     Use :meth:`open` at the start of ``fit``, :meth:`attach` once the network
-    is built, :meth:`resume_stage` and :meth:`epoch_callback` in each stage's
-    ``model.fit``, :meth:`completed_stage` / :meth:`complete_stage` around
-    each stage of a multi-stage fit, and :meth:`finish` at the end.
+    is built, :meth:`completed_stage` / :meth:`complete_stage` around each
+    stage (a fit has at least one), :meth:`resume_stage` and
+    :meth:`epoch_callback` in each stage's ``model.fit``, and :meth:`finish`
+    at the end.
     """
 
     def __init__(self, directory, identity):
@@ -322,6 +322,7 @@ class TrainingCheckpoint:
                 for name, value in (logs or {}).items():
                     self.new_history.setdefault(name, []).append(float(value))
                 checkpoint._save_epoch(
+                    keras,
                     train_model,
                     epochs=resumed.epochs + len(self.new_history.get("loss", [])),
                     history=resumed.joined_history(self.new_history),
@@ -341,15 +342,13 @@ class TrainingCheckpoint:
         )
         self._stage += 1
 
-    def finish(self, history):
+    def finish(self):
         """Record that the whole fit finished; a new fit then returns this model."""
-        histories = self._stage_histories()
-        if not histories:  # a single-stage fit (no complete_stage calls)
-            histories, records = [history], [None]
-        else:
-            records = self._records()
         self._write(
-            partial=None, records=records, stage_histories=histories, complete=True
+            partial=None,
+            records=self._records(),
+            stage_histories=self._stage_histories(),
+            complete=True,
         )
 
     def _records(self):
@@ -358,9 +357,11 @@ class TrainingCheckpoint:
     def _stage_histories(self):
         return list(self.state["stage_histories"]) if self.state else []
 
-    def _save_epoch(self, train_model, *, epochs, history, stopped, early_stopping):
+    def _save_epoch(
+        self, keras, train_model, *, epochs, history, stopped, early_stopping
+    ):
         optimizer_values = [
-            np.asarray(import_keras().ops.convert_to_numpy(v))
+            np.asarray(keras.ops.convert_to_numpy(v))
             for v in train_model.optimizer.variables
         ]
         best = None

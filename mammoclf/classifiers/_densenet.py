@@ -1,6 +1,5 @@
 """The study's transfer-learning models: an ImageNet DenseNet with staged unfreezing."""
 
-import math
 import os
 import time
 import weakref
@@ -11,7 +10,12 @@ from typing import ClassVar
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.classifiers._base import BaseKerasImageClassifier, TrainingData
+from mammoclf.classifiers._base import (
+    BaseKerasImageClassifier,
+    TrainingData,
+    count_trainable_params,
+    stage_record,
+)
 from mammoclf.classifiers._densenet_backbone import (
     BACKBONES,
     BLOCKS,
@@ -43,7 +47,8 @@ from mammoclf.utils._activation_store import (
     active_activation_store,
     forget_layer_digests,
 )
-from mammoclf.utils._keras import dtype_policy_scope, import_keras
+from mammoclf.utils._keras import dtype_policy_scope
+from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["DenseNetTransferClassifier"]
 
@@ -234,6 +239,10 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         Values per image, ``H * W * C``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when fitted on a DataFrame of flattened images.
+    feature_map_layer_ : str
+        Name of the layer of ``model_`` whose output is the last
+        convolutional feature map (``"relu"``, DenseNet's last activation):
+        the target layer of :func:`~mammoclf.inspection.grad_cam`.
 
     See Also
     --------
@@ -269,7 +278,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         "freeze_schedule": "no_validation",  # FreezeScheduleError, in _validate_params
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "resize_to": [tuple, list, None],
+        "resize_to": [PositiveInts(lengths={2}), None],  # (height, width)
         "frozen_cache": [StrOptions({"auto", "memory", "disk", "off"})],
     }
 
@@ -327,18 +336,11 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     # ------------------------------------------------------------ validation
     def _validate_params(self):
         super()._validate_params()
-        if self.resize_to is not None and not (
-            len(self.resize_to) == 2
-            and all(
-                isinstance(v, Integral) and not isinstance(v, bool)
-                for v in self.resize_to
-            )
-        ):
-            raise ValueError(
-                f"resize_to must be None or (height, width) integers; got "
-                f"{self.resize_to!r}."
-            )
-        self._stages()  # FreezeScheduleError before any data is touched
+        # freeze_schedule is a small language of its own: FreezeScheduleError
+        # says which stage and key is wrong, and suggests the key meant, which
+        # a constraint's "must be ..." message cannot. Checked before any data
+        # is touched.
+        self._stages()
 
     def _stages(self):
         return resolve_freeze_schedule(
@@ -368,9 +370,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             )
 
     # ------------------------------------------------------------------ model
-    @property
-    def _grad_cam_layer(self):
-        """Name of the layer whose output is the last convolutional feature map."""
+    def _feature_map_layer(self):
         return GRAD_CAM_LAYER
 
     def _build_keras_model(self, keras, input_shape, n_outputs, seed):
@@ -436,7 +436,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             and self.checkpoint_dir is None
         )
 
-    def _forward(self, model, X):
+    def _forward(self, keras, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
 
         Like the base class, a single batch first goes through ``model(X)``
@@ -449,7 +449,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         store = self._activation_store()
         if store is not None:
             shared = predict_from_store(
-                import_keras(),
+                keras,
                 store,
                 model,
                 getattr(self, "stages_", ()),
@@ -459,15 +459,15 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             if shared is not None:
                 return shared
         if X.shape[0] > self.batch_size:
-            return super()._forward(model, X)  # traced, batch by batch
+            return super()._forward(keras, model, X)  # traced, batch by batch
         calls = _DIRECT_CALLS.get(model, 0)
         if calls < _DIRECT_CALLS_BEFORE_TRACING:
             _DIRECT_CALLS[model] = calls + 1
-            return super()._forward(model, X)
+            return super()._forward(keras, model, X)
         return np.asarray(model.predict_on_batch(X))
 
     # --------------------------------------------------------------- training
-    def _train(self, keras, model, data, seed):
+    def _train(self, fit, model, data):
         stages = self._stages()
         blocks = block_layers(model)
         cuts = block_cuts(model, blocks)
@@ -476,10 +476,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         # in training.
         _set_trainable(blocks, _first_trainable_block(stages[0]))
         plan = [self._cache_cut(stage, cuts) for stage in stages]
-        history, records = {}, []
         validation_images = None if data.validation is None else data.validation[0]
         with ActivationCache(
-            keras,
+            fit.keras,
             model,
             data.X,
             validation_images,
@@ -488,43 +487,33 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             store=self._activation_store(),
             store_sources=list(cuts.values()),
         ) as cache:
-            checkpoint = getattr(self, "_checkpoint", None)
-            for index, stage in enumerate(stages):
-                # A stage an interrupted earlier fit finished (checkpoint_dir):
-                # its weights are restored already, its record is kept.
-                done = None if checkpoint is None else checkpoint.completed_stage(index)
-                if done is not None:
-                    record, stage_history = done
-                else:
-                    first_epoch = sum(record["epochs_run"] for record in records)
-                    record, stage_history = self._train_stage(
-                        keras,
-                        model,
-                        data,
-                        blocks,
-                        stage,
-                        first_epoch=first_epoch,
-                        cache=cache,
-                        cut=plan[index],
-                        cuts_read_later=_cuts_read_later(stages, plan, index),
-                        shuffle_seed=seed + index,
-                    )
-                    if checkpoint is not None:
-                        checkpoint.complete_stage(record, stage_history)
-                records.append(record)
-                for name, values in stage_history.items():
-                    history.setdefault(name, []).extend(values)
+
+            def train_stage(index, first_epoch):
+                return self._train_stage(
+                    fit,
+                    model,
+                    data,
+                    blocks,
+                    stages[index],
+                    first_epoch=first_epoch,
+                    cache=cache,
+                    cut=plan[index],
+                    cuts_read_later=_cuts_read_later(stages, plan, index),
+                    shuffle_seed=fit.seed + index,
+                )
+
+            def after_stage(index):
                 # Layers from the stage's first trainable block up have
                 # trained: activations cut above them are stale. Drop too
                 # what no later stage reads.
-                cache.invalidate_above(_DEPTH[_first_trainable_block(stage)])
+                cache.invalidate_above(_DEPTH[_first_trainable_block(stages[index])])
                 cache.keep_only([cut for cut in plan[index + 1 :] if cut is not None])
-        self.stages_ = records
-        return history
+
+            return self._run_stages(fit, len(stages), train_stage, after_stage)
 
     def _train_stage(
         self,
-        keras,
+        fit,
         model,
         data,
         blocks,
@@ -539,7 +528,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         """Set what trains, recompile, fit one stage; return its record and history."""
         started = time.perf_counter()
         trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
-        n_trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))
+        n_trainable = count_trainable_params(model)
         train_model, stage_data, storage, cache_time = model, data, None, 0.0
         source, rows_read, rows_computed = None, 0, 0
         if cut is not None:
@@ -549,31 +538,33 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             shared = cache.take_store_report()
             rows_read, rows_computed = shared.read, shared.computed
             source = "store" if cache.came_from_store(cut) else "fit"
-            with dtype_policy_scope(self.precision):
+            with dtype_policy_scope(fit.keras, self.precision):
                 # The part above the cut; it shares layers and weights with
                 # ``model``, and a float16 policy gets loss scaling too.
-                train_model = keras.Model(cut.tensor, model.outputs[0])
+                train_model = fit.keras.Model(cut.tensor, model.outputs[0])
             stage_data = _cached_data(
                 data, X_cut, X_val_cut, storage, shuffle_seed=shuffle_seed
             )
-        self._compile(train_model, stage.learning_rate)
+        self._compile(fit.keras, train_model, stage.learning_rate)
         stage_history = self._fit_stage(
-            train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
+            fit, train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
         )
         record = {
             "unfreeze": stage.unfreeze,
             "trainable_blocks": trainable_blocks,
-            "n_trainable_params": n_trainable,
-            "learning_rate": stage.learning_rate,
-            "epochs": stage.epochs,
-            "epochs_run": len(stage_history.get("loss", [])),
-            "first_epoch": first_epoch,
             "frozen_cache": storage,
             "activations_from": source,
             "store_rows_read": rows_read,
             "store_rows_computed": rows_computed,
             "cache_time": cache_time,
-            "fit_time": time.perf_counter() - started,
+            **stage_record(
+                learning_rate=stage.learning_rate,
+                epochs=stage.epochs,
+                history=stage_history,
+                first_epoch=first_epoch,
+                n_trainable_params=n_trainable,
+                started=started,
+            ),
         }
         return record, stage_history
 
@@ -595,10 +586,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             )
         return cuts[first_block]
 
-    def _fit_inputs(self, data):
+    def _fit_inputs(self, keras, data):
         if not isinstance(data, _StreamedData):
-            return super()._fit_inputs(data)
-        keras = import_keras()
+            return super()._fit_inputs(keras, data)
         inputs = {
             "x": stream_batches(
                 keras,

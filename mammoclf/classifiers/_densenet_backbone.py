@@ -12,7 +12,11 @@ every backend.
 import os
 import re
 
+from sklearn.utils._param_validation import StrOptions
+
 from mammoclf.exceptions import WeightsUnavailableError
+from mammoclf.utils._keras import import_keras
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "BACKBONES",
@@ -26,6 +30,7 @@ __all__ = [
     "build_backbone",
     "build_network",
     "copy_backbone_weights",
+    "fetch_pretrained_weights",
     "pretrained_backbone",
     "weights_file_name",
 ]
@@ -254,3 +259,45 @@ def block_start_tensors(blocks):
     of the block below it (a transition's average pooling).
     """
     return {name: members[0].input for name, members in blocks.items() if name != STEM}
+
+
+@validate_params(
+    {
+        "backbone": [StrOptions(set(BACKBONES))],
+        "weights": [str, os.PathLike],  # "imagenet" or a file
+    },
+    prefer_skip_nested_validation=True,
+)
+def fetch_pretrained_weights(backbone="densenet121", *, weights="imagenet"):
+    """Fetch and check a DenseNet backbone's pretrained weights, before any training.
+
+    :class:`DenseNetTransferClassifier` loads its ``weights`` in every
+    ``fit``; a long study can call this once at its start, so that weights
+    that cannot be downloaded or read stop it there, not after the first
+    folds. ``"imagenet"`` goes through Keras's own download and cache
+    (``$KERAS_HOME/models/``), so a later ``fit`` finds the file there.
+
+    Parameters
+    ----------
+    backbone : {"densenet121", "densenet169", "densenet201"}, default="densenet121"
+        The ``keras.applications`` DenseNet.
+    weights : "imagenet", str or path-like, default="imagenet"
+        As :class:`DenseNetTransferClassifier`'s ``weights`` (not None).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``weights`` is a path that does not exist.
+    WeightsUnavailableError
+        If the ImageNet weights cannot be downloaded or read, or the file
+        does not hold this backbone's weights.
+
+    Examples
+    --------
+    >>> from mammoclf.classifiers import fetch_pretrained_weights
+    >>> fetch_pretrained_weights("densenet121", weights="missing.h5")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: weights='missing.h5' is neither 'imagenet' nor an existing ...
+    """
+    pretrained_backbone(import_keras(), backbone=backbone, weights=weights)

@@ -6,6 +6,7 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.classifiers._base import BaseKerasImageClassifier
+from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["ScratchCNNClassifier"]
 
@@ -116,6 +117,11 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
     history_ : dict of str to list of float
         Per-epoch loss and metrics (``loss``, ``accuracy``, ``auc`` for two
         classes, and ``val_*`` with early stopping).
+    stages_ : list of dict
+        One record for the single training stage, with the keys every
+        mammoclf classifier writes: ``learning_rate``, ``epochs`` (planned),
+        ``epochs_run``, ``first_epoch`` (0), ``n_trainable_params`` and
+        ``fit_time`` (seconds).
     n_epochs_ : int
         Epochs actually run.
     fit_time_ : float
@@ -124,6 +130,10 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         ``(H, W, C)`` of the training images; prediction needs the same.
     n_features_in_ : int
         Values per image, ``H * W * C``.
+    feature_map_layer_ : str
+        Name of the layer of ``model_`` whose output is the last
+        convolutional feature map (the last block's ReLU): the target layer
+        of :func:`~mammoclf.inspection.grad_cam`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, only when fitted on a DataFrame of flattened images.
 
@@ -152,7 +162,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
 
     _parameter_constraints: ClassVar[dict] = {
         **BaseKerasImageClassifier._parameter_constraints,
-        "filters": [tuple, list],
+        "filters": [PositiveInts()],  # one per convolution block
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "dense_units": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -209,20 +219,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         self.batch_normalization = batch_normalization
         self.pooling = pooling
 
-    def _validate_params(self):
-        super()._validate_params()
-        if len(self.filters) == 0 or not all(
-            isinstance(f, Integral) and not isinstance(f, bool) and f > 0
-            for f in self.filters
-        ):
-            raise ValueError(
-                "filters must be a non-empty sequence of positive integers, one "
-                f"per convolution block; got {self.filters!r}."
-            )
-
-    @property
-    def _grad_cam_layer(self):
-        """Name of the layer whose activations Grad-CAM weighs: the last block's ReLU."""
+    def _feature_map_layer(self):
         return f"block{len(self.filters)}_relu"
 
     def _build_keras_model(self, keras, input_shape, n_outputs, seed):

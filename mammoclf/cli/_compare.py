@@ -157,9 +157,9 @@ def _run(args, caught):
         log=log,
         needed=any(spec.key != "scratch" for spec in settings.specs),
     )
-    out_dir = _prepare_output(settings.out_dir, log)
+    out_dir = settings.out_dir
+    cache = _prepare_output(out_dir, log)
     try:
-        cache = open_fit_cache(out_dir)
         if source is None:
             source = resolve_data(args, settings, out_dir, log)
         run = _Run(args, settings, source, weights, banner, out_dir, log)
@@ -386,18 +386,27 @@ def _check_output_folder(out_dir):
 
 
 def _prepare_output(out_dir, log):
-    """Create the report folder, or clear a previous run's report from it.
+    """Create the report folder and its fit cache, and clear a previous report.
 
-    The finished fits of an unfinished run are kept: the run resumes from them.
+    The finished fits of an unfinished run are kept: the run resumes from
+    them. The fit cache is made first, so that a run stopped at any moment
+    leaves a folder the next run recognises as its own.
+
+    Returns
+    -------
+    cache : Path
+        The fit cache, ``out_dir / "fit-cache"``.
     """
     _check_output_folder(out_dir)  # again: the folder may have changed meanwhile
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        resuming = (out_dir / FIT_CACHE).is_dir()
+    previous = out_dir.is_dir() and any(out_dir.iterdir())
+    if previous:
         log(
             f"resuming the unfinished run in {out_dir}"
-            if resuming
+            if (out_dir / FIT_CACHE).is_dir()
             else f"replacing the previous report in {out_dir}"
         )
+    cache = open_fit_cache(out_dir)
+    if previous:
         for entry in out_dir.iterdir():
             if entry.name == FIT_CACHE:
                 continue
@@ -405,8 +414,7 @@ def _prepare_output(out_dir, log):
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir
+    return cache
 
 
 def _development_and_test(args, source, metadata, log):

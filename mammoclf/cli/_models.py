@@ -110,17 +110,15 @@ def resolve_weights(argument, *, synthetic, needed, log):
             "DenseNet121 rows use random initialisation (--weights none): they are "
             "NOT ImageNet-pretrained transfer learning."
         )
-    from mammoclf.classifiers._densenet_backbone import pretrained_backbone
+    from mammoclf.classifiers import fetch_pretrained_weights
     from mammoclf.exceptions import WeightsUnavailableError
-    from mammoclf.utils._keras import import_keras
 
-    keras = import_keras()
     if argument.lower() != "imagenet":  # a file: check_weights_argument saw it exists
-        pretrained_backbone(keras, backbone="densenet121", weights=argument)
+        fetch_pretrained_weights("densenet121", weights=argument)
         return argument, None
     log("checking ImageNet weights for DenseNet121 ...")
     try:
-        pretrained_backbone(keras, backbone="densenet121", weights="imagenet")
+        fetch_pretrained_weights("densenet121", weights="imagenet")
     except WeightsUnavailableError as exc:
         if not synthetic:
             raise

@@ -5,11 +5,13 @@ import warnings
 
 import numpy as np
 from sklearn.utils import Bunch
+from sklearn.utils._param_validation import StrOptions
 
 from mammoclf.datasets._locate import HeaderIndex, Locator
 from mammoclf.exceptions import DatasetError
-from mammoclf.preprocessing._paths import format_path_list
 from mammoclf.utils._disk_cache import default_cache_dir
+from mammoclf.utils._paths import format_path_list
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["load_cbis_ddsm"]
 
@@ -50,6 +52,18 @@ doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
 """
 
 
+@validate_params(
+    {
+        "root": [str, os.PathLike],
+        "abnormality": [StrOptions({"mass", "calc"}), list, tuple],
+        "split": [StrOptions({"all", "train", "test"}), list, tuple],
+        "image": [StrOptions({"full", "roi"})],
+        "benign_without_callback": [StrOptions({"benign", "exclude", "keep"})],
+        "on_missing": [StrOptions({"raise", "warn"})],
+        "tables_dir": [str, os.PathLike, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def load_cbis_ddsm(
     root,
     *,

@@ -2,12 +2,13 @@
 
 import os
 from dataclasses import dataclass
+from numbers import Integral
 
 from mammoclf.exceptions import DatasetError
 from mammoclf.preprocessing import DicomLoader
-from mammoclf.preprocessing._paths import check_paths, format_path_list
-from mammoclf.preprocessing._reading import read_image
+from mammoclf.utils._paths import check_paths, format_path_list
 from mammoclf.utils._progress import Progress
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["ScanReport", "scan"]
 
@@ -56,6 +57,16 @@ class ScanReport:
         )
 
 
+@validate_params(
+    {
+        "paths": "no_validation",  # check_paths: messages that speak of paths
+        "loader": [DicomLoader, None],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    },
+    # The loader's own parameters are the user's: validate them too.
+    prefer_skip_nested_validation=False,
+)
 def scan(paths, *, loader=None, n_jobs=None, verbose=0):
     """Read and decode every file once; report all that fail, not just the first.
 
@@ -103,15 +114,13 @@ def scan(paths, *, loader=None, n_jobs=None, verbose=0):
     from joblib import Parallel, delayed
 
     loader = DicomLoader() if loader is None else loader
-    if not isinstance(loader, DicomLoader):
-        raise TypeError(f"loader must be a DicomLoader; got {type(loader).__name__}.")
-    spec = loader._read_spec()
     paths = check_paths(paths, "scan", must_exist=False)
+    loader.fit(paths)  # its settings are checked once, before any decoding
     progress = Progress(len(paths), "scan: files", enabled=verbose > 0)
     outcomes = []
     for outcome in Parallel(
         n_jobs=loader.n_jobs if n_jobs is None else n_jobs, return_as="generator"
-    )(delayed(_try_read)(path, spec) for path in paths):
+    )(delayed(_try_read)(path, loader) for path in paths):
         outcomes.append(outcome)
         progress.advance()
     progress.finish(f"{sum(1 for o in outcomes if o)} unreadable")
@@ -122,12 +131,13 @@ def scan(paths, *, loader=None, n_jobs=None, verbose=0):
     return ScanReport(n_files=len(paths), problems=problems)
 
 
-def _try_read(path, spec):
+def _try_read(path, loader):
     """None if ``path`` decodes, else (exception type name, message)."""
     if not os.path.exists(path):
         return ("FileNotFoundError", "the file does not exist")
     try:
-        read_image(path, spec)
+        # Decoded exactly as in a pipeline: the loader's lazy sequence, indexed.
+        loader.transform([path])[0]
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - collect every failure, of any type

@@ -6,8 +6,10 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval
 
 from mammoclf.datasets._anatomy import draw_breast, draw_lesion_shape, sample_lesion
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["make_synthetic_mammograms"]
 
@@ -27,6 +29,18 @@ with fake PatientID/PatientName, ImageLaterality and ViewPosition.
 """
 
 
+@validate_params(
+    {
+        # Two patients at least: one per class.
+        "n_samples": [Interval(Integral, 4, None, closed="left")],
+        "image_size": [Interval(Integral, 32, None, closed="left")],
+        "difficulty": [Interval(Real, 0, 1, closed="both")],
+        "malignant_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "directory": [str, os.PathLike, None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_synthetic_mammograms(
     n_samples=200,
     *,
@@ -87,7 +101,6 @@ def make_synthetic_mammograms(
     """
     import pandas as pd
 
-    _check_arguments(n_samples, image_size, difficulty, malignant_fraction)
     directory = _prepare_directory(directory)
     rng = check_random_state(random_state)
     # Seeds the DICOM UIDs, so an int random_state gives identical files.
@@ -133,29 +146,6 @@ def make_synthetic_mammograms(
         directory=directory,
         DESCR=_DESCR,
     )
-
-
-def _check_arguments(n_samples, image_size, difficulty, malignant_fraction):
-    if (
-        not isinstance(n_samples, Integral)
-        or isinstance(n_samples, bool)
-        or n_samples < 4
-    ):
-        raise ValueError(
-            f"n_samples must be an int >= 4 (two patients); got {n_samples!r}."
-        )
-    if (
-        not isinstance(image_size, Integral)
-        or isinstance(image_size, bool)
-        or image_size < 32
-    ):
-        raise ValueError(f"image_size must be an int >= 32; got {image_size!r}.")
-    if not isinstance(difficulty, Real) or not 0.0 <= difficulty <= 1.0:
-        raise ValueError(f"difficulty must be in [0, 1]; got {difficulty!r}.")
-    if not isinstance(malignant_fraction, Real) or not 0.0 < malignant_fraction < 1.0:
-        raise ValueError(
-            f"malignant_fraction must be in (0, 1); got {malignant_fraction!r}."
-        )
 
 
 def _prepare_directory(directory):

@@ -1,16 +1,32 @@
 """Grad-CAM heatmaps for mammoclf's Keras classifiers (Selvaraju et al., 2017)."""
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from mammoclf.exceptions import BackendNotSupportedError
+from mammoclf.utils._estimators import final_estimator
 from mammoclf.utils._keras import import_keras
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["grad_cam"]
 
 _GRADIENT_BACKENDS = ("tensorflow", "jax", "torch")
 
 
+@validate_params(
+    {
+        # What the estimator must provide is checked below, naming the contract.
+        "estimator": "no_validation",
+        "X": ["array-like"],
+        "target": "no_validation",  # a label of classes_, checked below
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+    },
+    prefer_skip_nested_validation=False,
+)
 def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
     """Grad-CAM heatmaps: where in each image the network found its evidence.
 
@@ -19,12 +35,20 @@ def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
     map's channels; the ReLU of the weighted sum, upsampled bilinearly to the
     classifier's input resolution, is the heatmap.
 
+    Only the classifiers' public contract is used (as MONAI's CAM takes a
+    network and its ``target_layers``): ``model_`` (the Keras network, which
+    outputs logits), ``feature_map_layer_`` (the name of its layer whose
+    output is the last feature map), ``classes_``, ``model_inputs(X)`` (the
+    validated batch ``model_`` takes) and ``decision_function``. Any fitted
+    classifier with these works.
+
     Parameters
     ----------
     estimator : fitted ScratchCNNClassifier, DenseNetTransferClassifier or Pipeline
         A fitted mammoclf Keras classifier, or a fitted pipeline ending in
         one; the pipeline's earlier steps transform ``X`` first (resamplers
         such as :class:`~mammoclf.Augmenter` are skipped, as at predict time).
+        A fitted search is replaced by its ``best_estimator_``.
     X : array-like or sequence of paths
         Images as the estimator's ``predict`` takes them.
     target : label, "predicted" or None, default=None
@@ -69,16 +93,18 @@ def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
         )
     feature_model, head_model = _split_at_feature_map(keras, classifier)
     target_index = _target_index(classifier, images, target)
+    is_binary = len(classifier.classes_) == 2
 
     heatmaps = []
     for start in range(0, images.shape[0], batch_size):
         batch = images[start : start + batch_size]
         features = feature_model(batch, training=False)
         gradients = _GRADIENTS[backend](
+            keras,
             head_model,
             features,
             target_index[start : start + batch_size],
-            classifier._is_binary,
+            is_binary,
         )
         features = np.asarray(keras.ops.convert_to_numpy(features), dtype=np.float32)
         channel_weights = gradients.mean(axis=(1, 2), keepdims=True)
@@ -92,34 +118,39 @@ def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
 
 
 def _classifier_and_images(estimator, X):
+    if hasattr(estimator, "best_estimator_"):
+        estimator = estimator.best_estimator_
     if hasattr(estimator, "steps"):
         check_is_fitted(estimator)
-        classifier = estimator.steps[-1][1]
         X = estimator[:-1].transform(X) if len(estimator.steps) > 1 else X
-    else:
-        classifier = estimator
-    if not hasattr(classifier, "_grad_cam_layer"):
+    classifier = final_estimator(estimator)
+    if not callable(getattr(classifier, "model_inputs", None)):
         raise TypeError(
             "grad_cam needs a mammoclf Keras classifier (ScratchCNNClassifier, "
             f"DenseNetTransferClassifier) or a pipeline ending in one; got "
             f"{type(classifier).__name__}."
         )
     check_is_fitted(classifier)
-    return classifier, classifier._validate_images(X, reset=False)
+    if not hasattr(classifier, "feature_map_layer_"):
+        raise TypeError(
+            f"This {type(classifier).__name__} has no feature_map_layer_ (it was "
+            "saved by an older mammoclf): fit it again to use grad_cam."
+        )
+    return classifier, classifier.model_inputs(X)
 
 
 def _split_at_feature_map(keras, classifier):
     model = classifier.model_
-    feature_map = model.get_layer(classifier._grad_cam_layer).output
+    feature_map = model.get_layer(classifier.feature_map_layer_).output
     image = model.inputs[0]
     return keras.Model(image, feature_map), keras.Model(feature_map, model.outputs[0])
 
 
 def _target_index(classifier, images, target):
     if target is None or (isinstance(target, str) and target == "predicted"):
-        scores = classifier._forward(classifier.model_, images)
-        if classifier._is_binary:
-            return (scores[:, 0] > 0).astype(int)
+        scores = classifier.decision_function(images)
+        if scores.ndim == 1:  # two classes: the logit of classes_[1]
+            return (scores > 0).astype(int)
         return scores.argmax(axis=1)
     matches = np.flatnonzero(classifier.classes_ == target)
     if matches.size == 0:
@@ -143,8 +174,7 @@ def _class_score(logits, target_index, is_binary, ops):
     return ops.sum(logits * mask)
 
 
-def _tensorflow_gradients(head_model, features, target_index, is_binary):
-    import keras
+def _tensorflow_gradients(keras, head_model, features, target_index, is_binary):
     import tensorflow as tf
 
     features = tf.convert_to_tensor(features)
@@ -156,9 +186,8 @@ def _tensorflow_gradients(head_model, features, target_index, is_binary):
     return tape.gradient(score, features).numpy()
 
 
-def _jax_gradients(head_model, features, target_index, is_binary):
+def _jax_gradients(keras, head_model, features, target_index, is_binary):
     import jax
-    import keras
 
     def score(feature_map):
         return _class_score(
@@ -168,9 +197,7 @@ def _jax_gradients(head_model, features, target_index, is_binary):
     return np.asarray(jax.grad(score)(features))
 
 
-def _torch_gradients(head_model, features, target_index, is_binary):
-    import keras
-
+def _torch_gradients(keras, head_model, features, target_index, is_binary):
     features = features.detach().clone().requires_grad_(True)
     score = _class_score(
         head_model(features, training=False), target_index, is_binary, keras.ops

@@ -8,15 +8,18 @@ of images *called* malignant, not the fraction classified correctly.
 """
 
 import warnings
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
 from sklearn import metrics as _skm
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics._labels import _check_weights, check_binary_targets
+from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
 __all__ = [
     "ConfusionCounts",
@@ -45,6 +48,20 @@ class ConfusionCounts(NamedTuple):
         return self.tp + self.fp + self.tn + self.fn
 
 
+# The label arguments every clinical metric takes. ``pos_label`` is a label of
+# ``y_true``: resolve_pos_label checks it against the data.
+_LABEL_CONSTRAINTS = {
+    "y_true": ["array-like"],
+    "y_pred": ["array-like"],
+    "pos_label": "no_validation",
+    "sample_weight": ["array-like", None],
+}
+_ZERO_DIVISION = {
+    "zero_division": [Options(Real, {0.0, 1.0}), "nan", StrOptions({"warn"})]
+}
+
+
+@validate_params(_LABEL_CONSTRAINTS, prefer_skip_nested_validation=True)
 def confusion_counts(y_true, y_pred, *, pos_label="auto", sample_weight=None):
     """True/false positives and negatives with respect to ``pos_label``.
 
@@ -99,16 +116,10 @@ def _ratio(numerator, denominator, *, zero_division, name, undefined_when):
             f"{name} is undefined {undefined_when}; returning 0.0. Set "
             "zero_division to silence this warning or to return 1.0 or nan.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
         return 0.0
-    if zero_division in (0, 1) or (
-        isinstance(zero_division, float) and np.isnan(zero_division)
-    ):
-        return float(zero_division)
-    raise ValueError(
-        f"zero_division must be 'warn', 0.0, 1.0 or np.nan; got {zero_division!r}."
-    )
+    return float(zero_division)  # 0.0, 1.0 or nan: validated by the metric
 
 
 _COMMON_PARAMS = """
@@ -135,6 +146,9 @@ _COMMON_PARAMS = """
 """
 
 
+@validate_params(
+    {**_LABEL_CONSTRAINTS, **_ZERO_DIVISION}, prefer_skip_nested_validation=True
+)
 def sensitivity_score(
     y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
 ):
@@ -163,6 +177,9 @@ def sensitivity_score(
     )
 
 
+@validate_params(
+    {**_LABEL_CONSTRAINTS, **_ZERO_DIVISION}, prefer_skip_nested_validation=True
+)
 def specificity_score(
     y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
 ):
@@ -190,6 +207,9 @@ def specificity_score(
     )
 
 
+@validate_params(
+    {**_LABEL_CONSTRAINTS, **_ZERO_DIVISION}, prefer_skip_nested_validation=True
+)
 def ppv_score(
     y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
 ):
@@ -219,6 +239,9 @@ def ppv_score(
     )
 
 
+@validate_params(
+    {**_LABEL_CONSTRAINTS, **_ZERO_DIVISION}, prefer_skip_nested_validation=True
+)
 def npv_score(
     y_true, y_pred, *, pos_label="auto", sample_weight=None, zero_division="warn"
 ):
@@ -253,6 +276,14 @@ for _func in (sensitivity_score, specificity_score, ppv_score, npv_score):
     )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def accuracy_score(y_true, y_pred, *, sample_weight=None):
     """Fraction of correctly classified images, ``(TP + TN) / (TP + TN + FP + FN)``.
 
@@ -297,6 +328,7 @@ def accuracy_score(y_true, y_pred, *, sample_weight=None):
     return float(np.average(correct, weights=weights))
 
 
+@validate_params(_LABEL_CONSTRAINTS, prefer_skip_nested_validation=True)
 def balanced_accuracy_score(y_true, y_pred, *, pos_label="auto", sample_weight=None):
     """Mean of sensitivity and specificity, ``(TPR + TNR) / 2``.
 
@@ -337,6 +369,15 @@ def balanced_accuracy_score(y_true, y_pred, *, pos_label="auto", sample_weight=N
     return float(_skm.balanced_accuracy_score(y_true, y_pred, sample_weight=weights))
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred": ["array-like"],
+        "sample_weight": ["array-like", None],
+        **_ZERO_DIVISION,
+    },
+    prefer_skip_nested_validation=True,
+)
 def f1_weighted_score(y_true, y_pred, *, sample_weight=None, zero_division="warn"):
     """F1 score of each class, averaged with weights equal to class support.
 
@@ -377,6 +418,15 @@ def f1_weighted_score(y_true, y_pred, *, sample_weight=None, zero_division="warn
     )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score": ["array-like"],
+        "pos_label": "no_validation",
+        "sample_weight": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def roc_auc_score(y_true, y_score, *, pos_label="auto", sample_weight=None):
     """Area under the ROC curve of scores for the positive (malignant) class.
 

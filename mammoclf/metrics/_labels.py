@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.utils import column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
+from mammoclf.utils._validation import validate_params
+
 __all__ = ["resolve_pos_label"]
 
 # Spellings recognised as the malignant class (compared case-insensitively,
@@ -21,6 +23,11 @@ __all__ = ["resolve_pos_label"]
 _MALIGNANT_NAMES = frozenset({"malignant"})
 
 
+@validate_params(
+    # pos_label: "auto" or any label; checked against the labels below.
+    {"labels": ["array-like"], "pos_label": "no_validation"},
+    prefer_skip_nested_validation=True,
+)
 def resolve_pos_label(labels, pos_label="auto"):
     """Return the label of the positive (malignant) class.
 

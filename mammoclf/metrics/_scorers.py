@@ -16,6 +16,7 @@ A :class:`ClinicalScorer` works in two places:
 import inspect
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from mammoclf.metrics._clinical import (
     accuracy_score,
@@ -28,6 +29,7 @@ from mammoclf.metrics._clinical import (
     specificity_score,
 )
 from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "CLINICAL_METRICS",
@@ -165,6 +167,15 @@ class ClinicalScorer:
         )
 
 
+@validate_params(
+    {
+        "score_func": [StrOptions(set(_CLINICAL)), callable],
+        "response": [StrOptions(set(_RESPONSES))],
+        "pos_label": "no_validation",  # a label, resolved against the data
+        "greater_is_better": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_clinical_scorer(
     score_func,
     *,
@@ -231,19 +242,15 @@ def make_clinical_scorer(
         if score_func in _UNDEFINED_AS_NAN:
             kwargs = {"zero_division": np.nan, **kwargs}
         score_func, response = _CLINICAL[score_func]
-    if not callable(score_func):
-        raise TypeError(
-            f"score_func must be callable or a metric name; got {score_func!r}."
-        )
-    if response not in _RESPONSES:
-        raise ValueError(f"response must be one of {_RESPONSES}; got {response!r}.")
-    if not isinstance(greater_is_better, (bool, np.bool_)):
-        raise TypeError(f"greater_is_better must be a bool; got {greater_is_better!r}.")
     return ClinicalScorer(
         score_func, response, pos_label, bool(greater_is_better), kwargs
     )
 
 
+@validate_params(
+    {"pos_label": "no_validation", "metrics": [list, tuple, None]},
+    prefer_skip_nested_validation=True,
+)
 def clinical_scorers(*, pos_label="auto", metrics=None):
     """A ``scoring`` dict of the clinical metrics for scikit-learn or mammoclf.
 
@@ -286,6 +293,15 @@ def clinical_scorers(*, pos_label="auto", metrics=None):
     return {name: make_clinical_scorer(name, pos_label=pos_label) for name in names}
 
 
+@validate_params(
+    {
+        # What it must implement is checked below, with advice on scoring.
+        "estimator": "no_validation",
+        "X": ["array-like", "sparse matrix"],
+        "pos_label": "no_validation",  # a class of the estimator, checked below
+    },
+    prefer_skip_nested_validation=False,
+)
 def positive_class_scores(estimator, X, *, pos_label):
     """Scores of ``pos_label`` from a fitted binary classifier, and their source.
 

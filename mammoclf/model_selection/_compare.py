@@ -12,7 +12,7 @@ from joblib import Parallel, delayed, effective_n_jobs
 from joblib.parallel import get_active_backend
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
@@ -35,7 +35,7 @@ from mammoclf.utils._activation_store import (
     shared_activation_store,
 )
 from mammoclf.utils._patients import check_patients_per_class
-from mammoclf.utils._validation import check_finite_images
+from mammoclf.utils._validation import check_finite_images, validate_params
 
 __all__ = ["compare_models"]
 
@@ -126,7 +126,8 @@ def _scorers(scoring, pos_label):
         "verbose": ["verbose"],
         "metadata": [pd.DataFrame, None],
     },
-    prefer_skip_nested_validation=True,
+    # The estimators are the user's: their parameters are validated in fit.
+    prefer_skip_nested_validation=False,
 )
 def compare_models(
     estimators,

@@ -18,14 +18,10 @@ from mammoclf.model_selection._memory import PeakMemorySampler
 from mammoclf.model_selection._threshold import decision_threshold
 from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._array_store import is_memory_mapped, take_rows
+from mammoclf.utils._estimators import final_estimator
 from mammoclf.utils._routing import fit_with_groups
 
-__all__ = [
-    "FoldOutput",
-    "final_estimator",
-    "fit_and_predict",
-    "training_info",
-]
+__all__ = ["FoldOutput", "fit_and_predict", "training_info"]
 
 
 @dataclass
@@ -48,23 +44,6 @@ class FoldOutput:
     estimator: Any
     threshold: Any = None
     activations_shared: float = math.nan
-
-
-def final_estimator(estimator):
-    """The estimator that does the learning inside pipelines and searches.
-
-    Follows ``best_estimator_`` of fitted searches and the last step of
-    (scikit-learn or imbalanced-learn) pipelines.
-    """
-    while True:
-        if hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-            continue
-        steps = getattr(estimator, "steps", None)
-        if isinstance(steps, list) and steps:
-            estimator = steps[-1][1]
-            continue
-        return estimator
 
 
 def training_info(estimator):

@@ -1,14 +1,14 @@
 """ROC curves of several models, averaged over folds, with confidence bands."""
 
-from numbers import Real
-
 import numpy as np
 from scipy import stats as _st
 from sklearn.metrics import auc, roc_curve
 from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import HasMethods
 
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.plotting._common import select_models, single_axes
+from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = ["RocCurvesDisplay"]
 
@@ -164,6 +164,18 @@ class RocCurvesDisplay:
         return self
 
     @classmethod
+    @validate_params(
+        {
+            "y_true": ["array-like"],
+            "y_scores": [dict],
+            "fold_ids": ["array-like"],
+            "pos_label": "no_validation",  # a label, resolved against y_true
+            "confidence_level": CONFIDENCE_LEVEL,
+            "ax": [HasMethods(["plot"]), None],
+            "show_folds": ["boolean"],
+        },
+        prefer_skip_nested_validation=True,
+    )
     def from_predictions(
         cls,
         y_true,
@@ -198,10 +210,6 @@ class RocCurvesDisplay:
         -------
         display : RocCurvesDisplay
         """
-        if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-            raise ValueError(
-                f"confidence_level must be in (0, 1); got {confidence_level!r}."
-            )
         y_true = column_or_1d(y_true)
         fold_ids = column_or_1d(fold_ids)
         pos_label = resolve_pos_label(y_true, pos_label)

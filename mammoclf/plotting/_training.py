@@ -5,8 +5,9 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from mammoclf.model_selection._fit import final_estimator
 from mammoclf.plotting._common import grid_of_axes
+from mammoclf.utils._estimators import final_estimator
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["TrainingHistoryDisplay", "stage_starts"]
 
@@ -19,6 +20,7 @@ def _field(stage, name):
     return getattr(stage, name, None)
 
 
+@validate_params({"stages": [list, tuple]}, prefer_skip_nested_validation=True)
 def stage_starts(stages):
     """First epoch (0-based) and a label of every training stage.
 

@@ -5,12 +5,11 @@ from typing import ClassVar
 
 import numpy as np
 from imblearn.over_sampling.base import BaseOverSampler
-from imblearn.utils import check_sampling_strategy
+from imblearn.utils import check_sampling_strategy, check_target_type
 from scipy import ndimage
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import column_or_1d
 
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.pipeline import FitOnlyTransformGuard
@@ -37,6 +36,12 @@ class Augmenter(BaseOverSampler):
     then ``n_copies`` more copies of the balanced set. Augmented copies cycle
     through a random permutation of the class's images, so each source image
     is used as evenly as possible.
+
+    It follows imbalanced-learn's sampler template: ``fit_resample`` is
+    imbalanced-learn's, which checks the labels (one-hot labels are decoded;
+    a single class is refused, as by every imbalanced-learn sampler) and
+    returns the containers it was given (a list for a list, a pandas Series
+    of labels for a Series); the augmentation is ``_fit_resample``.
 
     Each copy applies, about the image centre and in one interpolation
     (bilinear), a flip, a zoom, a rotation and a shift; pixels that come
@@ -143,7 +148,9 @@ class Augmenter(BaseOverSampler):
     def fit(self, X, y):
         """Validate ``X`` and ``y`` and compute how many images each class gets.
 
-        Use :meth:`fit_resample`; a pipeline calls it for you.
+        Use :meth:`fit_resample`; a pipeline calls it for you. As
+        imbalanced-learn's ``fit``, except that ``sampling_strategy_`` also
+        counts the ``n_copies`` augmented copies (see the class docstring).
 
         Parameters
         ----------
@@ -157,33 +164,36 @@ class Augmenter(BaseOverSampler):
         self : Augmenter
         """
         self._validate_params()
-        images = _check_images(X)
-        y = self._check_labels(y, images.shape[0])
+        check_classification_targets(y)
+        _, y, _ = self._check_X_y(X, y)
         self.sampling_strategy_ = self._generated_per_class(y)
         return self
 
-    def fit_resample(self, X, y):
-        """Return the training images plus their augmented copies.
+    def _check_X_y(self, X, y, accept_sparse=None):
+        """imbalanced-learn's input hook: images, not 2-D feature matrices.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, H, W) or (n_samples, H, W, C)
-            Training images (any real dtype; NaN and inf are rejected).
-        y : array-like of shape (n_samples,)
-            Labels.
-
-        Returns
-        -------
-        X_resampled : ndarray of shape (n_samples_resampled, H, W[, C]), float32
-            The originals, then the augmented copies; same number of
-            dimensions as ``X``.
-        y_resampled : ndarray of shape (n_samples_resampled,)
-            Their labels.
+        Returns float32 images with ``X``'s number of dimensions, the labels
+        as 1-D (one-hot labels decoded, as imbalanced-learn does) and whether
+        they were one-hot.
         """
-        self.fit(X, y)
-        original_ndim = np.ndim(X) if not hasattr(X, "ndim") else X.ndim
+        y, binarize_y = check_target_type(y, indicate_one_vs_all=True)
         images = _check_images(X)
-        y = column_or_1d(y)
+        if y.shape[0] != images.shape[0]:
+            raise ValueError(
+                f"y has {y.shape[0]} labels for {images.shape[0]} images; expected "
+                "one label per image."
+            )
+        return (images[..., 0] if np.ndim(X) == 3 else images), y, binarize_y
+
+    def _fit_resample(self, X, y):
+        """The originals, then their augmented copies, and the copies' labels.
+
+        Called by imbalanced-learn's ``fit_resample`` with the output of
+        :meth:`_check_X_y`, after ``sampling_strategy_`` was set to the
+        balancing counts only; it is replaced by the counts with copies.
+        """
+        images = X[..., np.newaxis] if X.ndim == 3 else X
+        self.sampling_strategy_ = self._generated_per_class(y)
         rng = check_random_state(self.random_state)
         sources = []
         for label, n_generated in self.sampling_strategy_.items():
@@ -203,36 +213,20 @@ class Augmenter(BaseOverSampler):
         for position, source in enumerate(sources):
             X_resampled[n_images + position] = self._augment(images[source], rng)
         self.sample_indices_ = np.concatenate([np.arange(n_images), sources])
-        if original_ndim == 3:
+        if X.ndim == 3:
             X_resampled = X_resampled[..., 0]
         return X_resampled, np.concatenate([y, y[sources]])
-
-    def _fit_resample(self, X, y):
-        # Required by imbalanced-learn's abstract base; fit_resample is
-        # overridden because images are not 2-D feature matrices.
-        return self.fit_resample(X, y)
-
-    def _check_labels(self, y, n_samples):
-        if y is None:
-            raise ValueError("Augmenter requires y (the labels) to resample.")
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        if y.shape[0] != n_samples:
-            raise ValueError(
-                f"y has {y.shape[0]} labels for {n_samples} images; expected one "
-                "label per image."
-            )
-        return y
 
     def _generated_per_class(self, y):
         """Class -> augmented images to generate (see the class docstring)."""
         labels, counts = np.unique(y, return_counts=True)
-        extra = {}
-        if self.sampling_strategy is not None:
-            extra = check_sampling_strategy(self.sampling_strategy, y, "over-sampling")
+        # The check imbalanced-learn runs on every sampler (it refuses a
+        # single class); None, no balancing, passes through as None.
+        extra = check_sampling_strategy(self.sampling_strategy, y, self._sampling_type)
+        extra = {} if extra is None else extra
         return {
             # Python scalars, so the dict prints as {'BENIGN': 4, ...}.
-            label.item(): int(
+            (label.item() if isinstance(label, np.generic) else label): int(
                 (1 + self.n_copies) * (count + extra.get(label, 0)) - count
             )
             for label, count in zip(labels, counts)
@@ -287,6 +281,7 @@ class Augmenter(BaseOverSampler):
         tags.input_tags.three_d_array = True
         tags.input_tags.sparse = False
         tags.input_tags.dataframe = False
+        tags.sampler_tags.sample_indices = True
         return tags
 
 

@@ -8,9 +8,9 @@ from typing import ClassVar
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.preprocessing._paths import check_paths
 from mammoclf.preprocessing._reading import ReadSpec
 from mammoclf.preprocessing._sequence import ImageSequence, file_stamps
+from mammoclf.utils._paths import check_paths
 
 __all__ = ["DicomLoader"]
 

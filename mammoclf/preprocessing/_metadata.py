@@ -6,14 +6,17 @@ import re
 import secrets
 from numbers import Integral
 
+from sklearn.utils._param_validation import StrOptions
+
 from mammoclf.exceptions import DatasetError, ImageFileError
-from mammoclf.preprocessing._paths import check_paths
 from mammoclf.preprocessing._reading import (
     header_text,
     quiet_pydicom,
     scrubbed,
     sniff_format,
 )
+from mammoclf.utils._paths import check_paths
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["pseudonym", "read_metadata"]
 
@@ -47,6 +50,10 @@ _PATIENT_ID_SOURCES = ("header", "cbis-ddsm")
 _PROCESS_SALT = secrets.token_bytes(32)
 
 
+@validate_params(
+    {"value": "no_validation", "salt": [str, bytes, None]},  # any value's str()
+    prefer_skip_nested_validation=True,
+)
 def pseudonym(value, salt=None):
     """A salted-hash pseudonym of an identifier (HMAC-SHA256, 16 hex digits).
 
@@ -81,6 +88,16 @@ def pseudonym(value, salt=None):
     return f"anon-{digest[:16]}"
 
 
+@validate_params(
+    {
+        "paths": "no_validation",  # check_paths: messages that speak of paths
+        "identifiers": [StrOptions({"pseudonymise", "keep"})],
+        "salt": [str, bytes, None],
+        "patient_id": [StrOptions({"header", "cbis-ddsm"})],
+        "n_jobs": [Integral, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def read_metadata(
     paths, *, identifiers="pseudonymise", salt=None, patient_id="header", n_jobs=None
 ):
@@ -149,18 +166,6 @@ def read_metadata(
     import pandas as pd
     from joblib import Parallel, delayed
 
-    if identifiers not in ("pseudonymise", "keep"):
-        raise ValueError(
-            f"identifiers must be 'pseudonymise' or 'keep'; got {identifiers!r}."
-        )
-    if salt is not None and not isinstance(salt, (str, bytes)):
-        raise TypeError(f"salt must be None, str or bytes; got {type(salt).__name__}.")
-    if patient_id not in _PATIENT_ID_SOURCES:
-        raise ValueError(
-            f"patient_id must be one of {list(_PATIENT_ID_SOURCES)}; got {patient_id!r}."
-        )
-    if n_jobs is not None and not isinstance(n_jobs, Integral):
-        raise TypeError(f"n_jobs must be None or an int; got {n_jobs!r}.")
     paths = check_paths(paths, "read_metadata", must_exist=True)
     rows = Parallel(n_jobs=n_jobs)(delayed(_read_header)(path) for path in paths)
     if patient_id == "cbis-ddsm":

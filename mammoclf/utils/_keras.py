@@ -3,6 +3,11 @@
 Importing Keras (and with it TensorFlow) costs seconds and hundreds of MB, so
 no mammoclf module imports it at import time: estimators call
 :func:`import_keras` inside ``fit``/``predict``.
+
+Keras is imported once per call chain: a public entry point (``fit``,
+``predict``, ``grad_cam``, ``save``/``load``, unpickling) calls
+:func:`import_keras`, and every helper below it takes ``keras`` as its
+first parameter instead of importing it again.
 """
 
 import contextlib
@@ -56,7 +61,7 @@ def import_keras():
 
 
 @contextlib.contextmanager
-def keras_seed(seed):
+def keras_seed(keras, seed):
     """Seed Keras and its backend for one fit, leaving NumPy/Python RNGs as found.
 
     ``keras.utils.set_random_seed`` also reseeds Python's ``random`` and
@@ -67,10 +72,10 @@ def keras_seed(seed):
 
     Parameters
     ----------
+    keras : module
     seed : int
         Seed in ``[0, 2**31 - 1)``.
     """
-    keras = import_keras()
     python_state = random.getstate()
     numpy_state = np.random.get_state()
     try:
@@ -142,7 +147,7 @@ def fresh_model_retracing_muted():
 
 
 @contextlib.contextmanager
-def dtype_policy_scope(policy):
+def dtype_policy_scope(keras, policy):
     """Temporarily set Keras's global dtype policy while a model is built.
 
     Layers capture the policy at construction, so the global setting is only
@@ -151,10 +156,10 @@ def dtype_policy_scope(policy):
 
     Parameters
     ----------
+    keras : module
     policy : str
         ``"float32"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``.
     """
-    keras = import_keras()
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -176,9 +181,8 @@ def model_to_bytes(model):
             return handle.read()
 
 
-def model_from_bytes(data):
+def model_from_bytes(keras, data):
     """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode)."""
-    keras = import_keras()
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError("not a .keras archive: the saved model bytes are corrupt")
     with tempfile.TemporaryDirectory(prefix="mammoclf-") as tmp:

@@ -1,19 +1,144 @@
-"""Input validation shared by mammoclf's estimators and transformers."""
+"""Input validation shared by mammoclf's estimators, transformers and functions."""
 
-from numbers import Integral
+import functools
+import inspect
+from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context, get_config
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    validate_parameter_constraints,
+)
 
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.utils._array_store import row_blocks
 
 __all__ = [
+    "CONFIDENCE_LEVEL",
+    "WRAPPER_FRAMES",
+    "PositiveInts",
     "check_finite_images",
     "check_image_batch",
     "check_image_shape_param",
     "check_sample_weight",
+    "validate_params",
 ]
+
+
+class PositiveInts(HasMethods):
+    """Parameter constraint: a tuple or list of positive ints, of given lengths.
+
+    For ``_parameter_constraints`` and :func:`validate_params`, where
+    scikit-learn has no constraint on the items of a sequence (a
+    ScratchCNN's ``filters``, a DenseNet's ``resize_to``). It derives from
+    ``HasMethods`` only because scikit-learn's ``make_constraint`` accepts
+    instances of its own constraint classes alone; both methods of a
+    constraint are replaced.
+
+    Parameters
+    ----------
+    lengths : set of int or None, default=None
+        Allowed lengths; None allows any length but zero.
+    """
+
+    def __init__(self, lengths=None):
+        super().__init__([])
+        self.lengths = None if lengths is None else frozenset(lengths)
+
+    def is_satisfied_by(self, val):
+        return (
+            isinstance(val, (tuple, list))
+            and (len(val) > 0 if self.lengths is None else len(val) in self.lengths)
+            and all(
+                isinstance(v, Integral) and not isinstance(v, bool) and v > 0
+                for v in val
+            )
+        )
+
+    def __str__(self):
+        if self.lengths is None:
+            count = "one or more"
+        else:
+            count = " or ".join(str(n) for n in sorted(self.lengths))
+        return f"a tuple or list of {count} positive ints"
+
+
+#: The constraint of every ``confidence_level`` parameter (validate_params).
+CONFIDENCE_LEVEL = [Interval(Real, 0, 1, closed="neither")]
+
+#: Frames that :func:`validate_params` puts between a decorated function and
+#: its caller: warnings issued by the function add it to their stacklevel, so
+#: that they still point at the user's line.
+WRAPPER_FRAMES = 1
+
+
+def validate_params(parameter_constraints, *, prefer_skip_nested_validation):
+    """scikit-learn's ``validate_params``, except that inner errors keep their name.
+
+    The parameters of the decorated function are validated as by
+    :func:`sklearn.utils._param_validation.validate_params`: the same
+    constraints, the same :class:`~sklearn.utils._param_validation.InvalidParameterError`
+    naming the function, the same ``skip_parameter_validation`` handling.
+    But scikit-learn also rewrites the message of any ``InvalidParameterError``
+    raised *inside* the function to name the function, which suits a
+    function that wraps one estimator and hides it. mammoclf's public
+    functions take estimators that the user built (``compare_models``,
+    ``grad_cam``, ``scan``'s ``loader``): an invalid ``pooling`` of a
+    ``ScratchCNNClassifier`` must be reported as a parameter of
+    ``ScratchCNNClassifier``, not of ``compare_models``. So errors raised
+    inside pass through unchanged.
+
+    The wrapper adds a single frame (:data:`WRAPPER_FRAMES`) between the
+    function and its caller.
+
+    Parameters
+    ----------
+    parameter_constraints : dict
+        Parameter name -> list of constraints (or ``"no_validation"``), as
+        for scikit-learn; every parameter but ``*args``/``**kwargs``.
+    prefer_skip_nested_validation : bool
+        As for scikit-learn: True skips the parameter validation of the
+        scikit-learn estimators and functions called inside. Use False for
+        functions that receive estimators the user built, whose parameters
+        have not been checked yet.
+
+    Returns
+    -------
+    decorator : callable
+    """
+
+    def decorator(func):
+        signature = inspect.signature(func)
+        ignored = {"self", "cls"} | {
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            skip = get_config()["skip_parameter_validation"]
+            if not skip:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                validate_parameter_constraints(
+                    parameter_constraints,
+                    {k: v for k, v in bound.arguments.items() if k not in ignored},
+                    caller_name=func.__qualname__,
+                )
+            with config_context(
+                skip_parameter_validation=prefer_skip_nested_validation or skip
+            ):
+                return func(*args, **kwargs)
+
+        # Introspected by tests, as for scikit-learn's decorator.
+        wrapper._skl_parameter_constraints = parameter_constraints
+        return wrapper
+
+    return decorator
 
 
 def check_image_shape_param(image_shape, name="image_shape"):
@@ -40,6 +165,14 @@ def check_image_shape_param(image_shape, name="image_shape"):
     return tuple(int(v) for v in image_shape)
 
 
+@validate_params(
+    {
+        "X": "no_validation",  # what this function checks, with image messages
+        "image_shape": [tuple, list, None],
+        "validated_2d": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def check_image_batch(X, *, image_shape=None, validated_2d=False):
     """Convert image-like input to a float32 ``(n, H, W, C)`` batch.
 

@@ -34,7 +34,7 @@ def densenet_weights(tmp_path_factory):
     BatchNormalization would update are far from any batch's statistics.
     """
     keras = import_keras()
-    with keras_seed(123):
+    with keras_seed(keras, 123):
         source = keras.applications.DenseNet121(
             include_top=False, weights=None, input_shape=(32, 32, 3)
         )

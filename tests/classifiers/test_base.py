@@ -43,6 +43,16 @@ def fitted(toy_images):
     ).fit(X, y)
 
 
+def test_scores_do_not_depend_on_the_order_of_the_images(fitted, toy_images):
+    """To float32 rounding (scikit-learn's check asks for 1e-7: see test_common)."""
+    X, _, _ = toy_images
+    order = np.random.default_rng(0).permutation(len(X))
+    scores = fitted.decision_function(X)
+    np.testing.assert_allclose(
+        fitted.decision_function(X[order]), scores[order], rtol=1e-5, atol=1e-6
+    )
+
+
 # --------------------------------------------------------------------- inputs
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
 def test_accepts_any_real_dtype(toy_images, dtype):

@@ -120,6 +120,9 @@ def test_a_finished_checkpoint_returns_the_model_without_training(resumed, toy_i
     assert counter.epochs == 0
     assert again.history_ == clf.history_
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    # A single-stage fit records its stage like any other: no special case.
+    (record,) = state["records"]
+    assert record["epochs_run"] == EPOCHS and again.stages_ == clf.stages_
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ from mammoclf.exceptions import (
     WeightsUnavailableError,
 )
 from mammoclf.utils._keras import import_keras
+from tests.classifiers.test_scratch_cnn import STAGE_KEYS
 
 HEAD_PARAMS = 1024 * 16 + 16 + 16 * 1 + 1  # head_dense and logits, binary
 
@@ -80,6 +81,14 @@ def test_frozen_preset_trains_exactly_the_head(frozen_densenet, densenet_weights
 
 def test_frozen_preset_records_one_cached_stage(frozen_densenet):
     (stage,) = frozen_densenet.stages_
+    # The keys every classifier records, and DenseNet's own.
+    assert set(stage) == {
+        *STAGE_KEYS,
+        "unfreeze",
+        "trainable_blocks",
+        "frozen_cache",
+        "cache_time",
+    }
     assert stage["unfreeze"] is None
     assert (stage["epochs"], stage["epochs_run"], stage["first_epoch"]) == (2, 2, 0)
     assert stage["learning_rate"] == pytest.approx(1e-3)
@@ -428,7 +437,7 @@ def test_grad_cam_layer_is_the_last_feature_map(frozen_densenet, toy_images):
     keras = import_keras()
     X, _, _ = toy_images
     model = frozen_densenet.model_
-    layer = model.get_layer(frozen_densenet._grad_cam_layer)
+    layer = model.get_layer(frozen_densenet.feature_map_layer_)
     probe = keras.Model(model.input, [layer.output, model.output])
     feature_map, logits = probe(X[:2, :, :, np.newaxis], training=False)
     assert tuple(feature_map.shape) == (2, 1, 1, 1024)  # 32 px / 32

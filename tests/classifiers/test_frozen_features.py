@@ -28,7 +28,7 @@ def keras():
 @pytest.fixture(scope="module")
 def network(keras):
     """image(6) -> a -> b -> c; cuts at the inputs of b and c."""
-    with keras_seed(0):
+    with keras_seed(keras, 0):
         inputs = keras.Input((6,), name="image")
         x = keras.layers.Dense(5, activation="relu", name="a")(inputs)
         x = keras.layers.Dense(4, activation="relu", name="b")(x)

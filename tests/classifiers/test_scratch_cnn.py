@@ -14,6 +14,15 @@ import pytest
 from mammoclf import ScratchCNNClassifier
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "mammoclf"
+# The keys of the stages_ record every mammoclf classifier writes.
+STAGE_KEYS = (
+    "learning_rate",
+    "epochs",
+    "epochs_run",
+    "first_epoch",
+    "n_trainable_params",
+    "fit_time",
+)
 
 
 def _fit(X, y, **params):
@@ -62,12 +71,22 @@ def test_batch_normalization_switch(toy_images):
     assert "block1_bn" not in names
 
 
-def test_grad_cam_layer_is_the_last_feature_map(toy_images):
+def test_fitted_contract_shared_with_densenet(toy_images):
+    """One stage_ record, and the feature map Grad-CAM reads, as DenseNet has."""
     X, y, _ = toy_images
     clf = _fit(X, y, filters=(4, 8))
-    layer = clf.model_.get_layer(clf._grad_cam_layer)
+    layer = clf.model_.get_layer(clf.feature_map_layer_)
     # Block 2 sees the 16x16 map left by block 1's pooling, before its own.
     assert tuple(layer.output.shape) == (None, 16, 16, 8)
+    (stage,) = clf.stages_
+    assert set(stage) == set(STAGE_KEYS)
+    assert (stage["epochs_run"], stage["first_epoch"]) == (clf.n_epochs_, 0)
+    assert stage["epochs"] == clf.epochs and stage["learning_rate"] == 1e-3
+    assert stage["n_trainable_params"] == sum(
+        int(np.prod(w.shape)) for w in clf.model_.trainable_weights
+    )
+    assert 0 < stage["fit_time"] <= clf.fit_time_
+    np.testing.assert_array_equal(clf.model_inputs(X[:2]), X[:2, :, :, None])
 
 
 def test_one_pixel_high_images_are_valid():

@@ -18,6 +18,7 @@ from mammoclf.cli._main import (
     main,
 )
 from mammoclf.exceptions import DatasetError, WeightsUnavailableError
+from tests.shallow_densenet import shallow_densenet121
 
 # Its module-scoped fixtures fit several models: keep the module on one xdist worker.
 pytestmark = pytest.mark.xdist_group(name="cli")
@@ -57,7 +58,11 @@ def offline_imagenet(monkeypatch):
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
-    """The default demo (all three models), shrunk, with ImageNet unavailable."""
+    """The default demo (all three models), shrunk, with ImageNet unavailable.
+
+    The DenseNet rows use the shallow DenseNet (tests/shallow_densenet.py):
+    what is tested here is the report around the models.
+    """
     import mammoclf.classifiers._densenet_backbone as backbone
 
     real = backbone.pretrained_backbone
@@ -72,7 +77,8 @@ def demo_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     backbone.pretrained_backbone = unavailable
     try:
-        status = main(["compare", *TINY, "--no-refit", "--out", str(out)])
+        with shallow_densenet121():
+            status = main(["compare", *TINY, "--no-refit", "--out", str(out)])
     finally:
         backbone.pretrained_backbone = real
     assert status == EXIT_OK
@@ -433,10 +439,10 @@ def test_a_failed_run_leaves_a_folder_the_next_run_may_use(
 ):
     import mammoclf.cli._compare as compare
 
-    def unreadable(*args):
+    def unreadable(*args, **kwargs):
         raise DatasetError("the images cannot be read (simulated)")
 
-    monkeypatch.setattr(compare, "_load_images", unreadable)
+    monkeypatch.setattr(compare, "load_images", unreadable)
     out = tmp_path / "out"
     argv = ["compare", *TINY, "--models", "scratch", "--out", str(out)]
     assert main(argv) == EXIT_INPUT
@@ -573,3 +579,19 @@ def test_predict_pseudonyms_are_stable_across_runs_with_a_salt_file(
     monkeypatch.setattr(metadata, "_PROCESS_SALT", os.urandom(32))
     assert patient() != without_salt
     assert patient("--salt-file", str(salt_file)) == first
+
+
+def test_minimum_image_sizes_are_what_the_classifiers_refuse():
+    from mammoclf import DenseNetTransferClassifier
+    from mammoclf.cli._models import STUDY_MODELS
+    from mammoclf.exceptions import InvalidImageError
+
+    for spec in STUDY_MODELS:
+        if spec.key == "scratch":
+            assert spec.min_image_size == 1  # "same" padding takes any size
+            continue
+        below = spec.min_image_size - 1
+        with pytest.raises(InvalidImageError, match=f"at least {spec.min_image_size}x"):
+            DenseNetTransferClassifier(weights=None).fit(
+                np.zeros((2, below, below)), ["BENIGN", "MALIGNANT"]
+            )

@@ -185,7 +185,7 @@ def test_malformed_tables(tmp_path, cbis_tables_dir):
     table.drop(columns=["pathology"]).to_csv(tmp_path / TABLES[1], index=False)
     with pytest.raises(DatasetError, match=r"lacks the columns \['pathology'\]"):
         load_cbis_ddsm(tmp_path, abnormality="mass", split="test")
-    with pytest.raises(ValueError, match="image must be one of"):
+    with pytest.raises(ValueError, match="'image' parameter of load_cbis_ddsm"):
         load_cbis_ddsm(tmp_path, image="mask")
 
 

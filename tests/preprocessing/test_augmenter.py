@@ -204,10 +204,33 @@ def test_augmentation_stays_inside_training_folds(images):
     )
     scores = cross_val_score(pipe, X, y, cv=GroupKFold(2), groups=np.arange(10) % 5)
     assert scores.shape == (2,)
-    fitted = clone(pipe).fit(X[:6], y[:6])
+    fitted = clone(pipe).fit(X[4:], y[4:])  # 3 benign and 3 malignant images
     assert fitted[-1].fit_shape_[0] == 12
-    fitted.predict(X[6:])
+    fitted.predict(X[:4])
     assert fitted[-1].predict_shape_ == (4, 12, 12, 1)
+
+
+def test_a_single_class_is_refused_as_by_every_imblearn_sampler(images):
+    X, y = images
+    with pytest.raises(ValueError, match="more than 1 class"):
+        Augmenter(random_state=0).fit_resample(X[:6], y[:6])
+    with pytest.raises(ValueError, match="more than 1 class"):
+        Augmenter(random_state=0).fit(X[:6], y[:6])
+
+
+def test_outputs_keep_the_container_of_the_inputs(images):
+    """imbalanced-learn's fit_resample returns lists for lists, Series for Series."""
+    import pandas as pd
+
+    X, y = images
+    X_list, y_list = Augmenter(random_state=0).fit_resample(list(X), list(y))
+    assert isinstance(X_list, list) and isinstance(y_list, list)
+    X_array, y_series = Augmenter(random_state=0).fit_resample(
+        X, pd.Series(y, name="pathology")
+    )
+    np.testing.assert_array_equal(np.asarray(X_list, dtype=np.float32), X_array)
+    assert isinstance(y_series, pd.Series) and y_series.name == "pathology"
+    assert y_series.tolist() == y_list
 
 
 def test_plain_sklearn_pipeline_says_to_use_make_pipeline(images):

@@ -176,7 +176,7 @@ def test_validation_and_repr(fold_scores):
         paired_ttest([0.8, np.nan], [0.7, 0.6])
     with pytest.raises(ValueError, match="alternative"):
         paired_ttest(a, b, alternative="bigger")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="n_train"):
         corrected_resampled_ttest(a, b, n_train=0, n_test=10)
     r = corrected_resampled_ttest(
         a, b, n_train=72, n_test=18, labels=("cnn", "densenet"), metric="roc_auc"

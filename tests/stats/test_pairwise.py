@@ -125,7 +125,7 @@ def test_omnibus_and_validation(comparison):
         friedman_test(comparison.fold_scores("roc_auc")).statistic
     )
     assert omnibus_test(comparison, test="rm_anova").df == (2, 18)
-    with pytest.raises(ValueError, match="test must be one of"):
+    with pytest.raises(ValueError, match="'test' parameter of pairwise_tests"):
         pairwise_tests(comparison, test="ttest")
     with pytest.raises(ValueError, match="was not scored"):
         pairwise_tests(comparison, metric="auc")

@@ -1,4 +1,4 @@
-"""Validation of ``X`` given as a sequence of image file paths."""
+"""Validation and display of sequences of image file paths (``X`` given as paths)."""
 
 import os
 

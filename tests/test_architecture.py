@@ -1,0 +1,231 @@
+"""The package's import structure: no import cycles, no private names across seams.
+
+Every module of ``mammoclf`` is parsed with :mod:`ast` (nothing is imported),
+and two rules are checked.
+
+No import cycle
+    Every ``import`` statement counts, wherever it is: at module level, in a
+    function, in a class body or under ``if TYPE_CHECKING:``. A function-level
+    import only postpones a cycle to run time (the first call), and it hides
+    a layering problem: ``cli._main`` imported ``cli._compare`` inside
+    ``main()`` while ``cli._compare`` imported ``UsageError`` back from
+    ``cli._main``. Importing ``a.b.c`` also runs the ``__init__`` of ``a.b``,
+    so the edge goes to those packages too, except to the importer's own
+    ancestors (already being initialised, as Python does for
+    ``from mammoclf.stats._results import ...`` inside ``mammoclf.stats``).
+    ``from mammoclf import Name`` is resolved through the root's lazy-export
+    table to the module that defines ``Name``.
+
+No private name or module of another part of the package
+    A *part* is a subpackage (``mammoclf.stats``) or a top-level module
+    (``mammoclf.pipeline``). A module may import a ``_private`` module or a
+    ``_private`` name only from its own part. ``mammoclf.utils``,
+    ``mammoclf.exceptions`` and the root's ``mammoclf._version`` are shared
+    by design. Anything another part needs is public in its home package
+    (re-exported by its ``__init__``) or lives in ``mammoclf.utils``.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "mammoclf"
+ROOT = Path(__file__).resolve().parents[1] / PACKAGE
+SHARED_PARTS = {f"{PACKAGE}.utils", f"{PACKAGE}.exceptions", f"{PACKAGE}._version"}
+
+
+def _module_name(path):
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_package(name):
+    return (ROOT.parent / Path(*name.split(".")) / "__init__.py").is_file()
+
+
+def _is_module(name):
+    path = ROOT.parent / Path(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _lazy_exports():
+    """Name -> defining module, from the root ``__init__``'s ``_LAZY_EXPORTS``."""
+    tree = ast.parse((ROOT / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and getattr(node.targets[0], "id", None) == "_LAZY_EXPORTS"
+        ):
+            return ast.literal_eval(node.value)
+    raise AssertionError("mammoclf/__init__.py has no _LAZY_EXPORTS table")
+
+
+def _imports(path, module):
+    """``(target module, imported name or None, line)`` of every import statement."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None, node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, *([base] if base else [])])
+            for alias in node.names:
+                yield base, alias.name, node.lineno
+
+
+def _internal(name):
+    return name == PACKAGE or name.startswith(PACKAGE + ".")
+
+
+def _modules():
+    return {
+        _module_name(path): path
+        for path in sorted(ROOT.rglob("*.py"))
+        if "__pycache__" not in path.parts
+    }
+
+
+def _edges(module, path, lazy_exports):
+    """Modules whose code runs when ``module``'s import statements run."""
+    own_ancestors = {".".join(module.split(".")[:i]) for i in range(1, 10)}
+    targets = set()
+    for base, name, _ in _imports(path, module):
+        if not _internal(base):
+            continue
+        target = base
+        if name is not None and _is_module(f"{base}.{name}"):
+            target = f"{base}.{name}"
+        elif base == PACKAGE and name in lazy_exports:
+            target = lazy_exports[name]
+        parts = target.split(".")
+        for depth in range(1, len(parts) + 1):
+            step = ".".join(parts[:depth])
+            if step not in own_ancestors and step != module:
+                targets.add(step)
+    return targets
+
+
+def _part(name):
+    """The subpackage or top-level module that owns ``name``."""
+    return ".".join(name.split(".")[:2])
+
+
+def _is_private(component):
+    return component.startswith("_") and not component.startswith("__")
+
+
+def private_imports():
+    """``(importer, imported, line)`` for each private import across parts."""
+    found = []
+    for module, path in _modules().items():
+        for base, name, line in _imports(path, module):
+            if not _internal(base):
+                continue
+            full = base if name is None else f"{base}.{name}"
+            components = full.split(".")[1:]
+            private = [i for i, c in enumerate(components) if _is_private(c)]
+            if not private:
+                continue
+            owner = _part(".".join([PACKAGE, *components[: private[0] + 1]]))
+            if owner in SHARED_PARTS or owner == _part(module):
+                continue
+            found.append((module, full, line))
+    return found
+
+
+def import_cycles():
+    """Each strongly connected component of more than one module, sorted."""
+    lazy = _lazy_exports()
+    graph = {m: _edges(m, p, lazy) for m, p in _modules().items()}
+    index, low, stack, on_stack, components = {}, {}, [], set(), []
+
+    def visit(node):  # Tarjan's algorithm
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for successor in sorted(graph.get(node, ())):
+            if successor not in graph:
+                continue
+            if successor not in index:
+                visit(successor)
+                low[node] = min(low[node], low[successor])
+            elif successor in on_stack:
+                low[node] = min(low[node], index[successor])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(tuple(sorted(component)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(components)
+
+
+def test_the_parser_sees_the_whole_package():
+    modules = _modules()
+    assert len(modules) > 60
+    graph = {m: _edges(m, p, _lazy_exports()) for m, p in modules.items()}
+    # Spot checks that relative, nested and lazy-root imports are all seen.
+    assert "mammoclf.stats._results" in graph["mammoclf.stats._paired"]
+    assert "mammoclf.preprocessing" in graph["mammoclf.datasets._scan"]
+
+
+def test_the_checks_catch_what_they_forbid(tmp_path, monkeypatch):
+    """The rules fire on a toy package with one cycle and one private import."""
+    package = tmp_path / PACKAGE
+    for folder in ("a", "b", "utils"):
+        (package / folder).mkdir(parents=True)
+        (package / folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("_LAZY_EXPORTS = {}\n")
+    (package / "a" / "_x.py").write_text(
+        "from mammoclf.b._y import _helper\nfrom mammoclf.utils._z import ok\n"
+    )
+    (package / "b" / "_y.py").write_text(
+        "def _helper():\n    from mammoclf.a import _x\n"
+    )
+    (package / "utils" / "_z.py").write_text("ok = 1\n")
+    monkeypatch.setitem(globals(), "ROOT", package)
+    assert private_imports() == [
+        ("mammoclf.a._x", "mammoclf.b._y._helper", 1),
+        ("mammoclf.b._y", "mammoclf.a._x", 2),
+    ]
+    assert import_cycles() == [("mammoclf.a._x", "mammoclf.b._y")]
+
+
+def test_no_private_imports_across_subpackages():
+    violations = [
+        f"{importer} (line {line}) imports {imported}"
+        for importer, imported, line in private_imports()
+    ]
+    assert not violations, (
+        "Private names or modules imported from another part of mammoclf; make "
+        "them public in their home package or move them to mammoclf.utils:\n"
+        + "\n".join(violations)
+    )
+
+
+def test_no_import_cycles():
+    cycles = import_cycles()
+    assert not cycles, "Import cycles inside mammoclf:\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in cycles
+    )
+
+
+@pytest.mark.parametrize("shared", sorted(SHARED_PARTS))
+def test_shared_parts_exist(shared):
+    assert _is_module(shared), f"{shared} is listed as shared but does not exist"

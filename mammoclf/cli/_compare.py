@@ -478,7 +478,7 @@ def _refit_and_save(models, specs, images, source, image_size, out_dir, log):
 def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir):
     """Save each fitted model as a file-to-prediction pipeline with its development record."""
     from mammoclf import DicomLoader, Resizer
-    from mammoclf.cli._evaluate import build_development_record
+    from mammoclf.cli._development import build_development_record
     from mammoclf.persistence import save
     from mammoclf.pipeline import Pipeline
 

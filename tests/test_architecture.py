@@ -229,3 +229,16 @@ def test_no_import_cycles():
 @pytest.mark.parametrize("shared", sorted(SHARED_PARTS))
 def test_shared_parts_exist(shared):
     assert _is_module(shared), f"{shared} is listed as shared but does not exist"
+
+
+def test_shared_parts_import_no_other_part():
+    """utils and exceptions sit below every subpackage, so all may use them."""
+    found = []
+    for module, path in _modules().items():
+        if _part(module) not in SHARED_PARTS:
+            continue
+        for base, name, line in _imports(path, module):
+            full = base if name is None else f"{base}.{name}"
+            if _internal(base) and base != PACKAGE and _part(full) not in SHARED_PARTS:
+                found.append(f"{module} (line {line}) imports {full}")
+    assert not found, "\n".join(found)

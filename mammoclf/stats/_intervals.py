@@ -1,13 +1,15 @@
 """Confidence intervals that stay inside the range of what they estimate."""
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _st
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.stats._numerics import is_round_off
 from mammoclf.stats._paired import corrected_variance_factor
+from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = [
     "FOLD_MEAN_SCALES",
@@ -70,6 +72,17 @@ class FoldMeanInterval(NamedTuple):
     method: str
 
 
+@validate_params(
+    {
+        "scores": ["array-like"],
+        # Both or neither (checked below); one size, or one per split.
+        "n_train": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "n_test": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "scale": [StrOptions(set(FOLD_MEAN_SCALES))],
+        "confidence_level": CONFIDENCE_LEVEL,
+    },
+    prefer_skip_nested_validation=True,
+)
 def fold_mean_ci(
     scores,
     *,

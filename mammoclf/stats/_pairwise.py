@@ -3,12 +3,13 @@
 import dataclasses
 import itertools
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from mammoclf.stats._bootstrap import adjust_pvalues
+from mammoclf.stats._bootstrap import _ADJUST_METHODS, adjust_pvalues
 from mammoclf.stats._delong import delong_test
 from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
@@ -21,6 +22,11 @@ from mammoclf.stats._paired import (
 )
 from mammoclf.stats._predictions import mcnemar_test
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"]
 
@@ -116,7 +122,7 @@ def _prediction_test(result, test, first, second, repeat, clustered, level):
         warnings.warn(
             f"{test} test of {first!r} vs {second!r} is undefined: {exc}",
             RuntimeWarning,
-            stacklevel=5,
+            stacklevel=5 + WRAPPER_FRAMES,
         )
         name = {"delong": "DeLong test", "mcnemar": "McNemar test"}[test]
         return HypothesisTestResult(
@@ -158,7 +164,7 @@ def _undefined_pair(test, labels, metric, n_defined, n_splits):
         f"{n_defined} of {n_splits} splits: the {test} test needs at least 2; "
         "its row is NaN.",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=4 + WRAPPER_FRAMES,
     )
     return HypothesisTestResult(
         test=test,
@@ -224,6 +230,20 @@ def _one_pair(result, test, metric, first, second, repeat, clustered, level):
     return _fold_score_test(result, test, metric, first, second, level)
 
 
+@validate_params(
+    {
+        "result": [HasMethods(["fold_scores", "out_of_fold"])],  # ComparisonResult
+        "test": [StrOptions(set(PAIRWISE_TESTS))],
+        "metric": [str, None],  # a scored metric, checked by _resolve_metric
+        "correction": [StrOptions(set(_ADJUST_METHODS))],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "reference": [str, None],  # a model name, checked below
+        "repeat": [Interval(Integral, 0, None, closed="left")],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "clustered": [StrOptions({"auto"}), "boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def pairwise_tests(
     result,
     *,
@@ -353,6 +373,14 @@ def pairwise_tests(
     return table
 
 
+@validate_params(
+    {
+        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
+        "test": [StrOptions(set(_OMNIBUS))],
+        "metric": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     """Test whether any of the compared models differs, on fold scores.
 
@@ -385,6 +413,6 @@ def omnibus_test(result, *, test="friedman", metric="roc_auc"):
             f"of {len(table)} splits; the {test} test uses the other "
             f"{len(complete)}.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
     return _OMNIBUS[test](complete, metric=metric)

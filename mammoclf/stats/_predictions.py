@@ -6,12 +6,18 @@ from numbers import Real
 import numpy as np
 from scipy import stats as _st
 from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["mcnemar_test"]
 
@@ -42,6 +48,19 @@ def _check_mcnemar_options(exact, correction, confidence_level, clustered):
         )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred_a": ["array-like"],
+        "y_pred_b": ["array-like"],
+        "groups": ["array-like", None],
+        "exact": [StrOptions({"auto"}), "boolean"],
+        "correction": ["boolean", None],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "labels": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mcnemar_test(
     y_true,
     y_pred_a,
@@ -227,7 +246,7 @@ def _obuchowski_1998(per_image, groups, difference, confidence_level):
             "on the same number of images, so the statistic is 0/0 and "
             "undefined (NaN).",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
         statistic = pvalue = np.nan
     else:

@@ -6,7 +6,6 @@ from numbers import Real
 import numpy as np
 from scipy import stats as _st
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics import resolve_pos_label

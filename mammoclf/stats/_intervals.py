@@ -1,6 +1,6 @@
 """Confidence intervals that stay inside the range of what they estimate."""
 
-from numbers import Integral, Real
+from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
@@ -76,8 +76,8 @@ class FoldMeanInterval(NamedTuple):
     {
         "scores": ["array-like"],
         # Both or neither (checked below); one size, or one per split.
-        "n_train": [Interval(Integral, 1, None, closed="left"), "array-like", None],
-        "n_test": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "n_train": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "n_test": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "scale": [StrOptions(set(FOLD_MEAN_SCALES))],
         "confidence_level": CONFIDENCE_LEVEL,
     },

@@ -35,10 +35,11 @@ _ALTERNATIVES = ("two-sided", "greater", "less")
 _SCORES = {"scores_a": ["array-like"], "scores_b": ["array-like"]}
 _NAMES = {"labels": [tuple, list], "metric": [str]}
 _ALTERNATIVE = {"alternative": [StrOptions(set(_ALTERNATIVES))]}
-# One size for every split, or one per split; _test_train_ratio checks them.
+# One size for every split (a mean size may be fractional), or one per split,
+# whose items _test_train_ratio checks.
 _SIZES = {
-    "n_train": [Interval(Integral, 1, None, closed="left"), "array-like"],
-    "n_test": [Interval(Integral, 1, None, closed="left"), "array-like"],
+    "n_train": [Interval(Real, 0, None, closed="neither"), "array-like"],
+    "n_test": [Interval(Real, 0, None, closed="neither"), "array-like"],
 }
 
 

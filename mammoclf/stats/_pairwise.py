@@ -232,7 +232,7 @@ def _one_pair(result, test, metric, first, second, repeat, clustered, level):
 
 @validate_params(
     {
-        "result": [HasMethods(["fold_scores", "out_of_fold"])],  # ComparisonResult
+        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
         "test": [StrOptions(set(PAIRWISE_TESTS))],
         "metric": [str, None],  # a scored metric, checked by _resolve_metric
         "correction": [StrOptions(set(_ADJUST_METHODS))],

@@ -222,7 +222,10 @@ CHECKLIST_ITEMS = (
 )
 
 
-@validate_params({"sections": [Mapping]}, prefer_skip_nested_validation=True)
+@validate_params(
+    {"sections": [dict, Mapping]},  # dict first: an abstract Mapping has no instance
+    prefer_skip_nested_validation=True,
+)
 def reporting_checklist(sections):
     """Tabulate where a report answers each CLAIM 2024 / TRIPOD+AI item.
 

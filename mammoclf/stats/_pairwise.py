@@ -232,7 +232,9 @@ def _one_pair(result, test, metric, first, second, repeat, clustered, level):
 
 @validate_params(
     {
-        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
+        # A ComparisonResult: fold-score tests read its fold_scores,
+        # prediction tests its out_of_fold.
+        "result": [HasMethods(["fold_scores"]), HasMethods(["out_of_fold"])],
         "test": [StrOptions(set(PAIRWISE_TESTS))],
         "metric": [str, None],  # a scored metric, checked by _resolve_metric
         "correction": [StrOptions(set(_ADJUST_METHODS))],

@@ -148,12 +148,6 @@ def fold_mean_ci(
     >>> round(t.ci_low, 3), round(t.ci_high, 3)          # leaves [0, 1]
     (-0.452, 1.702)
     """
-    if scale not in FOLD_MEAN_SCALES:
-        raise ValueError(f"scale must be one of {FOLD_MEAN_SCALES}; got {scale!r}.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     if (n_train is None) != (n_test is None):
         raise ValueError("Give both n_train and n_test (corrected variance) or none.")
     values = np.asarray(scores, dtype=np.float64).ravel()

@@ -61,6 +61,9 @@ doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
         "benign_without_callback": [StrOptions({"benign", "exclude", "keep"})],
         "on_missing": [StrOptions({"raise", "warn"})],
         "tables_dir": [str, os.PathLike, None],
+        # "auto" is a str: a directory named "auto" is read as the default.
+        "cache_dir": [str, os.PathLike, None],
+        "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
 )

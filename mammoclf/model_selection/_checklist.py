@@ -17,9 +17,12 @@ only the authors can state it: mammoclf cannot know how ethics approval was
 obtained or who drew the reference standard.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
+
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["CHECKLIST_ITEMS", "ChecklistItem", "reporting_checklist"]
 
@@ -219,6 +222,10 @@ CHECKLIST_ITEMS = (
 )
 
 
+@validate_params(
+    {"sections": [dict, Mapping]},  # dict first: an abstract Mapping has no instance
+    prefer_skip_nested_validation=True,
+)
 def reporting_checklist(sections):
     """Tabulate where a report answers each CLAIM 2024 / TRIPOD+AI item.
 

@@ -7,10 +7,16 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics import make_clinical_scorer, resolve_pos_label
+from mammoclf.metrics import CLINICAL_METRICS, make_clinical_scorer, resolve_pos_label
 from mammoclf.stats._results import BootstrapResult, PValueAdjustment
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["adjust_pvalues", "bootstrap_ci"]
 
@@ -29,6 +35,19 @@ def _metric_function(metric):
     )
 
 
+@validate_params(
+    {
+        "metric": [StrOptions(set(CLINICAL_METRICS)), callable],
+        "y_true": ["array-like"],
+        "y": ["array-like"],
+        "groups": ["array-like", None],
+        "n_resamples": [Interval(Integral, 10, None, closed="left")],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "pos_label": "no_validation",  # a label, resolved against y_true
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def bootstrap_ci(
     metric,
     y_true,
@@ -99,12 +118,6 @@ def bootstrap_ci(
     (True, 40)
     """
     func, name = _metric_function(metric)
-    if not isinstance(n_resamples, Integral) or n_resamples < 10:
-        raise ValueError(f"n_resamples must be an integer >= 10; got {n_resamples!r}.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     y_true = column_or_1d(y_true)
     y = column_or_1d(y)
     check_consistent_length(y_true, y, groups)
@@ -143,7 +156,7 @@ def bootstrap_ci(
             "resamples (e.g. a resample with a single class); they are left out of "
             "the interval, which then describes resamples where it is defined.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
     tail = (1 - confidence_level) / 2
     low, high = np.quantile(valid, [tail, 1 - tail])
@@ -164,6 +177,14 @@ def bootstrap_ci(
 _ADJUST_METHODS = ("holm", "bonferroni", "none")
 
 
+@validate_params(
+    {
+        "pvalues": ["array-like"],
+        "method": [StrOptions(set(_ADJUST_METHODS))],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def adjust_pvalues(pvalues, *, method="holm", alpha=0.05):
     """Adjust p-values of a family of tests for multiple comparisons.
 
@@ -195,10 +216,6 @@ def adjust_pvalues(pvalues, *, method="holm", alpha=0.05):
     """
     from statsmodels.stats.multitest import multipletests
 
-    if method not in _ADJUST_METHODS:
-        raise ValueError(f"method must be one of {_ADJUST_METHODS}; got {method!r}.")
-    if not isinstance(alpha, Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}.")
     raw = np.asarray(pvalues, dtype=np.float64).ravel()
     finite = np.isfinite(raw)
     if np.any((raw[finite] < 0) | (raw[finite] > 1)):

@@ -1,7 +1,6 @@
 """DeLong's test of two correlated ROC AUCs, image-level or clustered by patient."""
 
 import warnings
-from numbers import Real
 
 import numpy as np
 from scipy import stats as _st
@@ -13,10 +12,24 @@ from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError, is_round_off
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["delong_roc_covariance", "delong_test"]
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_scores": ["array-like"],
+        "pos_label": "no_validation",  # a label, resolved against y_true
+        "groups": ["array-like", None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def delong_roc_covariance(y_true, y_scores, *, pos_label="auto", groups=None):
     """AUCs of several score vectors and the covariance matrix of them.
 
@@ -133,6 +146,18 @@ def _obuchowski_covariance(aucs, v_pos, v_neg, cluster_pos, cluster_neg, n_clust
     return s10 / m + s01 / n + (s11 + s11.T) / (m * n)
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_score_a": ["array-like"],
+        "y_score_b": ["array-like"],
+        "pos_label": "no_validation",  # a label, resolved against y_true
+        "groups": ["array-like", None],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "labels": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def delong_test(
     y_true,
     y_score_a,
@@ -215,10 +240,6 @@ def delong_test(
     >>> rc.test
     'Clustered DeLong test for correlated ROC AUCs (Obuchowski 1997)'
     """
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     a = column_or_1d(y_score_a)
     b = column_or_1d(y_score_b)
     check_consistent_length(y_true, a, b, groups)
@@ -233,7 +254,7 @@ def delong_test(
             "models separate the classes perfectly); statistic, p-value and "
             "confidence interval are NaN.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         z = pvalue = np.nan
         ci = (np.nan, np.nan)

@@ -5,9 +5,11 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import stats as _st
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.stats._numerics import is_round_off
 from mammoclf.stats._paired import corrected_variance_factor
+from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = [
     "FOLD_MEAN_SCALES",
@@ -70,6 +72,17 @@ class FoldMeanInterval(NamedTuple):
     method: str
 
 
+@validate_params(
+    {
+        "scores": ["array-like"],
+        # Both or neither (checked below); one size, or one per split.
+        "n_train": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "n_test": [Interval(Real, 0, None, closed="neither"), "array-like", None],
+        "scale": [StrOptions(set(FOLD_MEAN_SCALES))],
+        "confidence_level": CONFIDENCE_LEVEL,
+    },
+    prefer_skip_nested_validation=True,
+)
 def fold_mean_ci(
     scores,
     *,
@@ -135,12 +148,6 @@ def fold_mean_ci(
     >>> round(t.ci_low, 3), round(t.ci_high, 3)          # leaves [0, 1]
     (-0.452, 1.702)
     """
-    if scale not in FOLD_MEAN_SCALES:
-        raise ValueError(f"scale must be one of {FOLD_MEAN_SCALES}; got {scale!r}.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     if (n_train is None) != (n_test is None):
         raise ValueError("Give both n_train and n_test (corrected variance) or none.")
     values = np.asarray(scores, dtype=np.float64).ravel()

@@ -14,6 +14,7 @@ from scipy import stats as _st
 
 from mammoclf.stats._numerics import is_round_off, snap_to_tolerance
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
 __all__ = ["anova_oneway", "anova_repeated_measures", "friedman_test"]
 
@@ -50,6 +51,10 @@ def _score_table(scores, *, min_models=2):
     return values, names
 
 
+# A DataFrame (one column per model) or a 2-D array; _score_table checks the shape.
+_SCORE_TABLE = {"scores": ["array-like"], "metric": [str]}
+
+
 def _compared(names, metric, n_folds):
     return f"{metric}: {', '.join(repr(n) for n in names)} ({n_folds} folds)"
 
@@ -83,7 +88,7 @@ def _undefined(test, names, metric, values, df, effect_name, reason):
     warnings.warn(
         f"{test} is undefined (statistic and p-value are NaN): {reason}.",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=3 + WRAPPER_FRAMES,
     )
     return HypothesisTestResult(
         test=test,
@@ -98,6 +103,7 @@ def _undefined(test, names, metric, values, df, effect_name, reason):
     )
 
 
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def anova_oneway(scores, *, metric="score"):
     """One-way ANOVA of fold scores across models, as the study reported it.
 
@@ -153,6 +159,7 @@ def anova_oneway(scores, *, metric="score"):
     )
 
 
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def anova_repeated_measures(scores, *, metric="score"):
     """Repeated-measures ANOVA of fold scores, folds as subjects.
 
@@ -237,6 +244,7 @@ def anova_repeated_measures(scores, *, metric="score"):
     )
 
 
+@validate_params(_SCORE_TABLE, prefer_skip_nested_validation=True)
 def friedman_test(scores, *, metric="score"):
     """Friedman's rank test of fold scores across three or more models.
 

@@ -10,9 +10,15 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy import stats as _st
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.stats._numerics import RELATIVE_TOLERANCE, is_round_off, snap_to_tolerance
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = [
     "corrected_resampled_ttest",
@@ -24,6 +30,17 @@ __all__ = [
 ]
 
 _ALTERNATIVES = ("two-sided", "greater", "less")
+
+# Parameter constraints shared by the paired tests (see validate_params).
+_SCORES = {"scores_a": ["array-like"], "scores_b": ["array-like"]}
+_NAMES = {"labels": [tuple, list], "metric": [str]}
+_ALTERNATIVE = {"alternative": [StrOptions(set(_ALTERNATIVES))]}
+# One size for every split (a mean size may be fractional), or one per split,
+# whose items _test_train_ratio checks.
+_SIZES = {
+    "n_train": [Interval(Real, 0, None, closed="neither"), "array-like"],
+    "n_test": [Interval(Real, 0, None, closed="neither"), "array-like"],
+}
 
 
 def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
@@ -49,17 +66,6 @@ def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
     return a, b
 
 
-def _check_options(alternative, confidence_level):
-    if alternative not in _ALTERNATIVES:
-        raise ValueError(
-            f"alternative must be one of {_ALTERNATIVES}; got {alternative!r}."
-        )
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
-
-
 def _compared(labels, metric, n, unit="paired folds"):
     first, second = labels
     return f"{metric}: {first!r} vs {second!r} ({n} {unit})"
@@ -75,7 +81,7 @@ def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, d
             f"{test}: the fold-score differences have zero variance, so the t "
             "statistic and its confidence interval are undefined (NaN).",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
         t = pvalue = np.nan
         ci = (np.nan, np.nan)
@@ -106,6 +112,15 @@ def _t_result(test, mean, se, dof, *, alternative, confidence_level, compared, d
     )
 
 
+@validate_params(
+    {
+        **_SCORES,
+        **_ALTERNATIVE,
+        "confidence_level": CONFIDENCE_LEVEL,
+        **_NAMES,
+    },
+    prefer_skip_nested_validation=True,
+)
 def paired_ttest(
     scores_a,
     scores_b,
@@ -155,7 +170,6 @@ def paired_ttest(
     >>> round(r.statistic, 3), round(r.pvalue, 3)
     (2.888, 0.045)
     """
-    _check_options(alternative, confidence_level)
     a, b = _check_paired(scores_a, scores_b)
     d = a - b
     sd = d.std(ddof=1)
@@ -171,6 +185,16 @@ def paired_ttest(
     )
 
 
+@validate_params(
+    {
+        **_SCORES,
+        **_SIZES,
+        **_ALTERNATIVE,
+        "confidence_level": CONFIDENCE_LEVEL,
+        **_NAMES,
+    },
+    prefer_skip_nested_validation=True,
+)
 def corrected_resampled_ttest(
     scores_a,
     scores_b,
@@ -225,7 +249,6 @@ def corrected_resampled_ttest(
     >>> round(r.statistic, 3), round(r.pvalue, 3)  # smaller than the naive t
     (1.925, 0.126)
     """
-    _check_options(alternative, confidence_level)
     a, b = _check_paired(scores_a, scores_b)
     d = a - b
     ratio = _test_train_ratio(n_train, n_test)
@@ -243,6 +266,10 @@ def corrected_resampled_ttest(
     )
 
 
+@validate_params(
+    {"n_splits": [Interval(Integral, 1, None, closed="left")], **_SIZES},
+    prefer_skip_nested_validation=True,
+)
 def corrected_variance_factor(n_splits, *, n_train, n_test):
     """Nadeau and Bengio's factor ``1 / J + n_test / n_train`` of a fold-score variance.
 
@@ -298,6 +325,7 @@ def _five_by_two(scores_a, scores_b):
     return d, variances, degenerate
 
 
+@validate_params({**_SCORES, **_NAMES}, prefer_skip_nested_validation=True)
 def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     """Dietterich's 5x2cv paired t-test.
 
@@ -342,7 +370,7 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
             "5x2cv t-test: all within-replication variances are zero (up to "
             "round-off); the statistic is undefined (NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         t = pvalue = np.nan
     else:
@@ -361,6 +389,7 @@ def paired_ttest_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score")
     )
 
 
+@validate_params({**_SCORES, **_NAMES}, prefer_skip_nested_validation=True)
 def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     """Alpaydin's combined 5x2cv F-test.
 
@@ -402,7 +431,7 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
             "5x2cv F-test: all within-replication variances are zero (up to "
             "round-off); the statistic is undefined (NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         f = pvalue = np.nan
     else:
@@ -421,6 +450,9 @@ def f_test_5x2cv(scores_a, scores_b, *, labels=("A", "B"), metric="score"):
     )
 
 
+@validate_params(
+    {**_SCORES, **_ALTERNATIVE, **_NAMES}, prefer_skip_nested_validation=True
+)
 def wilcoxon_test(
     scores_a, scores_b, *, alternative="two-sided", labels=("A", "B"), metric="score"
 ):
@@ -477,7 +509,6 @@ def wilcoxon_test(
     >>> r.statistic, round(r.pvalue, 4), round(r.effect_size, 3)
     (1.0, 0.0625, 0.905)
     """
-    _check_options(alternative, 0.95)
     a, b = _check_paired(scores_a, scores_b)
     d = snap_to_tolerance(a - b, a, b)
     nonzero = d[d != 0]
@@ -488,7 +519,7 @@ def wilcoxon_test(
             "All paired differences are zero: the Wilcoxon test is undefined "
             "(statistic and p-value are NaN).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
         return HypothesisTestResult(
             test="Wilcoxon signed-rank test",

@@ -3,12 +3,13 @@
 import dataclasses
 import itertools
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from mammoclf.stats._bootstrap import adjust_pvalues
+from mammoclf.stats._bootstrap import _ADJUST_METHODS, adjust_pvalues
 from mammoclf.stats._delong import delong_test
 from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
@@ -21,6 +22,11 @@ from mammoclf.stats._paired import (
 )
 from mammoclf.stats._predictions import mcnemar_test
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"]
 
@@ -94,8 +100,6 @@ def _five_by_two_scores(result, metric):
 
 def _patient_groups(result, clustered):
     """Patient ids for the prediction tests, or None for the image-level ones."""
-    if clustered not in ("auto", True, False):
-        raise ValueError(f"clustered must be 'auto', True or False; got {clustered!r}.")
     has_groups = getattr(result, "groups", None) is not None
     if clustered is True and not has_groups:
         raise ValueError(
@@ -116,7 +120,7 @@ def _prediction_test(result, test, first, second, repeat, clustered, level):
         warnings.warn(
             f"{test} test of {first!r} vs {second!r} is undefined: {exc}",
             RuntimeWarning,
-            stacklevel=5,
+            stacklevel=5 + WRAPPER_FRAMES,
         )
         name = {"delong": "DeLong test", "mcnemar": "McNemar test"}[test]
         return HypothesisTestResult(
@@ -158,7 +162,7 @@ def _undefined_pair(test, labels, metric, n_defined, n_splits):
         f"{n_defined} of {n_splits} splits: the {test} test needs at least 2; "
         "its row is NaN.",
         RuntimeWarning,
-        stacklevel=4,
+        stacklevel=4 + WRAPPER_FRAMES,
     )
     return HypothesisTestResult(
         test=test,
@@ -224,6 +228,22 @@ def _one_pair(result, test, metric, first, second, repeat, clustered, level):
     return _fold_score_test(result, test, metric, first, second, level)
 
 
+@validate_params(
+    {
+        # A ComparisonResult: fold-score tests read its fold_scores,
+        # prediction tests its out_of_fold.
+        "result": [HasMethods(["fold_scores"]), HasMethods(["out_of_fold"])],
+        "test": [StrOptions(set(PAIRWISE_TESTS))],
+        "metric": [str, None],  # a scored metric, checked by _resolve_metric
+        "correction": [StrOptions(set(_ADJUST_METHODS))],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "reference": [str, None],  # a model name, checked below
+        "repeat": [Interval(Integral, 0, None, closed="left")],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "clustered": [StrOptions({"auto"}), "boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def pairwise_tests(
     result,
     *,
@@ -297,12 +317,6 @@ def pairwise_tests(
         ``ci_high`` and ``result`` (the :class:`HypothesisTestResult`).
         ``table.attrs`` records ``correction`` and ``alpha``.
     """
-    if test not in PAIRWISE_TESTS:
-        raise ValueError(f"test must be one of {PAIRWISE_TESTS}; got {test!r}.")
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
     metric = _resolve_metric(result, test, metric)
     clustered = _patient_groups(result, clustered)
     names = list(result.model_names)
@@ -353,6 +367,14 @@ def pairwise_tests(
     return table
 
 
+@validate_params(
+    {
+        "result": [HasMethods(["fold_scores"])],  # a ComparisonResult
+        "test": [StrOptions(set(_OMNIBUS))],
+        "metric": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     """Test whether any of the compared models differs, on fold scores.
 
@@ -371,8 +393,6 @@ def omnibus_test(result, *, test="friedman", metric="roc_auc"):
     -------
     result : HypothesisTestResult
     """
-    if test not in _OMNIBUS:
-        raise ValueError(f"test must be one of {sorted(_OMNIBUS)}; got {test!r}.")
     metric = _resolve_metric(result, "omnibus", metric)
     table = result.fold_scores(metric)
     # Splits where the metric is undefined (NaN) for some model are left
@@ -385,6 +405,6 @@ def omnibus_test(result, *, test="friedman", metric="roc_auc"):
             f"of {len(table)} splits; the {test} test uses the other "
             f"{len(complete)}.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=2 + WRAPPER_FRAMES,
         )
     return _OMNIBUS[test](complete, metric=metric)

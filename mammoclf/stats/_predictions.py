@@ -1,17 +1,22 @@
 """McNemar's test of two models' paired predictions, image-level or clustered."""
 
 import warnings
-from numbers import Real
 
 import numpy as np
 from scipy import stats as _st
 from sklearn.utils import column_or_1d
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._results import HypothesisTestResult
+from mammoclf.utils._validation import (
+    CONFIDENCE_LEVEL,
+    WRAPPER_FRAMES,
+    validate_params,
+)
 
 __all__ = ["mcnemar_test"]
 
@@ -20,15 +25,7 @@ __all__ = ["mcnemar_test"]
 _MCNEMAR_EXACT_BELOW = 25
 
 
-def _check_mcnemar_options(exact, correction, confidence_level, clustered):
-    if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
-        raise ValueError(
-            f"confidence_level must be in (0, 1); got {confidence_level!r}."
-        )
-    if not (exact == "auto" or isinstance(exact, (bool, np.bool_))):
-        raise ValueError(f"exact must be 'auto' or a bool; got {exact!r}.")
-    if not (correction is None or isinstance(correction, (bool, np.bool_))):
-        raise ValueError(f"correction must be None or a bool; got {correction!r}.")
+def _check_mcnemar_options(exact, correction, clustered):
     if clustered and exact is True:
         raise ValueError(
             "The clustered McNemar test (Obuchowski 1998) has no exact version; "
@@ -42,6 +39,19 @@ def _check_mcnemar_options(exact, correction, confidence_level, clustered):
         )
 
 
+@validate_params(
+    {
+        "y_true": ["array-like"],
+        "y_pred_a": ["array-like"],
+        "y_pred_b": ["array-like"],
+        "groups": ["array-like", None],
+        "exact": [StrOptions({"auto"}), "boolean"],
+        "correction": ["boolean", None],
+        "confidence_level": CONFIDENCE_LEVEL,
+        "labels": [tuple, list],
+    },
+    prefer_skip_nested_validation=True,
+)
 def mcnemar_test(
     y_true,
     y_pred_a,
@@ -146,7 +156,7 @@ def mcnemar_test(
     if y_true.size == 0:
         raise ValueError("McNemar's test needs at least one case.")
     clustered = groups is not None
-    _check_mcnemar_options(exact, correction, confidence_level, clustered)
+    _check_mcnemar_options(exact, correction, clustered)
     right_a = y_pred_a == y_true
     right_b = y_pred_b == y_true
     table = np.array(
@@ -227,7 +237,7 @@ def _obuchowski_1998(per_image, groups, difference, confidence_level):
             "on the same number of images, so the statistic is 0/0 and "
             "undefined (NaN).",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=3 + WRAPPER_FRAMES,
         )
         statistic = pvalue = np.nan
     else:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from mammoclf.utils._activation_keys import (
     DIGEST_DTYPE,
@@ -47,6 +48,7 @@ from mammoclf.utils._activation_keys import (
     stochastic_layers,
 )
 from mammoclf.utils._io import atomic_write
+from mammoclf.utils._validation import validate_params
 
 try:  # POSIX: processes sharing a directory compute each key once
     import fcntl
@@ -461,6 +463,15 @@ def active_activation_store():
         return _ACTIVE[-1] if _ACTIVE else None
 
 
+# Outside contextmanager: arguments are checked when the function is called,
+# before the with-block starts.
+@validate_params(
+    {
+        "store": [ActivationStore, str, os.PathLike, None],
+        "storage": [StrOptions({"auto", "memory", "disk"})],
+    },
+    prefer_skip_nested_validation=True,
+)
 @contextlib.contextmanager
 def shared_activation_store(store=None, *, storage="auto"):
     """Share frozen-network activations between the fits inside the block.

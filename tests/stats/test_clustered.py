@@ -260,7 +260,9 @@ def test_clustered_mcnemar_edge_cases_and_validation():
         mcnemar_test(y, a, b, groups=groups, correction=True)
     with pytest.raises(ValueError, match="at least 2 patients"):
         mcnemar_test(y, a, b, groups=np.zeros(6))
-    with pytest.raises(ValueError, match="correction must be"):
+    with pytest.raises(
+        ValueError, match="'correction' parameter of mcnemar_test must be"
+    ):
         mcnemar_test(y, a, b, correction="yes")
     # correction=False with groups is allowed (it is what the test does).
     with pytest.warns(RuntimeWarning):

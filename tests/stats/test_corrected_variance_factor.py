@@ -31,13 +31,15 @@ def test_corrected_t_statistic_uses_the_factor():
 @pytest.mark.parametrize(
     "n_splits, n_train, n_test, message",
     [
-        (0, 80, 20, "n_splits must be a positive integer"),
-        (2.5, 80, 20, "n_splits must be a positive integer"),
+        (0, 80, 20, "'n_splits' parameter of corrected_variance_factor must be"),
+        (2.5, 80, 20, "'n_splits' parameter of corrected_variance_factor must be"),
         (True, 80, 20, "n_splits must be a positive integer"),
-        (5, 0, 20, "must be positive"),
-        (5, 80, -1, "must be positive"),
+        (5, 0, 20, "'n_train' parameter of corrected_variance_factor must be"),
+        (5, 80, -1, "'n_test' parameter of corrected_variance_factor must be"),
         (5, [], 20, "must not be empty"),
-        (5, np.nan, 20, "must be finite"),
+        (5, np.nan, 20, "'n_train' parameter of corrected_variance_factor must be"),
+        (5, [80, np.inf], 20, "must be finite"),
+        (5, [80, 0], 20, "must be positive"),
     ],
 )
 def test_bad_sizes_are_refused(n_splits, n_train, n_test, message):

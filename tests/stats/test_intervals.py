@@ -57,7 +57,7 @@ def test_degenerate_intervals_are_nan(scores):
 
 
 def test_fold_mean_ci_validation():
-    with pytest.raises(ValueError, match="scale must be"):
+    with pytest.raises(ValueError, match="'scale' parameter of fold_mean_ci must be"):
         fold_mean_ci(SCORES, scale="probit")
     with pytest.raises(ValueError, match="both n_train and n_test"):
         fold_mean_ci(SCORES, n_train=80)
@@ -65,7 +65,7 @@ def test_fold_mean_ci_validation():
         fold_mean_ci([0.5, 1.5])
     with pytest.raises(ValueError, match="infinity"):
         fold_mean_ci([0.5, np.inf], scale="identity")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="'n_train' parameter of fold_mean_ci must be"):
         fold_mean_ci(SCORES, n_train=0, n_test=2)
 
 

@@ -144,7 +144,9 @@ def test_clustered_option_validation(comparison, data):
     auto = pairwise_tests(ungrouped, test="delong")
     assert auto.test[0] == "DeLong test for correlated ROC AUCs"
     assert not auto.attrs["clustered"]
-    with pytest.raises(ValueError, match="clustered must be"):
+    with pytest.raises(
+        ValueError, match="'clustered' parameter of pairwise_tests must be"
+    ):
         pairwise_tests(comparison, test="delong", clustered="yes")
 
 

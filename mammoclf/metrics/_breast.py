@@ -26,10 +26,11 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, column_or_1d
-from sklearn.utils._param_validation import StrOptions, validate_params
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["breast_level", "laterality_from_metadata"]
 

@@ -40,10 +40,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 from sklearn.calibration import calibration_curve
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "brier_score",

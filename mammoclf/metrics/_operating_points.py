@@ -33,11 +33,12 @@ from numbers import Real
 from typing import NamedTuple
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics._calibration import as_1d
 from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "OperatingPoint",

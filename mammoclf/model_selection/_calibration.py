@@ -10,7 +10,7 @@ from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.metrics import (
     brier_score,
@@ -27,6 +27,7 @@ from mammoclf.model_selection._evaluation import (
     table_seed,
     warn_failed_resamples,
 )
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["CalibrationResult", "evaluate_calibration"]
 

@@ -20,7 +20,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state, column_or_1d
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics import (
@@ -29,6 +29,7 @@ from mammoclf.metrics import (
     resolve_pos_label,
     roc_operating_point,
 )
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["evaluate_operating_points", "evaluate_predictions"]
 

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import validate_params
 from sklearn.utils.validation import _num_samples
 
 from mammoclf.exceptions import GroupLeakageWarning
@@ -30,6 +29,7 @@ from mammoclf.model_selection._summary import SummaryOptions, evaluation_options
 from mammoclf.model_selection._summary_tables import build_summary
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._routing import fit_with_groups
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "DecisionThreshold",

@@ -15,7 +15,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics import resolve_pos_label
@@ -24,6 +24,7 @@ from mammoclf.model_selection._evaluation import (
     evaluate_predictions,
     table_seed,
 )
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["evaluate_subgroups"]
 

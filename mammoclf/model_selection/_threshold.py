@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.model_selection import FixedThresholdClassifier, TunedThresholdClassifierCV
-from sklearn.utils._param_validation import HasMethods, validate_params
+from sklearn.utils._param_validation import HasMethods
+
+from mammoclf.utils._validation import validate_params
 
 __all__ = ["DecisionThreshold", "decision_threshold"]
 

@@ -44,7 +44,6 @@ import hashlib
 import os
 
 import numpy as np
-from sklearn.utils._param_validation import validate_params
 
 from mammoclf.utils._disk_cache import (
     DamagedEntryError,
@@ -54,6 +53,7 @@ from mammoclf.utils._disk_cache import (
     read_entry,
     write_entry,
 )
+from mammoclf.utils._validation import validate_params
 
 __all__ = [
     "CACHE_FORMAT",

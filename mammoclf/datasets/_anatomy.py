@@ -16,7 +16,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Lesion", "draw_breast", "draw_lesion_shape", "sample_lesion"]
+__all__ = [
+    "Lesion",
+    "density_category",
+    "draw_breast",
+    "draw_lesion_shape",
+    "lesion_subtlety",
+    "mass_descriptors",
+    "sample_lesion",
+]
 
 # Lesion radius range as a fraction of the image size.
 _RADIUS_RANGE = (0.1, 0.16)
@@ -194,8 +202,7 @@ def draw_breast(rng, size, view, density, difficulty):
         )
     )
     texture = power_law_noise(rng, (size, size), 3.0)
-    # Denser breasts and higher difficulty mean more lesion-like clutter.
-    clutter = (0.15 + 0.85 * difficulty) * (0.6 + 0.8 * density)
+    clutter = _clutter(density, difficulty)
     tissue = 0.35 + clutter * (0.22 * (glandular - 0.5) + 0.06 * texture)
     image = 0.03 + thickness * tissue
     if view == "MLO":
@@ -204,3 +211,36 @@ def draw_breast(rng, size, view, density, difficulty):
         muscle = np.clip((1.0 - xx / width - yy / height) / 0.08, 0.0, 1.0)
         image = image * (1.0 - muscle) + muscle * (0.66 + 0.04 * texture)
     return image, thickness
+
+
+def _clutter(density, difficulty):
+    """Amplitude of the tissue texture: denser breasts and higher difficulty hide more."""
+    return (0.15 + 0.85 * difficulty) * (0.6 + 0.8 * density)
+
+
+# Contrast-to-clutter ratios separating the subtlety ratings 1|2|3|4|5.
+_SUBTLETY_EDGES = (0.5, 1.0, 2.0, 4.0)
+
+
+def lesion_subtlety(lesion, density, difficulty):
+    """CBIS-DDSM-style subtlety rating, 1 (subtle) to 5 (obvious).
+
+    The lesion's contrast relative to the glandular texture of its breast
+    (the ``0.22 * clutter`` amplitude of :func:`draw_breast`), cut at fixed
+    ratios so a rating means the same at every difficulty.
+    """
+    ratio = lesion.contrast / (0.22 * _clutter(density, difficulty))
+    return 1 + int(np.searchsorted(_SUBTLETY_EDGES, ratio, side="right"))
+
+
+def density_category(density):
+    """BI-RADS density category 1-4 (fatty to extremely dense) of a density in [0, 1]."""
+    return min(int(density * 4.0) + 1, 4)
+
+
+def mass_descriptors(lesion):
+    """The BI-RADS mass shape and margin, in CBIS-DDSM's vocabulary."""
+    if lesion.malignant:
+        return "IRREGULAR", "SPICULATED"
+    shape = "ROUND" if lesion.axis_ratio >= 0.85 else "OVAL"
+    return shape, "CIRCUMSCRIBED"

@@ -8,7 +8,14 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval
 
-from mammoclf.datasets._anatomy import draw_breast, draw_lesion_shape, sample_lesion
+from mammoclf.datasets._anatomy import (
+    density_category,
+    draw_breast,
+    draw_lesion_shape,
+    lesion_subtlety,
+    mass_descriptors,
+    sample_lesion,
+)
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["make_synthetic_mammograms"]
@@ -26,6 +33,10 @@ malignant masses are irregular with radiating spicules. Lesion area and
 contrast follow the same distributions in both classes, so a model has to
 learn the margin's shape. Files are 16-bit MONOCHROME2 DICOM (Modality MG)
 with fake PatientID/PatientName, ImageLaterality and ViewPosition.
+
+The metadata carries what CBIS-DDSM describes (BI-RADS breast density 1-4,
+abnormality type, mass shape and margins, subtlety 1-5), and each image has
+a lesion mask (``Bunch.masks``) for checking where a model looks.
 """
 
 
@@ -81,10 +92,25 @@ def make_synthetic_mammograms(
     -------
     data : sklearn.utils.Bunch
         ``paths`` (str array), ``labels`` (``"BENIGN"``/``"MALIGNANT"``),
-        ``groups`` (synthetic patient IDs), ``metadata`` (a DataFrame with
-        ``path``, ``patient_id``, ``laterality``, ``view``, ``label`` and the
-        lesion's ``lesion_row``, ``lesion_col``, ``lesion_area_px``,
-        ``lesion_contrast``), ``directory`` and ``DESCR``.
+        ``groups`` (synthetic patient IDs), ``metadata``, ``masks``,
+        ``directory`` and ``DESCR``.
+
+        ``metadata`` is a DataFrame, one row per image, with CBIS-DDSM's
+        column names where they exist: ``path``, ``patient_id``,
+        ``laterality`` (``"L"``/``"R"``), ``view`` (``"CC"``/``"MLO"``),
+        ``label``, ``breast_density`` (BI-RADS category 1-4, drawn
+        uniformly), ``abnormality_type`` (always ``"mass"``),
+        ``mass_shape`` (``ROUND``/``OVAL`` benign, ``IRREGULAR`` malignant),
+        ``mass_margins`` (``CIRCUMSCRIBED``/``SPICULATED``, so it repeats the
+        label), ``subtlety`` (1 subtle to 5 obvious: the lesion's contrast
+        over the tissue texture of its breast, at fixed cut-offs), and the
+        lesion's centre ``lesion_row``/``lesion_col`` (pixels), footprint
+        ``lesion_area_px`` and ``lesion_contrast``.
+
+        ``masks`` is a bool array of shape ``(n_samples, image_size,
+        image_size)``: each image's lesion footprint (core and spicules
+        where the lesion's profile exceeds half its peak), for checking
+        where a model looks (:func:`~mammoclf.inspection.localization_scores`).
 
     Examples
     --------
@@ -98,6 +124,8 @@ def make_synthetic_mammograms(
     ['SYN0001', 'SYN0001', 'SYN0002', 'SYN0002', 'SYN0003', 'SYN0003']
     >>> data.metadata["view"].tolist()[:2]
     ['CC', 'MLO']
+    >>> data.masks.shape, int(data.masks[0].sum()) == data.metadata["lesion_area_px"][0]
+    ((6, 64, 64), True)
     """
     import pandas as pd
 
@@ -109,7 +137,7 @@ def make_synthetic_mammograms(
     n_malignant = min(max(round(malignant_fraction * n_patients), 1), n_patients - 1)
     malignant = rng.permutation(np.arange(n_patients) < n_malignant)
 
-    rows = []
+    rows, masks = [], []
     for patient in range(n_patients):
         patient_id = f"SYN{patient + 1:04d}"
         views = ("CC", "MLO") if 2 * patient + 1 < n_samples else ("CC",)
@@ -117,14 +145,23 @@ def make_synthetic_mammograms(
         density = rng.uniform(0.0, 1.0)
         lesion = sample_lesion(rng, bool(malignant[patient]), image_size, difficulty)
         depth = rng.uniform(0.18, 0.5)
+        mass_shape, mass_margins = mass_descriptors(lesion)
+        breast = {
+            "breast_density": density_category(density),
+            "abnormality_type": "mass",
+            "mass_shape": mass_shape,
+            "mass_margins": mass_margins,
+            "subtlety": lesion_subtlety(lesion, density, difficulty),
+        }
         for view in views:
-            image, info = _draw_view(
+            image, mask, info = _draw_view(
                 rng, image_size, view, density, lesion, depth, difficulty
             )
             if laterality == "R":
                 # Right breasts have their chest wall on the right, as in real files.
-                image = image[:, ::-1]
+                image, mask = image[:, ::-1], mask[:, ::-1]
                 info["lesion_col"] = image_size - 1 - info["lesion_col"]
+            masks.append(mask)
             path = os.path.join(directory, f"{patient_id}_{laterality}_{view}.dcm")
             _write_dicom(path, image, patient_id, laterality, view, uid_entropy)
             rows.append(
@@ -134,6 +171,7 @@ def make_synthetic_mammograms(
                     "laterality": laterality,
                     "view": view,
                     "label": "MALIGNANT" if malignant[patient] else "BENIGN",
+                    **breast,
                     **info,
                 }
             )
@@ -143,6 +181,7 @@ def make_synthetic_mammograms(
         labels=metadata["label"].to_numpy(dtype=str),
         groups=metadata["patient_id"].to_numpy(dtype=str),
         metadata=metadata,
+        masks=np.stack(masks),
         directory=directory,
         DESCR=_DESCR,
     )
@@ -162,7 +201,7 @@ def _prepare_directory(directory):
 
 
 def _draw_view(rng, size, view, density, lesion, depth, difficulty):
-    """One view of the breast with its lesion; returns (image, lesion info)."""
+    """One view of the breast with its lesion; returns (image, lesion mask, info)."""
     image, thickness = draw_breast(rng, size, view, density, difficulty)
     shape = draw_lesion_shape(lesion, _VIEW_ROTATION[view] + rng.uniform(-0.2, 0.2))
     column = round((depth + rng.uniform(-0.04, 0.04)) * size)
@@ -180,17 +219,17 @@ def _draw_view(rng, size, view, density, lesion, depth, difficulty):
     r1, c1 = min(top + shape.shape[0], size), min(left + shape.shape[1], size)
     added[r0:r1, c0:c1] = shape[r0 - top : r1 - top, c0 - left : c1 - left]
     # The lesion's own footprint, before tissue thickness fades its edges.
-    area = int((added > 0.5).sum())
+    mask = added > 0.5
     added *= thickness
     image = image + lesion.contrast * added
     image = image + rng.normal(0.0, 0.008, image.shape)  # quantum noise
     info = {
         "lesion_row": row,
         "lesion_col": column,
-        "lesion_area_px": area,
+        "lesion_area_px": int(mask.sum()),
         "lesion_contrast": float(lesion.contrast),
     }
-    return image, info
+    return image, mask, info
 
 
 def _write_dicom(path, image, patient_id, laterality, view, uid_entropy):

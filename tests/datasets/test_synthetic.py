@@ -131,5 +131,74 @@ def test_only_lesion_shape_separates_the_classes(tmp_path):
     assert hard["spiculation"] < easy["spiculation"] - 0.1, (easy, hard)
 
 
+def test_lesion_metadata_is_per_breast_and_in_cbis_ddsm_vocabulary(synthetic):
+    meta = synthetic.metadata
+    per_breast = [
+        "breast_density",
+        "abnormality_type",
+        "mass_shape",
+        "mass_margins",
+        "subtlety",
+        "lesion_contrast",
+    ]
+    for _, views in meta.groupby("patient_id"):
+        assert (views[per_breast].nunique() == 1).all()
+    assert set(meta["breast_density"]) <= {1, 2, 3, 4}
+    assert set(meta["subtlety"]) <= {1, 2, 3, 4, 5}
+    assert set(meta["abnormality_type"]) == {"mass"}
+    malignant = meta["label"] == "MALIGNANT"
+    assert set(meta.loc[malignant, "mass_margins"]) == {"SPICULATED"}
+    assert set(meta.loc[~malignant, "mass_margins"]) == {"CIRCUMSCRIBED"}
+    assert set(meta.loc[malignant, "mass_shape"]) == {"IRREGULAR"}
+    assert set(meta.loc[~malignant, "mass_shape"]) <= {"ROUND", "OVAL"}
+
+
+def test_density_and_subtlety_follow_the_drawing(tmp_path):
+    easy = make_synthetic_mammograms(
+        40, image_size=32, difficulty=0.0, random_state=0, directory=tmp_path / "e"
+    ).metadata
+    hard = make_synthetic_mammograms(
+        40, image_size=32, difficulty=1.0, random_state=0, directory=tmp_path / "h"
+    ).metadata
+    assert set(easy["breast_density"]) == {1, 2, 3, 4}
+    # Lower contrast over stronger clutter: lesions are more subtle.
+    assert hard["subtlety"].max() <= 3 <= easy["subtlety"].min()
+    # Within one difficulty, denser breasts hide lesions of equal contrast more.
+    contrast = easy["lesion_contrast"].to_numpy()
+    density = easy["breast_density"].to_numpy()
+    for i in range(len(easy)):
+        for j in range(len(easy)):
+            if contrast[i] >= contrast[j] and density[i] <= density[j]:
+                assert easy["subtlety"].iloc[i] >= easy["subtlety"].iloc[j]
+
+
+def test_masks_locate_each_lesion(synthetic):
+    masks, meta = synthetic.masks, synthetic.metadata
+    assert masks.shape == (12, 64, 64) and masks.dtype == bool
+    images = np.asarray(DicomLoader().transform(synthetic.paths))
+    for mask, image, (_, row) in zip(masks, images, meta.iterrows()):
+        assert mask.sum() == row["lesion_area_px"] > 0
+        # The centre is on the lesion, which is one connected footprint there.
+        assert mask[row["lesion_row"], row["lesion_col"]]
+        labelled, _ = ndimage.label(mask)
+        centre_component = labelled == labelled[row["lesion_row"], row["lesion_col"]]
+        assert centre_component.sum() >= 0.8 * mask.sum()
+        # The lesion adds density: brighter inside its mask than around it.
+        ring = ndimage.binary_dilation(mask, iterations=3) & ~mask
+        assert image[mask].mean() > image[ring].mean()
+
+
+def test_masks_follow_right_breasts_when_flipped(tmp_path):
+    data = make_synthetic_mammograms(
+        16, image_size=48, difficulty=0.0, random_state=3, directory=tmp_path
+    )
+    sides = data.metadata["laterality"].to_numpy()
+    assert set(sides) == {"L", "R"}
+    columns = np.array([np.flatnonzero(m.any(axis=0)).mean() for m in data.masks])
+    np.testing.assert_allclose(columns, data.metadata["lesion_col"], atol=3)
+    # Lesions sit in the breast, which hugs the chest wall: left for L, right for R.
+    assert (columns[sides == "L"] < 32).all() and (columns[sides == "R"] > 16).all()
+
+
 def test_paths_live_in_the_returned_directory(synthetic):
     assert all(os.path.dirname(p) == synthetic.directory for p in synthetic.paths)

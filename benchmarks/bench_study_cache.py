@@ -288,7 +288,7 @@ def measure_processes(X, y, groups, folds, *, epochs, batch_size):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="A,B,C")
+    parser.add_argument("--cases", default="A,B,C", help='"" for none')
     parser.add_argument("--n-images", type=int, default=256)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -306,7 +306,7 @@ def main():
     sizes = {"epochs": args.epochs, "batch_size": args.batch_size}
     from _results import append_row
 
-    for case in args.cases.split(","):
+    for case in filter(None, args.cases.split(",")):
         if case not in CASES:
             parser.error(f"unknown case {case!r}; choose from {CASES}")
         runs = measure(case, X, y, groups, folds, **sizes)

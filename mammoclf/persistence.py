@@ -190,6 +190,7 @@ def load(path):
     return _rebuild(keras, metadata["estimator"], networks, path)
 
 
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
 def read_development(path):
     """The development record :func:`save` stored with a model, or None.
 

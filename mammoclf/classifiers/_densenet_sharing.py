@@ -24,6 +24,7 @@ from mammoclf.classifiers._densenet_backbone import (
 )
 from mammoclf.classifiers._frozen_features import Cut
 from mammoclf.utils._activation_store import image_digests
+from mammoclf.utils._keras import fresh_model_retracing_muted
 
 __all__ = [
     "BLOCK_ORDER",
@@ -99,22 +100,25 @@ def predict_from_store(keras, store, model, stages, X, *, batch_size):
     shape = (X.shape[0], *(int(d) for d in cut.tensor.shape[1:]))
     dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
     activations = np.empty(shape, dtype)
-    store.fill(
-        keras,
-        model,
-        cut,
-        [X],
-        [activations],
-        [image_digests(X)],
-        sources=[c for c in parts["cuts"].values() if c.depth < cut.depth],
-        batch_size=batch_size,
-    )
-    top = parts["tops"].get(cut_name)
-    if top is None:
-        top = parts["tops"][cut_name] = keras.Model(cut.tensor, model.outputs[0])
-    if X.shape[0] <= batch_size:
-        return np.asarray(keras.ops.convert_to_numpy(top(activations, training=False)))
-    return np.asarray(top.predict(activations, batch_size=batch_size, verbose=0))
+    # Every fitted model brings new sub-networks, traced once each, as in fit.
+    with fresh_model_retracing_muted():
+        store.fill(
+            keras,
+            model,
+            cut,
+            [X],
+            [activations],
+            [image_digests(X)],
+            sources=[c for c in parts["cuts"].values() if c.depth < cut.depth],
+            batch_size=batch_size,
+        )
+        top = parts["tops"].get(cut_name)
+        if top is None:
+            top = parts["tops"][cut_name] = keras.Model(cut.tensor, model.outputs[0])
+        if X.shape[0] <= batch_size:
+            logits = top(activations, training=False)
+            return np.asarray(keras.ops.convert_to_numpy(logits))
+        return np.asarray(top.predict(activations, batch_size=batch_size, verbose=0))
 
 
 def backbone_identity(keras, *, backbone, weights, seed, input_shape, resize_to):

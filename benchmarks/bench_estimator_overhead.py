@@ -159,7 +159,7 @@ def fit_mammoclf(
         if stages
         else [int(sum(np.prod(w.shape) for w in estimator.model_.trainable_weights))]
     )
-    storage = [stage["frozen_cache"] for stage in stages] if stages else [None]
+    storage = [stage.get("frozen_cache") for stage in stages] if stages else [None]
     if frozen_cache is not None and storage != [frozen_cache]:
         raise RuntimeError(f"expected a {frozen_cache!r} cache, stages_ says {storage}")
     return {

@@ -286,12 +286,25 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
                 "--cv",
                 "2",  # 5 patients: 3 benign, 2 malignant
                 "--quiet",
+                # Decoding in this process: the missing-plugin case patches
+                # pydicom here, not in decoding workers.
+                "--decode-jobs",
+                "1",
                 "--out",
                 str(out),
             ]
         )
     else:
-        status = main(["predict", saved_pipeline[1], corpus["good_dicom"], path])
+        status = main(
+            [
+                "predict",
+                saved_pipeline[1],
+                corpus["good_dicom"],
+                path,
+                "--n-jobs",
+                "1",
+            ]
+        )
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("mammoclf: error:"), err
     return status, err

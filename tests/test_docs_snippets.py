@@ -213,7 +213,7 @@ def keras_home(tmp_path_factory):
     from mammoclf.utils._keras import import_keras, keras_seed
 
     keras = import_keras()
-    with keras_seed(0):
+    with keras_seed(keras, 0):
         model = keras.applications.DenseNet121(
             include_top=False, weights=None, input_shape=(32, 32, 3)
         )

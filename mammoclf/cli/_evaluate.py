@@ -134,7 +134,10 @@ def run_evaluate(args):
     args.official_test_split = False
     args.random_state = 0
     args.image_size = None
-    out_dir = _prepare_output(Path(args.out), log)
+    out_dir = Path(args.out)
+    # Shares compare's folder checks; evaluate fits nothing, so it keeps no
+    # fit cache (removed once the report is written).
+    fit_cache = _prepare_output(out_dir, log)
     from types import SimpleNamespace
 
     from mammoclf.cli._common import read_salt
@@ -184,6 +187,8 @@ def run_evaluate(args):
             n_resamples=args.n_resamples,
             log=log,
         )
+    if fit_cache.is_dir() and not any(fit_cache.iterdir()):
+        fit_cache.rmdir()
     if not args.quiet:
         seen = dict.fromkeys(
             f"{w.category.__name__}: {w.message}"

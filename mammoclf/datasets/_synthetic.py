@@ -124,7 +124,7 @@ def make_synthetic_mammograms(
     ['SYN0001', 'SYN0001', 'SYN0002', 'SYN0002', 'SYN0003', 'SYN0003']
     >>> data.metadata["view"].tolist()[:2]
     ['CC', 'MLO']
-    >>> data.masks.shape, int(data.masks[0].sum()) == data.metadata["lesion_area_px"][0]
+    >>> data.masks.shape, bool(data.masks[0].sum() == data.metadata["lesion_area_px"][0])
     ((6, 64, 64), True)
     """
     import pandas as pd

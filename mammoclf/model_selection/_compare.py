@@ -18,6 +18,7 @@ from sklearn.utils.validation import _num_samples
 
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.metrics import (
+    CLINICAL_METRICS,
     ClinicalScorer,
     clinical_scorers,
     make_clinical_scorer,
@@ -94,6 +95,12 @@ def _scorers(scoring, pos_label):
     scorers = {}
     for name, scorer in items:
         if isinstance(scorer, str):
+            if scorer not in CLINICAL_METRICS:
+                raise ValueError(
+                    f"scoring: unknown clinical metric {scorer!r}; choose from "
+                    f"{list(CLINICAL_METRICS)} or pass a scorer from "
+                    "mammoclf.metrics.make_clinical_scorer."
+                )
             scorer = make_clinical_scorer(scorer, pos_label=pos_label)
         elif not isinstance(scorer, ClinicalScorer):
             raise TypeError(

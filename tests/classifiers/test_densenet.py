@@ -88,6 +88,10 @@ def test_frozen_preset_records_one_cached_stage(frozen_densenet):
         "trainable_blocks",
         "frozen_cache",
         "cache_time",
+        # Where the frozen activations came from (issue 18's shared store).
+        "activations_from",
+        "store_rows_read",
+        "store_rows_computed",
     }
     assert stage["unfreeze"] is None
     assert (stage["epochs"], stage["epochs_run"], stage["first_epoch"]) == (2, 2, 0)

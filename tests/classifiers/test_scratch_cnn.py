@@ -94,7 +94,9 @@ def test_one_pixel_high_images_are_valid():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 5))
     y = (X[:, 0] > 0).astype(int)
-    clf = ScratchCNNClassifier(filters=(4, 4, 4), epochs=1, random_state=0).fit(X, y)
+    clf = ScratchCNNClassifier(
+        filters=(4, 4, 4), image_shape=(1, -1), epochs=1, random_state=0
+    ).fit(X, y)
     assert clf.image_shape_ == (1, 5, 1)
     assert clf.predict_proba(X).shape == (20, 2)
 

@@ -39,7 +39,7 @@ def test_other_patient_ids_are_refused_without_quoting_them(
     with pytest.raises(DatasetError, match="other.dcm holds no CBIS-DDSM") as error:
         read_metadata([*cbis_style_files, other], patient_id="cbis-ddsm")
     assert "SECRET" not in str(error.value)
-    with pytest.raises(ValueError, match="patient_id must be one of"):
+    with pytest.raises(ValueError, match="'patient_id' parameter of read_metadata"):
         read_metadata(cbis_style_files, patient_id="cbis")
 
 

@@ -31,7 +31,7 @@ def keras():
 
 def _network(keras, *, seed=0, scale=1.0, noise=False, policy="float32"):
     """image(6) -> rescale -> a -> [noise] -> b -> c, frozen up to c."""
-    with keras_seed(seed), dtype_policy_scope(policy):
+    with keras_seed(keras, seed), dtype_policy_scope(keras, policy):
         inputs = keras.Input((6,), name="image")
         x = keras.layers.Rescaling(scale, name="rescale")(inputs)
         x = keras.layers.Dense(5, activation="relu", name="a")(x)

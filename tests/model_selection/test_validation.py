@@ -48,7 +48,9 @@ def test_scoring_options(data):
     assert result.metric_names == ("precision", "auc")
     with pytest.raises(TypeError, match="estimator-calling scikit-learn scorer"):
         compare_models([lr], X, y, groups=groups, scoring={"auc": lambda e, X, y: 0.0})
-    with pytest.raises(ValueError, match="scoring: unknown clinical metric 'neg_log_loss'"):
+    with pytest.raises(
+        ValueError, match="scoring: unknown clinical metric 'neg_log_loss'"
+    ):
         compare_models([lr], X, y, groups=groups, scoring=["neg_log_loss"])
 
 

@@ -52,9 +52,6 @@ from mammoclf.stats import (
 )
 from tests.preprocessing.conftest import dicom_dataset
 
-# The module fits two small networks once; keep it on one xdist worker.
-pytestmark = pytest.mark.xdist_group(name="bad_inputs")
-
 FIXTURES = Path(__file__).parent / "fixtures" / "cbis-ddsm"
 
 
@@ -285,6 +282,8 @@ def _run_file_case(entry_point, path, corpus, saved_pipeline, capsys):
                 "32",
                 "--cv",
                 "2",  # 5 patients: 3 benign, 2 malignant
+                "--n-resamples",
+                "50",
                 "--quiet",
                 # Decoding in this process: the missing-plugin case patches
                 # pydicom here, not in decoding workers.

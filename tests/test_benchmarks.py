@@ -135,6 +135,7 @@ def test_estimator_overhead_densenet_runs_both_stages(bench):
     assert len(result["ratio_stages"]) == 2
 
 
+@pytest.mark.slow  # runs the benchmark itself on DenseNet121
 # ------------------------------------------------------------ frozen cache
 def test_frozen_cache_compares_cached_and_uncached_fits(bench):
     frozen = bench("bench_frozen_cache")

@@ -155,7 +155,11 @@ def _estimator_check_params(estimators):
                 if hasattr(item, "values")
                 else (item, [])
             )
-            shared = _check_name(values[1]) in SHARED_BASE_CHECKS
+            shared = _check_name(values[1]) in SHARED_BASE_CHECKS or (
+                # Learning again from read-only memory maps: the input
+                # handling of the shared code, learning being checked above.
+                getattr(values[1], "keywords", {}).get("readonly_memmap", False)
+            )
             if isinstance(estimator, DenseNetTransferClassifier) and shared:
                 marks.append(pytest.mark.slow)
             yield pytest.param(

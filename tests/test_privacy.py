@@ -33,8 +33,6 @@ from mammoclf.datasets import scan
 from mammoclf.preprocessing import read_metadata
 from tests.preprocessing.conftest import dicom_dataset
 
-pytestmark = pytest.mark.xdist_group(name="cli")
-
 N_PATIENTS = 6
 
 
@@ -171,6 +169,8 @@ def test_a_cli_run_on_dicom_files_shows_no_identifier(
             "2",
             "--batch-size",
             "4",
+            "--n-resamples",
+            "50",
             "--out",
             str(out),
         ]

@@ -16,9 +16,6 @@ import sys
 import numpy as np
 import pytest
 
-# A subprocess that imports TensorFlow and fits while this one does: one worker.
-pytestmark = pytest.mark.xdist_group(name="reproducibility")
-
 
 def compute_results(path):
     """Fit, augment and cross-validate on fixed data; save every number to ``path``."""

@@ -122,14 +122,28 @@ def _synthetic(args, image_size, out_dir, log):
         directory=directory,
         random_state=args.random_state,
     )
+    metadata = data.metadata.copy()
+    metadata["mask"] = _write_masks(data.masks, data.paths)
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
         labels=np.asarray(data.labels),
         groups=np.asarray(data.groups, dtype=str),
         description=f"synthetic mammograms (difficulty {args.difficulty})",
         synthetic=True,
-        metadata=data.metadata,
+        metadata=metadata,
     )
+
+
+def _write_masks(masks, image_paths):
+    """Each lesion mask as a PNG beside its image, as a CSV's ``mask`` column names them."""
+    from PIL import Image
+
+    paths = []
+    for mask, image_path in zip(masks, image_paths):
+        path = Path(image_path).with_suffix(".mask.png")
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
 
 
 def _cbis_ddsm(args, cache_dir):

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mammoclf.cli._localization import add_localization
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import (
     REPORT_HEADINGS,
@@ -348,6 +349,7 @@ def write_evaluation_report(
     add_summary_tables(report, summary, out_dir)
     _figures(report, result, out_dir, log)
     _grad_cam(report, result, images, source, out_dir, log)
+    _localization(report, result, images, source, out_dir, log, n_resamples)
     report.heading(REPORT_HEADINGS["models"], anchor="models")
     report.bullets(
         f"**{name}**: `{path}`, development data: {(records[name] or {}).get('data', 'not recorded')}"
@@ -462,3 +464,29 @@ def _grad_cam(report, result, images, source, out_dir, log):
         save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {name}.")
+
+
+def _localization(report, result, images, source, out_dir, log, n_resamples):
+    """Under the Grad-CAM panels: do the saved models' maps fall on the lesion?"""
+    from mammoclf.inspection import grad_cam
+
+    metadata = source.metadata
+    if metadata is None or "mask" not in metadata.columns:
+        return
+
+    def explainer(name):
+        classifier = result.estimators[name].steps[-1][1]
+        return lambda rows, label: grad_cam(classifier, images[rows], target=label)
+
+    add_localization(
+        report,
+        {name: explainer(name) for name in result.model_names},
+        images,
+        result.y_true,
+        result.groups,
+        list(metadata["mask"]),
+        n_resamples=n_resamples,
+        out_dir=out_dir,
+        write_csv=write_csv,
+        log=log,
+    )

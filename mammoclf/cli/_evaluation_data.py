@@ -141,7 +141,7 @@ def source_metadata(args, source):
     if getattr(args, "cbis_ddsm", None):
         metadata = raw[[c for c in _CBIS_COLUMNS if c in raw.columns]].copy()
         return metadata, tuple(c for c in CBIS_SUBGROUPS if c in metadata.columns)
-    keep = [c for c in ("laterality",) if c in raw.columns]
+    keep = [c for c in ("laterality", "mask") if c in raw.columns]
     return (raw[keep].copy() if keep else None), ()
 
 

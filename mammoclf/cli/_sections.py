@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mammoclf.cli._localization import add_localization, fold_model_explainer
 from mammoclf.cli._report import Report
 from mammoclf.utils._io import atomic_write
 
@@ -103,6 +104,7 @@ def write_report(
     write_csv(result.scores.reset_index(), out_dir / "tables" / "metrics_per_split.csv")
     _figures_section(report, result, specs, out_dir, log)
     _grad_cam_section(report, result, specs, images, source, out_dir, log)
+    _localization(report, result, specs, images, out_dir, log, n_resamples)
     _models_section(report, final_models)
     _predictions_table(result, source, run_info, out_dir)
     if warnings_so_far:
@@ -310,6 +312,25 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
         save_figure(display.figure_, out_dir / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {spec.name}.")
+
+
+def _localization(report, result, specs, images, out_dir, log, n_resamples):
+    """Under the Grad-CAM panels: do the maps fall on the lesion (where known)?"""
+    metadata = result.metadata
+    if metadata is None or "mask" not in metadata.columns:
+        return
+    add_localization(
+        report,
+        {spec.name: fold_model_explainer(result, spec.name, images) for spec in specs},
+        images,
+        result.y_true,
+        result.groups,
+        list(metadata["mask"]),
+        n_resamples=n_resamples,
+        out_dir=out_dir,
+        write_csv=write_csv,
+        log=log,
+    )
 
 
 def grad_cam_cases(table, pos_label, n_cases):

@@ -57,12 +57,14 @@ def metric_with_interval(
 
     ``metric(y_true, values, pos_label=...)`` may raise ``ValueError`` or
     return NaN where it is undefined; the row then says so instead of
-    failing the whole table.
+    failing the whole table. A clinical metric's name resamples all at once
+    (see :func:`mammoclf.stats.bootstrap_ci`).
     """
     from mammoclf.stats import bootstrap_ci
 
+    function = clinical_metric(metric) if isinstance(metric, str) else metric
     try:
-        estimate = float(metric(y_true, values, pos_label=pos_label))
+        estimate = float(function(y_true, values, pos_label=pos_label))
     except ValueError as exc:
         return [np.nan, np.nan, np.nan, n_resamples, f"undefined: {exc}"]
     if not np.isfinite(estimate):
@@ -231,7 +233,7 @@ def evaluate_predictions(
             raise ValueError(f"Metric {name!r} needs {needed}.")
         rows.append(
             metric_with_interval(
-                clinical_metric(name),
+                name,
                 y_true,
                 values,
                 groups=groups,

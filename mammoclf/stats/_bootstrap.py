@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics import CLINICAL_METRICS, make_clinical_scorer, resolve_pos_label
+from mammoclf.stats._resampled_metrics import RESAMPLED_METRICS, resampled_metric
 from mammoclf.stats._results import BootstrapResult, PValueAdjustment
 from mammoclf.utils._validation import (
     CONFIDENCE_LEVEL,
@@ -132,17 +133,13 @@ def bootstrap_ci(
         members = np.split(order, np.flatnonzero(np.diff(cluster_of[order])) + 1)
     rng = check_random_state(random_state)
     estimate = float(func(y_true, y, **kwargs))
-    replicates = np.empty(n_resamples)
-    with warnings.catch_warnings():
-        # Undefined replicates are counted and reported once below.
-        warnings.simplefilter("ignore")
-        for i in range(n_resamples):
-            drawn = rng.randint(len(members), size=len(members))
-            index = np.concatenate([members[j] for j in drawn])
-            try:
-                replicates[i] = func(y_true[index], y[index], **kwargs)
-            except ValueError:
-                replicates[i] = np.nan
+    # Drawn at once, the resamples are those of one draw per resample.
+    drawn = rng.randint(len(members), size=(n_resamples, len(members)))
+    vectorised = _vectorised_inputs(metric, y_true, y, kwargs.get("pos_label"))
+    if vectorised is not None:
+        replicates = resampled_metric(metric, *vectorised, members, drawn)
+    else:
+        replicates = _replicates_one_by_one(func, y_true, y, kwargs, members, drawn)
     valid = replicates[np.isfinite(replicates)]
     n_failed = n_resamples - valid.size
     if valid.size < n_resamples / 2:
@@ -172,6 +169,46 @@ def bootstrap_ci(
         clustered=groups is not None,
         distribution=valid,
     )
+
+
+def _vectorised_inputs(metric, y_true, y, pos_label):
+    """``(is_positive, values)`` for :func:`resampled_metric`, or None.
+
+    Only for a named clinical metric on binary labels (and finite scores
+    for the AUC), the inputs whose every resample the named metric scores
+    without error; anything else is scored resample by resample.
+    """
+    if not isinstance(metric, str) or metric not in RESAMPLED_METRICS:
+        return None
+    if metric == "roc_auc":
+        if np.unique(y_true).size > 2 or y.dtype.kind not in "biuf":
+            return None
+        if not np.all(np.isfinite(y)):
+            return None
+        return y_true == pos_label, y.astype(np.float64)
+    try:
+        labels = np.unique(np.concatenate([y_true, y]))
+    except TypeError:  # labels of different types
+        return None
+    if labels.size > 2:
+        return None
+    if pos_label is None:  # accuracy and weighted F1 treat both classes alike
+        pos_label = labels[-1]
+    return y_true == pos_label, y == pos_label
+
+
+def _replicates_one_by_one(func, y_true, y, kwargs, members, drawn):
+    replicates = np.empty(drawn.shape[0])
+    with warnings.catch_warnings():
+        # Undefined replicates are counted and reported once by the caller.
+        warnings.simplefilter("ignore")
+        for i, clusters in enumerate(drawn):
+            index = np.concatenate([members[j] for j in clusters])
+            try:
+                replicates[i] = func(y_true[index], y[index], **kwargs)
+            except ValueError:
+                replicates[i] = np.nan
+    return replicates
 
 
 _ADJUST_METHODS = ("holm", "bonferroni", "none")

@@ -217,6 +217,7 @@ def test_early_stopping_counters_carry_over(toy_images, tmp_path):
     assert callback.best_weights is best_weights
 
 
+@pytest.mark.slow  # DenseNet121 fits twice; the CNN resume tests cover the checkpoint logic
 def test_densenet_resumes_inside_its_freeze_schedule(toy_images, tmp_path):
     """Stage 1 finished, stage 2 interrupted after 1 of its 2 epochs, then resumed.
 

@@ -202,6 +202,7 @@ def test_malformed_schedule_fails_before_training(toy_images, schedule, match):
         densenet(freeze_schedule=schedule).fit(X, y)
 
 
+@pytest.mark.slow  # two uncached DenseNet121 fits; cache equality: test_disk_cache_streams_...
 # ------------------------------------------------------------- frozen caching
 def test_auto_cache_is_off_with_callbacks_and_results_match(
     frozen_densenet, toy_images

@@ -122,6 +122,7 @@ def _assert_two_devices_train_like_one(report, name):
     assert np.ptp(model["two_proba"]) > 1e-3
 
 
+@pytest.mark.slow  # a fresh interpreter per device count, on DenseNet121
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="JAX is not installed"
 )
@@ -142,6 +143,7 @@ def test_jax_data_parallel_densenet_stages_on_two_devices_equal_one_device():
     _assert_two_devices_train_like_one(report, "densenet")
 
 
+@pytest.mark.slow  # a fresh interpreter per device count, on DenseNet121
 def test_tensorflow_mirrored_strategy_on_two_devices_equals_one_device():
     """tf.distribute.MirroredStrategy over two logical CPU devices."""
     report = _run_two_device_script("tensorflow")

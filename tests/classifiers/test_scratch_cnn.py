@@ -142,6 +142,7 @@ JAX_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a fresh JAX interpreter and 20 fits; Grad-CAM on JAX runs in the default suite
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="JAX is not installed"
 )

@@ -20,10 +20,6 @@ from mammoclf.cli._main import (
 from mammoclf.exceptions import DatasetError, WeightsUnavailableError
 from tests.shallow_densenet import shallow_densenet121
 
-# Its module-scoped fixtures fit several models: keep the module on one xdist worker.
-pytestmark = pytest.mark.xdist_group(name="cli")
-
-
 # Test folds of 12 images fit in one batch of 16: inference then skips
 # tracing a predict function for every fold model.
 TINY = [
@@ -37,6 +33,9 @@ TINY = [
     "2",
     "--batch-size",
     "16",
+    # The report's patient-bootstrap intervals: enough to fill every table.
+    "--n-resamples",
+    "50",
 ]
 
 
@@ -108,6 +107,28 @@ def _png_size(path):
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     return struct.unpack(">II", header[16:24])
+
+
+def test_grad_cam_is_scored_against_the_synthetic_lesions(demo_report):
+    import pandas as pd
+
+    table = pd.read_csv(demo_report / "tables" / "localization.csv")
+    assert table["model"].tolist() == [
+        "CNN from scratch",
+        "DenseNet121 frozen",
+        "DenseNet121 partially unfrozen",
+    ]
+    assert (table["n_images"] == 24).all() and (table["n_patients"] == 12).all()
+    for name in ("pointing_game", "heat_in_lesion"):
+        assert table[name].between(0, 1).all()
+        assert (table[f"{name}_ci_low"] <= table[name]).all()
+        assert (table[name] <= table[f"{name}_ci_high"]).all()
+        assert table[f"{name}_chance"].between(0, 0.5).all()  # a lesion is small
+    report = (demo_report / "report.md").read_text()
+    section = report.split("## Grad-CAM: where the models looked")[1].split("\n## ")[0]
+    assert "Pointing game" in section and "DenseNet121 frozen" in section
+    masks = sorted((demo_report / "synthetic-data").glob("*.mask.png"))
+    assert len(masks) == 24
 
 
 def test_report_says_the_transfer_rows_are_not_pretrained(demo_report):

@@ -14,9 +14,6 @@ from PIL import Image
 from mammoclf.cli._main import EXIT_INPUT, EXIT_OK, main
 from mammoclf.persistence import read_development
 
-# Fits of tiny CNNs: keep the module on one xdist worker.
-pytestmark = pytest.mark.xdist_group("cli-evaluate")
-
 _FAST = ["--models", "scratch", "--image-size", "32", "--epochs", "1", "--cv", "2"]
 
 

@@ -10,8 +10,6 @@ from PIL import Image
 from mammoclf.cli._data import _memory_size, prepare_cache
 from mammoclf.cli._main import EXIT_OK, build_parser, main
 
-pytestmark = pytest.mark.xdist_group(name="cli")
-
 
 @pytest.fixture
 def png_csv(tmp_path):
@@ -52,6 +50,8 @@ def test_a_second_compare_run_decodes_no_image(
         "--cv",
         "2",
         "--no-refit",
+        "--n-resamples",
+        "50",
         # In this process, where decode_counter sees every decode.
         "--decode-jobs",
         "1",

@@ -45,9 +45,6 @@ from tests.fuzz.dicom_fuzzing import (
 )
 from tests.preprocessing.conftest import dicom_dataset
 
-# One process start (a few seconds) serves the whole module.
-pytestmark = pytest.mark.xdist_group(name="fuzz")
-
 
 @pytest.fixture(scope="module")
 def reader():

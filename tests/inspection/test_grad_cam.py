@@ -19,9 +19,6 @@ from mammoclf import ScratchCNNClassifier
 from mammoclf.exceptions import BackendNotSupportedError
 from mammoclf.inspection import GradCAMDisplay, grad_cam
 
-# Its module-scoped fixtures fit several models: keep the module on one xdist worker.
-pytestmark = pytest.mark.xdist_group(name="grad_cam")
-
 
 @pytest.fixture(scope="module")
 def lesion_data():

@@ -29,8 +29,6 @@ from tests.shallow_densenet import ShallowDenseNetClassifier
 
 distributed = pytest.importorskip("distributed")
 
-# One xdist worker runs the whole module, so the cluster run happens once.
-pytestmark = pytest.mark.xdist_group(name="dask")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SIZE = 32
@@ -159,6 +157,7 @@ def local_results():
         return run_comparison(X, y, groups), run_depth_search(X, y, groups)
 
 
+@pytest.mark.slow  # the module's LocalCluster run takes ~80 s
 @pytest.mark.cluster
 def test_compare_models_on_a_cluster_equals_the_local_run(
     cluster_report, local_results
@@ -172,6 +171,7 @@ def test_compare_models_on_a_cluster_equals_the_local_run(
         np.testing.assert_array_equal(cluster_report["y_score"][model], y_score)
 
 
+@pytest.mark.slow  # the LocalCluster run
 @pytest.mark.cluster
 def test_depth_search_on_a_cluster_equals_the_local_run(cluster_report, local_results):
     _, search = local_results
@@ -179,12 +179,14 @@ def test_depth_search_on_a_cluster_equals_the_local_run(cluster_report, local_re
         np.testing.assert_array_equal(remote, search.cv_results_[key])
 
 
+@pytest.mark.slow  # starts a LocalCluster
 @pytest.mark.cluster
 def test_models_are_built_on_the_workers_only(cluster_report):
     assert cluster_report["client_imported"] == []
     assert cluster_report["workers_imported_keras"] == [True, True]
 
 
+@pytest.mark.slow  # the LocalCluster run
 @pytest.mark.cluster
 def test_images_travel_once_per_worker_not_once_per_task(cluster_report):
     """8 tasks: 2 models x 2 folds compared, 2 depths x 2 folds searched."""
@@ -198,6 +200,7 @@ def test_images_travel_once_per_worker_not_once_per_task(cluster_report):
     assert sum(cluster_report["data_bytes"]) >= x_bytes
 
 
+@pytest.mark.slow  # starts a LocalCluster
 @pytest.mark.cluster
 def test_gpu_resource_runs_one_task_per_worker_at_a_time():
     """The documented GPU set-up: workers offer resources={"GPU": 1}, tasks ask for it.

@@ -1,0 +1,213 @@
+"""Whether Grad-CAM falls on the lesion: the localisation table of a report.
+
+Where the data know each lesion's extent (the synthetic demo's masks, a
+CSV's ``mask`` column), the report scores every model's Grad-CAM maps with
+:func:`mammoclf.inspection.localization_scores`: the pointing game (is the
+map's maximum inside the lesion?) and the share of positive heat inside
+it, each with a patient-bootstrap interval and the score of a map that
+knows nothing. Each image is explained by a model that never saw its
+patient (its fold's model in cross-validation), for its true class.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mammoclf.utils._formatting import format_estimate_interval, format_number
+
+__all__ = [
+    "add_localization",
+    "fold_model_explainer",
+    "lesion_masks",
+    "localization_table",
+]
+
+LOCALIZATION_COLUMNS = [
+    "model",
+    "n_images",
+    "n_patients",
+    "pointing_game",
+    "pointing_game_ci_low",
+    "pointing_game_ci_high",
+    "pointing_game_chance",
+    "heat_in_lesion",
+    "heat_in_lesion_ci_low",
+    "heat_in_lesion_ci_high",
+    "heat_in_lesion_chance",
+    "n_empty_maps",
+]
+
+
+def lesion_masks(mask_paths, image_size):
+    """Lesion masks resized as the images were, and which images have one.
+
+    Masks are read like images (DICOM or PNG/JPEG/TIFF), resized by the
+    same :class:`~mammoclf.Resizer` (so padding matches) and thresholded at
+    half their range. An image without a mask path, or whose mask keeps no
+    pixel at this size, is left out and counted.
+
+    Returns
+    -------
+    masks : ndarray of shape (n_with_mask, image_size, image_size), bool
+    with_mask : ndarray of shape (n_images,), bool
+    """
+    from mammoclf import DicomLoader, Resizer
+
+    paths = [p if isinstance(p, str) and p.strip() else None for p in mask_paths]
+    with_mask = np.array([p is not None for p in paths], dtype=bool)
+    if not with_mask.any():
+        return np.zeros((0, image_size, image_size), dtype=bool), with_mask
+    chosen = [p for p in paths if p is not None]
+    missing = [p for p in chosen if not Path(p).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{len(missing)} lesion mask file(s) do not exist, e.g. {missing[0]}"
+        )
+    loaded = DicomLoader().fit_transform(chosen)
+    resized = np.asarray(Resizer(size=image_size).fit_transform(loaded))
+    if resized.ndim == 4:
+        resized = resized.max(axis=-1)
+    masks = resized > 0.5
+    kept = masks.any(axis=(1, 2))
+    with_mask[np.flatnonzero(with_mask)[~kept]] = False
+    return masks[kept], with_mask
+
+
+def localization_table(heatmaps_by_model, masks, groups, *, n_resamples, seed):
+    """One row per model: pointing game and heat in lesion, with intervals."""
+    from mammoclf.inspection import localization_scores
+
+    rows = []
+    for name, heatmaps in heatmaps_by_model.items():
+        result = localization_scores(
+            heatmaps,
+            masks,
+            groups=groups,
+            n_resamples=n_resamples,
+            random_state=seed,
+        )
+        rows.append(
+            [
+                name,
+                result.n_images,
+                result.pointing_game.n_clusters,
+                result.pointing_game.estimate,
+                *result.pointing_game.ci,
+                result.pointing_game_chance,
+                result.heat_in_lesion.estimate,
+                *result.heat_in_lesion.ci,
+                result.heat_in_lesion_chance,
+                result.n_empty,
+            ]
+        )
+    return pd.DataFrame(rows, columns=LOCALIZATION_COLUMNS)
+
+
+def true_class_heatmaps(explain, rows, y_true):
+    """Grad-CAM of images ``rows`` for their true class: ``explain(rows, label)``."""
+    heatmaps = None
+    for label in np.unique(y_true[rows]):
+        chosen = np.flatnonzero(y_true[rows] == label)
+        maps = explain(rows[chosen], label)
+        if heatmaps is None:
+            heatmaps = np.zeros((rows.size, *maps.shape[1:]), dtype=np.float32)
+        heatmaps[chosen] = maps
+    return heatmaps
+
+
+def fold_model_explainer(result, name, images):
+    """``explain(rows, label)`` by the cross-validation model that held out each row."""
+    from mammoclf.inspection import grad_cam
+
+    folds = result.out_of_fold(name)["fold"].to_numpy().astype(int)
+    split_of_fold = {
+        s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0
+    }
+
+    def explain(rows, label):
+        maps = np.zeros((rows.size, *images.shape[1:3]), dtype=np.float32)
+        for fold in np.unique(folds[rows]):
+            chosen = folds[rows] == fold
+            model = result.estimators[name][split_of_fold[fold]]
+            classifier = model.steps[-1][1] if hasattr(model, "steps") else model
+            maps[chosen] = grad_cam(classifier, images[rows[chosen]], target=label)
+        return maps
+
+    return explain
+
+
+def add_localization(report, explainers, images, y_true, groups, mask_paths, **options):
+    """Score each model's maps against the lesion masks; add table and CSV.
+
+    ``explainers`` maps a model name to ``explain(rows, label)``; the
+    keyword ``options`` are ``n_resamples``, ``out_dir``, ``write_csv`` and
+    ``log``. Nothing is added when no image has a mask.
+    """
+    masks, with_mask = lesion_masks(mask_paths, images.shape[1])
+    if not with_mask.any():
+        return None
+    rows = np.flatnonzero(with_mask)
+    options["log"](
+        f"scoring Grad-CAM against the lesion masks of {rows.size} images ..."
+    )
+    y_true = np.asarray(y_true)
+    groups = np.arange(y_true.size) if groups is None else np.asarray(groups)
+    heatmaps = {
+        name: true_class_heatmaps(explain, rows, y_true)
+        for name, explain in explainers.items()
+    }
+    table = localization_table(
+        heatmaps, masks, groups[rows], n_resamples=options["n_resamples"], seed=0
+    )
+    write_localization_section(
+        report,
+        table,
+        n_without_mask=int((~with_mask).sum()),
+        out_dir=options["out_dir"],
+        write_csv=options["write_csv"],
+    )
+    return table
+
+
+def write_localization_section(report, table, *, n_without_mask, out_dir, write_csv):
+    """The table under the Grad-CAM heading, its CSV and how to read it."""
+    level = "95%"
+    shown = pd.DataFrame(
+        {
+            "model": table["model"],
+            "images (patients)": [
+                f"{n} ({p})" for n, p in zip(table["n_images"], table["n_patients"])
+            ],
+            f"pointing game [{level} CI]": _with_interval(table, "pointing_game"),
+            "chance": table["pointing_game_chance"].map(format_number),
+            f"heat in lesion [{level} CI]": _with_interval(table, "heat_in_lesion"),
+            "chance ": table["heat_in_lesion_chance"].map(format_number),
+            "empty maps": table["n_empty_maps"],
+        }
+    )
+    report.paragraph(
+        "Do the maps point at the lesion? For every image with a known lesion, "
+        "Grad-CAM for its true class from a model that never saw its patient. "
+        "Pointing game: the share of maps whose maximum lies inside the lesion. "
+        "Heat in lesion: the mean share of each map's positive heat inside the "
+        "lesion. Intervals resample patients. 'chance' is the score of a map "
+        "that knows nothing (its maximum anywhere, its heat spread evenly): the "
+        "lesion's share of the image. A map without positive heat counts as a miss."
+    )
+    report.table(shown)
+    if n_without_mask:
+        report.paragraph(
+            f"{n_without_mask} image(s) have no lesion mask (or a mask that keeps "
+            "no pixel at this image size) and are not scored."
+        )
+    write_csv(table, Path(out_dir) / "tables" / "localization.csv")
+
+
+def _with_interval(table, name):
+    return [
+        format_estimate_interval(estimate, low, high)
+        for estimate, low, high in zip(
+            table[name], table[f"{name}_ci_low"], table[f"{name}_ci_high"]
+        )
+    ]

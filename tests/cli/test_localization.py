@@ -1,0 +1,115 @@
+"""The report's localisation table: masks read like images, maps for the true class."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from mammoclf.cli._localization import (
+    add_localization,
+    lesion_masks,
+    localization_table,
+)
+from mammoclf.inspection import localization_scores
+
+
+class _Report:
+    def __init__(self):
+        self.parts = []
+
+    def paragraph(self, text):
+        self.parts.append(text)
+
+    def table(self, frame):
+        self.parts.append(frame)
+
+
+def _write_mask(path, size, box):
+    mask = np.zeros((size, size), dtype=np.uint8)
+    top, bottom, left, right = box
+    mask[top:bottom, left:right] = 255
+    Image.fromarray(mask).save(path)
+    return str(path)
+
+
+def test_masks_are_resized_like_the_images_and_unusable_ones_counted(tmp_path):
+    paths = [
+        _write_mask(tmp_path / "a.png", 64, (8, 24, 8, 24)),
+        None,  # no mask for this image
+        _write_mask(
+            tmp_path / "c.png", 64, (40, 41, 40, 41)
+        ),  # one pixel: lost at 16 px
+        _write_mask(tmp_path / "d.png", 64, (32, 64, 0, 32)),
+    ]
+    masks, with_mask = lesion_masks(paths, 16)
+    assert with_mask.tolist() == [True, False, False, True]
+    assert masks.shape == (2, 16, 16) and masks.dtype == bool
+    assert masks[0, 2:6, 2:6].all() and masks[0].sum() == 16
+    assert masks[1, 8:, :8].all() and masks[1].sum() == 64
+
+
+def test_a_missing_mask_file_is_an_error_naming_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="gone.png"):
+        lesion_masks([str(tmp_path / "gone.png")], 16)
+
+
+def test_table_rows_are_localization_scores_of_true_class_maps(tmp_path):
+    rng = np.random.default_rng(0)
+    n, size = 12, 16
+    paths = [_write_mask(tmp_path / f"{i}.png", size, (4, 8, 4, 8)) for i in range(n)]
+    y_true = np.array(["BENIGN", "MALIGNANT"] * (n // 2))
+    groups = np.arange(n) // 2
+    images = rng.random((n, size, size, 1)).astype(np.float32)
+    asked = []
+
+    def explain(rows, label):
+        asked.append((rows.tolist(), label))
+        maps = rng.random((rows.size, size, size)).astype(np.float32)
+        if label == "MALIGNANT":  # the malignant evidence peaks on the lesion
+            maps[:, 5, 5] = 2.0
+        return maps
+
+    written = {}
+    table = add_localization(
+        _Report(),
+        {"model": explain},
+        images,
+        y_true,
+        groups,
+        paths,
+        n_resamples=50,
+        out_dir=tmp_path,
+        write_csv=lambda frame, path: written.setdefault(path.name, frame),
+        log=lambda message: None,
+    )
+    # Each image explained once, for its own true class.
+    assert sorted(label for _, label in asked) == ["BENIGN", "MALIGNANT"]
+    for rows, label in asked:
+        assert set(y_true[rows]) == {label}
+    assert written["localization.csv"] is table
+    row = table.iloc[0]
+    assert row["n_images"] == n and row["n_patients"] == n // 2
+    assert row["pointing_game_ci_low"] <= row["pointing_game"]
+    assert row["pointing_game"] <= row["pointing_game_ci_high"]
+    # Malignant maps hit (6 of 12); benign ones hit only by chance.
+    assert 0.5 <= row["pointing_game"] < 0.75
+    assert row["pointing_game_chance"] == pytest.approx(16 / 256)
+
+
+def test_localization_table_equals_direct_calls():
+    rng = np.random.default_rng(1)
+    masks = np.zeros((10, 8, 8), dtype=bool)
+    masks[:, 2:4, 2:4] = True
+    maps = rng.random((10, 8, 8))
+    groups = np.arange(10) // 2
+    table = localization_table({"m": maps}, masks, groups, n_resamples=100, seed=3)
+    direct = localization_scores(
+        maps, masks, groups=groups, n_resamples=100, random_state=3
+    )
+    row = table.iloc[0]
+    assert row["pointing_game"] == direct.pointing_game.estimate
+    assert (row["heat_in_lesion_ci_low"], row["heat_in_lesion_ci_high"]) == (
+        direct.heat_in_lesion.ci
+    )
+    assert row["heat_in_lesion_chance"] == direct.heat_in_lesion_chance
+    assert isinstance(table, pd.DataFrame)

@@ -51,6 +51,7 @@ def test_results_rows_go_to_the_file_asked_for(bench, tmp_path):
 
 
 # ------------------------------------------------------- estimator overhead
+@pytest.mark.slow  # ~6 s of timed fits
 def test_estimator_overhead_scratch_measures_both_sides(bench):
     overhead = bench("bench_estimator_overhead")
     result = overhead.measure(
@@ -174,6 +175,7 @@ def test_frozen_cache_partial_preset(bench):
 
 
 # ------------------------------------------------------------------ import
+@pytest.mark.slow  # ~9 s of fresh interpreters
 def test_import_benchmark_measures_fresh_interpreters(bench):
     imports = bench("bench_import")
     # The real mammoclf commands; a cheap stand-in for the keras contrast.
@@ -303,6 +305,7 @@ def test_study_benchmark_runs_at_toy_size(bench, tmp_path):
     assert set(result["peak_device_mb"].values()) == {None}
 
 
+@pytest.mark.slow  # ~7 s
 def test_study_data_keeps_patients_distinct_across_chunks(bench, tmp_path):
     study = bench("bench_study_gpu")
     paths, labels, groups = study.make_study_data(

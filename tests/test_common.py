@@ -155,12 +155,14 @@ def _estimator_check_params(estimators):
                 if hasattr(item, "values")
                 else (item, [])
             )
-            shared = _check_name(values[1]) in SHARED_BASE_CHECKS or (
-                # Learning again from read-only memory maps: the input
-                # handling of the shared code, learning being checked above.
-                getattr(values[1], "keywords", {}).get("readonly_memmap", False)
-            )
-            if isinstance(estimator, DenseNetTransferClassifier) and shared:
+            # Learning again from read-only memory maps repeats the learning
+            # check for the input handling, which check_readonly_memmap_input
+            # covers by default: those repeats are left to -m slow.
+            readonly = getattr(values[1], "keywords", {}).get("readonly_memmap")
+            shared = _check_name(values[1]) in SHARED_BASE_CHECKS
+            if readonly or (
+                isinstance(estimator, DenseNetTransferClassifier) and shared
+            ):
                 marks.append(pytest.mark.slow)
             yield pytest.param(
                 *values,

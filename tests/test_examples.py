@@ -43,6 +43,10 @@ def test_every_example_is_listed_here():
     assert {p.name for p in EXAMPLES.glob("*.py")} == covered
 
 
+# ~55 s (a fresh interpreter, 60 DICOM files, 3 DenseNet folds): the README's
+# quickstart runs in tests/test_docs_snippets.py, and the DICOM pipeline this
+# script chains in tests/test_input_pipeline.py.
+@pytest.mark.slow
 def test_quickstart(tmp_path):
     temporary = tmp_path / "tmp"
     temporary.mkdir()

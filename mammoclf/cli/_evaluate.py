@@ -476,7 +476,9 @@ def _localization(report, result, images, source, out_dir, log, n_resamples):
 
     def explainer(name):
         classifier = result.estimators[name].steps[-1][1]
-        return lambda rows, label: grad_cam(classifier, images[rows], target=label)
+        return lambda rows, label: grad_cam(
+            classifier, images[rows], target=label, batch_size=64
+        )
 
     add_localization(
         report,

@@ -131,7 +131,9 @@ def fold_model_explainer(result, name, images):
             chosen = folds[rows] == fold
             model = result.estimators[name][split_of_fold[fold]]
             classifier = model.steps[-1][1] if hasattr(model, "steps") else model
-            maps[chosen] = grad_cam(classifier, images[rows[chosen]], target=label)
+            maps[chosen] = grad_cam(
+                classifier, images[rows[chosen]], target=label, batch_size=64
+            )
         return maps
 
     return explain

@@ -156,8 +156,15 @@ def build_models(specs, *, epochs, batch_size, weights, random_state, cache_dir=
         )
 
     classifiers = {
+        # Global max pooling: "is there a lesion like this anywhere". On the
+        # demo's data (480 images, 3 folds, 20 epochs) the flattened head
+        # reached a cross-validated AUC of 0.92 with Grad-CAM heat in the
+        # lesion at chance; max pooling 0.99, with 2-3x chance.
         "scratch": lambda: ScratchCNNClassifier(
-            epochs=epochs["scratch"], batch_size=batch_size, random_state=random_state
+            pooling="max",
+            epochs=epochs["scratch"],
+            batch_size=batch_size,
+            random_state=random_state,
         ),
         "frozen": lambda: DenseNetTransferClassifier(
             weights=weights,

@@ -64,8 +64,10 @@ def make_synthetic_mammograms(
     """Write synthetic mammograms with benign or malignant masses as DICOM files.
 
     The embedded default data set of ``mammoclf compare`` and of the tests:
-    200 images of 128 px take a few seconds to generate, and a small CNN
-    learns the classes at 64 to 128 px within a few epochs.
+    200 images of 128 px take a few seconds to generate. Learning the classes
+    takes data: at ``difficulty=0.0`` and 64 px, the demo's CNN (global max
+    pooling) reaches a cross-validated AUC of about 0.9 on 480 images after
+    ~200 gradient steps, and about 0.7 on 160.
 
     Parameters
     ----------

@@ -453,6 +453,7 @@ def test_cross_val_score_uses_stratified_folds(toy_images):
 
 
 # ----------------------------------------------------------------- resources
+@pytest.mark.slow  # ~10 s of repeated fits watching RSS
 def test_repeated_fits_release_models(toy_images):
     """Fitted networks are freed with their estimator: no Keras model survives.
 
@@ -472,6 +473,7 @@ def test_repeated_fits_release_models(toy_images):
     assert keras.config.dtype_policy().name == "float32"
 
 
+@pytest.mark.slow  # ~15 s: six fits to provoke the warning
 def test_fresh_models_do_not_trigger_tensorflow_retracing_warnings(toy_images, caplog):
     """Each fit builds a new model; TensorFlow warns after five such traces."""
     import keras

@@ -34,6 +34,7 @@ from mammoclf.exceptions import (
 )
 from mammoclf.utils._keras import import_keras
 from tests.classifiers.test_scratch_cnn import STAGE_KEYS
+from tests.shallow_densenet import ShallowDenseNetClassifier
 
 HEAD_PARAMS = 1024 * 16 + 16 + 16 * 1 + 1  # head_dense and logits, binary
 
@@ -247,6 +248,7 @@ def test_partial_preset_predictions_equal_without_cache(partial_densenet, toy_im
     )
 
 
+@pytest.mark.slow  # ~20 s: three DenseNet121 fits; tests/utils covers the disk store
 def test_disk_cache_streams_and_matches_memory_cache(toy_images):
     X, y, _ = toy_images
     # One batch per epoch and no dropout: the disk stream orders samples its
@@ -329,7 +331,12 @@ def test_missing_or_foreign_weights_file(toy_images, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "backbone, n_conv5_blocks", [("densenet169", 32), ("densenet201", 32)]
+    "backbone, n_conv5_blocks",
+    [
+        ("densenet169", 32),
+        # 201 splits as 169 does; building it costs ~9 s.
+        pytest.param("densenet201", 32, marks=pytest.mark.slow),
+    ],
 )
 def test_larger_backbones_split_into_the_same_blocks(backbone, n_conv5_blocks):
     keras = import_keras()
@@ -369,6 +376,7 @@ def test_small_images_and_odd_channels_are_rejected_clearly(toy_images):
         densenet(resize_to=(16, 16)).fit(X, y)
 
 
+@pytest.mark.slow  # ~9 s; mixed precision also in tests/utils/test_activation_store.py
 def test_mixed_precision_with_resizing(toy_images):
     X, y, _ = toy_images
     small = X[:, ::2, ::2]  # 16x16, resized to 32x32 inside the model
@@ -392,7 +400,10 @@ def test_mixed_precision_with_resizing(toy_images):
 def test_grid_search_over_unfreeze_depth(toy_images):
     X, y, groups = toy_images
     search = GridSearchCV(
-        densenet(batch_size=32),
+        # DenseNet121's blocks and names at a seventh of its layers: what is
+        # tested is the search over the schedule (DenseNet121's own stages
+        # are tested above; its grid search runs in tests/model_selection).
+        ShallowDenseNetClassifier(**densenet(batch_size=32).get_params()),
         {"freeze_schedule": ["frozen", "conv5"]},
         scoring="roc_auc",
         # One patient-grouped hold-out split keeps this to two fits; every

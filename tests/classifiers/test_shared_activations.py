@@ -85,12 +85,17 @@ def reference_store(toy_images):
 @pytest.mark.parametrize(
     "params",
     [
-        {"random_state": 1},
-        {"weights": "file"},
-        {"resize_to": (40, 40)},
-        {"precision": "mixed_bfloat16"},
+        # Seeds and dtype policies enter the store's key as in
+        # tests/utils/test_activation_store.py; here at DenseNet level, -m slow.
+        pytest.param({"random_state": 1}, id="other-seed", marks=pytest.mark.slow),
+        pytest.param({"weights": "file"}, id="weights-file"),
+        pytest.param({"resize_to": (40, 40)}, id="other-resize"),
+        pytest.param(
+            {"precision": "mixed_bfloat16"},
+            id="other-precision",
+            marks=pytest.mark.slow,
+        ),
     ],
-    ids=["other-seed", "weights-file", "other-resize", "other-precision"],
 )
 def test_fits_whose_frozen_part_differs_read_nothing(
     reference_store, toy_images, densenet_weights, params

@@ -107,12 +107,12 @@ class PassCounter:
 
         forward = DenseNetTransferClassifier._forward
 
-        def counted_forward(estimator, model, X):
+        def counted_forward(estimator, keras, model, X):
             store = estimator._activation_store()
             stages = getattr(estimator, "stages_", ())
             if store is None or deepest_untrained_cut(stages) is None:
                 self.rows["whole network (predict)"] += X.shape[0]
-            return forward(estimator, model, X)
+            return forward(estimator, keras, model, X)
 
         patches = [
             (_frozen_features, "_forward_in_batches"),

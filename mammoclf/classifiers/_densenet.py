@@ -2,12 +2,10 @@
 
 import os
 import time
-import weakref
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
 
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.classifiers._base import (
@@ -51,10 +49,6 @@ from mammoclf.utils._keras import dtype_policy_scope
 from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["DenseNetTransferClassifier"]
-
-# Fitted model -> single-batch forward passes run without tracing so far.
-_DIRECT_CALLS = weakref.WeakKeyDictionary()
-_DIRECT_CALLS_BEFORE_TRACING = 4
 
 _BLOCK_ORDER = BLOCK_ORDER
 _DEPTH = DEPTH
@@ -436,15 +430,17 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             and self.checkpoint_dir is None
         )
 
+    # Tracing DenseNet121's predict function costs 3 s at 32 px and 9 s at
+    # 128 px on 2 CPU cores; a direct call's overhead 0.5-1 s per batch.
+    _direct_batches_before_tracing = 6
+
     def _forward(self, keras, model, X):
         """Run ``model`` in inference mode on ``X`` and return a NumPy array.
 
-        Like the base class, a single batch first goes through ``model(X)``
-        directly, which spares tracing a predict function (seconds for a
-        DenseNet). But a direct call of a DenseNet costs tenths of a second
-        in per-layer overhead, so from the fifth single-batch call on the
-        same model (predicting image by image, say) the traced function,
-        built once, is used.
+        Activations the study-wide store holds are read from it; otherwise
+        as in the base class, with a smaller budget of direct calls, since a
+        direct call of a DenseNet costs tenths of a second in per-layer
+        overhead and tracing its predict function a few seconds.
         """
         store = self._activation_store()
         if store is not None:
@@ -458,13 +454,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             )
             if shared is not None:
                 return shared
-        if X.shape[0] > self.batch_size:
-            return super()._forward(keras, model, X)  # traced, batch by batch
-        calls = _DIRECT_CALLS.get(model, 0)
-        if calls < _DIRECT_CALLS_BEFORE_TRACING:
-            _DIRECT_CALLS[model] = calls + 1
-            return super()._forward(keras, model, X)
-        return np.asarray(model.predict_on_batch(X))
+        return super()._forward(keras, model, X)
 
     # --------------------------------------------------------------- training
     def _train(self, fit, model, data):

@@ -202,15 +202,33 @@ def test_learns_the_toy_task(fitted, toy_images):
     assert fitted.score(X, y) >= 0.9
 
 
-def test_batched_and_single_batch_inference_agree(fitted, toy_images):
-    """Inputs above one batch go through model.predict, smaller ones through model()."""
-    X, _, _ = toy_images
-    assert len(X) > fitted.batch_size
-    whole = fitted.decision_function(X)
-    pieces = np.concatenate(
-        [fitted.decision_function(X[i : i + 6]) for i in range(0, 60, 6)]
+def test_direct_calls_until_the_budget_then_one_traced_function(
+    toy_images, monkeypatch
+):
+    """Ski rental: batches run through model() until the next call would
+    exceed the budget; from then on the traced predict function, with the
+    same scores to float32 rounding."""
+    X, y, _ = toy_images
+    clf = tiny_cnn(batch_size=8).fit(X, y)
+    monkeypatch.setattr(type(clf), "_direct_batches_before_tracing", 10)
+    predict_calls = []
+    real_predict = clf.model_.predict
+    monkeypatch.setattr(
+        clf.model_,
+        "predict",
+        lambda *args, **kwargs: (
+            predict_calls.append(1) or real_predict(*args, **kwargs)
+        ),
     )
-    np.testing.assert_allclose(whole, pieces, rtol=1e-5, atol=1e-6)
+    direct = [clf.decision_function(X[:30]), clf.decision_function(X[30:48])]
+    assert predict_calls == []  # 4 + 3 batches of 8: direct
+    traced = clf.decision_function(X[:48])  # 6 more would make 13 > 10
+    assert predict_calls == [1]
+    np.testing.assert_allclose(np.concatenate(direct), traced, rtol=1e-5, atol=1e-6)
+    clf.decision_function(X[:8])  # one more batch: still within the budget
+    assert predict_calls == [1]
+    clf.decision_function(X[:40])
+    assert predict_calls == [1, 1]
 
 
 def test_unfitted_estimator_raises_not_fitted():

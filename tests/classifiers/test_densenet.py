@@ -428,10 +428,11 @@ def test_scores_do_not_depend_on_the_other_images_of_the_batch(
     """
     X, _, _ = toy_images
     together = frozen_densenet.predict_proba(X[:12])
+    # Four suffice: each image scored alone is a whole DenseNet121 pass.
     alone = np.concatenate(
-        [frozen_densenet.predict_proba(X[i : i + 1]) for i in range(12)]
+        [frozen_densenet.predict_proba(X[i : i + 1]) for i in range(4)]
     )
-    np.testing.assert_allclose(alone, together, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(alone, together[:4], rtol=1e-5, atol=1e-6)
     reordered = frozen_densenet.predict_proba(X[:12][::-1])[::-1]
     np.testing.assert_allclose(reordered, together, rtol=1e-5, atol=1e-6)
 

@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mammoclf.cli._explanations import add_grad_cam_panels, saved_model_explainer
 from mammoclf.cli._localization import add_localization
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import (
     REPORT_HEADINGS,
     add_checklist,
     add_summary_tables,
-    grad_cam_cases,
     save_figure,
     section_links,
     write_csv,
@@ -37,8 +37,6 @@ __all__ = [
     "evaluate_saved_models",
     "write_evaluation_report",
 ]
-
-_N_GRAD_CAM = 4
 
 
 def add_evaluate_command(commands, epilog):
@@ -427,10 +425,6 @@ def _figures(report, result, out_dir, log):
 
 
 def _grad_cam(report, result, images, source, out_dir, log):
-    import matplotlib.pyplot as plt
-
-    from mammoclf.inspection import GradCAMDisplay, grad_cam
-
     log("computing Grad-CAM overlays ...")
     report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
     report.paragraph(
@@ -438,57 +432,44 @@ def _grad_cam(report, result, images, source, out_dir, log):
         "the most confident true positives and true negatives, then the most "
         "confident false negatives and false positives."
     )
-    for name in result.model_names:
-        table = pd.DataFrame(
-            {
-                "y_true": result.y_true,
-                "y_pred": result.y_pred[name],
-                "y_score": result.y_score[name],
-            }
+    panels = [
+        (
+            name,
+            name,
+            pd.DataFrame(
+                {
+                    "y_true": result.y_true,
+                    "y_pred": result.y_pred[name],
+                    "y_score": result.y_score[name],
+                }
+            ),
+            saved_model_explainer(result.estimators[name], images),
         )
-        correct, chosen = grad_cam_cases(table, result.pos_label, _N_GRAD_CAM)
-        if not chosen:
-            continue
-        classifier = result.estimators[name].steps[-1][1]
-        heatmaps = grad_cam(classifier, images[chosen])
-        titles = [
-            f"{'correct' if s in correct.index else 'WRONG'}: true "
-            f"{table.loc[s, 'y_true']}\npred {table.loc[s, 'y_pred']} "
-            f"(p={table.loc[s, 'y_score']:.2f})\n{str(source.patients[s])[:13]}"
-            for s in chosen
-        ]
-        display = GradCAMDisplay(images[chosen], heatmaps, titles=titles).plot(
-            n_cols=_N_GRAD_CAM
-        )
-        file_name = f"grad_cam_{name}.png"
-        save_figure(display.figure_, out_dir / "figures" / file_name)
-        plt.close(display.figure_)
-        report.figure(Path("figures") / file_name, f"Grad-CAM of {name}.")
+        for name in result.model_names
+    ]
+    add_grad_cam_panels(
+        report,
+        panels,
+        images=images,
+        patients=source.patients,
+        pos_label=result.pos_label,
+        out_dir=out_dir,
+    )
 
 
 def _localization(report, result, images, source, out_dir, log, n_resamples):
     """Under the Grad-CAM panels: do the saved models' maps fall on the lesion?"""
-    from mammoclf.inspection import grad_cam
-
-    metadata = source.metadata
-    if metadata is None or "mask" not in metadata.columns:
-        return
-
-    def explainer(name):
-        classifier = result.estimators[name].steps[-1][1]
-        return lambda rows, label: grad_cam(
-            classifier, images[rows], target=label, batch_size=64
-        )
-
     add_localization(
         report,
-        {name: explainer(name) for name in result.model_names},
+        {
+            name: saved_model_explainer(result.estimators[name], images)
+            for name in result.model_names
+        },
         images,
         result.y_true,
         result.groups,
-        list(metadata["mask"]),
+        source.metadata,
         n_resamples=n_resamples,
         out_dir=out_dir,
-        write_csv=write_csv,
         log=log,
     )

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mammoclf.cli._report import write_csv
 from mammoclf.utils._formatting import format_estimate_interval, format_number
 
 __all__ = [
     "add_localization",
-    "fold_model_explainer",
     "lesion_masks",
     "localization_table",
 ]
@@ -116,37 +116,18 @@ def true_class_heatmaps(explain, rows, y_true):
     return heatmaps
 
 
-def fold_model_explainer(result, name, images):
-    """``explain(rows, label)`` by the cross-validation model that held out each row."""
-    from mammoclf.inspection import grad_cam
-
-    folds = result.out_of_fold(name)["fold"].to_numpy().astype(int)
-    split_of_fold = {
-        s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0
-    }
-
-    def explain(rows, label):
-        maps = np.zeros((rows.size, *images.shape[1:3]), dtype=np.float32)
-        for fold in np.unique(folds[rows]):
-            chosen = folds[rows] == fold
-            model = result.estimators[name][split_of_fold[fold]]
-            classifier = model.steps[-1][1] if hasattr(model, "steps") else model
-            maps[chosen] = grad_cam(
-                classifier, images[rows[chosen]], target=label, batch_size=64
-            )
-        return maps
-
-    return explain
-
-
-def add_localization(report, explainers, images, y_true, groups, mask_paths, **options):
+def add_localization(report, explainers, images, y_true, groups, metadata, **options):
     """Score each model's maps against the lesion masks; add table and CSV.
 
-    ``explainers`` maps a model name to ``explain(rows, label)``; the
-    keyword ``options`` are ``n_resamples``, ``out_dir``, ``write_csv`` and
-    ``log``. Nothing is added when no image has a mask.
+    ``explainers`` maps a model name to ``explain(rows, label)`` (see
+    :mod:`mammoclf.cli._explanations`); the masks are ``metadata``'s
+    ``mask`` column, one path per image. The keyword ``options`` are
+    ``n_resamples``, ``out_dir`` and ``log``. Nothing is added, and None
+    returned, when there is no ``mask`` column or no image has a mask.
     """
-    masks, with_mask = lesion_masks(mask_paths, images.shape[1])
+    if metadata is None or "mask" not in metadata.columns:
+        return None
+    masks, with_mask = lesion_masks(list(metadata["mask"]), images.shape[1])
     if not with_mask.any():
         return None
     rows = np.flatnonzero(with_mask)
@@ -167,12 +148,11 @@ def add_localization(report, explainers, images, y_true, groups, mask_paths, **o
         table,
         n_without_mask=int((~with_mask).sum()),
         out_dir=options["out_dir"],
-        write_csv=options["write_csv"],
     )
     return table
 
 
-def write_localization_section(report, table, *, n_without_mask, out_dir, write_csv):
+def write_localization_section(report, table, *, n_without_mask, out_dir):
     """The table under the Grad-CAM heading, its CSV and how to read it."""
     level = "95%"
     shown = pd.DataFrame(

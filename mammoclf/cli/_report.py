@@ -1,4 +1,8 @@
-"""A small report document rendered to Markdown and to self-contained HTML."""
+"""A small report document rendered to Markdown and to self-contained HTML.
+
+Also the atomic writers of the files a report links: its CSV tables and PNG
+figures.
+"""
 
 import html
 import re
@@ -8,7 +12,7 @@ from pathlib import Path
 from mammoclf.utils._formatting import markdown_table
 from mammoclf.utils._io import atomic_write
 
-__all__ = ["Report"]
+__all__ = ["Report", "save_figure", "write_csv"]
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;
@@ -154,3 +158,15 @@ def _inline(text):
                 for i, piece in enumerate(pieces)
             )
     return _links(escaped)
+
+
+def write_csv(frame, path):
+    """Write ``frame`` as CSV without its index, atomically."""
+    with atomic_write(path, "w") as handle:
+        frame.to_csv(handle, index=False)
+
+
+def save_figure(figure, path):
+    """Save a matplotlib figure as PNG, atomically."""
+    with atomic_write(path) as handle:
+        figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")

@@ -5,15 +5,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mammoclf.cli._localization import add_localization, fold_model_explainer
-from mammoclf.cli._report import Report
-from mammoclf.utils._io import atomic_write
+from mammoclf.cli._explanations import add_grad_cam_panels, fold_model_explainer
+from mammoclf.cli._localization import add_localization
+from mammoclf.cli._report import Report, save_figure, write_csv
 
 __all__ = [
     "REPORT_HEADINGS",
     "add_checklist",
     "add_summary_tables",
-    "grad_cam_cases",
     "save_figure",
     "section_links",
     "write_csv",
@@ -32,7 +31,6 @@ _METRIC_LABELS = {
 }
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
 _OMNIBUS = ("rm_anova", "friedman", "anova")
-_N_GRAD_CAM = 4
 
 #: The report's own sections, by reporting-checklist key (also their anchors).
 REPORT_HEADINGS = {
@@ -272,10 +270,6 @@ def _figures_section(report, result, specs, out_dir, log):
 
 
 def _grad_cam_section(report, result, specs, images, source, out_dir, log):
-    import matplotlib.pyplot as plt
-
-    from mammoclf.inspection import GradCAMDisplay, grad_cam
-
     log("computing Grad-CAM overlays ...")
     report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
     report.paragraph(
@@ -283,74 +277,38 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
         "fold model that had not seen the image: the most confident true positives and "
         "true negatives, then the most confident false negatives and false positives."
     )
-    split_of_fold = {
-        s.fold: index for index, s in enumerate(result.splits) if s.repeat == 0
-    }
-    for spec in specs:
-        table = result.out_of_fold(spec.name)
-        correct, chosen = grad_cam_cases(table, result.pos_label, _N_GRAD_CAM)
-        if not chosen:
-            continue
-        folds = table.loc[chosen, "fold"].astype(int)
-        heatmaps = {}
-        for fold in np.unique(folds):  # one Grad-CAM call per fold model
-            samples = [s for s in chosen if folds[s] == fold]
-            classifier = result.estimators[spec.name][split_of_fold[fold]].steps[-1][1]
-            heatmaps.update(zip(samples, grad_cam(classifier, images[samples])))
-        titles = []
-        for sample in chosen:
-            verdict = "correct" if sample in correct.index else "WRONG"
-            titles.append(
-                f"{verdict}: true {table.loc[sample, 'y_true']}\n"
-                f"pred {table.loc[sample, 'y_pred']} (p={table.loc[sample, 'y_score']:.2f})\n"
-                f"{str(source.patients[sample])[:13]}"
-            )
-        display = GradCAMDisplay(
-            images[chosen], np.stack([heatmaps[s] for s in chosen]), titles=titles
-        ).plot(n_cols=_N_GRAD_CAM)
-        file_name = f"grad_cam_{spec.key}.png"
-        save_figure(display.figure_, out_dir / "figures" / file_name)
-        plt.close(display.figure_)
-        report.figure(Path("figures") / file_name, f"Grad-CAM of {spec.name}.")
+    panels = [
+        (
+            spec.name,
+            spec.key,
+            result.out_of_fold(spec.name),
+            fold_model_explainer(result, spec.name, images),
+        )
+        for spec in specs
+    ]
+    add_grad_cam_panels(
+        report,
+        panels,
+        images=images,
+        patients=source.patients,
+        pos_label=result.pos_label,
+        out_dir=out_dir,
+    )
 
 
 def _localization(report, result, specs, images, out_dir, log, n_resamples):
     """Under the Grad-CAM panels: do the maps fall on the lesion (where known)?"""
-    metadata = result.metadata
-    if metadata is None or "mask" not in metadata.columns:
-        return
     add_localization(
         report,
         {spec.name: fold_model_explainer(result, spec.name, images) for spec in specs},
         images,
         result.y_true,
         result.groups,
-        list(metadata["mask"]),
+        result.metadata,
         n_resamples=n_resamples,
         out_dir=out_dir,
-        write_csv=write_csv,
         log=log,
     )
-
-
-def grad_cam_cases(table, pos_label, n_cases):
-    """The most confident hits and mistakes of each kind: TP, TN, then FN, FP.
-
-    ``table`` has ``y_true``, ``y_pred`` and ``y_score`` per image; up to
-    ``n_cases // 2`` of each kind are chosen. Returns the correct rows and
-    the chosen index labels.
-    """
-    is_positive = table["y_true"] == pos_label
-    is_correct = table["y_pred"] == table["y_true"]
-    per_kind = n_cases // 2
-    picks = [
-        table[is_correct & is_positive].nlargest(per_kind, "y_score"),
-        table[is_correct & ~is_positive].nsmallest(per_kind, "y_score"),
-        table[~is_correct & is_positive].nsmallest(per_kind, "y_score"),
-        table[~is_correct & ~is_positive].nlargest(per_kind, "y_score"),
-    ]
-    chosen = [sample for pick in picks for sample in pick.index]
-    return table[is_correct], chosen
 
 
 def _models_section(report, final_models):
@@ -381,15 +339,3 @@ def _predictions_table(result, source, run_info, out_dir):
         pd.concat([base, *frames], axis=1).reset_index(),
         out_dir / "tables" / "out_of_fold_predictions.csv",
     )
-
-
-def write_csv(frame, path):
-    """Write ``frame`` as CSV without its index, atomically."""
-    with atomic_write(path, "w") as handle:
-        frame.to_csv(handle, index=False)
-
-
-def save_figure(figure, path):
-    """Save a matplotlib figure as PNG, atomically."""
-    with atomic_write(path) as handle:
-        figure.savefig(handle, format="png", dpi=110, bbox_inches="tight")

@@ -69,24 +69,25 @@ def test_table_rows_are_localization_scores_of_true_class_maps(tmp_path):
             maps[:, 5, 5] = 2.0
         return maps
 
-    written = {}
+    (tmp_path / "tables").mkdir()
     table = add_localization(
         _Report(),
         {"model": explain},
         images,
         y_true,
         groups,
-        paths,
+        pd.DataFrame({"mask": paths}),
         n_resamples=50,
         out_dir=tmp_path,
-        write_csv=lambda frame, path: written.setdefault(path.name, frame),
         log=lambda message: None,
     )
     # Each image explained once, for its own true class.
     assert sorted(label for _, label in asked) == ["BENIGN", "MALIGNANT"]
     for rows, label in asked:
         assert set(y_true[rows]) == {label}
-    assert written["localization.csv"] is table
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "tables" / "localization.csv"), table
+    )
     row = table.iloc[0]
     assert row["n_images"] == n and row["n_patients"] == n // 2
     assert row["pointing_game_ci_low"] <= row["pointing_game"]
@@ -113,3 +114,33 @@ def test_localization_table_equals_direct_calls():
     )
     assert row["heat_in_lesion_chance"] == direct.heat_in_lesion_chance
     assert isinstance(table, pd.DataFrame)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        None,
+        pd.DataFrame({"laterality": ["L", "R"]}),
+        pd.DataFrame({"mask": [None, ""]}),
+    ],
+    ids=["no metadata", "no mask column", "no mask path"],
+)
+def test_nothing_is_added_without_masks(tmp_path, metadata):
+    report = _Report()
+
+    def explain(rows, label):
+        raise AssertionError("no image has a mask: nothing to explain")
+
+    table = add_localization(
+        report,
+        {"model": explain},
+        np.zeros((2, 8, 8, 1), dtype=np.float32),
+        np.array(["BENIGN", "MALIGNANT"]),
+        None,
+        metadata,
+        n_resamples=10,
+        out_dir=tmp_path,
+        log=lambda message: None,
+    )
+    assert table is None and report.parts == []
+    assert not (tmp_path / "tables").exists()

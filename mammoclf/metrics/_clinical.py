@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
 from mammoclf.metrics._labels import _check_weights, check_binary_targets
+from mammoclf.utils._ranking import mann_whitney_auc
 from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
 __all__ = [
@@ -512,21 +513,7 @@ def roc_auc_score(y_true, y_score, *, pos_label="auto", sample_weight=None):
     positive = y_true == pos_label
     n_positive = int(positive.sum())
     if weights is None and 0 < n_positive < positive.size:
-        return _mann_whitney_auc(positive, scores, n_positive)
+        # A bootstrap calls this thousands of times, where scikit-learn's
+        # per-call checks cost ~10x the ranking; the same area as its curve.
+        return float(mann_whitney_auc(np.ones((1, scores.size)), positive, scores)[0])
     return float(_skm.roc_auc_score(positive, scores, sample_weight=weights))
-
-
-def _mann_whitney_auc(positive, scores, n_positive):
-    """The ROC AUC as the Mann-Whitney U statistic over ``n_pos * n_neg``.
-
-    Equal to the area under scikit-learn's ROC curve (ties count one half in
-    both), from average ranks: a bootstrap calls this thousands of times,
-    where ``sklearn.metrics.roc_auc_score``'s checks cost ~10x the ranking.
-    """
-    from scipy.stats import rankdata
-
-    n_negative = positive.size - n_positive
-    rank_sum = rankdata(scores)[positive].sum()
-    return float(
-        (rank_sum - n_positive * (n_positive + 1) / 2) / (n_positive * n_negative)
-    )

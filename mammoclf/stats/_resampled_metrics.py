@@ -12,6 +12,8 @@ tests/stats/test_resampled_metrics.py), NaN where a metric is undefined.
 
 import numpy as np
 
+from mammoclf.utils._ranking import mann_whitney_auc
+
 __all__ = ["RESAMPLED_METRICS", "resampled_metric"]
 
 # Resample rows per block: bounds the (rows x images) count matrix (~32 MB).
@@ -90,22 +92,6 @@ _FROM_COUNTS = {
 RESAMPLED_METRICS = (*_FROM_COUNTS, "roc_auc")
 
 
-def _auc(counts, is_positive, scores):
-    """Mann-Whitney AUC of each resample: ties count one half."""
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    counts = counts[:, order]
-    positive = is_positive[order]
-    # Per resample, the positives and negatives at each distinct score.
-    positives = np.add.reduceat(counts * positive, starts, axis=1)
-    negatives = np.add.reduceat(counts * ~positive, starts, axis=1)
-    # Positives scoring above each level: the reversed cumulative sum, shifted.
-    above = np.cumsum(positives[:, ::-1], axis=1)[:, ::-1] - positives
-    pairs = positives.sum(axis=1) * negatives.sum(axis=1)
-    return _ratio((negatives * (above + 0.5 * positives)).sum(axis=1), pairs)
-
-
 def resampled_metric(name, is_positive, values, members, drawn):
     """``name`` on every resample.
 
@@ -140,7 +126,9 @@ def resampled_metric(name, is_positive, values, members, drawn):
         ).reshape(rows.shape[0], n_clusters)
         counts = per_cluster[:, cluster_of].astype(np.float64)
         if name == "roc_auc":
-            replicates[start : start + block] = _auc(counts, is_positive, values)
+            replicates[start : start + block] = mann_whitney_auc(
+                counts, is_positive, values
+            )
         else:
             confusion = _confusion(counts, is_positive, values)
             replicates[start : start + block] = _FROM_COUNTS[name](*confusion)

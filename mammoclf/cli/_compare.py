@@ -219,31 +219,9 @@ def _compare_and_report(run, cache, caught):
     result, cv_seconds = _cross_validate(
         args, settings, models, images, source, run.log, development, metadata
     )
-    final_models = {}
-    if test is not None:
-        holdout = _official_test(models, images, source, metadata, test, run.log)
-        result = result.with_holdout(holdout)
-        final_models = _save_models(
-            holdout.estimators,
-            settings.specs,
-            images,
-            source,
-            development,
-            settings.image_size,
-            run.out_dir,
-        )
-        # The report's per-image tables and Grad-CAM show the cross-validated images.
-        source, images = _subset(source, development), images[development]
-    elif not args.no_refit:
-        final_models = _refit_and_save(
-            models,
-            settings.specs,
-            images,
-            source,
-            settings.image_size,
-            run.out_dir,
-            run.log,
-        )
+    result, final_models, source, images = _final_models(
+        run, models, images, result, development, test, metadata
+    )
     run.log("writing report ...")
     run_info = _run_info(args, settings, run.weights, cv_seconds, result)
     summary = write_report(
@@ -264,6 +242,44 @@ def _compare_and_report(run, cache, caught):
     with atomic_write(run.out_dir / "run.json", "w") as handle:
         json.dump(run_info, handle, indent=1)
     return summary
+
+
+def _final_models(run, models, images, result, development, test, metadata):
+    """Refit and save the final models: on the development set, tested once on
+    the official test split when there is one, else on all images (unless
+    ``--no-refit``). Returns the result (with the test set's predictions),
+    the saved models, and the images and source the report shows."""
+    source, settings = run.source, run.settings
+    if test is not None:
+        holdout = _official_test(models, images, source, metadata, test, run.log)
+        final_models = _save_models(
+            holdout.estimators,
+            settings.specs,
+            images,
+            source,
+            development,
+            settings.image_size,
+            run.out_dir,
+        )
+        # The report's per-image tables and Grad-CAM show the cross-validated images.
+        return (
+            result.with_holdout(holdout),
+            final_models,
+            _subset(source, development),
+            images[development],
+        )
+    final_models = {}
+    if not run.args.no_refit:
+        final_models = _refit_and_save(
+            models,
+            settings.specs,
+            images,
+            source,
+            settings.image_size,
+            run.out_dir,
+            run.log,
+        )
+    return result, final_models, source, images
 
 
 def _note(banner):

@@ -234,6 +234,35 @@ def _first(items, n=3):
     return shown + (f" and {len(items) - n} more" if len(items) > n else "")
 
 
+# ------------------------------------------------------------ data options
+def add_source_options(data, *, required, csv_help, split_default, split_help):
+    """Add the data-source options (a CBIS-DDSM root or a CSV) to an argument group."""
+    source = data.add_mutually_exclusive_group(required=required)
+    source.add_argument(
+        "--cbis-ddsm",
+        metavar="ROOT",
+        help="CBIS-DDSM download root (TCIA DICOM layout)",
+    )
+    source.add_argument("--csv", metavar="FILE", help=csv_help)
+    data.add_argument(
+        "--subset",
+        choices=("mass", "calc", "both"),
+        default="both",
+        help="CBIS-DDSM abnormality subset (default: both)",
+    )
+    data.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default=split_default,
+        help=f"{split_help} (default: {split_default})",
+    )
+    data.add_argument(
+        "--roi",
+        action="store_true",
+        help="CBIS-DDSM: use the ROI crops instead of full mammograms",
+    )
+
+
 # ------------------------------------------------- decoding and the image cache
 def add_cache_options(parser):
     """Add the image-cache options to a command (compare, evaluate, predict)."""

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mammoclf.cli._explanations import add_grad_cam_panels, saved_model_explainer
+from mammoclf.cli._explanations import add_grad_cam_section, saved_model_explainer
 from mammoclf.cli._localization import add_localization
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import (
@@ -43,7 +43,7 @@ def add_evaluate_command(commands, epilog):
     """The ``evaluate`` subcommand's parser."""
     import argparse
 
-    from mammoclf.cli._data import add_cache_options
+    from mammoclf.cli._data import add_cache_options, add_source_options
     from mammoclf.cli._evaluation_data import add_evaluation_table_options
 
     evaluate = commands.add_parser(
@@ -65,28 +65,12 @@ def add_evaluate_command(commands, epilog):
     evaluate.add_argument(
         "models", metavar="MODEL", nargs="+", help=".mammoclf files from `compare`"
     )
-    data = evaluate.add_argument_group("data")
-    source = data.add_mutually_exclusive_group(required=True)
-    source.add_argument("--cbis-ddsm", metavar="ROOT", help="CBIS-DDSM download root")
-    source.add_argument(
-        "--csv",
-        metavar="FILE",
-        help="CSV with columns path,label,patient[,laterality][,mask][,...]",
-    )
-    data.add_argument(
-        "--subset",
-        choices=("mass", "calc", "both"),
-        default="both",
-        help="CBIS-DDSM abnormality subset (default: both)",
-    )
-    data.add_argument(
-        "--split",
-        choices=("train", "test", "all"),
-        default="test",
-        help="CBIS-DDSM official split to evaluate on (default: test)",
-    )
-    data.add_argument(
-        "--roi", action="store_true", help="CBIS-DDSM: ROI crops, not full images"
+    add_source_options(
+        evaluate.add_argument_group("data"),
+        required=True,
+        csv_help="CSV with columns path,label,patient[,laterality][,mask][,...]",
+        split_default="test",
+        split_help="CBIS-DDSM official split to evaluate on",
     )
     add_evaluation_table_options(evaluate.add_argument_group("evaluation"))
     output = evaluate.add_argument_group("output")
@@ -118,36 +102,19 @@ def add_evaluate_command(commands, epilog):
 
 def run_evaluate(args):
     """Run the evaluation the parsed command line describes and write its report."""
-    import platform
-
-    from mammoclf._version import __version__
     from mammoclf.cli._common import UsageError, import_keras_quietly
-    from mammoclf.cli._compare import _environment, _Log, _prepare_output
-    from mammoclf.cli._data import load_images, resolve_data
-    from mammoclf.cli._evaluation_data import source_metadata
+    from mammoclf.cli._compare import _Log, _prepare_output
+    from mammoclf.cli._data import load_images
 
     log = _Log(args.quiet)
     for path in args.models:
         if not Path(path).is_file():
             raise UsageError(f"no such model file: {path}")
-    args.official_test_split = False
-    args.random_state = 0
-    args.image_size = None
     out_dir = Path(args.out)
     # Shares compare's folder checks; evaluate fits nothing, so it keeps no
     # fit cache (removed once the report is written).
     fit_cache = _prepare_output(out_dir, log)
-    from types import SimpleNamespace
-
-    from mammoclf.cli._common import read_salt
-
-    settings = SimpleNamespace(
-        image_size=None, n_folds=None, salt=read_salt(args.salt_file)
-    )
-    source = resolve_data(args, settings, out_dir, log)
-    metadata, subgroups = source_metadata(args, source)
-    source.metadata = metadata
-    source.subgroup_columns = subgroups
+    source = _evaluation_source(args, out_dir, log)
     import_keras_quietly()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -163,17 +130,6 @@ def run_evaluate(args):
             quiet=args.quiet,
         )
         result = evaluate_saved_models(models, records, source, images, log=log)
-        run_info = {
-            "command": " ".join(["mammoclf", *sys.argv[1:]]),
-            "mammoclf": __version__,
-            "python": platform.python_version(),
-            "models": list(args.models),
-            "test_data": source.description,
-            "breast_level": None if args.breast_level == "none" else args.breast_level,
-            "bootstrap_resamples": args.n_resamples,
-            "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
-            **_environment(),
-        }
         log("writing report ...")
         summary = write_evaluation_report(
             out_dir,
@@ -182,22 +138,67 @@ def run_evaluate(args):
             records=records,
             model_paths=args.models,
             images=images,
-            run_info=run_info,
+            run_info=_run_info(args, source),
             n_resamples=args.n_resamples,
             log=log,
         )
     if fit_cache.is_dir() and not any(fit_cache.iterdir()):
         fit_cache.rmdir()
     if not args.quiet:
-        seen = dict.fromkeys(
-            f"{w.category.__name__}: {w.message}"
-            for w in caught
-            if not issubclass(w.category, DeprecationWarning)
-        )
-        print(summary.to_text())
-        for line in seen:
-            print(f"  {line}", file=sys.stderr)
-        print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
+        _print_outcome(summary, caught, out_dir)
+
+
+def _evaluation_source(args, out_dir, log):
+    """The labelled test data the command line names, with its metadata."""
+    from types import SimpleNamespace
+
+    from mammoclf.cli._common import read_salt
+    from mammoclf.cli._data import resolve_data
+    from mammoclf.cli._evaluation_data import source_metadata
+
+    # The options of compare's data resolution that evaluate does not offer.
+    args.official_test_split = False
+    args.random_state = 0
+    args.image_size = None
+    settings = SimpleNamespace(
+        image_size=None, n_folds=None, salt=read_salt(args.salt_file)
+    )
+    source = resolve_data(args, settings, out_dir, log)
+    source.metadata, source.subgroup_columns = source_metadata(args, source)
+    return source
+
+
+def _run_info(args, source):
+    """What ``run.json`` and the report record about this run."""
+    import platform
+
+    from mammoclf._version import __version__
+    from mammoclf.cli._compare import _environment
+
+    return {
+        "command": " ".join(["mammoclf", *sys.argv[1:]]),
+        "mammoclf": __version__,
+        "python": platform.python_version(),
+        "models": list(args.models),
+        "test_data": source.description,
+        "breast_level": None if args.breast_level == "none" else args.breast_level,
+        "bootstrap_resamples": args.n_resamples,
+        "identifiers": "revealed" if args.reveal_identifiers else "pseudonymised",
+        **_environment(),
+    }
+
+
+def _print_outcome(summary, caught, out_dir):
+    """The summary's text, each distinct warning once, and where the report is."""
+    seen = dict.fromkeys(
+        f"{w.category.__name__}: {w.message}"
+        for w in caught
+        if not issubclass(w.category, DeprecationWarning)
+    )
+    print(summary.to_text())
+    for line in seen:
+        print(f"  {line}", file=sys.stderr)
+    print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
 
 
 def _model_labels(labels, classes):
@@ -425,13 +426,6 @@ def _figures(report, result, out_dir, log):
 
 
 def _grad_cam(report, result, images, source, out_dir, log):
-    log("computing Grad-CAM overlays ...")
-    report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
-    report.paragraph(
-        "Heatmaps of the evidence for each model's predicted class on test images: "
-        "the most confident true positives and true negatives, then the most "
-        "confident false negatives and false positives."
-    )
     panels = [
         (
             name,
@@ -447,13 +441,19 @@ def _grad_cam(report, result, images, source, out_dir, log):
         )
         for name in result.model_names
     ]
-    add_grad_cam_panels(
+    add_grad_cam_section(
         report,
         panels,
+        intro=(
+            "Heatmaps of the evidence for each model's predicted class on test images: "
+            "the most confident true positives and true negatives, then the most "
+            "confident false negatives and false positives."
+        ),
         images=images,
         patients=source.patients,
         pos_label=result.pos_label,
         out_dir=out_dir,
+        log=log,
     )
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mammoclf.cli._report import save_figure
+from mammoclf.cli._report import REPORT_HEADINGS, save_figure
 
 __all__ = [
     "N_GRAD_CAM_CASES",
-    "add_grad_cam_panels",
+    "add_grad_cam_section",
     "fold_model_explainer",
     "grad_cam_cases",
     "saved_model_explainer",
@@ -96,19 +96,25 @@ def grad_cam_cases(table, pos_label, n_cases):
     return table[is_correct], chosen
 
 
-def add_grad_cam_panels(report, panels, *, images, patients, pos_label, out_dir):
-    """One figure per model: Grad-CAM of its most confident hits and mistakes.
+def add_grad_cam_section(
+    report, panels, *, intro, images, patients, pos_label, out_dir, log
+):
+    """The report's Grad-CAM section: ``intro``, then one figure per model.
 
-    ``panels`` holds ``(name, file_key, predictions, explain)`` per model:
-    ``predictions`` is indexed by image row with ``y_true``, ``y_pred`` and
-    ``y_score``; ``explain`` an explainer (see the module docstring), asked
-    for each image's predicted class. A model without a chosen case (no
-    prediction of any kind) gets no figure.
+    Each figure shows Grad-CAM of the model's most confident hits and
+    mistakes. ``panels`` holds ``(name, file_key, predictions, explain)``
+    per model: ``predictions`` is indexed by image row with ``y_true``,
+    ``y_pred`` and ``y_score``; ``explain`` an explainer (see the module
+    docstring), asked for each image's predicted class. A model without a
+    chosen case (no prediction of any kind) gets no figure.
     """
     import matplotlib.pyplot as plt
 
     from mammoclf.inspection import GradCAMDisplay
 
+    log("computing Grad-CAM overlays ...")
+    report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
+    report.paragraph(intro)
     for name, file_key, predictions, explain in panels:
         correct, chosen = grad_cam_cases(predictions, pos_label, N_GRAD_CAM_CASES)
         if not chosen:

@@ -16,7 +16,11 @@ from mammoclf.cli._common import (
     one_line,
     print_error,
 )
-from mammoclf.cli._data import add_cache_options, add_clear_cache_command
+from mammoclf.cli._data import (
+    add_cache_options,
+    add_clear_cache_command,
+    add_source_options,
+)
 from mammoclf.cli._evaluate import add_evaluate_command
 from mammoclf.cli._evaluation_data import add_evaluation_table_options
 
@@ -82,33 +86,12 @@ def _add_compare(commands):
 
 
 def _add_data_options(data):
-    source = data.add_mutually_exclusive_group()
-    source.add_argument(
-        "--cbis-ddsm",
-        metavar="ROOT",
-        help="CBIS-DDSM download root (TCIA DICOM layout)",
-    )
-    source.add_argument(
-        "--csv",
-        metavar="FILE",
-        help="CSV with columns path,label,patient (paths relative to the CSV)",
-    )
-    data.add_argument(
-        "--subset",
-        choices=("mass", "calc", "both"),
-        default="both",
-        help="CBIS-DDSM abnormality subset (default: both)",
-    )
-    data.add_argument(
-        "--split",
-        choices=("train", "test", "all"),
-        default="all",
-        help="CBIS-DDSM official split to use (default: all)",
-    )
-    data.add_argument(
-        "--roi",
-        action="store_true",
-        help="CBIS-DDSM: use the ROI crops instead of full mammograms",
+    add_source_options(
+        data,
+        required=False,
+        csv_help="CSV with columns path,label,patient (paths relative to the CSV)",
+        split_default="all",
+        split_help="CBIS-DDSM official split to use",
     )
     data.add_argument(
         "--n-samples",

@@ -12,7 +12,15 @@ from pathlib import Path
 from mammoclf.utils._formatting import markdown_table
 from mammoclf.utils._io import atomic_write
 
-__all__ = ["Report", "save_figure", "write_csv"]
+__all__ = ["REPORT_HEADINGS", "Report", "save_figure", "write_csv"]
+
+#: The report's own sections, by reporting-checklist key (also their anchors).
+REPORT_HEADINGS = {
+    "data": "What was compared, and how",
+    "grad_cam": "Grad-CAM: where the models looked",
+    "models": "Fitted models",
+    "environment": "Environment",
+}
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mammoclf.cli._explanations import add_grad_cam_panels, fold_model_explainer
+from mammoclf.cli._explanations import add_grad_cam_section, fold_model_explainer
 from mammoclf.cli._localization import add_localization
-from mammoclf.cli._report import Report, save_figure, write_csv
+from mammoclf.cli._report import REPORT_HEADINGS, Report, save_figure, write_csv
 
 __all__ = [
     "REPORT_HEADINGS",
@@ -31,14 +31,6 @@ _METRIC_LABELS = {
 }
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
 _OMNIBUS = ("rm_anova", "friedman", "anova")
-
-#: The report's own sections, by reporting-checklist key (also their anchors).
-REPORT_HEADINGS = {
-    "data": "What was compared, and how",
-    "grad_cam": "Grad-CAM: where the models looked",
-    "models": "Fitted models",
-    "environment": "Environment",
-}
 
 
 def section_links(keys):
@@ -270,13 +262,6 @@ def _figures_section(report, result, specs, out_dir, log):
 
 
 def _grad_cam_section(report, result, specs, images, source, out_dir, log):
-    log("computing Grad-CAM overlays ...")
-    report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
-    report.paragraph(
-        "Heatmaps of the evidence for each model's predicted class, computed by the "
-        "fold model that had not seen the image: the most confident true positives and "
-        "true negatives, then the most confident false negatives and false positives."
-    )
     panels = [
         (
             spec.name,
@@ -286,13 +271,19 @@ def _grad_cam_section(report, result, specs, images, source, out_dir, log):
         )
         for spec in specs
     ]
-    add_grad_cam_panels(
+    add_grad_cam_section(
         report,
         panels,
+        intro=(
+            "Heatmaps of the evidence for each model's predicted class, computed by the "
+            "fold model that had not seen the image: the most confident true positives and "
+            "true negatives, then the most confident false negatives and false positives."
+        ),
         images=images,
         patients=source.patients,
         pos_label=result.pos_label,
         out_dir=out_dir,
+        log=log,
     )
 
 

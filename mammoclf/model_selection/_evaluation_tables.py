@@ -316,67 +316,15 @@ def breast_table(which):
             or LATERALITY not in predictions.metadata.columns
         ):
             return None
-        laterality = laterality_from_metadata(predictions.metadata, column=LATERALITY)
-        frames = []
         with WarnOnce():
-            for model in predictions.scored_models:
-                y_pred, y_score = predictions.y_pred[model], predictions.y_score[model]
-                images = evaluate_predictions(
-                    predictions.y_true,
-                    y_pred=y_pred,
-                    y_score=y_score,
-                    groups=predictions.groups,
-                    metrics=_short_metrics(y_pred, y_score),
-                    pos_label=predictions.pos_label,
-                    **bootstrap_options(options),
-                )
-                n_patients = np.unique(predictions.groups).size
-                frames.append(
-                    _level_rows(model, "image", images, y_score.size, n_patients)
-                )
-                breasts = breast_level(
-                    predictions.y_true,
-                    y_score,
-                    patients=predictions.groups,
-                    laterality=laterality,
-                    method=options.breast_level,
-                    pos_label=predictions.pos_label,
-                )
-                breast_pred = _breast_predictions(predictions, model, breasts)
-                table = evaluate_predictions(
-                    breasts.y_true,
-                    y_pred=breast_pred,
-                    y_score=breasts.y_score,
-                    groups=breasts.groups,
-                    metrics=_short_metrics(breast_pred, breasts.y_score),
-                    pos_label=predictions.pos_label,
-                    **bootstrap_options(options),
-                )
-                frames.append(
-                    _level_rows(
-                        model, "breast", table, breasts.y_score.size, n_patients
-                    )
-                )
+            frames = [
+                frame
+                for model in predictions.scored_models
+                for frame in _image_and_breast_rows(predictions, model, options)
+            ]
         if not frames:
             return None
         data = pd.concat(frames).reset_index().set_index(["model", "level", "metric"])
-        display = []
-        for (model, level), rows in data.groupby(level=[0, 1], sort=False):
-            rows = rows.droplevel([0, 1])
-            cell = {
-                m: interval_cell(rows.loc[m]) if m in rows.index else ""
-                for m in _SHORT_METRICS
-            }
-            display.append(
-                {
-                    "model": model,
-                    "level": level,
-                    "n": int(rows["n"].iloc[0]),
-                    "ROC AUC": cell["roc_auc"],
-                    "sensitivity": cell["sensitivity"],
-                    "specificity": cell["specificity"],
-                }
-            )
         return SummaryTable(
             title=set_title(which, "Image and breast level"),
             caption=(
@@ -386,7 +334,7 @@ def breast_table(which):
                 f"{set_description(predictions)} {interval_words(options, predictions)}."
             ),
             data=data,
-            display=pd.DataFrame(display),
+            display=_level_display(data),
             notes=(
                 (
                     "Breast-level sensitivity and specificity apply each model's decision "
@@ -401,6 +349,68 @@ def breast_table(which):
     return build
 
 
+def _image_and_breast_rows(predictions, model, options):
+    """One model's metrics with intervals per image and per breast (two frames)."""
+    y_pred, y_score = predictions.y_pred[model], predictions.y_score[model]
+    n_patients = np.unique(predictions.groups).size
+    images = evaluate_predictions(
+        predictions.y_true,
+        y_pred=y_pred,
+        y_score=y_score,
+        groups=predictions.groups,
+        metrics=_short_metrics(y_pred, y_score),
+        pos_label=predictions.pos_label,
+        **bootstrap_options(options),
+    )
+    breasts = breast_level(
+        predictions.y_true,
+        y_score,
+        patients=predictions.groups,
+        laterality=laterality_from_metadata(predictions.metadata, column=LATERALITY),
+        method=options.breast_level,
+        pos_label=predictions.pos_label,
+    )
+    breast_pred = _breast_predictions(predictions, model, breasts)
+    per_breast = evaluate_predictions(
+        breasts.y_true,
+        y_pred=breast_pred,
+        y_score=breasts.y_score,
+        groups=breasts.groups,
+        metrics=_short_metrics(breast_pred, breasts.y_score),
+        pos_label=predictions.pos_label,
+        **bootstrap_options(options),
+    )
+    return [
+        _level_rows(model, "image", images, y_score.size, n_patients),
+        _level_rows(model, "breast", per_breast, breasts.y_score.size, n_patients),
+    ]
+
+
+def _level_display(data):
+    display = []
+    for (model, level), rows in data.groupby(level=[0, 1], sort=False):
+        rows = rows.droplevel([0, 1])
+        cell = _short_metric_cells(rows)
+        display.append(
+            {
+                "model": model,
+                "level": level,
+                "n": int(rows["n"].iloc[0]),
+                "ROC AUC": cell["roc_auc"],
+                "sensitivity": cell["sensitivity"],
+                "specificity": cell["specificity"],
+            }
+        )
+    return pd.DataFrame(display)
+
+
+def _short_metric_cells(rows):
+    """'estimate [low, high]' of each short metric in ``rows`` (blank if absent)."""
+    return {
+        m: interval_cell(rows.loc[m]) if m in rows.index else "" for m in _SHORT_METRICS
+    }
+
+
 def subgroups_table(which):
     """Builder of the subgroup table of the ``which`` predictions."""
 
@@ -411,60 +421,16 @@ def subgroups_table(which):
         columns = [c for c in options.subgroups if c in predictions.metadata.columns]
         if not columns:
             return None
-        frames, notes = [], []
         with WarnOnce() as caught:
-            for column in columns:
-                for model in predictions.model_names:
-                    y_pred, y_score = (
-                        predictions.y_pred[model],
-                        predictions.y_score[model],
-                    )
-                    table = evaluate_subgroups(
-                        predictions.y_true,
-                        predictions.metadata[column].to_numpy(),
-                        y_pred=y_pred,
-                        y_score=y_score,
-                        groups=predictions.groups,
-                        metrics=_short_metrics(y_pred, y_score),
-                        min_cases=options.min_cases,
-                        name=column,
-                        pos_label=predictions.pos_label,
-                        **bootstrap_options(options),
-                    )
-                    frames.append(
-                        table.rename_axis(["value", "metric"])
-                        .assign(variable=column, model=model)
-                        .reset_index()
-                    )
+            frames = [
+                _subgroup_rows(predictions, column, model, options)
+                for column in columns
+                for model in predictions.model_names
+            ]
         small = [str(w.message) for w in caught.caught if "too few" in str(w.message)]
-        notes.extend(dict.fromkeys(small))
         data = pd.concat(frames, ignore_index=True).set_index(
             ["variable", "value", "model", "metric"]
         )
-        display = []
-        for (variable, value, model), rows in data.groupby(level=[0, 1, 2], sort=False):
-            rows = rows.droplevel([0, 1, 2])
-            first = rows.iloc[0]
-            cell = {
-                m: interval_cell(rows.loc[m]) if m in rows.index else ""
-                for m in _SHORT_METRICS
-            }
-            display.append(
-                {
-                    "variable": variable,
-                    "value": value,
-                    "model": model,
-                    "images": int(first["n_images"]),
-                    "patients (malignant / benign)": (
-                        f"{int(first['n_patients'])} ({int(first['n_positive_patients'])}"
-                        f" / {int(first['n_negative_patients'])})"
-                    ),
-                    "ROC AUC": cell["roc_auc"],
-                    "sensitivity": cell["sensitivity"],
-                    "specificity": cell["specificity"],
-                    "too small": "yes" if first["too_small"] else "",
-                }
-            )
         return SummaryTable(
             title=set_title(which, "Subgroups"),
             caption=(
@@ -474,11 +440,58 @@ def subgroups_table(which):
                 "patients, an interval that means little."
             ),
             data=data,
-            display=pd.DataFrame(display),
-            notes=tuple(notes),
+            display=_subgroup_display(data),
+            notes=tuple(dict.fromkeys(small)),
         )
 
     return build
+
+
+def _subgroup_rows(predictions, column, model, options):
+    """One model's metrics per value of metadata ``column``, in long format."""
+    y_pred, y_score = predictions.y_pred[model], predictions.y_score[model]
+    table = evaluate_subgroups(
+        predictions.y_true,
+        predictions.metadata[column].to_numpy(),
+        y_pred=y_pred,
+        y_score=y_score,
+        groups=predictions.groups,
+        metrics=_short_metrics(y_pred, y_score),
+        min_cases=options.min_cases,
+        name=column,
+        pos_label=predictions.pos_label,
+        **bootstrap_options(options),
+    )
+    return (
+        table.rename_axis(["value", "metric"])
+        .assign(variable=column, model=model)
+        .reset_index()
+    )
+
+
+def _subgroup_display(data):
+    display = []
+    for (variable, value, model), rows in data.groupby(level=[0, 1, 2], sort=False):
+        rows = rows.droplevel([0, 1, 2])
+        first = rows.iloc[0]
+        cell = _short_metric_cells(rows)
+        display.append(
+            {
+                "variable": variable,
+                "value": value,
+                "model": model,
+                "images": int(first["n_images"]),
+                "patients (malignant / benign)": (
+                    f"{int(first['n_patients'])} ({int(first['n_positive_patients'])}"
+                    f" / {int(first['n_negative_patients'])})"
+                ),
+                "ROC AUC": cell["roc_auc"],
+                "sensitivity": cell["sensitivity"],
+                "specificity": cell["specificity"],
+                "too small": "yes" if first["too_small"] else "",
+            }
+        )
+    return pd.DataFrame(display)
 
 
 def holdout_table(result, options):

@@ -402,6 +402,68 @@ def evaluate_holdout(
     True
     """
     pairs = named_estimators(estimators)
+    data = _check_holdout_inputs(
+        X_train, y_train, X_test, y_test, groups_train, groups_test, metadata_test
+    )
+    pos_label = resolve_pos_label(data.classes, pos_label)
+    outputs = {
+        key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
+    }
+    for number, (name, estimator) in enumerate(pairs, start=1):
+        started = time.perf_counter()
+        fitted = fit_with_groups(
+            clone(estimator), X_train, data.y_train, data.groups_train
+        )
+        outputs["time"][name] = time.perf_counter() - started
+        outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
+        outputs["y_score"][name], outputs["method"][name] = _scores(
+            fitted, X_test, data.n_test, pos_label
+        )
+        outputs["threshold"][name] = decision_threshold(fitted)
+        outputs["model"][name] = fitted
+        if verbose:
+            print(
+                f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on "
+                f"{data.y_train.size} images in {outputs['time'][name]:.1f} s, "
+                f"predicted {data.n_test} test images",
+                file=sys.stdout,
+                flush=True,
+            )
+    return HoldoutResult(
+        model_names=tuple(name for name, _ in pairs),
+        classes=data.classes,
+        pos_label=pos_label,
+        y_true=data.y_test,
+        groups=data.groups_test,
+        y_pred=outputs["y_pred"],
+        y_score=outputs["y_score"],
+        score_method=outputs["method"],
+        thresholds=outputs["threshold"],
+        fit_time=outputs["time"],
+        estimators=outputs["model"],
+        training=_describe_training(
+            X_train, data.y_train, data.groups_train, pos_label
+        ),
+        metadata=data.metadata_test,
+    )
+
+
+@dataclass(frozen=True)
+class _HoldoutInputs:
+    """``evaluate_holdout``'s checked inputs."""
+
+    y_train: np.ndarray
+    y_test: np.ndarray
+    n_test: int
+    classes: np.ndarray
+    groups_train: np.ndarray | None
+    groups_test: np.ndarray | None
+    metadata_test: pd.DataFrame | None
+
+
+def _check_holdout_inputs(
+    X_train, y_train, X_test, y_test, groups_train, groups_test, metadata_test
+):
     y_train, y_test = column_or_1d(y_train), column_or_1d(y_test)
     n_train, n_test = _num_samples(X_train), _num_samples(X_test)
     if n_train != y_train.shape[0] or n_test != y_test.shape[0]:
@@ -424,41 +486,14 @@ def evaluate_holdout(
                 f"metadata_test has {len(metadata_test)} rows for {n_test} test images."
             )
         metadata_test = metadata_test.reset_index(drop=True)
-    pos_label = resolve_pos_label(classes, pos_label)
-    outputs = {
-        key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
-    }
-    for number, (name, estimator) in enumerate(pairs, start=1):
-        started = time.perf_counter()
-        fitted = fit_with_groups(clone(estimator), X_train, y_train, groups_train)
-        outputs["time"][name] = time.perf_counter() - started
-        outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
-        outputs["y_score"][name], outputs["method"][name] = _scores(
-            fitted, X_test, n_test, pos_label
-        )
-        outputs["threshold"][name] = decision_threshold(fitted)
-        outputs["model"][name] = fitted
-        if verbose:
-            print(
-                f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on {n_train} "
-                f"images in {outputs['time'][name]:.1f} s, predicted {n_test} test images",
-                file=sys.stdout,
-                flush=True,
-            )
-    return HoldoutResult(
-        model_names=tuple(name for name, _ in pairs),
+    return _HoldoutInputs(
+        y_train=y_train,
+        y_test=y_test,
+        n_test=n_test,
         classes=classes,
-        pos_label=pos_label,
-        y_true=y_test,
-        groups=groups_test,
-        y_pred=outputs["y_pred"],
-        y_score=outputs["y_score"],
-        score_method=outputs["method"],
-        thresholds=outputs["threshold"],
-        fit_time=outputs["time"],
-        estimators=outputs["model"],
-        training=_describe_training(X_train, y_train, groups_train, pos_label),
-        metadata=metadata_test,
+        groups_train=groups_train,
+        groups_test=groups_test,
+        metadata_test=metadata_test,
     )
 
 

@@ -8,19 +8,26 @@ import pytest
 
 import mammoclf.inspection
 from mammoclf.cli._explanations import (
-    add_grad_cam_panels,
+    add_grad_cam_section,
     fold_model_explainer,
     grad_cam_cases,
     saved_model_explainer,
 )
+from mammoclf.cli._report import REPORT_HEADINGS
 
 
 class _Report:
     def __init__(self):
-        self.figures = []
+        self.parts = []
+
+    def heading(self, text, anchor):
+        self.parts.append(("heading", text, anchor))
+
+    def paragraph(self, text):
+        self.parts.append(("paragraph", text))
 
     def figure(self, path, caption):
-        self.figures.append((str(path), caption))
+        self.parts.append(("figure", str(path), caption))
 
 
 def _predictions():
@@ -54,16 +61,22 @@ def test_one_panel_per_model_with_its_predicted_class_maps(tmp_path):
 
     no_cases = predictions.iloc[:0]
     report = _Report()
-    add_grad_cam_panels(
+    add_grad_cam_section(
         report,
         [("CNN", "cnn", predictions, explain), ("empty", "e", no_cases, explain)],
+        intro="Where the models looked.",
         images=images,
         patients=[f"patient-{i}" for i in range(8)],
         pos_label="M",
         out_dir=tmp_path,
+        log=lambda message: None,
     )
     assert asked == [([0, 1, 5, 4, 2, 3, 6], None)]
-    assert report.figures == [("figures/grad_cam_cnn.png", "Grad-CAM of CNN.")]
+    assert report.parts == [
+        ("heading", REPORT_HEADINGS["grad_cam"], "grad_cam"),
+        ("paragraph", "Where the models looked."),
+        ("figure", "figures/grad_cam_cnn.png", "Grad-CAM of CNN."),
+    ]
     assert (tmp_path / "figures" / "grad_cam_cnn.png").stat().st_size > 0
     assert not (tmp_path / "figures" / "grad_cam_e.png").exists()
 

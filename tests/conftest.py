@@ -16,31 +16,6 @@ from mammoclf.preprocessing import _sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# Under pytest-xdist, a session fixture is built once per worker that runs a
-# test needing it. These files share fixtures that cost several DenseNet121
-# fits (tests/classifiers/conftest.py), so --dist loadfile sends them to one
-# worker as a unit. (xdist_group marks would say the same, but pytest-xdist
-# 3.8 writes the group into Item._nodeid, which pytest 9 no longer reads.)
-_FILES_SHARING_SESSION_FIXTURES = {
-    "tests/classifiers/test_densenet.py": "densenet121-fixtures",
-    "tests/classifiers/test_shared_activations.py": "densenet121-fixtures",
-}
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
-    if config.getvalue("dist") != "loadfile":
-        return None
-    from xdist.scheduler import LoadFileScheduling
-
-    class SharedFixtureFileScheduling(LoadFileScheduling):
-        def _split_scope(self, nodeid):
-            scope = super()._split_scope(nodeid)
-            return _FILES_SHARING_SESSION_FIXTURES.get(scope, scope)
-
-    return SharedFixtureFileScheduling(config, log)
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache_dir(tmp_path_factory):
     """Keep the user's mammoclf cache (the command line's default) out of the tests."""

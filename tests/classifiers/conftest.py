@@ -1,7 +1,10 @@
 """Session-scoped DenseNet fixtures: every DenseNet fit in the suite costs seconds.
 
-The fitted estimators here are shared by several test modules and must not
-be modified by tests (refit a clone instead).
+The fitted estimators here are shared by the DenseNet121 tests
+(test_densenet.py) and must not be modified by tests (refit a clone
+instead). Other modules test DenseNetTransferClassifier's mechanics on the
+shallow DenseNet (tests/shallow_densenet.py), so under pytest-xdist these
+fixtures are built on one worker only.
 """
 
 import numpy as np

@@ -172,7 +172,12 @@ def test_custom_schedule_runs_epochs_on_and_is_not_mutated(toy_images, monkeypat
         return real_forward(*args, **kwargs)
 
     monkeypatch.setattr(_frozen_features, "_forward_in_batches", counting_forward)
-    clf = densenet(freeze_schedule=schedule, validation_fraction=0.25, patience=1)
+    # The stage mechanics, not DenseNet121's graph: the shallow DenseNet.
+    clf = ShallowDenseNetClassifier(
+        **densenet(
+            freeze_schedule=schedule, validation_fraction=0.25, patience=1
+        ).get_params()
+    )
     clf.fit(X, y)
     assert clf.freeze_schedule is schedule and schedule == original
     first, second = clf.stages_

@@ -4,6 +4,11 @@ Correctness first: fits and predictions inside the store equal separate
 fits; a fit whose frozen part differs (seed, weights file, input size,
 precision, a schedule that trains below the cut, a stochastic layer below
 it) never reads another fit's activations.
+
+What is tested is DenseNetTransferClassifier's use of the store, so the fits
+run on the shallow DenseNet (tests/shallow_densenet.py: DenseNet121's blocks,
+names and code paths at a seventh of its layers); DenseNet121's own graph is
+tested in test_densenet.py.
 """
 
 import pickle
@@ -13,8 +18,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupShuffleSplit
 
-from mammoclf import DenseNetTransferClassifier
 from mammoclf.classifiers import ActivationStore, _densenet, shared_activation_store
+from mammoclf.utils._keras import import_keras, keras_seed
+from tests.shallow_densenet import ShallowDenseNetClassifier, shallow_densenet121
 
 N_IMAGES = 24
 
@@ -33,17 +39,39 @@ def small_densenet(**params):
         "batch_size": 32,
         "random_state": 0,
     }
-    return DenseNetTransferClassifier(**{**defaults, **params})
+    return ShallowDenseNetClassifier(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def shallow_weights_file(tmp_path_factory):
+    """A weights file of the shallow DenseNet's backbone, as Keras saves it."""
+    keras = import_keras()
+    with shallow_densenet121(), keras_seed(keras, 123):
+        source = keras.applications.DenseNet121(
+            include_top=False, weights=None, input_shape=(32, 32, 3)
+        )
+    path = tmp_path_factory.mktemp("weights") / "shallow_densenet_notop.weights.h5"
+    source.save_weights(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def frozen_fit(toy_images, shallow_weights_file):
+    """The frozen preset fitted without a store (head only, 2 epochs)."""
+    X, y, _ = toy_images
+    return small_densenet(weights=shallow_weights_file, dense_units=16, epochs=2).fit(
+        X, y
+    )
 
 
 def test_frozen_fits_share_activations_and_backbone_with_the_same_results(
-    frozen_densenet, toy_images
+    frozen_fit, toy_images
 ):
     X, y, _ = toy_images
     with shared_activation_store() as store:
-        first = clone(frozen_densenet).fit(X, y)
+        first = clone(frozen_fit).fit(X, y)
         # Another grid candidate: a different head on the same frozen part.
-        second = clone(frozen_densenet).set_params(dense_units=4).fit(X, y)
+        second = clone(frozen_fit).set_params(dense_units=4).fit(X, y)
         shared_scores = first.decision_function(X[:32])
         summary = store.summary()
     [stage] = first.stages_
@@ -57,9 +85,9 @@ def test_frozen_fits_share_activations_and_backbone_with_the_same_results(
     assert [(row["cut"], row["computed_from"]) for row in summary] == [
         ("head", {"images": 60})
     ]
-    _assert_same_scores(shared_scores, frozen_densenet.decision_function(X[:32]))
+    _assert_same_scores(shared_scores, frozen_fit.decision_function(X[:32]))
     np.testing.assert_allclose(
-        first.history_["loss"], frozen_densenet.history_["loss"], rtol=1e-5
+        first.history_["loss"], frozen_fit.history_["loss"], rtol=1e-5
     )
     # Outside the store, the fitted model predicts on its own, the same; a
     # model sharing the backbone pickles as a whole.
@@ -85,24 +113,18 @@ def reference_store(toy_images):
 @pytest.mark.parametrize(
     "params",
     [
-        # Seeds and dtype policies enter the store's key as in
-        # tests/utils/test_activation_store.py; here at DenseNet level, -m slow.
-        pytest.param({"random_state": 1}, id="other-seed", marks=pytest.mark.slow),
+        pytest.param({"random_state": 1}, id="other-seed"),
         pytest.param({"weights": "file"}, id="weights-file"),
         pytest.param({"resize_to": (40, 40)}, id="other-resize"),
-        pytest.param(
-            {"precision": "mixed_bfloat16"},
-            id="other-precision",
-            marks=pytest.mark.slow,
-        ),
+        pytest.param({"precision": "mixed_bfloat16"}, id="other-precision"),
     ],
 )
 def test_fits_whose_frozen_part_differs_read_nothing(
-    reference_store, toy_images, densenet_weights, params
+    reference_store, toy_images, shallow_weights_file, params
 ):
     X, y, _ = toy_images
     if params.get("weights") == "file":
-        params = {"weights": str(densenet_weights[0])}
+        params = {"weights": shallow_weights_file}
     with shared_activation_store(reference_store):
         other = small_densenet(**params).fit(X[:N_IMAGES], y[:N_IMAGES])
     [stage] = other.stages_
@@ -110,7 +132,6 @@ def test_fits_whose_frozen_part_differs_read_nothing(
     assert len(reference_store.summary()) >= 2  # its own key
 
 
-@pytest.mark.slow  # about 40 s: two three-stage fits that fine-tune conv5
 def test_a_stage_after_training_below_its_cut_computes_its_own(toy_images):
     """Head, conv5, head again: the last head stage sees a trained conv5."""
     X, y, _ = toy_images
@@ -148,7 +169,9 @@ def test_a_stochastic_layer_below_the_cut_is_never_cached(toy_images, monkeypatc
         assert store.summary() == []
 
 
-@pytest.mark.slow  # about 40 s: four fits, two of them fine-tune conv5
+# Four fits, two of which fine-tune conv5 (10 s); the store's equality with
+# separate fits is tested by default above, per stage and prediction.
+@pytest.mark.slow
 def test_grid_search_over_freeze_schedule_is_the_same_with_the_store(toy_images):
     X, y, groups = toy_images
 

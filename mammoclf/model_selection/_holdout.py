@@ -25,7 +25,11 @@ from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.metrics import CLINICAL_METRICS, positive_class_scores, resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
 from mammoclf.model_selection._evaluation import evaluate_predictions, table_seed
-from mammoclf.model_selection._summary import SummaryOptions, evaluation_options
+from mammoclf.model_selection._summary import (
+    SummaryOptions,
+    evaluation_options,
+    with_evaluation_options_doc,
+)
 from mammoclf.model_selection._summary_tables import build_summary
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._routing import fit_with_groups
@@ -146,6 +150,7 @@ class HoldoutResult:
             tables.append(table.assign(threshold=self.thresholds[name].threshold))
         return pd.concat(tables, keys=list(self.model_names), names=["model", "metric"])
 
+    @with_evaluation_options_doc
     def summary(
         self,
         *,
@@ -166,78 +171,47 @@ class HoldoutResult:
     ):
         """The tables of this evaluation alone, as an external validation reports them.
 
-            The same summary model as
-            :meth:`ComparisonResult.summary <mammoclf.model_selection.ComparisonResult.summary>`
-            without the cross-validation: test-set metrics with patient-bootstrap
-            intervals, the decision thresholds fixed on the development data and,
-            as asked, calibration, operating points, breast-level and subgroup
-            results (from ``metadata_test``) and the reporting checklist. To
-            report it next to a cross-validation, attach it with
-            :meth:`ComparisonResult.with_holdout
-            <mammoclf.model_selection.ComparisonResult.with_holdout>` instead.
+        The same summary model as
+        :meth:`ComparisonResult.summary <mammoclf.model_selection.ComparisonResult.summary>`
+        without the cross-validation: test-set metrics with patient-bootstrap
+        intervals, the decision thresholds fixed on the development data and,
+        as asked, calibration, operating points, breast-level and subgroup
+        results (from ``metadata_test``) and the reporting checklist. To
+        report it next to a cross-validation, attach it with
+        :meth:`ComparisonResult.with_holdout
+        <mammoclf.model_selection.ComparisonResult.with_holdout>` instead.
 
-            Parameters
-            ----------
-            metrics : sequence of str, default=None
-                Clinical metric names; None means all.
-            confidence_level : float, default=0.95
-                Level of all intervals.
-            metric_labels : dict of str to str, default=None
-                Names of metrics in the formatted tables.
-        calibration : bool, default=False
-            Add calibration tables: Brier score, calibration intercept and
-            slope (Cox 1958) with patient-bootstrap intervals, per model with
-            probabilities; each row keeps its
-            :class:`~mammoclf.model_selection.CalibrationResult` (``result``
-            column) for the reliability diagram.
-        operating_points : bool, default=False
-            Add sensitivity at fixed specificities and specificity at fixed
-            sensitivities, with intervals.
-        specificities, sensitivities : sequence of float, default=(0.8, 0.9, 0.95)
-            The fixed rates of the operating points.
-        breast_level : {"mean", "max"} or None, default="mean"
-            Image- and breast-level metrics when the metadata have a
-            ``laterality`` column and patient ids are known: a breast's score
-            is the mean (or max) of its images'. None leaves them out.
-        subgroups : sequence of str, default=None
-            Metadata columns whose values get their own metrics, counts and
-            intervals (too-small subgroups flagged). None means every metadata
-            column except ``laterality``; ``()`` none.
-        min_cases : int, default=10
-            Fewest malignant and benign patients of a subgroup whose interval
-            is worth reading.
-        n_resamples : int, default=1000
-            Patient-bootstrap resamples of the evaluation tables.
-        random_state : int, default=0
-            Seeds those resamples (the same for every model and table).
-        checklist : bool, default=False
-            End with the CLAIM 2024 / TRIPOD+AI reporting checklist, pointing to
-            the tables that answer each item.
-        report_sections : dict of str to str, default=None
-            Sections a report adds (checklist key to a Markdown link), for the
-            checklist; given, the checklist links to the tables' anchors too.
+        Parameters
+        ----------
+        metrics : sequence of str, default=None
+            Clinical metric names; None means all.
+        confidence_level : float, default=0.95
+            Level of all intervals.
+        metric_labels : dict of str to str, default=None
+            Names of metrics in the formatted tables.
+        %(evaluation_options)s
 
-            Returns
-            -------
-            summary : ComparisonSummary
-                Prints as text; ``to_markdown()``; its ``tables``.
+        Returns
+        -------
+        summary : ComparisonSummary
+            Prints as text; ``to_markdown()``; its ``tables``.
 
-            Examples
-            --------
-            >>> import numpy as np
-            >>> from sklearn.linear_model import LogisticRegression
-            >>> from mammoclf.model_selection import evaluate_holdout
-            >>> rng = np.random.default_rng(0)
-            >>> X = rng.normal(size=(80, 3))
-            >>> y = np.where(X[:, 0] + rng.normal(size=80) > 0, "MALIGNANT", "BENIGN")
-            >>> patients = np.arange(80)
-            >>> result = evaluate_holdout({"logreg": LogisticRegression()},
-            ...                           X[:50], y[:50], X[50:], y[50:],
-            ...                           groups_train=patients[:50],
-            ...                           groups_test=patients[50:])
-            >>> summary = result.summary(metrics=["roc_auc"], n_resamples=50)
-            >>> [table.key for table in summary.tables]
-            ['thresholds', 'holdout']
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from mammoclf.model_selection import evaluate_holdout
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(80, 3))
+        >>> y = np.where(X[:, 0] + rng.normal(size=80) > 0, "MALIGNANT", "BENIGN")
+        >>> patients = np.arange(80)
+        >>> result = evaluate_holdout({"logreg": LogisticRegression()},
+        ...                           X[:50], y[:50], X[50:], y[50:],
+        ...                           groups_train=patients[:50],
+        ...                           groups_test=patients[50:])
+        >>> summary = result.summary(metrics=["roc_auc"], n_resamples=50)
+        >>> [table.key for table in summary.tables]
+        ['thresholds', 'holdout']
         """
         metrics = list(CLINICAL_METRICS if metrics is None else metrics)
         options = SummaryOptions(

@@ -10,6 +10,7 @@ from mammoclf.model_selection._summary import (
     _CI_METHOD_NAMES,
     SummaryOptions,
     evaluation_options,
+    with_evaluation_options_doc,
 )
 from mammoclf.model_selection._summary_tables import build_summary
 
@@ -412,6 +413,7 @@ class ComparisonResult:
             clustered=clustered,
         )
 
+    @with_evaluation_options_doc
     def summary(
         self,
         *,
@@ -484,38 +486,7 @@ class ComparisonResult:
         metric_labels : dict of str to str, default=None
             Names of metrics in the formatted tables, e.g. ``{"roc_auc":
             "ROC AUC"}``; None keeps the metric names.
-        calibration : bool, default=False
-            Add calibration tables: Brier score, calibration intercept and
-            slope (Cox 1958) with patient-bootstrap intervals, per model with
-            probabilities; each row keeps its
-            :class:`~mammoclf.model_selection.CalibrationResult` (``result``
-            column) for the reliability diagram.
-        operating_points : bool, default=False
-            Add sensitivity at fixed specificities and specificity at fixed
-            sensitivities, with intervals.
-        specificities, sensitivities : sequence of float, default=(0.8, 0.9, 0.95)
-            The fixed rates of the operating points.
-        breast_level : {"mean", "max"} or None, default="mean"
-            Image- and breast-level metrics when the metadata have a
-            ``laterality`` column and patient ids are known: a breast's score
-            is the mean (or max) of its images'. None leaves them out.
-        subgroups : sequence of str, default=None
-            Metadata columns whose values get their own metrics, counts and
-            intervals (too-small subgroups flagged). None means every metadata
-            column except ``laterality``; ``()`` none.
-        min_cases : int, default=10
-            Fewest malignant and benign patients of a subgroup whose interval
-            is worth reading.
-        n_resamples : int, default=1000
-            Patient-bootstrap resamples of the evaluation tables.
-        random_state : int, default=0
-            Seeds those resamples (the same for every model and table).
-        checklist : bool, default=False
-            End with the CLAIM 2024 / TRIPOD+AI reporting checklist, pointing to
-            the tables that answer each item.
-        report_sections : dict of str to str, default=None
-            Sections a report adds (checklist key to a Markdown link), for the
-            checklist; given, the checklist links to the tables' anchors too.
+        %(evaluation_options)s
 
         Returns
         -------

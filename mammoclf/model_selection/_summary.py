@@ -10,6 +10,7 @@ them computes, tests or formats anything of its own. How to add a table is
 described in :mod:`mammoclf.model_selection._summary_tables`.
 """
 
+import textwrap
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -21,7 +22,59 @@ __all__ = [
     "SummaryOptions",
     "SummaryTable",
     "evaluation_options",
+    "with_evaluation_options_doc",
 ]
+
+#: The numpydoc entries of the evaluation-table options, which
+#: ``ComparisonResult.summary`` and ``HoldoutResult.summary`` share.
+EVALUATION_OPTIONS_DOC = """\
+calibration : bool, default=False
+    Add calibration tables: Brier score, calibration intercept and
+    slope (Cox 1958) with patient-bootstrap intervals, per model with
+    probabilities; each row keeps its
+    :class:`~mammoclf.model_selection.CalibrationResult` (``result``
+    column) for the reliability diagram.
+operating_points : bool, default=False
+    Add sensitivity at fixed specificities and specificity at fixed
+    sensitivities, with intervals.
+specificities, sensitivities : sequence of float, default=(0.8, 0.9, 0.95)
+    The fixed rates of the operating points.
+breast_level : {"mean", "max"} or None, default="mean"
+    Image- and breast-level metrics when the metadata have a
+    ``laterality`` column and patient ids are known: a breast's score
+    is the mean (or max) of its images'. None leaves them out.
+subgroups : sequence of str, default=None
+    Metadata columns whose values get their own metrics, counts and
+    intervals (too-small subgroups flagged). None means every metadata
+    column except ``laterality``; ``()`` none.
+min_cases : int, default=10
+    Fewest malignant and benign patients of a subgroup whose interval
+    is worth reading.
+n_resamples : int, default=1000
+    Patient-bootstrap resamples of the evaluation tables.
+random_state : int, default=0
+    Seeds those resamples (the same for every model and table).
+checklist : bool, default=False
+    End with the CLAIM 2024 / TRIPOD+AI reporting checklist, pointing to
+    the tables that answer each item.
+report_sections : dict of str to str, default=None
+    Sections a report adds (checklist key to a Markdown link), for the
+    checklist; given, the checklist links to the tables' anchors too.
+"""
+
+
+def with_evaluation_options_doc(method):
+    """Write :data:`EVALUATION_OPTIONS_DOC` where ``method``'s docstring has
+    ``%(evaluation_options)s``, indented as that line is."""
+    placeholder = "%(evaluation_options)s"
+    if method.__doc__ is None:  # python -OO strips docstrings
+        return method
+    line = next(x for x in method.__doc__.splitlines() if placeholder in x)
+    indent = line[: line.index(placeholder)]
+    entries = textwrap.indent(EVALUATION_OPTIONS_DOC, indent).strip()
+    method.__doc__ = method.__doc__.replace(placeholder, entries)
+    return method
+
 
 _CI_METHOD_NAMES = {
     "logit_t": "t interval with the Nadeau-Bengio corrected variance on the "

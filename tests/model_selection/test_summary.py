@@ -315,3 +315,28 @@ def test_default_table_one_interval_is_the_corrected_t_on_the_logit_scale(compar
         row = frame.loc[("sensitivity", model)]
         assert (row["ci_low"], row["ci_high"]) == pytest.approx(tuple(expected))
     assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()
+
+
+@pytest.mark.parametrize("owner", ["ComparisonResult", "HoldoutResult"])
+def test_summary_docstrings_document_every_parameter_once(owner):
+    """The evaluation options' entries are written once (EVALUATION_OPTIONS_DOC)
+    and land, indented, in both summaries' Parameters sections."""
+    import inspect
+    import re
+
+    import mammoclf.model_selection as ms
+    from mammoclf.model_selection._summary import EVALUATION_OPTIONS_DOC
+
+    method = getattr(ms, owner).summary
+    doc = inspect.getdoc(method)
+    assert "%(" not in doc
+    parameters = doc.split("Parameters\n----------\n")[1].split("\n\nReturns")[0]
+    documented = [
+        name.strip()
+        for line in parameters.splitlines()
+        if re.match(r"^\w[\w, ]* : ", line)
+        for name in line.split(" : ")[0].split(",")
+    ]
+    expected = [p for p in inspect.signature(method).parameters if p != "self"]
+    assert sorted(documented) == sorted(expected)
+    assert EVALUATION_OPTIONS_DOC.strip() in parameters

@@ -242,3 +242,20 @@ def test_shared_parts_import_no_other_part():
             if _internal(base) and base != PACKAGE and _part(full) not in SHARED_PARTS:
                 found.append(f"{module} (line {line}) imports {full}")
     assert not found, "\n".join(found)
+
+
+def test_every_module_imports_without_docstrings():
+    """``python -OO`` strips docstrings: code that edits them must not assume one."""
+    import subprocess
+    import sys
+
+    modules = sorted(name for name in _modules() if name != f"{PACKAGE}.__main__")
+    code = "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)"
+    completed = subprocess.run(
+        [sys.executable, "-OO", "-c", code, *modules],
+        capture_output=True,
+        text=True,
+        cwd=ROOT.parent,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]

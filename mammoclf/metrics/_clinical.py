@@ -271,6 +271,8 @@ def npv_score(
 
 
 for _func in (sensitivity_score, specificity_score, ppv_score, npv_score):
+    if _func.__doc__ is None:  # python -OO strips docstrings
+        continue
     # The blank line keeps "Examples" a section of its own for numpydoc.
     _func.__doc__ = _func.__doc__.replace(
         "    {params}", _COMMON_PARAMS.rstrip("\n") + "\n"

@@ -316,11 +316,14 @@ def breast_table(which):
             or LATERALITY not in predictions.metadata.columns
         ):
             return None
+        laterality = laterality_from_metadata(predictions.metadata, column=LATERALITY)
         with WarnOnce():
             frames = [
                 frame
                 for model in predictions.scored_models
-                for frame in _image_and_breast_rows(predictions, model, options)
+                for frame in _image_and_breast_rows(
+                    predictions, model, laterality, options
+                )
             ]
         if not frames:
             return None
@@ -349,7 +352,7 @@ def breast_table(which):
     return build
 
 
-def _image_and_breast_rows(predictions, model, options):
+def _image_and_breast_rows(predictions, model, laterality, options):
     """One model's metrics with intervals per image and per breast (two frames)."""
     y_pred, y_score = predictions.y_pred[model], predictions.y_score[model]
     n_patients = np.unique(predictions.groups).size
@@ -366,7 +369,7 @@ def _image_and_breast_rows(predictions, model, options):
         predictions.y_true,
         y_score,
         patients=predictions.groups,
-        laterality=laterality_from_metadata(predictions.metadata, column=LATERALITY),
+        laterality=laterality,
         method=options.breast_level,
         pos_label=predictions.pos_label,
     )

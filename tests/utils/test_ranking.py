@@ -30,16 +30,16 @@ def test_equals_the_pair_count_with_ties_and_repeated_images(seed):
     scores = rng.integers(0, 5, n).astype(float)  # many ties
     counts = rng.integers(0, 4, (6, n)).astype(float)
     counts[0] = 1.0
+    counts[1, :2] = np.maximum(counts[1, :2], 1.0)  # a positive and a negative
     got = mann_whitney_auc(counts, is_positive, scores)
     expected = [_pairs_auc(row, is_positive, scores) for row in counts]
     np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
     # Each image once: scikit-learn's area under the ROC curve.
     assert got[0] == pytest.approx(roc_auc_score(is_positive, scores), abs=1e-15)
     repeated = np.repeat(np.arange(n), counts[1].astype(int))
-    if len(set(is_positive[repeated])) == 2:
-        assert got[1] == pytest.approx(
-            roc_auc_score(is_positive[repeated], scores[repeated]), abs=1e-12
-        )
+    assert got[1] == pytest.approx(
+        roc_auc_score(is_positive[repeated], scores[repeated]), abs=1e-12
+    )
 
 
 def test_a_row_without_positives_or_negatives_is_nan():

@@ -163,7 +163,7 @@ def run_once(root, pairs, cache_dir, *, n_jobs, image_size):
 
     from mammoclf import DicomLoader, Resizer
     from mammoclf.datasets._locate import HeaderIndex, Locator
-    from mammoclf.utils._disk_cache import cache_size_bytes
+    from mammoclf.storage import cache_size_bytes
 
     rss_after_imports = _peak_rss_mib()
     started = time.perf_counter()

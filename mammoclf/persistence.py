@@ -20,11 +20,13 @@ prevalence, the image size). ``mammoclf compare`` writes it;
 written atomically: an interrupted save leaves the previous file intact.
 """
 
+import contextlib
 import io
 import json
 import os
 import warnings
 import zipfile
+import zlib
 from importlib import import_module
 from pathlib import Path
 
@@ -33,7 +35,7 @@ import sklearn
 
 from mammoclf._version import __version__
 from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarning
-from mammoclf.utils._io import atomic_write
+from mammoclf.storage import atomic_write
 from mammoclf.utils._keras import import_keras, model_from_bytes, model_to_bytes
 from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
@@ -172,7 +174,7 @@ def load(path):
         differ if defaults or preprocessing changed in between.
     """
     path = Path(path)
-    try:
+    with _damage_reported(path):
         with zipfile.ZipFile(path, "r") as archive:
             metadata = json.loads(archive.read("metadata.json"))
             networks = {
@@ -180,14 +182,45 @@ def load(path):
                 for name in archive.namelist()
                 if name.startswith("models/") and name.endswith(".keras")
             }
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        keras = import_keras()
+        _check_versions(keras, metadata, path)
+        return _rebuild(keras, metadata["estimator"], networks, path)
+
+
+# What reading a truncated, altered or foreign archive raises: the zip layer
+# (BadZipFile, zlib.error for a broken deflate stream, EOFError), the JSON
+# layer, and a structure that is JSON but not ours (KeyError, TypeError,
+# AttributeError, ValueError from Keras rebuilding a network).
+_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ValueError,
+)
+
+
+@contextlib.contextmanager
+def _damage_reported(path):
+    """Turn every error of a damaged or foreign archive into IncompatibleModelError."""
+    try:
+        yield
+    except IncompatibleModelError:
+        raise
+    except IsADirectoryError as exc:
+        raise IncompatibleModelError(f"{path}: a folder, not a model file.") from exc
+    except _DAMAGE as exc:
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise IncompatibleModelError(
-            f"{path}: not a mammoclf model archive ({exc}); it may be truncated or "
-            "another kind of file. Files written with joblib/pickle load with joblib.load."
+            f"{path}: not a mammoclf model archive, or a damaged one ({type(exc).__name__}: "
+            f"{detail}); it may be truncated, altered or another kind of file. Files "
+            "written with joblib/pickle load with joblib.load."
         ) from exc
-    keras = import_keras()
-    _check_versions(keras, metadata, path)
-    return _rebuild(keras, metadata["estimator"], networks, path)
 
 
 @validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
@@ -220,20 +253,15 @@ def read_development(path):
     {'n_images': 20, 'prevalence': 0.5}
     """
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path, "r") as archive:
-            metadata = json.loads(archive.read("metadata.json"))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise IncompatibleModelError(
-            f"{path}: not a mammoclf model archive ({exc})."
-        ) from exc
-    if metadata.get("format") != FORMAT_NAME:
+    with _damage_reported(path), zipfile.ZipFile(path, "r") as archive:
+        metadata = json.loads(archive.read("metadata.json"))
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise IncompatibleModelError(f"{path}: not a mammoclf model archive.")
     return metadata.get("development")
 
 
 def _check_versions(keras, metadata, path):
-    if metadata.get("format") != FORMAT_NAME:
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise IncompatibleModelError(f"{path}: not a mammoclf model archive.")
     if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
         raise IncompatibleModelError(

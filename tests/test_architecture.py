@@ -226,16 +226,37 @@ def test_no_import_cycles():
     )
 
 
+def test_storage_sits_directly_above_utils():
+    """mammoclf.storage, the one writer of files, imports only the shared parts."""
+    found = [
+        f"{module} (line {line}) imports {base if name is None else f'{base}.{name}'}"
+        for module, path in _modules().items()
+        if _part(module) == f"{PACKAGE}.storage"
+        for base, name, line in _imports(path, module)
+        if _internal(base)
+        and _part(base if name is None else f"{base}.{name}")
+        not in SHARED_PARTS | {f"{PACKAGE}.storage"}
+    ]
+    assert _is_package(f"{PACKAGE}.storage")
+    assert not found, "\n".join(found)
+
+
 @pytest.mark.parametrize("shared", sorted(SHARED_PARTS))
 def test_shared_parts_exist(shared):
     assert _is_module(shared), f"{shared} is listed as shared but does not exist"
+
+
+# utils modules on their way to the subpackage that owns their concept; until
+# they move they may use mammoclf.storage (the activation store goes to
+# mammoclf.classifiers).
+_LEAVING_UTILS = {f"{PACKAGE}.utils._activation_store"}
 
 
 def test_shared_parts_import_no_other_part():
     """utils and exceptions sit below every subpackage, so all may use them."""
     found = []
     for module, path in _modules().items():
-        if _part(module) not in SHARED_PARTS:
+        if _part(module) not in SHARED_PARTS or module in _LEAVING_UTILS:
             continue
         for base, name, line in _imports(path, module):
             full = base if name is None else f"{base}.{name}"

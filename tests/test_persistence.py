@@ -20,7 +20,7 @@ import mammoclf
 from mammoclf import ScratchCNNClassifier
 from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarning
 from mammoclf.persistence import load, save
-from mammoclf.utils._io import TEMPORARY_SUFFIX
+from mammoclf.storage import TEMPORARY_SUFFIX
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +195,7 @@ def test_write_interrupted_mid_file_keeps_the_previous_file(
     fitted, tmp_path, monkeypatch
 ):
     """An exception after half the bytes are on disk leaves no half-file behind."""
-    import mammoclf.utils._io as io_module
+    import mammoclf.storage._atomic as io_module
 
     path = tmp_path / "model.mammoclf"
     save(fitted, path)
@@ -229,7 +229,7 @@ def test_write_interrupted_mid_file_keeps_the_previous_file(
 KILLED_WRITER = textwrap.dedent(
     """
     import sys
-    from mammoclf.utils._io import atomic_write
+    from mammoclf.storage import atomic_write
     path, size = sys.argv[1], int(sys.argv[2])
     generation = 0
     while True:

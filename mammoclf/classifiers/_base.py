@@ -28,7 +28,8 @@ from mammoclf.classifiers._checkpoint import (
 )
 from mammoclf.classifiers._frozen_features import stream_batches
 from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
-from mammoclf.utils._array_store import is_memory_mapped, row_blocks, take_rows
+from mammoclf.storage import is_memory_mapped, take_rows
+from mammoclf.utils._batches import row_blocks
 from mammoclf.utils._distribution import (
     DATA_PARALLEL,
     data_parallel_inputs,

@@ -32,7 +32,6 @@ seed anew (Keras's random streams restart with the process), and
 ``fit_time_`` counts only the resumed part.
 """
 
-import hashlib
 import json
 import os
 import re
@@ -43,7 +42,12 @@ import numpy as np
 
 from mammoclf._version import __version__
 from mammoclf.exceptions import IncompatibleModelError
-from mammoclf.utils._io import TEMPORARY_SUFFIX, atomic_write
+from mammoclf.storage import (
+    TEMPORARY_SUFFIX,
+    atomic_write,
+    content_digest,
+    move_into_place,
+)
 
 __all__ = ["ResumedStage", "TrainingCheckpoint"]
 
@@ -63,11 +67,6 @@ def training_identity(keras, estimator, *, seed, arrays):
     it gave); the data by a SHA-256 digest of the training images, encoded
     labels and sample weights, which also covers their order.
     """
-    digest = hashlib.sha256()
-    for array in arrays:
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
     params = {
         name: repr(value)
         for name, value in sorted(estimator.get_params(deep=False).items())
@@ -77,7 +76,7 @@ def training_identity(keras, estimator, *, seed, arrays):
         "estimator": f"{type(estimator).__module__}.{type(estimator).__qualname__}",
         "params": params,
         "seed": int(seed),
-        "data": digest.hexdigest(),
+        "data": content_digest(*arrays),
         "classes": repr(estimator.classes_.tolist()),
         "mammoclf": __version__,
         "keras": keras.__version__,
@@ -402,9 +401,7 @@ class TrainingCheckpoint:
         )
         try:
             self._model.save_weights(temporary)
-            with open(temporary, "rb") as handle:  # on disk before the rename
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.directory / files["weights"])
+            move_into_place(temporary, self.directory / files["weights"])
         finally:
             temporary.unlink(missing_ok=True)
         if optimizer_values is not None:

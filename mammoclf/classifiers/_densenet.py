@@ -123,7 +123,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         ``conv2`` and ``conv3`` frozen (``"frozen"``, ``"partial"``, the
         ``conv5``/``conv4`` stages of the others), unless ``callbacks`` are
         given (they would see only the trainable part of the model); caches
-        up to 1 GiB stay in memory, larger ones are memory-mapped files in
+        up to a quarter of physical memory stay in memory, larger ones are memory-mapped files in
         the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
         cache every stage that freezes anything, in that storage.
         ``"off"`` never caches. ``stages_`` records what each stage did.

@@ -23,6 +23,7 @@ from mammoclf.classifiers._densenet_backbone import (
     block_start_tensors,
 )
 from mammoclf.classifiers._frozen_features import Cut
+from mammoclf.storage import activation_dtype
 from mammoclf.utils._activation_store import image_digests
 from mammoclf.utils._keras import fresh_model_retracing_muted
 
@@ -98,8 +99,7 @@ def predict_from_store(keras, store, model, stages, X, *, batch_size):
         }
     cut = parts["cuts"][cut_name]
     shape = (X.shape[0], *(int(d) for d in cut.tensor.shape[1:]))
-    dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
-    activations = np.empty(shape, dtype)
+    activations = np.empty(shape, activation_dtype(cut.tensor.dtype))
     # Every fitted model brings new sub-networks, traced once each, as in fit.
     with fresh_model_retracing_muted():
         store.fill(

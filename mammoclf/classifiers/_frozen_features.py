@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mammoclf.storage import activation_dtype, resolve_memory_limit
 from mammoclf.utils._activation_store import (
     IN_MEMORY_LIMIT_BYTES,
     FillReport,
@@ -235,13 +236,13 @@ class ActivationCache:
     def _allocate_cut(self, cut, sources):
         """Arrays for ``cut``'s activations of each source (None stays None)."""
         shape = tuple(int(d) for d in cut.tensor.shape[1:])
-        # bfloat16 activations are stored as float32, which holds them exactly.
-        dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
+        dtype = activation_dtype(cut.tensor.dtype)
         n_rows = sum(source.shape[0] for source in sources if source is not None)
         n_bytes = n_rows * math.prod(shape) * np.dtype(dtype).itemsize
         storage = self._storage
         if storage == "auto":
-            storage = "memory" if n_bytes <= IN_MEMORY_LIMIT_BYTES else "disk"
+            limit = resolve_memory_limit(IN_MEMORY_LIMIT_BYTES)
+            storage = "memory" if n_bytes <= limit else "disk"
         outputs = [
             None
             if source is None

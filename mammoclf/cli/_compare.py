@@ -25,7 +25,7 @@ from mammoclf.cli._models import (
 )
 from mammoclf.cli._resume import FIT_CACHE, open_fit_cache
 from mammoclf.cli._sections import write_report
-from mammoclf.utils._io import TEMPORARY_SUFFIX, atomic_write
+from mammoclf.storage import TEMPORARY_SUFFIX, atomic_write
 
 __all__ = ["run_compare"]
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from mammoclf.cli._common import UsageError, import_keras_quietly, read_salt
 from mammoclf.cli._data import configure_loaders
-from mammoclf.utils._io import atomic_write
+from mammoclf.storage import atomic_write
 
 __all__ = ["run_predict"]
 

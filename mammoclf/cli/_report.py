@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mammoclf.storage import atomic_write
 from mammoclf.utils._formatting import markdown_table
-from mammoclf.utils._io import atomic_write
 
 __all__ = ["REPORT_HEADINGS", "Report", "save_figure", "write_csv"]
 

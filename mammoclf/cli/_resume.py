@@ -9,16 +9,30 @@ loads those fits instead of training them again. The fits are seeded, so a
 loaded fit is the fit the rerun would have trained, and the report equals
 that of an uninterrupted run (the fit times of loaded fits are the time
 taken to load them). The folder is removed once the report is written.
+
+Every fit is checked when it is loaded: the archive's checksums (a
+truncated, empty or altered file fails them) and the key stored inside it,
+which must be the digest it is named by (a file copied over another fit's
+name fails). A fit that fails is reported in one warning, deleted and
+trained again, so a damaged file never blocks a rerun.
 """
 
-import hashlib
+import contextlib
+import shutil
+import warnings
 from pathlib import Path
 
-import numpy as np
-
+from mammoclf.exceptions import IncompatibleModelError
 from mammoclf.pipeline import Pipeline
+from mammoclf.storage import content_digest, write_text
 
-__all__ = ["FIT_CACHE", "ResumablePipeline", "fit_digest", "open_fit_cache"]
+__all__ = [
+    "FIT_CACHE",
+    "ResumablePipeline",
+    "fit_digest",
+    "open_fit_cache",
+    "valid_fits",
+]
 
 FIT_CACHE = "fit-cache"
 # Top-level pipeline parameters that do not change what is fitted.
@@ -27,6 +41,9 @@ _ABOUT = (
     "Fold models of an unfinished `mammoclf compare` run. Rerunning the same "
     "command resumes from them; the folder is deleted when the report is done.\n"
 )
+# The development record of a cached fit holds the key it was saved under.
+_KEY = "fit_cache_key"
+_SUFFIX = ".mammoclf"
 
 
 def open_fit_cache(out_dir):
@@ -34,8 +51,8 @@ def open_fit_cache(out_dir):
     cache = Path(out_dir) / FIT_CACHE
     cache.mkdir(parents=True, exist_ok=True)
     about = cache / "ABOUT.txt"
-    if not about.exists():
-        about.write_text(_ABOUT, encoding="utf-8")
+    if not about.is_file():
+        write_text(about, _ABOUT)
     return cache
 
 
@@ -45,34 +62,73 @@ def fit_digest(pipeline, X, y):
     from mammoclf.utils._keras import import_keras
 
     keras = import_keras()
-    digest = hashlib.sha256()
     params = pipeline.get_params(deep=True)
-    for name in sorted(params):
-        value = params[name]
-        if name in _NOT_IDENTIFYING or hasattr(value, "get_params"):
-            continue  # nested estimators are covered by their own parameters
-        digest.update(f"{name}={value!r};".encode())
-    digest.update(f"{type(pipeline[-1]).__qualname__};".encode())
-    for array in (np.asarray(X), np.asarray(y)):
-        if array.dtype.kind in "OUS":  # labels: hash their text, not object pointers
-            array = array.astype(str)
-            data = array.tobytes()
-        else:
-            array = np.ascontiguousarray(array)
-            data = memoryview(array).cast("B")
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(data)
-    digest.update(
-        f"{__version__};{keras.__version__};{keras.backend.backend()}".encode()
+    described = "".join(
+        f"{name}={params[name]!r};"
+        for name in sorted(params)
+        # nested estimators are covered by their own parameters
+        if name not in _NOT_IDENTIFYING and not hasattr(params[name], "get_params")
     )
-    return digest.hexdigest()
+    return content_digest(
+        described,
+        f"{type(pipeline[-1]).__qualname__};",
+        X,
+        y,
+        f"{__version__};{keras.__version__};{keras.backend.backend()}",
+    )
+
+
+def check_fit(path):
+    """Why the cached fit at ``path`` cannot be used, or None when it can.
+
+    Reads only the archive's metadata (its checksum is verified), not the
+    networks.
+    """
+    from mammoclf.persistence import read_development
+
+    path = Path(path)
+    try:
+        development = read_development(path)
+    except (IncompatibleModelError, OSError) as exc:
+        return " ".join(str(exc).split()).replace(f"{path}: ", "")
+    stored = (development or {}).get(_KEY) if isinstance(development, dict) else None
+    if stored != path.name[: -len(_SUFFIX)]:
+        return (
+            "it holds another fit (the file was copied or renamed over this one's name)"
+            if stored
+            else "it carries no fit key"
+        )
+    return None
+
+
+def valid_fits(out_dir):
+    """How many fits in ``out_dir/fit-cache`` pass :func:`check_fit`."""
+    cache = Path(out_dir) / FIT_CACHE
+    if not cache.is_dir():
+        return 0
+    return sum(check_fit(path) is None for path in cache.glob(f"*{_SUFFIX}"))
+
+
+def _discard(path, problem):
+    warnings.warn(
+        f"fit-cache entry {path.name} was unusable ({problem}); it was deleted and "
+        "the fit is trained again.",
+        UserWarning,
+        stacklevel=3,
+    )
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 class ResumablePipeline(Pipeline):
     """A :class:`mammoclf.pipeline.Pipeline` whose finished fits survive interruption.
 
-    ``fit`` loads the fit from ``cache_dir`` when an earlier run saved it,
-    and otherwise fits and saves it there. ``cache_dir=None`` fits as usual.
+    ``fit`` loads the fit from ``cache_dir`` when an earlier run saved it
+    and it passes its checks, and otherwise fits and saves it there.
+    ``cache_dir=None`` fits as usual.
     """
 
     def __init__(
@@ -86,14 +142,31 @@ class ResumablePipeline(Pipeline):
     def fit(self, X, y=None, **params):
         if self.cache_dir is None or params:
             return super().fit(X, y, **params)
-        from mammoclf.persistence import load, save
+        from mammoclf.persistence import save
 
-        path = Path(self.cache_dir) / f"{fit_digest(self, X, y)}.mammoclf"
-        if path.is_file():
-            self.steps = load(path).steps
-            self.resumed_ = True
-            return self
+        key = fit_digest(self, X, y)
+        path = Path(self.cache_dir) / f"{key}{_SUFFIX}"
+        if path.exists() or path.is_symlink():
+            steps = self._load_checked(path)
+            if steps is not None:
+                self.steps = steps
+                self.resumed_ = True
+                return self
         super().fit(X, y)
-        save(Pipeline(self.steps), path)
+        save(Pipeline(self.steps), path, development={_KEY: key})
         self.resumed_ = False
         return self
+
+    @staticmethod
+    def _load_checked(path):
+        """The fitted steps saved at ``path``, or None after discarding a bad file."""
+        from mammoclf.persistence import load
+
+        problem = check_fit(path)
+        if problem is None:
+            try:
+                return load(path).steps
+            except (IncompatibleModelError, OSError) as exc:
+                problem = " ".join(str(exc).split()).replace(f"{path}: ", "")
+        _discard(path, problem)
+        return None

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from mammoclf.datasets._locate import HeaderIndex, Locator
 from mammoclf.exceptions import DatasetError
-from mammoclf.utils._disk_cache import default_cache_dir
+from mammoclf.storage import default_cache_dir
 from mammoclf.utils._paths import format_path_list
 from mammoclf.utils._validation import validate_params
 

@@ -18,7 +18,7 @@ import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-from mammoclf.utils._disk_cache import (
+from mammoclf.storage import (
     DamagedEntryError,
     cache_subdirectory,
     read_entry,

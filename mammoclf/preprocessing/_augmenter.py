@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.pipeline import FitOnlyTransformGuard
-from mammoclf.utils._array_store import allocate_like
+from mammoclf.storage import allocate_like
 from mammoclf.utils._validation import check_image_batch
 
 __all__ = ["Augmenter"]

@@ -36,16 +36,18 @@ Privacy: entry names are hashes, entries hold pixels, a dtype and a shape;
 no path, no header value, no patient identifier is stored.
 
 Entries are checked on read (magic, shape, dtype, size, checksum; see
-:mod:`mammoclf.utils._disk_cache`); a damaged one is decoded again and
+:mod:`mammoclf.storage`); a damaged one is decoded again and
 rewritten, with one warning per run saying how many.
 """
 
+import contextlib
 import hashlib
 import os
+import shutil
 
 import numpy as np
 
-from mammoclf.utils._disk_cache import (
+from mammoclf.storage import (
     DamagedEntryError,
     cache_subdirectory,
     clear_cache_directory,
@@ -64,7 +66,8 @@ __all__ = [
 ]
 
 #: Version of what cached pixels mean; bump when reading or resizing changes.
-CACHE_FORMAT = 2
+#: 3: entries carry their key.
+CACHE_FORMAT = 3
 
 # Bytes read from each end of a file for its identity.
 _SAMPLE_BYTES = 16 * 1024
@@ -193,19 +196,22 @@ class ImageCache:
         return os.path.join(self.directory, key[:2], key + ".entry")
 
     def load(self, key, expected_shape=None):
-        """Return ``(image, damaged)``: the cached float32 image or None.
+        """Return ``(image, problem)``: the cached float32 image or None.
 
-        ``damaged`` is True when an entry exists but fails a check: its
-        magic, checksum, dtype (float32), shape (``expected_shape`` if
-        given) or size.
+        ``problem`` is None, or, when an entry exists but fails a check
+        (its magic, key, checksum, dtype (float32), shape (``expected_shape``
+        if given) or size), ``"<entry name>: <what was wrong>"``. The
+        damaged entry is deleted: the caller decodes the image again.
         """
+        path = self.entry_path(key)
         try:
-            meta, payload = read_entry(self.entry_path(key))
-            return _checked_array(meta, payload, expected_shape), False
+            meta, payload = read_entry(path, key=key)
+            return _checked_array(meta, payload, expected_shape), None
         except FileNotFoundError:
-            return None, False
-        except (DamagedEntryError, OSError):
-            return None, True
+            return None, None
+        except (DamagedEntryError, OSError) as exc:
+            _remove_damaged(path)
+            return None, f"{os.path.basename(path)}: {exc}"
 
     def store(self, key, image):
         """Write ``image`` (float32) under ``key``, atomically."""
@@ -215,7 +221,17 @@ class ImageCache:
             self.entry_path(key),
             {"dtype": image.dtype.str, "shape": list(image.shape)},
             memoryview(image).cast("B"),
+            key=key,
         )
+
+
+def _remove_damaged(path):
+    """Delete a damaged entry (a folder in its place too), so one rewrite replaces it."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _checked_array(meta, payload, expected_shape):

@@ -21,8 +21,7 @@ import numpy as np
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.preprocessing._image_cache import ImageCache, file_status
 from mammoclf.preprocessing._reading import read_image
-from mammoclf.utils._array_store import allocate, resolve_memory_limit
-from mammoclf.utils._disk_cache import cache_subdirectory
+from mammoclf.storage import allocate, cache_subdirectory, resolve_memory_limit
 from mammoclf.utils._progress import Progress
 
 __all__ = ["ImageSequence"]
@@ -248,13 +247,14 @@ class ImageSequence(Sequence):
             cache = ImageCache(self.cache_dir)
         progress = Progress(len(self), "decoding: images", enabled=self.verbose > 0)
         keys = [None] * len(self)
-        pending, damaged = list(range(len(self))), 0
+        pending, damaged = list(range(len(self))), []
         if cache is not None:
             pending = []
             expected = getattr(operation, "output_shape", None)
-            for index, key, result, was_damaged in self._lookup(cache, token, expected):
+            for index, key, result, problem in self._lookup(cache, token, expected):
                 keys[index] = key
-                damaged += was_damaged
+                if problem is not None:
+                    damaged.append(problem)
                 if result is None:
                     pending.append(index)
                 else:
@@ -283,13 +283,14 @@ class ImageSequence(Sequence):
         self.last_run = {
             "decoded": len(pending),
             "from_cache": len(self) - len(pending),
-            "damaged_entries": damaged,
+            "damaged_entries": len(damaged),
         }
         if damaged:
             warnings.warn(
-                f"{damaged} cache entries in {cache.directory} were damaged "
-                "(truncated or altered); their images were decoded again and "
-                "the entries rewritten.",
+                f"{len(damaged)} cache entries in {cache.directory} failed their "
+                f"check and were discarded ({'; '.join(damaged[:3])}"
+                f"{'; ...' if len(damaged) > 3 else ''}); their images were decoded "
+                "again and the entries rewritten.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -301,14 +302,14 @@ class ImageSequence(Sequence):
             progress.finish()
 
     def _lookup(self, cache, token, expected_shape):
-        """Yield ``(index, key, cached result or None, damaged)`` in order."""
+        """Yield ``(index, key, cached result or None, problem or None)`` in order."""
         from concurrent.futures import ThreadPoolExecutor
 
         def look(index):
             try:
                 key = cache.key(self.paths[index], self._spec, token)
             except OSError:  # decoding reports it, with the reader's message
-                return index, None, None, False
+                return index, None, None, None
             return (index, key, *cache.load(key, expected_shape))
 
         with ThreadPoolExecutor(max_workers=min(8, len(self))) as pool:

@@ -40,6 +40,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
+from mammoclf.storage import (
+    activation_dtype,
+    atomic_write,
+    move_into_place,
+    resolve_memory_limit,
+)
 from mammoclf.utils._activation_keys import (
     DIGEST_DTYPE,
     cut_key,
@@ -47,7 +53,6 @@ from mammoclf.utils._activation_keys import (
     image_digests,
     stochastic_layers,
 )
-from mammoclf.utils._io import atomic_write
 from mammoclf.utils._validation import validate_params
 
 try:  # POSIX: processes sharing a directory compute each key once
@@ -71,7 +76,8 @@ __all__ = [
 
 #: Activations up to this size stay in memory with ``storage="auto"``; larger
 #: ones are written to memory-mapped files in the temporary directory.
-IN_MEMORY_LIMIT_BYTES = 1 << 30
+#: ``"auto"``: mammoclf's one memory policy (:func:`mammoclf.storage.resolve_memory_limit`).
+IN_MEMORY_LIMIT_BYTES = "auto"
 
 # Up to this many batches, calling the model directly beats tracing a
 # predict function (seconds for a DenseNet) for the few calls a cut needs.
@@ -163,7 +169,7 @@ class ActivationStore:
         kept: a later store on it reads what is there.
     storage : {"auto", "memory", "disk"}, default="auto"
         See the module docstring. Only ``"disk"`` stores cross processes.
-    in_memory_limit : int, default=IN_MEMORY_LIMIT_BYTES
+    in_memory_limit : int or "auto", default=IN_MEMORY_LIMIT_BYTES
         Bytes of chunks kept in memory with ``storage="auto"``.
     """
 
@@ -175,7 +181,7 @@ class ActivationStore:
                 f"storage must be 'auto', 'memory' or 'disk'; got {storage!r}."
             )
         self.storage = storage
-        self.in_memory_limit = int(in_memory_limit)
+        self.in_memory_limit = resolve_memory_limit(in_memory_limit)
         self._owns_directory = directory is None
         self._directory = None if directory is None else Path(directory)
         self._lock = threading.RLock()
@@ -248,8 +254,7 @@ class ActivationStore:
             inputs = np.asarray(images[first])
         submodel = keras.Model(inputs=source_tensor, outputs=cut.tensor)
         shape = (missing.size, *(int(d) for d in cut.tensor.shape[1:]))
-        # bfloat16 activations are stored as float32, which holds them exactly.
-        dtype = np.float16 if str(cut.tensor.dtype) == "float16" else np.float32
+        dtype = activation_dtype(cut.tensor.dtype)
         n_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
         with self._lock:
             on_disk = self.storage == "disk" or (
@@ -268,11 +273,11 @@ class ActivationStore:
             forward_in_batches(keras, submodel, inputs, chunk, batch_size)
             del chunk
             # Activations first, digests last: a chunk counts once both exist.
-            os.replace(directory / f"{partial}.npy", directory / f"{chunk_name}.npy")
-            # np.save adds ".npy"; the partial name must not match the glob.
-            partial_digests = directory / f".{chunk_name}.digests-partial.npy"
-            np.save(partial_digests, missing)
-            os.replace(partial_digests, directory / f"{chunk_name}.digests.npy")
+            move_into_place(
+                directory / f"{partial}.npy", directory / f"{chunk_name}.npy"
+            )
+            with atomic_write(directory / f"{chunk_name}.digests.npy") as handle:
+                np.save(handle, missing)
             with self._lock:
                 self._load_chunk(table, chunk_name)
         else:
@@ -497,8 +502,8 @@ def shared_activation_store(store=None, *, storage="auto"):
         the block ends. A path: a store on that directory, kept afterwards.
         An :class:`ActivationStore`: that store, left open.
     storage : {"auto", "memory", "disk"}, default="auto"
-        For a new store: in memory up to 1 GiB and memory-mapped files
-        beyond (``"auto"``), always in memory, or always on disk. Process-based
+        For a new store: in memory up to a quarter of physical memory
+        (mammoclf's one memory policy) and memory-mapped files beyond (``"auto"``), always in memory, or always on disk. Process-based
         parallelism (joblib ``loky``, Dask) needs ``"disk"``, and fits reach
         the store only when they receive it, as ``compare_models`` does.
 

@@ -14,7 +14,7 @@ import pytest
 from mammoclf import DicomLoader, Resizer, ScratchCNNClassifier, make_pipeline
 from mammoclf.classifiers import _base
 from mammoclf.datasets import make_synthetic_mammograms
-from mammoclf.utils._array_store import is_memory_mapped
+from mammoclf.storage import is_memory_mapped
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ import pytest
 from mammoclf import DicomLoader, Resizer
 from mammoclf.preprocessing import _sequence, clear_cache, get_cache_dir
 from mammoclf.preprocessing._image_cache import ImageCache, file_identity
-from mammoclf.utils._disk_cache import read_entry, write_entry
-from mammoclf.utils._io import TEMPORARY_SUFFIX
+from mammoclf.storage import TEMPORARY_SUFFIX, read_entry, write_entry
 
 
 def breast_like(rng):
@@ -123,7 +122,7 @@ def test_a_damaged_entry_is_decoded_again_not_trusted(
     expected, _ = resized(files, tmp_path)
     entries = entry_files(tmp_path)
     damage(entries[2])
-    with pytest.warns(UserWarning, match="1 cache entries .* damaged"):
+    with pytest.warns(UserWarning, match="1 cache entries .* failed their check"):
         images, report = resized(files, tmp_path)
     assert report == {"decoded": 1, "from_cache": 4, "damaged_entries": 1}
     np.testing.assert_array_equal(images, expected)
@@ -231,7 +230,7 @@ def test_failed_write_leaves_no_entry_and_partial_files_are_ignored(
     partial = cache.entry_path(key) + ".x" + TEMPORARY_SUFFIX
     with open(partial, "wb") as handle:
         handle.write(b"half")
-    assert cache.load(key) == (None, False)
+    assert cache.load(key) == (None, None)
 
 
 def test_two_writers_of_one_entry_leave_one_complete_entry(tmp_path):

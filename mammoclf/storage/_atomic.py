@@ -1,18 +1,32 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The one place in mammoclf that puts a file under its final name: a
+temporary file in the same folder, flushed and fsynced, renamed over the
+destination, and the folder fsynced so that the rename itself survives a
+power loss. Every cache, checkpoint, fit, report file and the salt file is
+written through :func:`atomic_write` (or its shorthands :func:`write_bytes`
+and :func:`write_text`).
+"""
 
 import contextlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["TEMPORARY_SUFFIX", "atomic_write"]
+__all__ = [
+    "TEMPORARY_SUFFIX",
+    "atomic_write",
+    "move_into_place",
+    "write_bytes",
+    "write_text",
+]
 
 # Partial files carry this suffix until renamed; nothing mammoclf reads ends so.
 TEMPORARY_SUFFIX = ".partial"
 
 
 @contextlib.contextmanager
-def atomic_write(path, mode="wb"):
+def atomic_write(path, mode="wb", *, file_mode=None):
     """Open a temporary file next to ``path`` and move it into place on success.
 
     The data are flushed and fsynced before ``os.replace`` swaps the file in,
@@ -29,6 +43,8 @@ def atomic_write(path, mode="wb"):
         Destination file.
     mode : {"wb", "w"}, default="wb"
         Binary or text mode.
+    file_mode : int, default=None
+        Permission bits of the file; None gives what ``open`` would.
 
     Yields
     ------
@@ -47,14 +63,40 @@ def atomic_write(path, mode="wb"):
         ) as handle:
             yield handle
             handle.flush()
-            os.chmod(temporary, _new_file_mode())
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+            os.chmod(temporary, _new_file_mode() if file_mode is None else file_mode)
+        move_into_place(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    _fsync_directory(path.parent)
+
+
+def move_into_place(temporary, path):
+    """fsync the complete file ``temporary``, rename it to ``path``, fsync the folder.
+
+    For files another library writes (Keras weights, memory-mapped arrays)
+    under a temporary name in ``path``'s folder; :func:`atomic_write` ends
+    with it too.
+    """
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_directory(os.path.dirname(os.fspath(path)) or ".")
+
+
+def write_bytes(path, *parts, mode=None):
+    """Write the bytes-like ``parts`` one after the other to ``path``, atomically.
+
+    ``mode`` (e.g. ``0o600`` for a secret) replaces the umask's file mode.
+    """
+    with atomic_write(path, file_mode=mode) as handle:
+        for part in parts:
+            handle.write(part)
+
+
+def write_text(path, text, *, mode=None):
+    """Write ``text`` (UTF-8) to ``path``, atomically."""
+    write_bytes(path, text.encode("utf-8"), mode=mode)
 
 
 def _new_file_mode():

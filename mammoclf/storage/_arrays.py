@@ -27,6 +27,8 @@ import weakref
 
 import numpy as np
 
+from mammoclf.utils._batches import row_blocks
+
 __all__ = [
     "DEFAULT_MEMORY_FRACTION",
     "allocate",
@@ -35,16 +37,15 @@ __all__ = [
     "is_memory_mapped",
     "physical_memory_bytes",
     "resolve_memory_limit",
-    "row_blocks",
     "take_rows",
 ]
 
-#: ``"auto"`` keeps arrays in memory up to this fraction of physical RAM:
-#: training also holds fold copies, augmented copies and the framework.
+#: mammoclf's one memory policy: an array (a data set, a frozen network's
+#: activations) stays in memory up to this fraction of physical RAM, and is
+#: memory-mapped above it; training also holds fold copies, augmented
+#: copies and the framework. ``memory_limit="auto"`` means this.
 DEFAULT_MEMORY_FRACTION = 0.25
 
-# Rows are copied and checked in blocks of about this many bytes.
-_BLOCK_BYTES = 64 << 20
 _PREFIX = "mammoclf-"
 
 
@@ -55,8 +56,12 @@ def physical_memory_bytes():
     return int(psutil.virtual_memory().total)
 
 
-def resolve_memory_limit(limit):
-    """Bytes for a ``memory_limit`` parameter: ``"auto"`` or a non-negative int."""
+def resolve_memory_limit(limit="auto"):
+    """Bytes for a ``memory_limit`` parameter: ``"auto"`` or a non-negative int.
+
+    ``"auto"`` is :data:`DEFAULT_MEMORY_FRACTION` of physical memory, the
+    one policy every in-memory-or-on-disk choice of mammoclf follows.
+    """
     if isinstance(limit, str) and limit == "auto":
         return int(DEFAULT_MEMORY_FRACTION * physical_memory_bytes())
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)):
@@ -134,13 +139,6 @@ def take_rows(X, rows):
     if isinstance(out, np.memmap):
         out.flush()
     return out
-
-
-def row_blocks(n_rows, like):
-    """Slices of about 64 MB of rows of ``like`` (an array or a row shape)."""
-    row_bytes = int(np.prod(like.shape[1:], dtype=np.int64)) * like.itemsize
-    step = max(1, _BLOCK_BYTES // max(row_bytes, 1))
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
 def is_memory_mapped(array):

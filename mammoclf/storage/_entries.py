@@ -3,22 +3,22 @@
 Two caches live under one root, so that one option chooses it and one
 command clears it:
 
-- ``images/``: decoded and resized images
-  (:mod:`mammoclf.preprocessing._image_cache`);
+- ``images/``: decoded and resized images (the image cache of
+  :mod:`mammoclf.preprocessing`);
 - ``cbis-ddsm-index/``: the SeriesInstanceUID index of NBIA-layout CBIS-DDSM
-  downloads (:mod:`mammoclf.datasets._cbis_ddsm`);
+  downloads (:mod:`mammoclf.datasets`);
 - ``scratch/``: memory-mapped arrays of the running processes
-  (:mod:`mammoclf.utils._array_store`), removed when they are freed.
+  (:mod:`mammoclf.storage`'s memory-mapped arrays), removed when they are freed.
 
-Every entry is one file: a magic string, a JSON header, a BLAKE2b checksum
-of header and payload, then the payload. A reader checks all of it and
-treats anything else as a damaged entry (:class:`DamagedEntryError`), which
-the caches recompute instead of trusting. Entries are written to a
-temporary file and renamed into place, so a reader never sees half of one,
-and two processes writing the same entry leave one complete copy. They are
-not fsynced: after a power loss an entry may be empty or torn, and then its
-checksum fails and it is recomputed, which is cheaper than an fsync per
-image on every run.
+Every entry is one file: a magic string, a JSON header holding the entry's
+key, a BLAKE2b checksum of header and payload, then the payload. A reader
+checks all of it, and that the key is the one it asked for (a file copied
+over another entry's name is caught), and treats anything else as a
+damaged entry (:class:`DamagedEntryError`, whose message says what was
+wrong), which the caches recompute instead of trusting. Entries are
+written atomically (:func:`~mammoclf.storage.atomic_write`), so a reader
+never sees half of one, and two processes writing the same entry leave one
+complete copy.
 
 Nothing stored here identifies a patient: entry names are hashes of file
 identities (see the image cache), entry contents are pixels or hashed UIDs.
@@ -31,9 +31,8 @@ import os
 import shutil
 import struct
 import sys
-import tempfile
 
-from mammoclf.utils._io import TEMPORARY_SUFFIX
+from mammoclf.storage._atomic import write_bytes
 
 __all__ = [
     "CACHE_SUBDIRECTORIES",
@@ -50,6 +49,7 @@ __all__ = [
 CACHE_SUBDIRECTORIES = ("images", "cbis-ddsm-index", "scratch")
 
 _MAGIC = b"MAMMOCLF-ENTRY-1"
+_KEY = "__key__"
 _DIGEST_BYTES = 16
 _LENGTH = struct.Struct("<Q")
 # Backup and sync tools skip a folder holding this file (bford.info/cachedir).
@@ -94,28 +94,43 @@ def cache_subdirectory(root, name):
     tag = os.path.join(root, "CACHEDIR.TAG")
     if not os.path.exists(tag):
         with contextlib.suppress(OSError):
-            _replace_with(tag, _CACHEDIR_TAG.encode("ascii"))
+            write_bytes(tag, _CACHEDIR_TAG.encode("ascii"))
     return directory
 
 
-def write_entry(path, meta, payload):
-    """Write ``payload`` (bytes-like) with its JSON-able ``meta`` header, atomically."""
+def write_entry(path, meta, payload, *, key=None):
+    """Write ``payload`` (bytes-like) with its JSON-able ``meta`` header, atomically.
+
+    ``key`` (a string) is stored in the header; :func:`read_entry` with the
+    same key checks it.
+    """
+    if key is not None:
+        meta = {**meta, _KEY: key}
     header = json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
     digest = _digest(header, payload)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _replace_with(path, _MAGIC, _LENGTH.pack(len(header)), header, digest, payload)
+    write_bytes(path, _MAGIC, _LENGTH.pack(len(header)), header, digest, payload)
 
 
-def read_entry(path):
+def read_entry(path, *, key=None):
     """Return ``(meta, payload)`` of the entry at ``path``, checked.
+
+    Parameters
+    ----------
+    path : str or path-like
+    key : str, default=None
+        The key the entry must have been written with; None skips that check.
 
     Raises
     ------
     FileNotFoundError
         When there is no entry.
     DamagedEntryError
-        When the file is not a complete, unaltered entry.
+        When the file is not a complete, unaltered entry of ``key``; the
+        message says what was wrong.
     """
+    if os.path.isdir(path):
+        raise DamagedEntryError("a folder, not an entry file")
     with open(path, "rb") as handle:
         # A bytearray: arrays built on the payload are writable, with no copy.
         data = bytearray(os.fstat(handle.fileno()).st_size)
@@ -136,6 +151,14 @@ def read_entry(path):
         meta = json.loads(header)
     except ValueError as exc:
         raise DamagedEntryError(f"unreadable entry header ({exc})") from None
+    if not isinstance(meta, dict):
+        raise DamagedEntryError("unreadable entry header (not a JSON object)")
+    stored_key = meta.pop(_KEY, None)
+    if key is not None and stored_key != key:
+        raise DamagedEntryError(
+            f"holds the entry of another key ({str(stored_key)[:12]}..., expected "
+            f"{key[:12]}...): a file copied or renamed over it"
+        )
     return meta, payload
 
 
@@ -179,20 +202,3 @@ def _digest(header, payload):
     digest.update(header)
     digest.update(payload)
     return digest.digest()
-
-
-def _replace_with(path, *parts):
-    """Write ``parts`` to a temporary file beside ``path``, then rename it over ``path``."""
-    directory, name = os.path.split(path)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory or ".", prefix=f"{name}.", suffix=TEMPORARY_SUFFIX
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            for part in parts:
-                handle.write(part)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise

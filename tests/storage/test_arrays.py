@@ -8,15 +8,15 @@ import pytest
 from sklearn.utils import check_array
 
 from mammoclf import Augmenter
-from mammoclf.utils._array_store import (
+from mammoclf.storage import (
     allocate,
     allocate_like,
     backing_file,
     is_memory_mapped,
     resolve_memory_limit,
-    row_blocks,
     take_rows,
 )
+from mammoclf.utils._batches import row_blocks
 from mammoclf.utils._progress import Progress, format_duration
 from mammoclf.utils._validation import check_image_batch
 

@@ -4,11 +4,11 @@ The subcommand modules import from here, never from ``_main`` (which imports
 them), so the command line has no import cycle.
 """
 
-import os
 import secrets
 import sys
 from pathlib import Path
 
+from mammoclf.storage import create_exclusive
 from mammoclf.utils._quiet import quiet_keras_import
 
 __all__ = [
@@ -73,13 +73,8 @@ def read_salt(path):
         return None
     path = Path(path)
     if not path.exists():
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # created meanwhile by a concurrent run: read it
-            pass
-        else:
-            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-                handle.write(secrets.token_hex(32) + "\n")
+        # A concurrent run may create it meanwhile: then both use its key.
+        create_exclusive(path, (secrets.token_hex(32) + "\n").encode(), mode=0o600)
     if not path.is_file():
         raise UsageError(f"--salt-file: {path} is not a file.")
     salt = path.read_text(encoding="utf-8", errors="replace").strip()

@@ -1,5 +1,6 @@
 """``mammoclf compare``: the study's three-model comparison, evaluated honestly."""
 
+import contextlib
 import json
 import platform
 import re
@@ -23,9 +24,17 @@ from mammoclf.cli._models import (
     resolve_weights,
     selected_models,
 )
-from mammoclf.cli._resume import FIT_CACHE, open_fit_cache
+from mammoclf.cli._resume import FIT_CACHE, open_fit_cache, valid_fits
 from mammoclf.cli._sections import write_report
-from mammoclf.storage import TEMPORARY_SUFFIX, atomic_write
+from mammoclf.storage import (
+    LOCK_FILE,
+    TEMPORARY_SUFFIX,
+    RunFolderLock,
+    RunFolderLockedError,
+    recover_swap,
+    swap_in,
+    write_text,
+)
 
 __all__ = ["run_compare"]
 
@@ -162,17 +171,22 @@ def _run(args, caught):
         needed=any(spec.key != "scratch" for spec in settings.specs),
     )
     out_dir = settings.out_dir
-    cache = _prepare_output(out_dir, log)
-    try:
-        if source is None:
-            source = resolve_data(args, settings, out_dir, log)
-        run = _Run(args, settings, source, weights, banner, out_dir, log)
-        summary = _compare_and_report(run, cache, caught)
-    except BaseException:
-        if (out_dir / FIT_CACHE).is_dir():
-            log(f"stopped; the same command resumes from the fits saved in {out_dir}")
-        raise
-    shutil.rmtree(cache, ignore_errors=True)
+    with _locked(out_dir, log):
+        cache = _prepare_output(out_dir, log)
+        try:
+            if source is None:
+                source = resolve_data(args, settings, out_dir, log)
+            run = _Run(args, settings, source, weights, banner, out_dir, log)
+            summary = _compare_and_report(run, cache, caught)
+        except BaseException:
+            saved = valid_fits(out_dir)
+            if saved:
+                log(
+                    f"stopped; the same command resumes from the {saved} fit(s) "
+                    f"saved in {out_dir / FIT_CACHE}"
+                )
+            raise
+        shutil.rmtree(cache, ignore_errors=True)
     if not args.quiet:
         print(summary.to_text())
         if banner:
@@ -192,9 +206,37 @@ class _Run:
     out_dir: Path
     log: object
 
+    @property
+    def staging(self):
+        """Where the new report is built before it replaces the previous one."""
+        return self.out_dir / _STAGING
+
+
+@contextlib.contextmanager
+def _locked(out_dir, log):
+    """Hold the lock of ``out_dir``; a live run's lock is a one-line UsageError."""
+    lock = RunFolderLock(out_dir)
+    try:
+        lock.__enter__()
+    except RunFolderLockedError as exc:
+        raise UsageError(f"--out: {exc}") from None
+    try:
+        if lock.taken_over:
+            log(
+                f"note: took over the lock of an earlier run (process "
+                f"{lock.taken_over.get('pid', '?')}) that no longer runs"
+            )
+        yield
+    finally:
+        lock.__exit__(None, None, None)
+
 
 def _compare_and_report(run, cache, caught):
-    """Cross-validate, refit, and write the report and ``run.json``; returns the summary."""
+    """Cross-validate, refit, and write the report and ``run.json``; returns the summary.
+
+    The report is built in a staging folder beside the previous one and
+    swapped in only once it is complete (:func:`mammoclf.storage.swap_in`).
+    """
     args, settings = run.args, run.settings
     images = load_images(
         run.source.paths,
@@ -225,7 +267,7 @@ def _compare_and_report(run, cache, caught):
     run.log("writing report ...")
     run_info = _run_info(args, settings, run.weights, cv_seconds, result)
     summary = write_report(
-        run.out_dir,
+        run.staging,
         result=result,
         source=source,
         specs=settings.specs,
@@ -239,8 +281,8 @@ def _compare_and_report(run, cache, caught):
         breast_level=None if args.breast_level == "none" else args.breast_level,
         subgroups=subgroups,
     )
-    with atomic_write(run.out_dir / "run.json", "w") as handle:
-        json.dump(run_info, handle, indent=1)
+    write_text(run.staging / "run.json", json.dumps(run_info, indent=1))
+    swap_in(run.out_dir, run.staging, run.out_dir / _BACKUP, _REPORT_FILES)
     return summary
 
 
@@ -259,7 +301,7 @@ def _final_models(run, models, images, result, development, test, metadata):
             source,
             development,
             settings.image_size,
-            run.out_dir,
+            run.staging,
         )
         # The report's per-image tables and Grad-CAM show the cross-validated images.
         return (
@@ -276,7 +318,7 @@ def _final_models(run, models, images, result, development, test, metadata):
             images,
             source,
             settings.image_size,
-            run.out_dir,
+            run.staging,
             run.log,
         )
     return result, final_models, source, images
@@ -364,17 +406,20 @@ def _run_info(args, settings, weights, cv_seconds, result):
     }
 
 
-# Everything a report consists of: a rerun replaces exactly these (and
-# resumes from the fits in FIT_CACHE).
+# What a report consists of: a finished run swaps exactly these in at once.
+_REPORT_FILES = ("report.md", "report.html", "run.json", "figures", "tables", "models")
+# The new report while it is built, and the previous one during the swap.
+_STAGING = ".report-next"
+_BACKUP = ".report-previous"
+# Everything a run folder may hold: a rerun replaces the report, regenerates
+# the synthetic data and resumes from the fits in FIT_CACHE.
 _REPORT_ENTRIES = (
-    "report.md",
-    "report.html",
-    "run.json",
-    "figures",
-    "tables",
-    "models",
+    *_REPORT_FILES,
     "synthetic-data",
     FIT_CACHE,
+    LOCK_FILE,
+    _STAGING,
+    _BACKUP,
 )
 
 
@@ -394,7 +439,7 @@ def _check_output_folder(out_dir):
         raise UsageError(f"--out: {out_dir} exists and is not a directory.")
     if not out_dir.is_dir():
         return
-    names = {entry.name for entry in out_dir.iterdir()}
+    names = {entry.name for entry in out_dir.iterdir()} - {LOCK_FILE}
     if not names:
         return
     foreign = sorted(name for name in names if not _is_ours(name))
@@ -406,11 +451,14 @@ def _check_output_folder(out_dir):
 
 
 def _prepare_output(out_dir, log):
-    """Create the report folder and its fit cache, and clear a previous report.
+    """Create the report folder, its fit cache and the staging folder of the new report.
 
-    The finished fits of an unfinished run are kept: the run resumes from
-    them. The fit cache is made first, so that a run stopped at any moment
-    leaves a folder the next run recognises as its own.
+    Called with the folder's lock held. A report swap that a killed run cut
+    short is finished or undone first, so the folder holds one complete
+    report. The previous report stays until the new one replaces it; the
+    finished fits of an unfinished run are kept: the run resumes from them.
+    The fit cache is made first, so that a run stopped at any moment leaves
+    a folder the next run recognises as its own.
 
     Returns
     -------
@@ -418,22 +466,23 @@ def _prepare_output(out_dir, log):
         The fit cache, ``out_dir / "fit-cache"``.
     """
     _check_output_folder(out_dir)  # again: the folder may have changed meanwhile
-    previous = out_dir.is_dir() and any(out_dir.iterdir())
+    recover_swap(out_dir, out_dir / _STAGING, out_dir / _BACKUP)
+    previous = any(entry.name != LOCK_FILE for entry in out_dir.iterdir())
     if previous:
         log(
             f"resuming the unfinished run in {out_dir}"
             if (out_dir / FIT_CACHE).is_dir()
-            else f"replacing the previous report in {out_dir}"
+            else f"rerunning into {out_dir}: the previous report stays until the "
+            "new one is complete"
         )
     cache = open_fit_cache(out_dir)
-    if previous:
-        for entry in out_dir.iterdir():
-            if entry.name == FIT_CACHE:
-                continue
+    for entry in out_dir.iterdir():
+        if entry.name == "synthetic-data" or entry.name.endswith(TEMPORARY_SUFFIX):
             if entry.is_dir():
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+    (out_dir / _STAGING).mkdir()
     return cache
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mammoclf.cli._common import UsageError
+from mammoclf.storage import atomic_write
 from mammoclf.utils._patients import MIN_PATIENTS_PER_CLASS, check_patients_per_class
 
 __all__ = [
@@ -141,7 +142,8 @@ def _write_masks(masks, image_paths):
     paths = []
     for mask, image_path in zip(masks, image_paths):
         path = Path(image_path).with_suffix(".mask.png")
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(path)
+        with atomic_write(path) as handle:
+            Image.fromarray(np.where(mask, 255, 0).astype(np.uint8)).save(handle, "PNG")
         paths.append(str(path))
     return paths
 

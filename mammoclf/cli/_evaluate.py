@@ -32,6 +32,7 @@ from mammoclf.cli._sections import (
     section_links,
     write_csv,
 )
+from mammoclf.storage import write_text
 
 __all__ = [
     "evaluate_saved_models",
@@ -363,8 +364,7 @@ def write_evaluation_report(
     report.code("\n".join(f"{key}: {value}" for key, value in run_info.items()))
     add_checklist(report, summary, out_dir)
     report.write(out_dir)
-    with open(out_dir / "run.json", "w", encoding="utf-8") as handle:
-        json.dump(run_info, handle, indent=1, default=str)
+    write_text(out_dir / "run.json", json.dumps(run_info, indent=1, default=str))
     return summary
 
 

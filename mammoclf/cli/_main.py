@@ -1,7 +1,10 @@
 """The ``mammoclf`` console command: argument parsing, exit codes, one-line errors."""
 
 import argparse
+import contextlib
+import errno
 import logging
+import signal
 import sys
 
 from mammoclf._version import __version__
@@ -41,7 +44,8 @@ _EPILOG = """exit codes:
   1    internal error (a bug: please report it with the traceback)
   2    bad arguments or input data (the message says which and what to do)
   3    ImageNet weights requested but unavailable (see --weights)
-  130  interrupted"""
+  130  interrupted (Ctrl-C)
+  143  stopped by SIGTERM (a job scheduler's stop signal)"""
 
 
 def build_parser():
@@ -253,6 +257,7 @@ def main(argv=None):
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     from mammoclf.exceptions import MammoclfError, WeightsUnavailableError
 
+    previous_handler = _stop_on_sigterm()
     try:
         if args.command == "compare":
             from mammoclf.cli._compare import run_compare
@@ -270,6 +275,9 @@ def main(argv=None):
             from mammoclf.cli._predict import run_predict
 
             run_predict(args)
+    except _Terminated:
+        print("mammoclf: stopped by SIGTERM", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("mammoclf: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -286,7 +294,62 @@ def main(argv=None):
     ) as exc:
         print_error(one_line(exc))
         return EXIT_INPUT
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        print_error(_environment_error(exc))
+        return EXIT_INPUT
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
     return EXIT_OK
+
+
+EXIT_TERMINATED = 128 + signal.SIGTERM
+# Errors of the machine, not of mammoclf: a full disk or quota, a read-only
+# or forbidden location, too many open files, an I/O error of the device.
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.EIO,
+}
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the run stops at the next safe point."""
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM into :class:`_Terminated`; returns the previous handler.
+
+    Only the main thread can set handlers: elsewhere nothing changes (None).
+    """
+
+    def stop(signum, frame):
+        raise _Terminated
+
+    with contextlib.suppress(ValueError):
+        return signal.signal(signal.SIGTERM, stop)
+    return None
+
+
+def _environment_error(exc):
+    """``<problem>: <path>`` and what to do, in one line."""
+    path = exc.filename if exc.filename is not None else "(unknown path)"
+    problem = exc.strerror or errno.errorcode.get(exc.errno, str(exc))
+    advice = {
+        errno.ENOSPC: "free space there or choose another location",
+        errno.EDQUOT: "free space there or choose another location",
+        errno.EROFS: "choose a writable location",
+        errno.EACCES: "check its permissions or choose another location",
+        errno.EPERM: "check its permissions or choose another location",
+    }.get(exc.errno, "check the machine's resources and rerun")
+    return f"{problem}: {path} ({advice})"
 
 
 def _positive_int(text):

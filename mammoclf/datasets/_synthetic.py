@@ -16,6 +16,7 @@ from mammoclf.datasets._anatomy import (
     mass_descriptors,
     sample_lesion,
 )
+from mammoclf.storage import atomic_write
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["make_synthetic_mammograms"]
@@ -270,4 +271,5 @@ def _write_dicom(path, image, patient_id, laterality, view, uid_entropy):
     ds.HighBit = 15
     ds.PixelRepresentation = 0
     ds.PixelData = pixels.tobytes()
-    ds.save_as(path, enforce_file_format=True)
+    with atomic_write(path) as handle:  # never a half-written file (disk full)
+        ds.save_as(handle, enforce_file_format=True)

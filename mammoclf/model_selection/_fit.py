@@ -19,6 +19,7 @@ from mammoclf.model_selection._threshold import decision_threshold
 from mammoclf.storage import is_memory_mapped, take_rows
 from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._estimators import final_estimator
+from mammoclf.utils._orphans import exit_with_parent
 from mammoclf.utils._routing import fit_with_groups
 
 __all__ = ["FoldOutput", "fit_and_predict", "training_info"]
@@ -153,6 +154,7 @@ def fit_and_predict(
     output : FoldOutput
     """
     # A memory-mapped data set's folds stay on disk (not loaded whole).
+    exit_with_parent()  # a worker ends with its parent (kill -9, SIGTERM)
     index = take_rows if is_memory_mapped(X) else _safe_indexing
     X_train, X_test = index(X, train), index(X, test)
     sampler = PeakMemorySampler() if measure_memory else contextlib.nullcontext()

@@ -22,6 +22,7 @@ from mammoclf.exceptions import InvalidImageError
 from mammoclf.preprocessing._image_cache import ImageCache, file_status
 from mammoclf.preprocessing._reading import read_image
 from mammoclf.storage import allocate, cache_subdirectory, resolve_memory_limit
+from mammoclf.utils._orphans import exit_with_parent
 from mammoclf.utils._progress import Progress
 
 __all__ = ["ImageSequence"]
@@ -349,6 +350,7 @@ def _process_one(path, spec, operation, cache, key):
     Returns ``(result, None)``, or ``(result, reason)`` when the cache entry
     could not be written (a full disk, say): the run goes on, and says so.
     """
+    exit_with_parent()
     before = None if key is None else file_status(path)
     result = operation(read_image(path, spec), path)
     if before is not None and file_status(path) == before:

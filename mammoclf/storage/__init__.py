@@ -12,7 +12,8 @@
 - :func:`content_digest`: the one hash of what a stored thing was computed
   from (a fit's identity, a checkpoint's training data);
   :func:`activation_dtype`: the one dtype rule for stored activations.
-- :class:`RunFolderLock`: one run per output folder.
+- :class:`RunFolderLock`: one run per output folder; :func:`swap_in` and
+  :func:`recover_swap`: a report replaced as a whole.
 
 Nothing here imports another part of mammoclf except :mod:`mammoclf.utils`.
 """
@@ -30,6 +31,8 @@ from mammoclf.storage._arrays import (
 from mammoclf.storage._atomic import (
     TEMPORARY_SUFFIX,
     atomic_write,
+    create_exclusive,
+    fsync_directory,
     move_into_place,
     write_bytes,
     write_text,
@@ -46,6 +49,7 @@ from mammoclf.storage._entries import (
 )
 from mammoclf.storage._hashing import activation_dtype, content_digest
 from mammoclf.storage._lock import LOCK_FILE, RunFolderLock, RunFolderLockedError
+from mammoclf.storage._swap import recover_swap, swap_in
 
 __all__ = [
     "CACHE_SUBDIRECTORIES",
@@ -64,12 +68,16 @@ __all__ = [
     "cache_subdirectory",
     "clear_cache_directory",
     "content_digest",
+    "create_exclusive",
     "default_cache_dir",
+    "fsync_directory",
     "is_memory_mapped",
     "move_into_place",
     "physical_memory_bytes",
     "read_entry",
+    "recover_swap",
     "resolve_memory_limit",
+    "swap_in",
     "take_rows",
     "write_bytes",
     "write_entry",

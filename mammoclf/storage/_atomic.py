@@ -16,6 +16,8 @@ from pathlib import Path
 __all__ = [
     "TEMPORARY_SUFFIX",
     "atomic_write",
+    "create_exclusive",
+    "fsync_directory",
     "move_into_place",
     "write_bytes",
     "write_text",
@@ -81,7 +83,7 @@ def move_into_place(temporary, path):
     with open(temporary, "rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temporary, path)
-    _fsync_directory(os.path.dirname(os.fspath(path)) or ".")
+    fsync_directory(os.path.dirname(os.fspath(path)) or ".")
 
 
 def write_bytes(path, *parts, mode=None):
@@ -92,6 +94,29 @@ def write_bytes(path, *parts, mode=None):
     with atomic_write(path, file_mode=mode) as handle:
         for part in parts:
             handle.write(part)
+
+
+def create_exclusive(path, data, *, mode=None):
+    """Write ``data`` to ``path`` unless it exists; return whether this call wrote it.
+
+    The file appears complete or not at all (written and fsynced under a
+    temporary name, then hard-linked to ``path``, which fails if another
+    process created it first): two runs creating one file concurrently
+    both end up using the first one's content.
+    """
+    path = Path(path)
+    with atomic_write(path.with_name(f"{path.name}.new"), file_mode=mode) as handle:
+        handle.write(data)
+    staged = path.with_name(f"{path.name}.new")
+    try:
+        os.link(staged, path)
+    except FileExistsError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged)
+    fsync_directory(path.parent)
+    return True
 
 
 def write_text(path, text, *, mode=None):
@@ -120,7 +145,7 @@ def _read_umask():
     return umask
 
 
-def _fsync_directory(directory):
+def fsync_directory(directory):
     """Persist the rename itself (POSIX); a no-op where directories cannot be opened."""
     with contextlib.suppress(OSError, AttributeError):
         descriptor = os.open(directory, os.O_RDONLY)

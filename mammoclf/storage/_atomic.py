@@ -56,9 +56,12 @@ def atomic_write(path, mode="wb", *, file_mode=None):
         raise ValueError(f"mode must be 'wb' or 'w'; got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f"{path.name}.", suffix=TEMPORARY_SUFFIX
-    )
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f"{path.name}.", suffix=TEMPORARY_SUFFIX
+        )
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     try:
         with os.fdopen(
             descriptor, mode, **({"encoding": "utf-8"} if mode == "w" else {})
@@ -67,9 +70,12 @@ def atomic_write(path, mode="wb", *, file_mode=None):
             handle.flush()
             os.chmod(temporary, _new_file_mode() if file_mode is None else file_mode)
         move_into_place(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno:
+            # write() and fsync() name no file: say which one a full disk stopped.
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
 
 

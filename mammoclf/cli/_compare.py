@@ -36,7 +36,7 @@ from mammoclf.storage import (
     write_text,
 )
 
-__all__ = ["run_compare"]
+__all__ = ["locked_run_folder", "report_staging", "run_compare", "swap_report"]
 
 
 class _Log:
@@ -171,7 +171,7 @@ def _run(args, caught):
         needed=any(spec.key != "scratch" for spec in settings.specs),
     )
     out_dir = settings.out_dir
-    with _locked(out_dir, log):
+    with locked_run_folder(out_dir, log):
         cache = _prepare_output(out_dir, log)
         try:
             if source is None:
@@ -209,11 +209,11 @@ class _Run:
     @property
     def staging(self):
         """Where the new report is built before it replaces the previous one."""
-        return self.out_dir / _STAGING
+        return report_staging(self.out_dir)
 
 
 @contextlib.contextmanager
-def _locked(out_dir, log):
+def locked_run_folder(out_dir, log):
     """Hold the lock of ``out_dir``; a live run's lock is a one-line UsageError."""
     lock = RunFolderLock(out_dir)
     try:
@@ -282,8 +282,18 @@ def _compare_and_report(run, cache, caught):
         subgroups=subgroups,
     )
     write_text(run.staging / "run.json", json.dumps(run_info, indent=1))
-    swap_in(run.out_dir, run.staging, run.out_dir / _BACKUP, _REPORT_FILES)
+    swap_report(run.out_dir)
     return summary
+
+
+def report_staging(out_dir):
+    """The folder the new report of ``out_dir`` is built in (see :func:`swap_report`)."""
+    return Path(out_dir) / _STAGING
+
+
+def swap_report(out_dir):
+    """Replace the report in ``out_dir`` by the complete one built in its staging folder."""
+    swap_in(out_dir, report_staging(out_dir), Path(out_dir) / _BACKUP, _REPORT_FILES)
 
 
 def _final_models(run, models, images, result, development, test, metadata):

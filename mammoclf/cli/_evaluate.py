@@ -104,7 +104,13 @@ def add_evaluate_command(commands, epilog):
 def run_evaluate(args):
     """Run the evaluation the parsed command line describes and write its report."""
     from mammoclf.cli._common import UsageError, import_keras_quietly
-    from mammoclf.cli._compare import _Log, _prepare_output
+    from mammoclf.cli._compare import (
+        _Log,
+        _prepare_output,
+        locked_run_folder,
+        report_staging,
+        swap_report,
+    )
     from mammoclf.cli._data import load_images
 
     log = _Log(args.quiet)
@@ -114,37 +120,40 @@ def run_evaluate(args):
     out_dir = Path(args.out)
     # Shares compare's folder checks; evaluate fits nothing, so it keeps no
     # fit cache (removed once the report is written).
-    fit_cache = _prepare_output(out_dir, log)
-    source = _evaluation_source(args, out_dir, log)
-    import_keras_quietly()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        models, records = _load_models(args.models, log)
-        first = next(iter(models.values()))
-        images = load_images(
-            source.paths,
-            first.named_steps["resize"].size,
-            cache_dir=source.cache_dir,
-            n_jobs=args.decode_jobs,
-            memory_limit=args.memory_limit,
-            log=log,
-            quiet=args.quiet,
-        )
-        result = evaluate_saved_models(models, records, source, images, log=log)
-        log("writing report ...")
-        summary = write_evaluation_report(
-            out_dir,
-            result=result,
-            source=source,
-            records=records,
-            model_paths=args.models,
-            images=images,
-            run_info=_run_info(args, source),
-            n_resamples=args.n_resamples,
-            log=log,
-        )
-    if fit_cache.is_dir() and not any(fit_cache.iterdir()):
-        fit_cache.rmdir()
+    with locked_run_folder(out_dir, log):
+        fit_cache = _prepare_output(out_dir, log)
+        staging = report_staging(out_dir)
+        source = _evaluation_source(args, out_dir, log)
+        import_keras_quietly()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            models, records = _load_models(args.models, log)
+            first = next(iter(models.values()))
+            images = load_images(
+                source.paths,
+                first.named_steps["resize"].size,
+                cache_dir=source.cache_dir,
+                n_jobs=args.decode_jobs,
+                memory_limit=args.memory_limit,
+                log=log,
+                quiet=args.quiet,
+            )
+            result = evaluate_saved_models(models, records, source, images, log=log)
+            log("writing report ...")
+            summary = write_evaluation_report(
+                staging,
+                result=result,
+                source=source,
+                records=records,
+                model_paths=args.models,
+                images=images,
+                run_info=_run_info(args, source),
+                n_resamples=args.n_resamples,
+                log=log,
+            )
+        swap_report(out_dir)
+        if fit_cache.is_dir() and not any(fit_cache.iterdir()):
+            fit_cache.rmdir()
     if not args.quiet:
         _print_outcome(summary, caught, out_dir)
 

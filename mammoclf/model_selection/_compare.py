@@ -35,6 +35,7 @@ from mammoclf.utils._activation_store import (
     active_activation_store,
     shared_activation_store,
 )
+from mammoclf.utils._orphans import workers_ending_with_parent
 from mammoclf.utils._patients import check_patients_per_class
 from mammoclf.utils._validation import check_finite_images, validate_params
 
@@ -442,9 +443,11 @@ def _run_fits(
         )
     started = time.perf_counter()
     outputs = []
-    for output in Parallel(n_jobs=n_jobs, return_as="generator" if streams else "list")(
-        jobs
-    ):
+    for output in Parallel(
+        n_jobs=n_jobs,
+        return_as="generator" if streams else "list",
+        backend=workers_ending_with_parent(),
+    )(jobs):
         outputs.append(output)
         if verbose:
             _report_progress(output, inputs, splits, len(outputs), len(tasks), started)

@@ -22,7 +22,7 @@ from mammoclf.exceptions import InvalidImageError
 from mammoclf.preprocessing._image_cache import ImageCache, file_status
 from mammoclf.preprocessing._reading import read_image
 from mammoclf.storage import allocate, cache_subdirectory, resolve_memory_limit
-from mammoclf.utils._orphans import exit_with_parent
+from mammoclf.utils._orphans import exit_with_parent, workers_ending_with_parent
 from mammoclf.utils._progress import Progress
 
 __all__ = ["ImageSequence"]
@@ -266,7 +266,9 @@ class ImageSequence(Sequence):
             for i in pending
         )
         n_jobs = self.n_jobs if len(pending) > 1 else None
-        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+        results = Parallel(
+            n_jobs=n_jobs, return_as="generator", backend=workers_ending_with_parent()
+        )(tasks)
         unwritten = []
         for index, (result, write_error) in zip(pending, results):
             keep(index, result)

@@ -111,15 +111,15 @@ def _break_crc(data):
     )
 
 
+# Two kinds run by default (each refits a network); all four under -m slow.
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda data: b"",
-        lambda data: data[: len(data) // 2],
-        _break_crc,
-        _flip_compressed_bytes,
+        pytest.param(lambda data: b"", id="empty", marks=pytest.mark.slow),
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(_break_crc, id="crc-broken", marks=pytest.mark.slow),
+        pytest.param(_flip_compressed_bytes, id="flipped-bytes"),
     ],
-    ids=["empty", "truncated", "crc-broken", "flipped-bytes"],
 )
 def test_a_damaged_fit_is_redone_not_blocking(two_fits, tmp_path, damage):
     X, y, file, expected = two_fits[1][0]

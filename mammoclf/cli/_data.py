@@ -161,14 +161,21 @@ def _cbis_ddsm(args, cache_dir):
         split=split,
         image="roi" if args.roi else "full",
         cache_dir=cache_dir,
+        masks=not args.roi,
         verbose=0 if args.quiet else 1,
+    )
+    masks = (
+        ""
+        if args.roi
+        else f"; lesion masks: {data.n_masks_missing} not found, "
+        f"{data.n_masks_dropped} of another aspect ratio dropped"
     )
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
         labels=np.asarray(data.labels),
         groups=np.asarray(data.groups, dtype=str),
         description=f"CBIS-DDSM ({args.subset}, split {split}, "
-        f"{'ROI crops' if args.roi else 'full mammograms'})",
+        f"{'ROI crops' if args.roi else 'full mammograms'}; {data.layout}{masks})",
         synthetic=False,
         metadata=data.metadata,
     )
@@ -241,7 +248,8 @@ def add_source_options(data, *, required, csv_help, split_default, split_help):
     source.add_argument(
         "--cbis-ddsm",
         metavar="ROOT",
-        help="CBIS-DDSM download root (TCIA DICOM layout)",
+        help="CBIS-DDSM root: a TCIA DICOM download, or the Kaggle JPEG release "
+        "(the folder holding csv/ and jpeg/)",
     )
     source.add_argument("--csv", metavar="FILE", help=csv_help)
     data.add_argument(

@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
 
+from mammoclf.datasets._kaggle import DICOM_INFO, JpegLocator
 from mammoclf.datasets._locate import HeaderIndex, Locator
 from mammoclf.exceptions import DatasetError
 from mammoclf.utils._disk_cache import default_cache_dir
@@ -35,6 +36,8 @@ _REQUIRED_COLUMNS = (
     "cropped_image_file_path",
     "roi_mask_file_path",
 )
+# A mask whose aspect ratio differs more from its image's is dropped.
+_ASPECT_TOLERANCE = 0.01
 _PATHOLOGIES = ("BENIGN", "BENIGN_WITHOUT_CALLBACK", "MALIGNANT")
 
 _DESCR = """CBIS-DDSM (Curated Breast Imaging Subset of DDSM), read by mammoclf.
@@ -63,6 +66,7 @@ doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
         "tables_dir": [str, os.PathLike, None],
         # "auto" is a str: a directory named "auto" is read as the default.
         "cache_dir": [str, os.PathLike, None],
+        "masks": ["boolean"],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -77,6 +81,7 @@ def load_cbis_ddsm(
     on_missing="raise",
     tables_dir=None,
     cache_dir="auto",
+    masks=False,
     verbose=0,
 ):
     """Load CBIS-DDSM image paths, labels and patient groups from a TCIA download.
@@ -153,10 +158,15 @@ def load_cbis_ddsm(
     abnormalities, splits = _check_arguments(
         abnormality, split, image, benign_without_callback, on_missing
     )
+    if masks and image != "full":
+        raise ValueError("masks=True needs image='full': masks outline full images.")
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")
-    tables_dir = root if tables_dir is None else os.fspath(tables_dir)
+    jpeg = os.path.isdir(os.path.join(root, "jpeg"))
+    if tables_dir is None:
+        tables_dir = os.path.join(root, "csv") if jpeg else root
+    tables_dir = os.fspath(tables_dir)
     rows = _read_rows(tables_dir, abnormalities, splits, benign_without_callback)
     if rows.empty:
         raise DatasetError(
@@ -165,21 +175,76 @@ def load_cbis_ddsm(
             "they are the complete official tables."
         )
     samples = _full_images(rows) if image == "full" else _roi_images(rows)
-    index = None if cache_dir is None else HeaderIndex(root, _cache_root(cache_dir))
-    locator = Locator(root, index, verbose=verbose)
+    locator = _locator(root, tables_dir, jpeg, cache_dir, verbose)
     samples = samples.assign(
         path=_locate_all(locator, samples, roi=image == "roi", on_missing=on_missing)
     )
     samples = samples[samples["path"].notna()].reset_index(drop=True)
-    metadata = samples.drop(columns=["relative_path", "full_relative"])
+    n_masks_missing = 0
+    if masks:
+        located, n_masks_missing = locator.locate_masks(
+            list(zip(samples["mask_relatives"], samples["relative_path"])),
+            list(samples["table_row"]),
+        )
+        samples["mask"], samples["n_masks_dropped"] = _matching_masks(
+            samples["path"], located
+        )
+    metadata = samples.drop(
+        columns=[
+            c
+            for c in ("relative_path", "full_relative", "table_row", "mask_relatives")
+            if c in samples.columns
+        ]
+    )
     metadata = metadata[["path", *[c for c in metadata.columns if c != "path"]]]
     return Bunch(
         paths=metadata["path"].to_numpy(dtype=str),
         labels=metadata["label"].to_numpy(dtype=str),
         groups=metadata["patient_id"].to_numpy(dtype=str),
         metadata=metadata,
+        layout=locator.description,
+        n_masks_missing=n_masks_missing,
+        n_masks_dropped=(int(metadata["n_masks_dropped"].sum()) if masks else 0),
         DESCR=_DESCR,
     )
+
+
+def _locator(root, tables_dir, jpeg, cache_dir, verbose):
+    """The JPEG release's locator when ``root`` has ``jpeg/``, else TCIA's."""
+    if jpeg:
+        candidates = [os.path.join(root, "csv", DICOM_INFO)]
+        candidates.append(os.path.join(tables_dir, DICOM_INFO))
+        dicom_info = next((p for p in candidates if os.path.isfile(p)), None)
+        return JpegLocator(root, dicom_info)
+    index = None if cache_dir is None else HeaderIndex(root, _cache_root(cache_dir))
+    return Locator(root, index, verbose=verbose)
+
+
+def _matching_masks(image_paths, mask_tuples):
+    """Keep the masks whose aspect ratio is their image's within 1 %.
+
+    A mask of another size but the same shape is rescaled with its image
+    (the Resizer pads both alike); one of another aspect ratio would be
+    misplaced, so it is dropped and counted. Reads headers only.
+    """
+    from mammoclf.preprocessing import read_metadata
+
+    mask_paths = sorted({p for masks in mask_tuples if masks for p in masks})
+    if not mask_paths:
+        return list(mask_tuples), [0] * len(mask_tuples)
+    every = list(image_paths) + mask_paths
+    sizes = read_metadata(every, identifiers="keep")[["rows", "columns"]]
+    aspect = dict(zip(every, sizes["columns"].astype(float) / sizes["rows"]))
+    kept, dropped = [], []
+    for image, masks in zip(image_paths, mask_tuples):
+        good = tuple(
+            m
+            for m in masks or ()
+            if abs(aspect[m] / aspect[image] - 1.0) <= _ASPECT_TOLERANCE
+        )
+        kept.append(good or None)
+        dropped.append(len(masks or ()) - len(good))
+    return kept, dropped
 
 
 def _check_arguments(abnormality, split, image, benign_without_callback, on_missing):
@@ -230,7 +295,9 @@ def _cache_root(cache_dir):
 def _locate_all(locator, samples, *, roi, on_missing):
     """The file of every sample (None where missing), missing ones reported together."""
     pairs = list(zip(samples["relative_path"], samples["full_relative"]))
-    located, missing = locator.locate_all(pairs, roi=roi)
+    located, missing = locator.locate_all(
+        pairs, roi=roi, names=list(samples["table_row"])
+    )
     if missing:
         root = locator.root
         message = (
@@ -312,7 +379,14 @@ def _read_table(tables_dir, kind, part):
             f"CBIS-DDSM table {path!r}, data row {row + 1}: left_or_right_breast "
             f"{table['left_or_right_breast'].iloc[row]!r} is neither LEFT nor RIGHT."
         )
-    return table.assign(laterality=laterality, split=part, abnormality_type=kind)
+    return table.assign(
+        laterality=laterality,
+        split=part,
+        abnormality_type=kind,
+        table_row=[
+            f"{_TABLES[kind, part]} data row {i + 1}" for i in range(len(table))
+        ],
+    )
 
 
 def _full_images(rows):
@@ -333,6 +407,8 @@ def _full_images(rows):
         subtlety=("subtlety", lambda s: min(int(v) for v in s)),
         breast_density=("breast_density", "first"),
         rank=("rank", "max"),
+        table_row=("table_row", "first"),
+        mask_relatives=("roi_mask_file_path", tuple),
     ).reset_index()
     label_of_rank = {v: k for k, v in rank.items()}
     samples["label"] = samples.pop("rank").map(label_of_rank)
@@ -366,5 +442,6 @@ def _roi_images(rows):
             "label",
             "relative_path",
             "full_relative",
+            "table_row",
         ]
     ].reset_index(drop=True)

@@ -247,9 +247,9 @@ class JpegLocator:
         binary = [path for path in files if self._is_binary(path)]
         chosen = binary if kind == "mask" else sorted(set(files) - set(binary))
         if not chosen:
-            raise _Refused(
-                f"{relative}: no {'binary' if kind == 'mask' else 'non-binary'} "
-                f"image among{format_path_list(files)}"
+            raise FileNotFoundError(
+                f"{relative} (no {'binary' if kind == 'mask' else 'non-binary'} "
+                f"image in {folder})"
             )
         return chosen
 

@@ -3,8 +3,9 @@
 ``write_jpeg_tree(root, tables_dir, trap=None)`` writes the layout of the
 Kaggle release ``cbis-ddsm-breast-cancer-image-dataset``:
 
-- ``csv/``: the rows of :data:`PATIENTS` from the four official description
-  tables (a few hundred rows), ``dicom_info.csv`` (one row per image:
+- ``csv/``: the rows of the four official description tables in
+  ``tables_dir`` (``tests/fixtures/cbis-ddsm-rows``: 259 rows), or of their
+  first ``n_patients`` patients and :data:`PATIENTS`; ``dicom_info.csv`` (one row per image:
   ``image_path``, ``PatientID``, ``StudyInstanceUID``, ``SeriesInstanceUID``,
   ``SeriesDescription``, ``Laterality``, ``Rows``, ``Columns``) and
   ``meta.csv``;
@@ -32,12 +33,12 @@ from PIL import Image
 
 __all__ = ["PATIENTS", "TABLES", "TRAPS", "write_jpeg_tree", "write_tcia_tree"]
 
-TABLES = {
-    "mass_case_description_train_set.csv": 12,
-    "mass_case_description_test_set.csv": 12,
-    "calc_case_description_train_set.csv": 12,
-    "calc_case_description_test_set.csv": 12,
-}
+TABLES = (
+    "mass_case_description_train_set.csv",
+    "mass_case_description_test_set.csv",
+    "calc_case_description_train_set.csv",
+    "calc_case_description_test_set.csv",
+)
 # The first patients of each table, plus those of the label traps: P_00820
 # (right breast benign, left malignant), images with benign and malignant
 # abnormalities (P_00969, P_00419, P_00353) and BENIGN_WITHOUT_CALLBACK
@@ -61,14 +62,16 @@ _DESCRIPTION = {
 }
 
 
-def _rows(tables_dir):
+def _rows(tables_dir, n_patients):
     """``{table name: rows}``: the chosen patients' rows of each official table."""
     chosen = {}
-    for name, n_patients in TABLES.items():
+    for name in TABLES:
         table = pd.read_csv(
             os.path.join(tables_dir, name), dtype=str, keep_default_na=False
         )
         first = sorted(table["patient_id"].unique())[:n_patients]
+        if n_patients is None:
+            first = list(table["patient_id"])
         keep = table["patient_id"].isin([*first, *PATIENTS])
         chosen[name] = table[keep].reset_index(drop=True)
     return chosen
@@ -95,10 +98,10 @@ def _mask(rng, shape):
     return mask
 
 
-def _records(tables_dir):
+def _records(tables_dir, n_patients):
     """The chosen tables and one record per image: table path, kind, file, pixels."""
     rng = np.random.default_rng(0)
-    tables, records, full_shapes = _rows(tables_dir), [], {}
+    tables, records, full_shapes = _rows(tables_dir, n_patients), [], {}
     for table in tables.values():
         for full, crop, mask in zip(
             table["image file path"].str.strip(),
@@ -163,13 +166,13 @@ def _info_row(record, number):
     }
 
 
-def write_jpeg_tree(root, tables_dir, trap=None):
+def write_jpeg_tree(root, tables_dir, trap=None, n_patients=None):
     """Write the Kaggle-layout tree; return its root (see the module docstring)."""
     if trap is not None and trap not in TRAPS:
         raise ValueError(f"trap must be one of {TRAPS}; got {trap!r}.")
     root = os.fspath(root)
     os.makedirs(os.path.join(root, "csv"))
-    tables, records = _records(tables_dir)
+    tables, records = _records(tables_dir, n_patients)
     for name, table in tables.items():
         table.to_csv(os.path.join(root, "csv", name), index=False)
     info = []
@@ -222,7 +225,7 @@ def _apply_trap(root, info, trap):
         os.remove(_local(root, full["image_path"]))
 
 
-def write_tcia_tree(root, tables_dir):
+def write_tcia_tree(root, tables_dir, n_patients=None):
     """The same rows as DICOM files at the tables' own paths (TCIA's layout).
 
     Each file holds the pixels its JPEG decodes to, so both layouts give the
@@ -231,7 +234,7 @@ def write_tcia_tree(root, tables_dir):
     import io
 
     root = os.fspath(root)
-    tables, records = _records(tables_dir)
+    tables, records = _records(tables_dir, n_patients)
     os.makedirs(root, exist_ok=True)
     for name, table in tables.items():
         table.to_csv(os.path.join(root, name), index=False)

@@ -428,7 +428,8 @@ def _prepare_output(out_dir, log):
     cache = open_fit_cache(out_dir)
     if previous:
         for entry in out_dir.iterdir():
-            if entry.name == FIT_CACHE:
+            # The demo data are reused if unchanged (see cli/_data.py).
+            if entry.name in (FIT_CACHE, "synthetic-data"):
                 continue
             if entry.is_dir():
                 shutil.rmtree(entry)

@@ -1,6 +1,7 @@
 """Where ``mammoclf compare`` gets its images: synthetic, CBIS-DDSM or a CSV."""
 
 import csv
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,14 +115,34 @@ def _synthetic(args, image_size, out_dir, log):
 
     directory = Path(out_dir) / "synthetic-data"
     size = max(2 * image_size, 96)
-    log(f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}")
-    data = make_synthetic_mammograms(
-        args.n_samples,
-        image_size=size,
-        difficulty=args.difficulty,
-        directory=directory,
-        random_state=args.random_state,
-    )
+
+    def make():
+        return make_synthetic_mammograms(
+            args.n_samples,
+            image_size=size,
+            difficulty=args.difficulty,
+            directory=directory,
+            random_state=args.random_state,
+        )
+
+    # The demo data of a previous run into this folder are reused when
+    # unchanged and made with the same settings: the image cache then still
+    # knows them, and a rerun decodes nothing. Other demo data are replaced.
+    if directory.is_dir() and any(directory.iterdir()):
+        try:
+            data = make()
+        except ValueError:
+            shutil.rmtree(directory)
+            data = None
+    else:
+        data = None
+    if data is None:
+        log(
+            f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}"
+        )
+        data = make()
+    else:
+        log(f"reusing the {args.n_samples} synthetic mammograms in {directory}")
     metadata = data.metadata.copy()
     metadata["mask"] = _write_masks(data.masks, data.paths)
     return DataSource(

@@ -1,4 +1,4 @@
-"""load_cbis_ddsm: the official CBIS-DDSM tables joined to a TCIA download."""
+"""load_cbis_ddsm: the official CBIS-DDSM tables joined to TCIA or Kaggle images."""
 
 import os
 import warnings
@@ -84,18 +84,28 @@ def load_cbis_ddsm(
     masks=False,
     verbose=0,
 ):
-    """Load CBIS-DDSM image paths, labels and patient groups from a TCIA download.
+    """Load CBIS-DDSM image paths, labels and patient groups from a download.
 
     Parameters
     ----------
     root : str or path-like
-        The folder holding the case folders (``Mass-Training_P_00001_LEFT_CC``,
-        ...), i.e. the ``CBIS-DDSM`` folder of a TCIA download. Both TCIA
-        layouts work: the one of the tables' paths
+        Either the ``CBIS-DDSM`` folder of a TCIA download, holding the case
+        folders (``Mass-Training_P_00001_LEFT_CC``, ...), or the folder of
+        the Kaggle JPEG release (``cbis-ddsm-breast-cancer-image-dataset``),
+        holding ``csv/`` and ``jpeg/``; a ``jpeg/`` folder selects the
+        latter. Both TCIA layouts work: the one of the tables' paths
         (``<case>/<StudyInstanceUID>/<SeriesInstanceUID>/000000.dcm``) and
         NBIA's descriptive one (``<case>/<date>-DDSM-.../1.000000-full
         mammogram images-.../1-1.dcm``), in which files are matched to rows
-        by the SeriesInstanceUID in their headers.
+        by the SeriesInstanceUID in their headers. In the JPEG release a
+        row's series folder is ``jpeg/<SeriesInstanceUID>/`` (the third
+        component of its path), and ``csv/dicom_info.csv`` says which file
+        in it is the full mammogram, the crop or the mask; without it, a
+        full mammogram's folder must hold exactly one JPEG and a mask is the
+        folder's one binary image. A row whose file is ambiguous (two
+        candidates, or a PatientID contradicting the row) is refused. The
+        rules and their sources are in the user guide (Data, "The Kaggle
+        JPEG release").
     abnormality : {"mass", "calc"} or tuple of them, default=("mass", "calc")
         Which description tables to use.
     split : {"train", "test", "all"}, default="all"
@@ -105,7 +115,8 @@ def load_cbis_ddsm(
         of its abnormalities is. ``"roi"``: one sample per abnormality, its
         cropped ROI image. The tables are known to swap the crop and mask
         file names, so the crop is identified by its header: the smaller of
-        the files of its series (the mask has the full image's size).
+        the files of its series (the mask has the full image's size); in the
+        JPEG release by ``dicom_info.csv`` (or by not being binary).
     benign_without_callback : {"benign", "exclude", "keep"}, default="benign"
         ``"benign"`` counts BENIGN_WITHOUT_CALLBACK abnormalities as benign;
         ``"exclude"`` drops them (and full images left without abnormality);
@@ -117,7 +128,7 @@ def load_cbis_ddsm(
         with ``"warn"`` are skipped with one warning saying how many.
     tables_dir : str or path-like, default=None
         Folder of the four ``*_case_description_*_set.csv`` tables; None
-        means ``root``.
+        means ``root`` (``root/csv`` for the JPEG release).
     cache_dir : "auto", str, path-like or None, default="auto"
         Where to keep the index of DICOM headers that the NBIA layout needs
         (reading 10,000 headers takes minutes from a cold disk), so that the
@@ -126,6 +137,15 @@ def load_cbis_ddsm(
         Each file's entry is keyed on its path, size and modification time
         (the directory listing), so a changed or added file is read again.
         The index stores hashes only: no path, UID or patient identifier.
+    masks : bool, default=False
+        Also find each full image's lesion masks (``image="full"`` only):
+        ``metadata["mask"]`` holds the tuple of its abnormalities' ROI mask
+        files (None when none was found), for scoring where a model looks.
+        A mask whose aspect ratio differs from its image's by more than
+        1 % (a known CBIS-DDSM defect) is dropped and counted in
+        ``metadata["n_masks_dropped"]``; one of another size but the same
+        aspect ratio is kept, to be rescaled with its image. In a TCIA
+        download a mask is the largest file of its series.
     verbose : int, default=0
         Above 0, reading headers prints progress lines with the time left.
 
@@ -138,14 +158,19 @@ def load_cbis_ddsm(
         ``metadata`` (a DataFrame: ``path``, ``patient_id``, ``laterality``
         ``"L"``/``"R"``, ``view``, ``split``, ``abnormality_type``,
         ``n_abnormalities``, ``pathologies``, ``assessment`` (highest
-        BI-RADS), ``subtlety``, ``breast_density``, ``label``, and
-        ``abnormality_id`` for ROIs) and ``DESCR``.
+        BI-RADS), ``subtlety``, ``breast_density``, ``label``,
+        ``abnormality_id`` for ROIs, ``mask`` and ``n_masks_dropped`` with
+        ``masks=True``), ``layout`` (which layout was found, e.g. ``"Kaggle
+        JPEG release, files checked against dicom_info.csv"`` or ``"TCIA
+        DICOM download (table paths)"``), ``n_masks_missing`` and
+        ``n_masks_dropped`` (0 without ``masks``) and ``DESCR``.
 
     Raises
     ------
     DatasetError
         For a missing or malformed table (naming the file, row and column),
-        or missing image files.
+        missing image files, or rows of the JPEG release whose file is
+        ambiguous (naming each row and its candidate files).
 
     Examples
     --------

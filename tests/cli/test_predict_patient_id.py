@@ -59,10 +59,10 @@ def test_cbis_ddsm_patient_ids_give_the_four_views_one_pseudonym(
     saved_model, cbis_files, capsys
 ):
     salt = ["--salt-file", str(saved_model) + ".salt"]
-    assert main(["predict", saved_model, *cbis_files, *salt, "--no-cache"]) == 0
+    argv = ["predict", saved_model, *cbis_files, *salt, "--no-cache", "--n-jobs", "1"]
+    assert main(argv) == 0
     by_header = _patients(capsys)
     assert len(set(by_header)) == 4  # the header's PatientID differs per view
-    argv = ["predict", saved_model, *cbis_files, *salt, "--no-cache"]
     assert main([*argv, "--patient-id", "cbis-ddsm"]) == 0
     grouped = _patients(capsys)
     assert len(set(grouped)) == 1 and grouped[0].startswith("anon-")
@@ -82,7 +82,16 @@ def test_a_file_without_a_cbis_ddsm_patient_number_fails_before_predicting(
         lambda: pytest.fail("the model was loaded"),
     )
     status = main(
-        ["predict", saved_model, *cbis_files, "--patient-id", "cbis-ddsm", "--no-cache"]
+        [
+            "predict",
+            saved_model,
+            *cbis_files,
+            "--patient-id",
+            "cbis-ddsm",
+            "--no-cache",
+            "--n-jobs",
+            "1",
+        ]
     )
     assert status != 0
     assert "holds no CBIS-DDSM patient number" in capsys.readouterr().err

@@ -245,3 +245,8 @@ def test_the_image_cache_works_on_jpeg_files(jpeg_data, tmp_path):
     images = Resizer(size=16).fit_transform(second)
     assert second.last_run["decoded"] == 0 and second.last_run["from_cache"] == 6
     assert images.dtype == np.float32 and images.min() == 0.0 and images.max() <= 1.0
+
+
+def test_masks_need_full_images(small_tree):
+    with pytest.raises(ValueError, match="masks=True needs image='full'"):
+        load_cbis_ddsm(small_tree, image="roi", masks=True, cache_dir=None)

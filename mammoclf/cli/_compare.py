@@ -421,8 +421,8 @@ _REPORT_FILES = ("report.md", "report.html", "run.json", "figures", "tables", "m
 # The new report while it is built, and the previous one during the swap.
 _STAGING = ".report-next"
 _BACKUP = ".report-previous"
-# Everything a run folder may hold: a rerun replaces the report, regenerates
-# the synthetic data and resumes from the fits in FIT_CACHE.
+# Everything a run folder may hold: a rerun replaces the report, reuses
+# unchanged synthetic data and resumes from the fits in FIT_CACHE.
 _REPORT_ENTRIES = (
     *_REPORT_FILES,
     "synthetic-data",
@@ -487,7 +487,9 @@ def _prepare_output(out_dir, log):
         )
     cache = open_fit_cache(out_dir)
     for entry in out_dir.iterdir():
-        if entry.name == "synthetic-data" or entry.name.endswith(TEMPORARY_SUFFIX):
+        # Leftover temporary files only: the demo data are reused if unchanged
+        # (see cli/_data.py) and the previous report stays until the swap.
+        if entry.name.endswith(TEMPORARY_SUFFIX):
             if entry.is_dir():
                 shutil.rmtree(entry)
             else:

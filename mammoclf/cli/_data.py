@@ -1,6 +1,7 @@
 """Where ``mammoclf compare`` gets its images: synthetic, CBIS-DDSM or a CSV."""
 
 import csv
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +116,34 @@ def _synthetic(args, image_size, out_dir, log):
 
     directory = Path(out_dir) / "synthetic-data"
     size = max(2 * image_size, 96)
-    log(f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}")
-    data = make_synthetic_mammograms(
-        args.n_samples,
-        image_size=size,
-        difficulty=args.difficulty,
-        directory=directory,
-        random_state=args.random_state,
-    )
+
+    def make():
+        return make_synthetic_mammograms(
+            args.n_samples,
+            image_size=size,
+            difficulty=args.difficulty,
+            directory=directory,
+            random_state=args.random_state,
+        )
+
+    # The demo data of a previous run into this folder are reused when
+    # unchanged and made with the same settings: the image cache then still
+    # knows them, and a rerun decodes nothing. Other demo data are replaced.
+    if directory.is_dir() and any(directory.iterdir()):
+        try:
+            data = make()
+        except ValueError:
+            shutil.rmtree(directory)
+            data = None
+    else:
+        data = None
+    if data is None:
+        log(
+            f"generating {args.n_samples} synthetic mammograms ({size} px) in {directory}"
+        )
+        data = make()
+    else:
+        log(f"reusing the {args.n_samples} synthetic mammograms in {directory}")
     metadata = data.metadata.copy()
     metadata["mask"] = _write_masks(data.masks, data.paths)
     return DataSource(
@@ -163,14 +184,21 @@ def _cbis_ddsm(args, cache_dir):
         split=split,
         image="roi" if args.roi else "full",
         cache_dir=cache_dir,
+        masks=not args.roi,
         verbose=0 if args.quiet else 1,
+    )
+    masks = (
+        ""
+        if args.roi
+        else f"; lesion masks: {data.n_masks_missing} not found, "
+        f"{data.n_masks_dropped} of another aspect ratio dropped"
     )
     return DataSource(
         paths=np.asarray(data.paths, dtype=str),
         labels=np.asarray(data.labels),
         groups=np.asarray(data.groups, dtype=str),
         description=f"CBIS-DDSM ({args.subset}, split {split}, "
-        f"{'ROI crops' if args.roi else 'full mammograms'})",
+        f"{'ROI crops' if args.roi else 'full mammograms'}; {data.layout}{masks})",
         synthetic=False,
         metadata=data.metadata,
     )
@@ -243,7 +271,8 @@ def add_source_options(data, *, required, csv_help, split_default, split_help):
     source.add_argument(
         "--cbis-ddsm",
         metavar="ROOT",
-        help="CBIS-DDSM download root (TCIA DICOM layout)",
+        help="CBIS-DDSM root: a TCIA DICOM download, or the Kaggle JPEG release "
+        "(the folder holding csv/ and jpeg/)",
     )
     source.add_argument("--csv", metavar="FILE", help=csv_help)
     data.add_argument(

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 CBIS_SUBGROUPS = ("breast_density", "abnormality_type", "subtlety")
-_CBIS_COLUMNS = ("laterality", *CBIS_SUBGROUPS, "split")
+_CBIS_COLUMNS = ("laterality", *CBIS_SUBGROUPS, "split", "mask", "n_masks_dropped")
 
 
 def _column_list(text):

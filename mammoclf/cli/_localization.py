@@ -1,7 +1,7 @@
 """Whether Grad-CAM falls on the lesion: the localisation table of a report.
 
 Where the data know each lesion's extent (the synthetic demo's masks, a
-CSV's ``mask`` column), the report scores every model's Grad-CAM maps with
+CSV's ``mask`` column, CBIS-DDSM's ROI masks), the report scores every model's Grad-CAM maps with
 :func:`mammoclf.inspection.localization_scores`: the pointing game (is the
 map's maximum inside the lesion?) and the share of positive heat inside
 it, each with a patient-bootstrap interval and the score of a map that
@@ -44,8 +44,10 @@ def lesion_masks(mask_paths, image_size):
 
     Masks are read like images (DICOM or PNG/JPEG/TIFF), resized by the
     same :class:`~mammoclf.Resizer` (so padding matches) and thresholded at
-    half their range. An image without a mask path, or whose mask keeps no
-    pixel at this size, is left out and counted.
+    half their range. An image's entry is a path, a sequence of paths whose
+    masks are joined (CBIS-DDSM: one mask per abnormality), or None. An
+    image without a mask, or whose mask keeps no pixel at this size, is
+    left out and counted.
 
     Returns
     -------
@@ -54,11 +56,11 @@ def lesion_masks(mask_paths, image_size):
     """
     from mammoclf import DicomLoader, Resizer
 
-    paths = [p if isinstance(p, str) and p.strip() else None for p in mask_paths]
-    with_mask = np.array([p is not None for p in paths], dtype=bool)
+    entries = [_mask_entry(p) for p in mask_paths]
+    with_mask = np.array([bool(e) for e in entries], dtype=bool)
     if not with_mask.any():
         return np.zeros((0, image_size, image_size), dtype=bool), with_mask
-    chosen = [p for p in paths if p is not None]
+    chosen = sorted({p for entry in entries for p in entry})
     missing = [p for p in chosen if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -68,10 +70,26 @@ def lesion_masks(mask_paths, image_size):
     resized = np.asarray(Resizer(size=image_size).fit_transform(loaded))
     if resized.ndim == 4:
         resized = resized.max(axis=-1)
-    masks = resized > 0.5
+    row = {path: index for index, path in enumerate(chosen)}
+    masks = np.stack(
+        [
+            (resized[[row[p] for p in entry]] > 0.5).any(axis=0)
+            for entry in entries
+            if entry
+        ]
+    )
     kept = masks.any(axis=(1, 2))
     with_mask[np.flatnonzero(with_mask)[~kept]] = False
     return masks[kept], with_mask
+
+
+def _mask_entry(value):
+    """An image's mask paths as a tuple (empty: none)."""
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    return tuple(p for p in value if isinstance(p, str) and p.strip())
 
 
 def localization_table(heatmaps_by_model, masks, groups, *, n_resamples, seed):
@@ -148,11 +166,18 @@ def add_localization(report, explainers, images, y_true, groups, metadata, **opt
         table,
         n_without_mask=int((~with_mask).sum()),
         out_dir=options["out_dir"],
+        n_masks_dropped=(
+            int(metadata["n_masks_dropped"].sum())
+            if "n_masks_dropped" in metadata.columns
+            else 0
+        ),
     )
     return table
 
 
-def write_localization_section(report, table, *, n_without_mask, out_dir):
+def write_localization_section(
+    report, table, *, n_without_mask, out_dir, n_masks_dropped=0
+):
     """The table under the Grad-CAM heading, its CSV and how to read it."""
     level = "95%"
     shown = pd.DataFrame(
@@ -182,6 +207,13 @@ def write_localization_section(report, table, *, n_without_mask, out_dir):
         report.paragraph(
             f"{n_without_mask} image(s) have no lesion mask (or a mask that keeps "
             "no pixel at this image size) and are not scored."
+        )
+    if n_masks_dropped:
+        report.paragraph(
+            f"{n_masks_dropped} lesion mask(s) were dropped because their aspect "
+            "ratio differs from their image's by more than 1 % (a known CBIS-DDSM "
+            "defect: they would be misplaced); masks of another size but the same "
+            "aspect ratio are rescaled with their image."
         )
     write_csv(table, Path(out_dir) / "tables" / "localization.csv")
 

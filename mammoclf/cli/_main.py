@@ -236,6 +236,14 @@ def _add_predict(commands):
     )
     _add_identifier_options(predict, "write real patient IDs instead of pseudonyms")
     predict.add_argument(
+        "--patient-id",
+        choices=("header", "cbis-ddsm"),
+        default="header",
+        help="the patient column: the DICOM PatientID as written (default), or "
+        "its CBIS-DDSM patient number (Mass-Test_P_00016_LEFT_CC gives P_00016), "
+        "so that all views of a patient share one pseudonym",
+    )
+    predict.add_argument(
         "--n-jobs",
         type=_n_jobs,
         default=-1,

@@ -29,6 +29,13 @@ def run_predict(args):
         )
         raise UsageError(f"{len(missing)} input file(s) do not exist: {shown}")
     salt = read_salt(args.salt_file)
+    # Before the model runs: a file --patient-id cannot read fails fast.
+    metadata = read_metadata(
+        list(args.files),
+        identifiers="keep" if args.reveal_identifiers else "pseudonymise",
+        salt=salt,
+        patient_id=args.patient_id,
+    )
     import_keras_quietly()
     model = load(model_path)
     if not hasattr(model, "steps"):
@@ -39,11 +46,6 @@ def run_predict(args):
     configure_loaders(model, args, lambda message: None)
     proba = model.predict_proba(list(args.files))
     classes = model.classes_
-    metadata = read_metadata(
-        list(args.files),
-        identifiers="keep" if args.reveal_identifiers else "pseudonymise",
-        salt=salt,
-    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(

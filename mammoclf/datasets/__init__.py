@@ -1,7 +1,7 @@
 """Data sets: CBIS-DDSM description tables, synthetic mammograms, and a file scanner.
 
 - :func:`load_cbis_ddsm` reads the official CBIS-DDSM tables and locates the
-  images of a TCIA download;
+  images (and lesion masks) of a TCIA download or of the Kaggle JPEG release;
 - :func:`make_synthetic_mammograms` writes a small realistic DICOM data set
   whose classes differ by lesion shape (the default data of ``mammoclf
   compare``);

@@ -1,4 +1,4 @@
-"""load_cbis_ddsm: the official CBIS-DDSM tables joined to a TCIA download."""
+"""load_cbis_ddsm: the official CBIS-DDSM tables joined to TCIA or Kaggle images."""
 
 import os
 import warnings
@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import StrOptions
 
+from mammoclf.datasets._kaggle import DICOM_INFO, JpegLocator
 from mammoclf.datasets._locate import HeaderIndex, Locator
 from mammoclf.exceptions import DatasetError
 from mammoclf.storage import default_cache_dir
@@ -35,6 +36,8 @@ _REQUIRED_COLUMNS = (
     "cropped_image_file_path",
     "roi_mask_file_path",
 )
+# A mask whose aspect ratio differs more from its image's is dropped.
+_ASPECT_TOLERANCE = 0.01
 _PATHOLOGIES = ("BENIGN", "BENIGN_WITHOUT_CALLBACK", "MALIGNANT")
 
 _DESCR = """CBIS-DDSM (Curated Breast Imaging Subset of DDSM), read by mammoclf.
@@ -63,6 +66,7 @@ doi:10.7937/K9/TCIA.2016.7O02S9CY; and Lee RS et al., Scientific Data
         "tables_dir": [str, os.PathLike, None],
         # "auto" is a str: a directory named "auto" is read as the default.
         "cache_dir": [str, os.PathLike, None],
+        "masks": ["boolean"],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -77,20 +81,31 @@ def load_cbis_ddsm(
     on_missing="raise",
     tables_dir=None,
     cache_dir="auto",
+    masks=False,
     verbose=0,
 ):
-    """Load CBIS-DDSM image paths, labels and patient groups from a TCIA download.
+    """Load CBIS-DDSM image paths, labels and patient groups from a download.
 
     Parameters
     ----------
     root : str or path-like
-        The folder holding the case folders (``Mass-Training_P_00001_LEFT_CC``,
-        ...), i.e. the ``CBIS-DDSM`` folder of a TCIA download. Both TCIA
-        layouts work: the one of the tables' paths
+        Either the ``CBIS-DDSM`` folder of a TCIA download, holding the case
+        folders (``Mass-Training_P_00001_LEFT_CC``, ...), or the folder of
+        the Kaggle JPEG release (``cbis-ddsm-breast-cancer-image-dataset``),
+        holding ``csv/`` and ``jpeg/``; a ``jpeg/`` folder selects the
+        latter. Both TCIA layouts work: the one of the tables' paths
         (``<case>/<StudyInstanceUID>/<SeriesInstanceUID>/000000.dcm``) and
         NBIA's descriptive one (``<case>/<date>-DDSM-.../1.000000-full
         mammogram images-.../1-1.dcm``), in which files are matched to rows
-        by the SeriesInstanceUID in their headers.
+        by the SeriesInstanceUID in their headers. In the JPEG release a
+        row's series folder is ``jpeg/<SeriesInstanceUID>/`` (the third
+        component of its path), and ``csv/dicom_info.csv`` says which file
+        in it is the full mammogram, the crop or the mask; without it, a
+        full mammogram's folder must hold exactly one JPEG and a mask is the
+        folder's one binary image. A row whose file is ambiguous (two
+        candidates, or a PatientID contradicting the row) is refused. The
+        rules and their sources are in the user guide (Data, "The Kaggle
+        JPEG release").
     abnormality : {"mass", "calc"} or tuple of them, default=("mass", "calc")
         Which description tables to use.
     split : {"train", "test", "all"}, default="all"
@@ -100,7 +115,8 @@ def load_cbis_ddsm(
         of its abnormalities is. ``"roi"``: one sample per abnormality, its
         cropped ROI image. The tables are known to swap the crop and mask
         file names, so the crop is identified by its header: the smaller of
-        the files of its series (the mask has the full image's size).
+        the files of its series (the mask has the full image's size); in the
+        JPEG release by ``dicom_info.csv`` (or by not being binary).
     benign_without_callback : {"benign", "exclude", "keep"}, default="benign"
         ``"benign"`` counts BENIGN_WITHOUT_CALLBACK abnormalities as benign;
         ``"exclude"`` drops them (and full images left without abnormality);
@@ -112,7 +128,7 @@ def load_cbis_ddsm(
         with ``"warn"`` are skipped with one warning saying how many.
     tables_dir : str or path-like, default=None
         Folder of the four ``*_case_description_*_set.csv`` tables; None
-        means ``root``.
+        means ``root`` (``root/csv`` for the JPEG release).
     cache_dir : "auto", str, path-like or None, default="auto"
         Where to keep the index of DICOM headers that the NBIA layout needs
         (reading 10,000 headers takes minutes from a cold disk), so that the
@@ -121,6 +137,15 @@ def load_cbis_ddsm(
         Each file's entry is keyed on its path, size and modification time
         (the directory listing), so a changed or added file is read again.
         The index stores hashes only: no path, UID or patient identifier.
+    masks : bool, default=False
+        Also find each full image's lesion masks (``image="full"`` only):
+        ``metadata["mask"]`` holds the tuple of its abnormalities' ROI mask
+        files (None when none was found), for scoring where a model looks.
+        A mask whose aspect ratio differs from its image's by more than
+        1 % (a known CBIS-DDSM defect) is dropped and counted in
+        ``metadata["n_masks_dropped"]``; one of another size but the same
+        aspect ratio is kept, to be rescaled with its image. In a TCIA
+        download a mask is the largest file of its series.
     verbose : int, default=0
         Above 0, reading headers prints progress lines with the time left.
 
@@ -133,14 +158,19 @@ def load_cbis_ddsm(
         ``metadata`` (a DataFrame: ``path``, ``patient_id``, ``laterality``
         ``"L"``/``"R"``, ``view``, ``split``, ``abnormality_type``,
         ``n_abnormalities``, ``pathologies``, ``assessment`` (highest
-        BI-RADS), ``subtlety``, ``breast_density``, ``label``, and
-        ``abnormality_id`` for ROIs) and ``DESCR``.
+        BI-RADS), ``subtlety``, ``breast_density``, ``label``,
+        ``abnormality_id`` for ROIs, ``mask`` and ``n_masks_dropped`` with
+        ``masks=True``), ``layout`` (which layout was found, e.g. ``"Kaggle
+        JPEG release, files checked against dicom_info.csv"`` or ``"TCIA
+        DICOM download (table paths)"``), ``n_masks_missing`` and
+        ``n_masks_dropped`` (0 without ``masks``) and ``DESCR``.
 
     Raises
     ------
     DatasetError
         For a missing or malformed table (naming the file, row and column),
-        or missing image files.
+        missing image files, or rows of the JPEG release whose file is
+        ambiguous (naming each row and its candidate files).
 
     Examples
     --------
@@ -153,10 +183,15 @@ def load_cbis_ddsm(
     abnormalities, splits = _check_arguments(
         abnormality, split, image, benign_without_callback, on_missing
     )
+    if masks and image != "full":
+        raise ValueError("masks=True needs image='full': masks outline full images.")
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise DatasetError(f"CBIS-DDSM root {root!r} is not a directory.")
-    tables_dir = root if tables_dir is None else os.fspath(tables_dir)
+    jpeg = os.path.isdir(os.path.join(root, "jpeg"))
+    if tables_dir is None:
+        tables_dir = os.path.join(root, "csv") if jpeg else root
+    tables_dir = os.fspath(tables_dir)
     rows = _read_rows(tables_dir, abnormalities, splits, benign_without_callback)
     if rows.empty:
         raise DatasetError(
@@ -165,21 +200,76 @@ def load_cbis_ddsm(
             "they are the complete official tables."
         )
     samples = _full_images(rows) if image == "full" else _roi_images(rows)
-    index = None if cache_dir is None else HeaderIndex(root, _cache_root(cache_dir))
-    locator = Locator(root, index, verbose=verbose)
+    locator = _locator(root, tables_dir, jpeg, cache_dir, verbose)
     samples = samples.assign(
         path=_locate_all(locator, samples, roi=image == "roi", on_missing=on_missing)
     )
     samples = samples[samples["path"].notna()].reset_index(drop=True)
-    metadata = samples.drop(columns=["relative_path", "full_relative"])
+    n_masks_missing = 0
+    if masks:
+        located, n_masks_missing = locator.locate_masks(
+            list(zip(samples["mask_relatives"], samples["relative_path"])),
+            list(samples["table_row"]),
+        )
+        samples["mask"], samples["n_masks_dropped"] = _matching_masks(
+            samples["path"], located
+        )
+    metadata = samples.drop(
+        columns=[
+            c
+            for c in ("relative_path", "full_relative", "table_row", "mask_relatives")
+            if c in samples.columns
+        ]
+    )
     metadata = metadata[["path", *[c for c in metadata.columns if c != "path"]]]
     return Bunch(
         paths=metadata["path"].to_numpy(dtype=str),
         labels=metadata["label"].to_numpy(dtype=str),
         groups=metadata["patient_id"].to_numpy(dtype=str),
         metadata=metadata,
+        layout=locator.description,
+        n_masks_missing=n_masks_missing,
+        n_masks_dropped=(int(metadata["n_masks_dropped"].sum()) if masks else 0),
         DESCR=_DESCR,
     )
+
+
+def _locator(root, tables_dir, jpeg, cache_dir, verbose):
+    """The JPEG release's locator when ``root`` has ``jpeg/``, else TCIA's."""
+    if jpeg:
+        candidates = [os.path.join(root, "csv", DICOM_INFO)]
+        candidates.append(os.path.join(tables_dir, DICOM_INFO))
+        dicom_info = next((p for p in candidates if os.path.isfile(p)), None)
+        return JpegLocator(root, dicom_info)
+    index = None if cache_dir is None else HeaderIndex(root, _cache_root(cache_dir))
+    return Locator(root, index, verbose=verbose)
+
+
+def _matching_masks(image_paths, mask_tuples):
+    """Keep the masks whose aspect ratio is their image's within 1 %.
+
+    A mask of another size but the same shape is rescaled with its image
+    (the Resizer pads both alike); one of another aspect ratio would be
+    misplaced, so it is dropped and counted. Reads headers only.
+    """
+    from mammoclf.preprocessing import read_metadata
+
+    mask_paths = sorted({p for masks in mask_tuples if masks for p in masks})
+    if not mask_paths:
+        return list(mask_tuples), [0] * len(mask_tuples)
+    every = list(image_paths) + mask_paths
+    sizes = read_metadata(every, identifiers="keep")[["rows", "columns"]]
+    aspect = dict(zip(every, sizes["columns"].astype(float) / sizes["rows"]))
+    kept, dropped = [], []
+    for image, masks in zip(image_paths, mask_tuples):
+        good = tuple(
+            m
+            for m in masks or ()
+            if abs(aspect[m] / aspect[image] - 1.0) <= _ASPECT_TOLERANCE
+        )
+        kept.append(good or None)
+        dropped.append(len(masks or ()) - len(good))
+    return kept, dropped
 
 
 def _check_arguments(abnormality, split, image, benign_without_callback, on_missing):
@@ -230,7 +320,9 @@ def _cache_root(cache_dir):
 def _locate_all(locator, samples, *, roi, on_missing):
     """The file of every sample (None where missing), missing ones reported together."""
     pairs = list(zip(samples["relative_path"], samples["full_relative"]))
-    located, missing = locator.locate_all(pairs, roi=roi)
+    located, missing = locator.locate_all(
+        pairs, roi=roi, names=list(samples["table_row"])
+    )
     if missing:
         root = locator.root
         message = (
@@ -312,7 +404,14 @@ def _read_table(tables_dir, kind, part):
             f"CBIS-DDSM table {path!r}, data row {row + 1}: left_or_right_breast "
             f"{table['left_or_right_breast'].iloc[row]!r} is neither LEFT nor RIGHT."
         )
-    return table.assign(laterality=laterality, split=part, abnormality_type=kind)
+    return table.assign(
+        laterality=laterality,
+        split=part,
+        abnormality_type=kind,
+        table_row=[
+            f"{_TABLES[kind, part]} data row {i + 1}" for i in range(len(table))
+        ],
+    )
 
 
 def _full_images(rows):
@@ -333,6 +432,8 @@ def _full_images(rows):
         subtlety=("subtlety", lambda s: min(int(v) for v in s)),
         breast_density=("breast_density", "first"),
         rank=("rank", "max"),
+        table_row=("table_row", "first"),
+        mask_relatives=("roi_mask_file_path", tuple),
     ).reset_index()
     label_of_rank = {v: k for k, v in rank.items()}
     samples["label"] = samples.pop("rank").map(label_of_rank)
@@ -366,5 +467,6 @@ def _roi_images(rows):
             "label",
             "relative_path",
             "full_relative",
+            "table_row",
         ]
     ].reset_index(drop=True)

@@ -143,13 +143,22 @@ class Locator:
         self.verbose = verbose
         self._files = {}  # case folder -> [(path, series, pixels)]
         self.unreadable = []  # .dcm files whose header could not be read
+        self._found_by = set()  # "table paths" and/or "NBIA's descriptive folders"
 
-    def locate_all(self, pairs, *, roi):
+    @property
+    def description(self):
+        """The TCIA layout(s) the located files were found in."""
+        found = " and ".join(sorted(self._found_by)) or "no file found"
+        return f"TCIA DICOM download ({found})"
+
+    def locate_all(self, pairs, *, roi, names=None):
         """Return ``(paths, missing)`` for ``(relative, full_relative)`` pairs.
 
         ``paths`` has None where a file was not found; ``missing`` says why
-        for each of them.
+        for each of them. ``names`` (the pairs' table rows) is unused: the
+        TCIA layouts are never ambiguous.
         """
+        del names
         self._read_headers(self._cases_needing_headers(pairs, roi=roi))
         located, missing = [], []
         for relative, full_relative in pairs:
@@ -170,9 +179,11 @@ class Locator:
         if not roi:
             exact = os.path.join(self.root, *parts)
             if os.path.isfile(exact):
+                self._found_by.add("table paths")
                 return exact
             candidates = self._series_files(case, series)
             if len(candidates) == 1:
+                self._found_by.add("series UIDs in headers")
                 return candidates[0][1]
             raise FileNotFoundError(f"{relative} (series {series} not found)")
         candidates = self._series_files(case, series)
@@ -185,6 +196,48 @@ class Locator:
                 f"{relative} (its series holds only full-size files, i.e. masks; "
                 "no cropped image)"
             )
+        self._found_by.add("series UIDs in headers")
+        return path
+
+    def locate_masks(self, pairs, names):
+        """Per ``(mask paths, full path)`` pair, the tuple of its mask files.
+
+        A mask is the largest file of its series (the crop of the same
+        abnormality may share it); a series holding one file counts as a
+        mask only if that file has at least a quarter of the full image's
+        pixels. None where no mask was found. ``names`` is unused: a TCIA
+        series is never ambiguous. Returns the tuples and the number of
+        masks not found.
+        """
+        del names
+        cases = {
+            part[0]
+            for relatives, full in pairs
+            for part in map(_table_parts, (*relatives, full))
+            if part is not None
+        }
+        self._read_headers(sorted(cases - set(self._files)))
+        masks, n_missing = [], 0
+        for relatives, full_relative in pairs:
+            found = []
+            for relative in filter(None, relatives):
+                path = self._mask(relative, full_relative)
+                if path is None:
+                    n_missing += 1
+                else:
+                    found.append(path)
+            masks.append(tuple(dict.fromkeys(found)) or None)
+        return masks, n_missing
+
+    def _mask(self, relative, full_relative):
+        parts = _table_parts(relative)
+        candidates = [] if parts is None else self._series_files(parts[0], parts[2])
+        if not candidates:
+            return None
+        pixels, path = max(candidates)
+        full_pixels = self._full_image_pixels(full_relative)
+        if len(candidates) == 1 and (full_pixels is None or 4 * pixels < full_pixels):
+            return None
         return path
 
     def _full_image_pixels(self, full_relative):

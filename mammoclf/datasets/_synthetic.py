@@ -1,5 +1,7 @@
 """make_synthetic_mammograms: a small, realistic, shape-labelled DICOM data set."""
 
+import hashlib
+import json
 import os
 import tempfile
 from numbers import Integral, Real
@@ -20,6 +22,11 @@ from mammoclf.storage import atomic_write
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["make_synthetic_mammograms"]
+
+# Written beside the files of a seeded data set: its arguments and the
+# digests of its files, so that a call with the same arguments reuses them.
+MANIFEST = "mammoclf-synthetic.json"
+_MANIFEST_FORMAT = 1
 
 _DIGITAL_MAMMOGRAPHY_STORAGE = "1.2.840.10008.5.1.4.1.1.1.2"  # For Presentation
 _VIEW_ROTATION = {"CC": 0.0, "MLO": 0.6}  # radians: the MLO projection of a mass
@@ -87,7 +94,13 @@ def make_synthetic_mammograms(
     directory : str or path-like, default=None
         Empty or new directory to write the files to. None creates a new
         temporary directory, which the caller deletes when done
-        (``Bunch.directory``).
+        (``Bunch.directory``). With an int ``random_state`` the directory
+        also gets ``mammoclf-synthetic.json``, the arguments and the SHA-256
+        digest of every file; a later call with the same arguments (and
+        mammoclf version) into that directory reuses its files untouched
+        when every digest still matches (``Bunch.reused``), so that caches
+        keyed on the files (the image cache) keep their entries. Any other
+        non-empty directory is refused.
     random_state : int, RandomState instance or None, default=None
         An int gives byte-identical files on every run.
 
@@ -96,7 +109,8 @@ def make_synthetic_mammograms(
     data : sklearn.utils.Bunch
         ``paths`` (str array), ``labels`` (``"BENIGN"``/``"MALIGNANT"``),
         ``groups`` (synthetic patient IDs), ``metadata``, ``masks``,
-        ``directory`` and ``DESCR``.
+        ``directory``, ``reused`` (whether the files were already there)
+        and ``DESCR``.
 
         ``metadata`` is a DataFrame, one row per image, with CBIS-DDSM's
         column names where they exist: ``path``, ``patient_id``,
@@ -132,7 +146,11 @@ def make_synthetic_mammograms(
     """
     import pandas as pd
 
-    directory = _prepare_directory(directory)
+    arguments = _manifest_arguments(
+        n_samples, image_size, difficulty, malignant_fraction, random_state
+    )
+    reused = _matches_manifest(directory, arguments)
+    directory = os.fspath(directory) if reused else _prepare_directory(directory)
     rng = check_random_state(random_state)
     # Seeds the DICOM UIDs, so an int random_state gives identical files.
     uid_entropy = str(rng.randint(2**31 - 1))
@@ -166,7 +184,8 @@ def make_synthetic_mammograms(
                 info["lesion_col"] = image_size - 1 - info["lesion_col"]
             masks.append(mask)
             path = os.path.join(directory, f"{patient_id}_{laterality}_{view}.dcm")
-            _write_dicom(path, image, patient_id, laterality, view, uid_entropy)
+            if not reused:
+                _write_dicom(path, image, patient_id, laterality, view, uid_entropy)
             rows.append(
                 {
                     "path": path,
@@ -179,6 +198,8 @@ def make_synthetic_mammograms(
                 }
             )
     metadata = pd.DataFrame(rows)
+    if arguments is not None and not reused:
+        _write_manifest(directory, arguments, metadata["path"])
     return Bunch(
         paths=metadata["path"].to_numpy(dtype=str),
         labels=metadata["label"].to_numpy(dtype=str),
@@ -186,8 +207,59 @@ def make_synthetic_mammograms(
         metadata=metadata,
         masks=np.stack(masks),
         directory=directory,
+        reused=reused,
         DESCR=_DESCR,
     )
+
+
+def _manifest_arguments(n_samples, image_size, difficulty, malignant_fraction, seed):
+    """What fixes the files' bytes; None when they are not reproducible."""
+    from mammoclf import __version__
+
+    if not isinstance(seed, Integral) or isinstance(seed, bool):
+        return None
+    return {
+        "format": _MANIFEST_FORMAT,
+        "mammoclf": __version__,
+        "n_samples": int(n_samples),
+        "image_size": int(image_size),
+        "difficulty": float(difficulty),
+        "malignant_fraction": float(malignant_fraction),
+        "random_state": int(seed),
+    }
+
+
+def _file_digest(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches_manifest(directory, arguments):
+    """Whether ``directory`` holds this data set, every file unchanged."""
+    if directory is None or arguments is None:
+        return False
+    path = os.path.join(os.fspath(directory), MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        if manifest.get("arguments") != arguments:
+            return False
+        return all(
+            _file_digest(os.path.join(os.fspath(directory), name)) == digest
+            for name, digest in manifest["files"].items()
+        )
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        return False  # absent, unreadable or damaged: not reusable
+
+
+def _write_manifest(directory, arguments, paths):
+    files = {os.path.basename(path): _file_digest(path) for path in paths}
+    text = json.dumps({"arguments": arguments, "files": files}, indent=1)
+    with atomic_write(os.path.join(directory, MANIFEST), "w") as handle:
+        handle.write(text + "\n")
 
 
 def _prepare_directory(directory):
@@ -196,8 +268,9 @@ def _prepare_directory(directory):
     directory = os.fspath(directory)
     if os.path.isdir(directory) and os.listdir(directory):
         raise ValueError(
-            f"directory {directory!r} is not empty; give a new or empty directory so "
-            "synthetic files never mix with (or overwrite) other files."
+            f"directory {directory!r} is not empty (and holds no unchanged data set "
+            f"made with these arguments, see its {MANIFEST}); give a new or empty "
+            "directory so synthetic files never mix with (or overwrite) other files."
         )
     os.makedirs(directory, exist_ok=True)
     return directory

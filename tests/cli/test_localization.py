@@ -144,3 +144,36 @@ def test_nothing_is_added_without_masks(tmp_path, metadata):
     )
     assert table is None and report.parts == []
     assert not (tmp_path / "tables").exists()
+
+
+def test_an_image_with_several_masks_gets_their_union(tmp_path):
+    # CBIS-DDSM: one ROI mask per abnormality, given as a tuple of paths.
+    upper = _write_mask(tmp_path / "upper.png", 64, (0, 16, 0, 16))
+    lower = _write_mask(tmp_path / "lower.png", 64, (48, 64, 48, 64))
+    half = _write_mask(tmp_path / "half.png", 32, (8, 16, 8, 16))  # same aspect
+    masks, with_mask = lesion_masks([(upper, lower), None, (half,), upper], 16)
+    assert with_mask.tolist() == [True, False, True, True]
+    expected = np.zeros((16, 16), dtype=bool)
+    expected[:4, :4] = expected[12:, 12:] = True
+    np.testing.assert_array_equal(masks[0], expected)
+    np.testing.assert_array_equal(masks[0], masks[0] | masks[2])
+    assert masks[1][4:8, 4:8].all() and masks[1].sum() == 16  # rescaled like it
+
+
+def test_dropped_masks_are_counted_under_the_table(tmp_path):
+    paths = [_write_mask(tmp_path / f"{i}.png", 16, (4, 8, 4, 8)) for i in range(4)]
+    report = _Report()
+    (tmp_path / "tables").mkdir()
+    add_localization(
+        report,
+        {"model": lambda rows, label: np.ones((rows.size, 16, 16), np.float32)},
+        np.zeros((4, 16, 16, 1), dtype=np.float32),
+        np.array(["BENIGN", "MALIGNANT"] * 2),
+        np.arange(4),
+        pd.DataFrame({"mask": [(p,) for p in paths], "n_masks_dropped": [0, 2, 0, 1]}),
+        n_resamples=10,
+        out_dir=tmp_path,
+        log=lambda message: None,
+    )
+    text = [part for part in report.parts if isinstance(part, str)]
+    assert any(t.startswith("3 lesion mask(s) were dropped") for t in text)

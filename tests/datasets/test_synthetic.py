@@ -202,3 +202,34 @@ def test_masks_follow_right_breasts_when_flipped(tmp_path):
 
 def test_paths_live_in_the_returned_directory(synthetic):
     assert all(os.path.dirname(p) == synthetic.directory for p in synthetic.paths)
+
+
+def _stamps(paths):
+    return [os.stat(p).st_mtime_ns for p in paths]
+
+
+def test_a_seeded_data_set_is_reused_when_unchanged(tmp_path):
+    first = make_synthetic_mammograms(
+        6, image_size=32, random_state=0, directory=tmp_path
+    )
+    assert not first.reused and (tmp_path / "mammoclf-synthetic.json").is_file()
+    stamps = _stamps(first.paths)
+    again = make_synthetic_mammograms(
+        6, image_size=32, random_state=0, directory=tmp_path
+    )
+    assert again.reused and _stamps(again.paths) == stamps  # nothing rewritten
+    np.testing.assert_array_equal(again.masks, first.masks)
+    assert again.metadata.equals(first.metadata)
+    # Other arguments, or a changed file, are not this data set.
+    with pytest.raises(ValueError, match="not empty .*mammoclf-synthetic.json"):
+        make_synthetic_mammograms(6, image_size=32, random_state=1, directory=tmp_path)
+    with open(first.paths[2], "r+b") as handle:
+        handle.seek(-1, os.SEEK_END)
+        handle.write(b"\x01")
+    with pytest.raises(ValueError, match="not empty"):
+        make_synthetic_mammograms(6, image_size=32, random_state=0, directory=tmp_path)
+
+
+def test_an_unseeded_data_set_has_no_manifest(tmp_path):
+    data = make_synthetic_mammograms(4, image_size=32, directory=tmp_path)
+    assert not data.reused and not (tmp_path / "mammoclf-synthetic.json").exists()

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats as _st
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.stats._numerics import is_round_off
+from mammoclf.stats._numerics import as_real, is_round_off
 from mammoclf.stats._paired import corrected_variance_factor
 from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
@@ -150,7 +150,7 @@ def fold_mean_ci(
     """
     if (n_train is None) != (n_test is None):
         raise ValueError("Give both n_train and n_test (corrected variance) or none.")
-    values = np.asarray(scores, dtype=np.float64).ravel()
+    values = as_real(scores, "scores").ravel()
     if np.any(np.isinf(values)):
         raise ValueError("scores must be finite or NaN (undefined); got infinity.")
     defined = values[~np.isnan(values)]

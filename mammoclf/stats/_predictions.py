@@ -4,10 +4,10 @@ import warnings
 
 import numpy as np
 from scipy import stats as _st
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
+from mammoclf.metrics import check_targets
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError
@@ -149,12 +149,14 @@ def mcnemar_test(
     >>> rc.details["n_clusters"], round(rc.statistic, 4)  # 4/5 * 3^2 / (1+1+4+0+1)
     (5, 1.0286)
     """
-    y_true = column_or_1d(y_true)
-    y_pred_a = column_or_1d(y_pred_a)
-    y_pred_b = column_or_1d(y_pred_b)
+    y_true, y_pred_a, y_pred_b = check_targets(
+        y_true,
+        y_pred_a,
+        y_pred_b,
+        names=("y_pred_a", "y_pred_b"),
+        caller="mcnemar_test",
+    )
     check_consistent_length(y_true, y_pred_a, y_pred_b, groups)
-    if y_true.size == 0:
-        raise ValueError("McNemar's test needs at least one case.")
     clustered = groups is not None
     _check_mcnemar_options(exact, correction, clustered)
     right_a = y_pred_a == y_true

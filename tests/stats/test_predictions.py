@@ -135,3 +135,19 @@ def test_mcnemar_exact_auto_uses_binomial_for_few_discordant_pairs():
     assert same.pvalue == 1.0 and np.isnan(same.ci[0]) and np.isnan(same.ci[1])
     with pytest.raises(ValueError, match="no discordant pairs"):
         mcnemar_test(y, a, a, exact=False)
+
+
+def test_mcnemar_refuses_mixed_label_types():
+    # Issue 22: string truth against 0/1 predictions gave p = 1.0 (all wrong).
+    y = ["MALIGNANT", "BENIGN"] * 5
+    with pytest.raises(ValueError, match="mcnemar_test: mix of label input types"):
+        mcnemar_test(y, [1, 0] * 5, [0] * 10)
+
+
+def test_mcnemar_refuses_nan_predictions_and_counts_them():
+    # Issue 22: NaN predictions were silently counted as errors.
+    y = np.array([0, 1] * 20)
+    a = y.astype(float)
+    a[:8] = np.nan
+    with pytest.raises(ValueError, match="y_pred_a has 8 non-finite values"):
+        mcnemar_test(y, a, y.copy())

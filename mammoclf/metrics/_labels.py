@@ -240,7 +240,7 @@ def check_targets(
             f"{caller}: inputs have inconsistent numbers of samples ({sizes})."
         )
     if arrays[0].shape[0] == 0:
-        raise ValueError(f"{caller}: y_true is empty; it needs at least one sample.")
+        raise ValueError(f"{caller}: y_true is empty; it needs at least one case.")
     true_kind = _label_kind(arrays[0], "y_true", caller)
     for name, values in zip(names, arrays[1:]):
         if response == "score":
@@ -300,8 +300,8 @@ def _check_finite(values, name, caller):
     n_inf = int(np.isinf(values).sum())
     if n_nan or n_inf:
         raise ValueError(
-            f"{caller}: {name} has {n_nan + n_inf} non-finite values ({n_nan} NaN, "
-            f"{n_inf} infinite) of {values.size}, the first at sample index "
+            f"{caller}: {name} has {n_nan + n_inf} non-finite values (NaN or "
+            f"infinite: {n_nan} NaN, {n_inf} infinite) of {values.size}, the first at sample index "
             f"{int(np.flatnonzero(~np.isfinite(values))[0])}; drop or impute the missing "
             "predictions first: a NaN is never counted as an error or ranked."
         )

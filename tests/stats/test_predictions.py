@@ -146,8 +146,8 @@ def test_mcnemar_interval_excludes_zero_exactly_when_the_test_rejects(
 ):
     # Issue 22: p = 0.125 (exact) with an interval (0.006, 0.192) excluding 0.
     agree = 0
-    for b_count in range(31):
-        for c_count in range(0, 31, 3):
+    for b_count in range(0, 31, 2):
+        for c_count in range(0, 31, 4):
             if b_count + c_count == 0:
                 continue
             y = np.ones(60, int)
@@ -158,7 +158,7 @@ def test_mcnemar_interval_excludes_zero_exactly_when_the_test_rejects(
             excludes = r.ci[0] > 0 or r.ci[1] < 0
             assert excludes == (r.pvalue < 0.05), (b_count, c_count, r)
             agree += 1
-    assert agree > 300
+    assert agree > 120
 
 
 def test_mcnemar_exact_interval_is_clopper_pearson_of_the_discordant_split():

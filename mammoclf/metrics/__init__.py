@@ -26,7 +26,7 @@ from mammoclf.metrics._clinical import (
     sensitivity_score,
     specificity_score,
 )
-from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._labels import check_targets, resolve_pos_label
 from mammoclf.metrics._operating_points import (
     OperatingPoint,
     roc_operating_point,
@@ -52,6 +52,7 @@ __all__ = [
     "brier_score",
     "calibration_intercept",
     "calibration_slope",
+    "check_targets",
     "clinical_scorers",
     "confusion_counts",
     "f1_weighted_score",

@@ -29,7 +29,7 @@ from sklearn.utils import Bunch, column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._labels import check_targets, resolve_pos_label
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["breast_level", "laterality_from_metadata"]
@@ -148,14 +148,13 @@ def laterality_from_metadata(metadata, *, column=None, on_missing="raise"):
 
 def _check_images(y_true, y_score, patients, laterality):
     """1-D inputs of one length, finite scores, a patient and 'L'/'R' per image."""
-    y_true = column_or_1d(y_true)
-    scores = column_or_1d(y_score).astype(np.float64)
+    y_true, scores = check_targets(
+        y_true, y_score, response="score", names=("y_score",), caller="breast_level"
+    )
+    scores = scores.astype(np.float64)
     patients = column_or_1d(patients)
     laterality = column_or_1d(laterality)
     check_consistent_length(y_true, scores, patients, laterality)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
-        raise ValueError(f"y_score has a non-finite value at image index {bad}.")
     unusable = ~pd.Series(laterality, dtype=object).isin(["L", "R"]).to_numpy()
     if unusable.any():
         first = int(np.flatnonzero(unusable)[0])

@@ -41,9 +41,8 @@ import pandas as pd
 from scipy.special import expit, logit
 from sklearn.calibration import calibration_curve
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._labels import check_targets, resolve_pos_label
 from mammoclf.utils._validation import validate_params
 
 __all__ = [
@@ -61,24 +60,7 @@ LOGIT_BOUND = float(logit(np.nextafter(1.0, 0.0)))
 _MAX_NEWTON_STEPS = 100
 
 
-def as_1d(values, name):
-    """``values`` as a 1-D array; shape ``(n, 1)`` is flattened.
-
-    scikit-learn's ``column_or_1d`` does the same but costs milliseconds per
-    call in scikit-learn 1.9 (it probes for dataframe libraries), and
-    bootstrap intervals call these metrics thousands of times.
-    """
-    array = np.asarray(values)
-    if array.ndim == 2 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be 1-D (one value per image); got shape {array.shape}."
-        )
-    return array
-
-
-def check_probabilities(y_true, y_prob, pos_label):
+def check_probabilities(y_true, y_prob, pos_label, *, caller):
     """Validate labels and probabilities; return a boolean outcome and ``y_prob``.
 
     Returns
@@ -87,18 +69,16 @@ def check_probabilities(y_true, y_prob, pos_label):
         Whether each image is of ``pos_label``.
     y_prob : ndarray of float64, shape (n_samples,)
     """
-    y_true = as_1d(y_true, "y_true")
-    y_prob = np.asarray(y_prob)
-    if y_prob.ndim != 1:
+    if np.ndim(y_prob) != 1:
         raise ValueError(
             f"y_prob must be 1-D probabilities of the positive class; got shape "
-            f"{y_prob.shape}. Pass predict_proba(X)[:, column of pos_label]."
+            f"{np.shape(y_prob)}. Pass predict_proba(X)[:, column of pos_label]."
         )
-    check_consistent_length(y_true, y_prob)
-    if y_true.shape[0] == 0:
-        raise ValueError("y_true is empty: a metric needs at least one sample.")
+    y_true, y_prob = check_targets(
+        y_true, y_prob, response="score", names=("y_prob",), caller=caller
+    )
     y_prob = y_prob.astype(np.float64)
-    if not np.all(np.isfinite(y_prob)) or y_prob.min() < 0 or y_prob.max() > 1:
+    if y_prob.min() < 0 or y_prob.max() > 1:
         raise ValueError(
             "y_prob must hold probabilities in [0, 1]; scores such as "
             "decision_function logits have no calibration to assess."
@@ -207,7 +187,9 @@ def brier_score(y_true, y_prob, *, pos_label="auto"):
     >>> brier_score(["BENIGN", "MALIGNANT", "MALIGNANT"], [0.0, 1.0, 0.5])
     0.08333333333333333
     """
-    positive, y_prob = check_probabilities(y_true, y_prob, pos_label)
+    positive, y_prob = check_probabilities(
+        y_true, y_prob, pos_label, caller="brier_score"
+    )
     return float(np.mean((y_prob - positive) ** 2))
 
 
@@ -252,7 +234,9 @@ def calibration_intercept(y_true, y_prob, *, pos_label="auto"):
     >>> calibration_intercept(y, [0.8, 0.8, 0.8, 0.8]) < 0         # risks too high
     True
     """
-    positive, y_prob = check_probabilities(y_true, y_prob, pos_label)
+    positive, y_prob = check_probabilities(
+        y_true, y_prob, pos_label, caller="calibration_intercept"
+    )
     return _calibration_intercept(positive, y_prob)
 
 
@@ -304,7 +288,9 @@ def calibration_slope(y_true, y_prob, *, pos_label="auto"):
     >>> round(calibration_slope(y, p), 4)     # < 1: too extreme
     0.8318
     """
-    positive, y_prob = check_probabilities(y_true, y_prob, pos_label)
+    positive, y_prob = check_probabilities(
+        y_true, y_prob, pos_label, caller="calibration_slope"
+    )
     return _calibration_slope(positive, y_prob)
 
 
@@ -394,7 +380,9 @@ def reliability_curve(
     0         3           0.200              0.333
     1         3           0.733              0.667
     """
-    positive, y_prob = check_probabilities(y_true, y_prob, pos_label)
+    positive, y_prob = check_probabilities(
+        y_true, y_prob, pos_label, caller="reliability_curve"
+    )
     fraction_positive, mean_predicted = calibration_curve(
         positive, y_prob, n_bins=n_bins, strategy=strategy, pos_label=True
     )

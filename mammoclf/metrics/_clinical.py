@@ -14,11 +14,14 @@ from typing import NamedTuple
 import numpy as np
 from sklearn import metrics as _skm
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics._labels import _check_weights, check_binary_targets
+from mammoclf.metrics._labels import (
+    _check_weights,
+    check_binary_targets,
+    check_targets,
+)
 from mammoclf.utils._ranking import mann_whitney_auc
 from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
@@ -91,7 +94,11 @@ def confusion_counts(y_true, y_pred, *, pos_label="auto", sample_weight=None):
     ConfusionCounts(tp=1.0, fp=1.0, tn=1.0, fn=1.0)
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="confusion_counts",
     )
     return _counts(y_true, y_pred, pos_label, weights)
 
@@ -166,7 +173,11 @@ def sensitivity_score(
     0.5
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="sensitivity_score",
     )
     c = _counts(y_true, y_pred, pos_label, weights)
     return _ratio(
@@ -196,7 +207,11 @@ def specificity_score(
     0.6666666666666666
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="specificity_score",
     )
     c = _counts(y_true, y_pred, pos_label, weights)
     return _ratio(
@@ -228,7 +243,11 @@ def ppv_score(
     0.5
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="ppv_score",
     )
     c = _counts(y_true, y_pred, pos_label, weights)
     return _ratio(
@@ -258,7 +277,11 @@ def npv_score(
     0.6666666666666666
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="npv_score",
     )
     c = _counts(y_true, y_pred, pos_label, weights)
     return _ratio(
@@ -317,11 +340,8 @@ def accuracy_score(y_true, y_pred, *, sample_weight=None):
     >>> accuracy_score(y_true, y_pred)  # (TP + TN) / N = (1 + 2) / 4
     0.75
     """
-    y_true = column_or_1d(y_true)
-    y_pred = column_or_1d(y_pred)
+    y_true, y_pred = check_targets(y_true, y_pred, caller="accuracy_score")
     check_consistent_length(y_true, y_pred, sample_weight)
-    if y_true.shape[0] == 0:
-        raise ValueError("y_true is empty: a metric needs at least one sample.")
     weights = _check_weights(sample_weight, y_true.shape[0])
     correct = (y_true == y_pred).astype(np.float64)
     if weights is None:
@@ -364,7 +384,11 @@ def balanced_accuracy_score(y_true, y_pred, *, pos_label="auto", sample_weight=N
     0.5
     """
     y_true, y_pred, pos_label, weights = check_binary_targets(
-        y_true, y_pred, pos_label=pos_label, sample_weight=sample_weight
+        y_true,
+        y_pred,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="balanced_accuracy_score",
     )
     c = _counts(y_true, y_pred, pos_label, weights)
     if c.tp + c.fn > 0 and c.tn + c.fp > 0:
@@ -410,8 +434,9 @@ def f1_weighted_score(y_true, y_pred, *, sample_weight=None, zero_division="warn
     >>> round(f1_weighted_score(["M", "M", "B", "B"], ["M", "B", "B", "B"]), 4)
     0.7333
     """
+    y_true, y_pred = check_targets(y_true, y_pred, caller="f1_weighted_score")
     if sample_weight is None:
-        direct = _binary_f1_weighted(column_or_1d(y_true), column_or_1d(y_pred))
+        direct = _binary_f1_weighted(y_true, y_pred)
         if direct is not None:
             return direct
     return float(
@@ -497,21 +522,22 @@ def roc_auc_score(y_true, y_score, *, pos_label="auto", sample_weight=None):
     ...               [0.1, 0.8, 0.4, 0.35])
     0.75
     """
-    y_true = column_or_1d(y_true)
-    score_array = np.asarray(y_score)
-    if score_array.ndim != 1:
+    if np.ndim(y_score) != 1:
         raise ValueError(
             f"y_score must be 1-D scores of the positive class; got shape "
-            f"{score_array.shape}. Pass predict_proba(X)[:, column of pos_label]."
+            f"{np.shape(y_score)}. Pass predict_proba(X)[:, column of pos_label]."
         )
-    y_true, _, pos_label, weights = check_binary_targets(
-        y_true, y_true, pos_label=pos_label, sample_weight=sample_weight
+    y_true, scores = check_targets(
+        y_true, y_score, response="score", names=("y_score",), caller="roc_auc_score"
     )
-    check_consistent_length(y_true, score_array)
-    scores = score_array.astype(np.float64)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
-        raise ValueError(f"y_score has a non-finite value at sample index {bad}.")
+    y_true, _, pos_label, weights = check_binary_targets(
+        y_true,
+        y_true,
+        pos_label=pos_label,
+        sample_weight=sample_weight,
+        caller="roc_auc_score",
+    )
+    scores = scores.astype(np.float64)
     positive = y_true == pos_label
     n_positive = int(positive.sum())
     if weights is None and 0 < n_positive < positive.size:

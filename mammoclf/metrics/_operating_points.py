@@ -34,10 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics._calibration import as_1d
-from mammoclf.metrics._labels import resolve_pos_label
+from mammoclf.metrics._labels import check_targets, resolve_pos_label
 from mammoclf.utils._validation import validate_params
 
 __all__ = [
@@ -67,24 +65,21 @@ class OperatingPoint(NamedTuple):
     specificity: float
 
 
-def roc_points(y_true, y_score, pos_label):
+def roc_points(y_true, y_score, pos_label, *, caller):
     """Thresholds and their sensitivity and specificity, thresholds decreasing.
 
     Counts are exact integers, so a specificity of 18/20 compares equal to a
     target of 0.9 (both are the double nearest to 0.9).
     """
-    y_true = as_1d(y_true, "y_true")
-    scores = np.asarray(y_score)
-    if scores.ndim != 1:
+    if np.ndim(y_score) != 1:
         raise ValueError(
             f"y_score must be 1-D scores of the positive class; got shape "
-            f"{scores.shape}."
+            f"{np.shape(y_score)}."
         )
-    check_consistent_length(y_true, scores)
+    y_true, scores = check_targets(
+        y_true, y_score, response="score", names=("y_score",), caller=caller
+    )
     scores = scores.astype(np.float64)
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.flatnonzero(~np.isfinite(scores))[0])
-        raise ValueError(f"y_score has a non-finite value at sample index {bad}.")
     positive = y_true == resolve_pos_label(y_true, pos_label)
     n_positive = int(positive.sum())
     n_negative = positive.size - n_positive
@@ -167,7 +162,22 @@ def roc_operating_point(
     """
     if (min_specificity is None) == (min_sensitivity is None):
         raise ValueError("Give exactly one of min_specificity and min_sensitivity.")
-    thresholds, sensitivity, specificity = roc_points(y_true, y_score, pos_label)
+    return _operating_point(
+        y_true,
+        y_score,
+        min_specificity,
+        min_sensitivity,
+        pos_label,
+        "roc_operating_point",
+    )
+
+
+def _operating_point(
+    y_true, y_score, min_specificity, min_sensitivity, pos_label, caller
+):
+    thresholds, sensitivity, specificity = roc_points(
+        y_true, y_score, pos_label, caller=caller
+    )
     if min_specificity is not None:
         # specificity falls as the threshold falls: the feasible points are a
         # prefix, whose last point has the highest sensitivity; the first
@@ -221,8 +231,8 @@ def sensitivity_at_specificity(y_true, y_score, *, specificity=0.9, pos_label="a
     >>> sensitivity_at_specificity(y, scores, specificity=0.9)
     0.6
     """
-    return roc_operating_point(
-        y_true, y_score, min_specificity=specificity, pos_label=pos_label
+    return _operating_point(
+        y_true, y_score, specificity, None, pos_label, "sensitivity_at_specificity"
     ).sensitivity
 
 
@@ -265,6 +275,6 @@ def specificity_at_sensitivity(y_true, y_score, *, sensitivity=0.9, pos_label="a
     >>> specificity_at_sensitivity(y, scores, sensitivity=0.9)
     0.8
     """
-    return roc_operating_point(
-        y_true, y_score, min_sensitivity=sensitivity, pos_label=pos_label
+    return _operating_point(
+        y_true, y_score, None, sensitivity, pos_label, "specificity_at_sensitivity"
     ).specificity

@@ -128,6 +128,15 @@ def _metrics_table(result, options):
             f"{unit[:-1]} is never counted as 0."
         )
     if (
+        options.ci_method == "logit_t"
+        and ((scores["sd"] < 1e-9) & scores["ci_low"].notna()).any()
+    ):
+        notes.append(
+            f"Where the {unit} agree (sd 0.000) the t interval is undefined; the "
+            "interval shown is Wilson's score interval at the Nadeau-Bengio "
+            "effective number of test images (see fold_mean_ci)."
+        )
+    if (
         options.ci_method in ("corrected_t", "t")
         and ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
     ):
@@ -204,7 +213,7 @@ def _format_tests(tests, options):
     return pd.DataFrame(rows)
 
 
-def _pairwise_notes(result, options, n_pairs):
+def _pairwise_notes(result, options, n_pairs, tests):
     notes = [
         (
             f"p-values adjusted with {options.correction} across the {n_pairs} "
@@ -221,6 +230,13 @@ def _pairwise_notes(result, options, n_pairs):
             )
         )
     ]
+    if any(r.details.get("method") == "durkalski" for r in tests["result"]):
+        notes.append(
+            "With fewer than 50 patients McNemar is Durkalski's (2003) clustered "
+            "test, whose size stays near the nominal level there while "
+            "Obuchowski's becomes conservative (benchmarks/RESULTS.md); its A - B "
+            "is the patient-averaged accuracy difference."
+        )
     if "paired_t" in options.pairwise:
         notes.append(
             "The plain paired t-test (the study's) is anti-conservative on "
@@ -249,7 +265,7 @@ def _pairwise_tests_table(result, options):
         ),
         data=tests,
         display=_format_tests(tests, options),
-        notes=tuple(_pairwise_notes(result, options, n_pairs)),
+        notes=tuple(_pairwise_notes(result, options, n_pairs, tests)),
     )
 
 

@@ -6,11 +6,18 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_random_state, column_or_1d
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics import CLINICAL_METRICS, make_clinical_scorer, resolve_pos_label
+from mammoclf.metrics import (
+    CLINICAL_METRICS,
+    check_targets,
+    make_clinical_scorer,
+    resolve_pos_label,
+)
+from mammoclf.stats._clusters import cluster_index
+from mammoclf.stats._numerics import as_real
 from mammoclf.stats._resampled_metrics import RESAMPLED_METRICS, resampled_metric
 from mammoclf.stats._results import BootstrapResult, PValueAdjustment
 from mammoclf.utils._validation import (
@@ -119,8 +126,13 @@ def bootstrap_ci(
     (True, 40)
     """
     func, name = _metric_function(metric)
-    y_true = column_or_1d(y_true)
-    y = column_or_1d(y)
+    y_true, y = check_targets(
+        y_true,
+        y,
+        response=_response(metric, y),
+        names=("y",),
+        caller="bootstrap_ci",
+    )
     check_consistent_length(y_true, y, groups)
     kwargs = {}
     if "pos_label" in inspect.signature(func).parameters:
@@ -128,7 +140,7 @@ def bootstrap_ci(
     if groups is None:
         members = [np.array([i]) for i in range(y_true.shape[0])]
     else:
-        _, cluster_of = np.unique(column_or_1d(groups), return_inverse=True)
+        cluster_of = cluster_index(groups, y_true.shape[0])[0]
         order = np.argsort(cluster_of, kind="stable")
         members = np.split(order, np.flatnonzero(np.diff(cluster_of[order])) + 1)
     rng = check_random_state(random_state)
@@ -169,6 +181,19 @@ def bootstrap_ci(
         clustered=groups is not None,
         distribution=valid,
     )
+
+
+def _response(metric, y):
+    """What ``y`` holds: "score" for the AUC and for real-valued non-integer
+    input to a callable, else "label" (checked against ``y_true``)."""
+    if isinstance(metric, str):
+        return "score" if make_clinical_scorer(metric).response == "score" else "label"
+    values = np.asarray(y)
+    if values.dtype.kind == "f" and not np.all(
+        np.isnan(values) | (values == np.round(values))
+    ):
+        return "score"
+    return "label"
 
 
 def _vectorised_inputs(metric, y_true, y, pos_label):
@@ -253,10 +278,13 @@ def adjust_pvalues(pvalues, *, method="holm", alpha=0.05):
     """
     from statsmodels.stats.multitest import multipletests
 
-    raw = np.asarray(pvalues, dtype=np.float64).ravel()
-    finite = np.isfinite(raw)
+    raw = as_real(pvalues, "pvalues").ravel()
+    finite = ~np.isnan(raw)
     if np.any((raw[finite] < 0) | (raw[finite] > 1)):
-        raise ValueError(f"p-values must lie in [0, 1]; got {raw.tolist()}.")
+        raise ValueError(
+            f"adjust_pvalues: p-values must lie in [0, 1] or be NaN (undefined "
+            f"test); got {raw.tolist()}."
+        )
     adjusted = np.full_like(raw, np.nan)
     reject = np.zeros(raw.shape, dtype=bool)
     if finite.any():

@@ -27,8 +27,19 @@ def cluster_index(groups, n_samples):
             f"groups has {groups.shape[0]} entries for {n_samples} samples; give "
             "one patient id per sample."
         )
-    if groups.dtype.kind == "f" and np.isnan(groups).any():
-        raise ValueError("groups contains NaN: every sample needs a patient id.")
+    missing = (
+        int(np.isnan(groups).sum())
+        if groups.dtype.kind == "f"
+        else sum(g is None or (isinstance(g, float) and np.isnan(g)) for g in groups)
+        if groups.dtype.kind == "O"
+        else 0
+    )
+    if missing:
+        raise ValueError(
+            f"groups has {missing} missing (NaN) patient ids of {n_samples}: every "
+            "sample needs a patient id, and missing ones must not be merged into "
+            "one patient."
+        )
     try:
         _, index = np.unique(groups, return_inverse=True)
     except TypeError as exc:

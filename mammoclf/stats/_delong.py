@@ -7,7 +7,7 @@ from scipy import stats as _st
 from sklearn.utils import column_or_1d
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics import resolve_pos_label
+from mammoclf.metrics import check_targets, resolve_pos_label
 from mammoclf.stats._clusters import cluster_index
 from mammoclf.stats._intervals import bounded_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError, is_round_off
@@ -92,14 +92,20 @@ def delong_roc_covariance(y_true, y_scores, *, pos_label="auto", groups=None):
     (0.9375, True)
     """
     y_true = column_or_1d(y_true)
-    scores = np.atleast_2d(np.asarray(y_scores, dtype=np.float64))
+    scores = np.atleast_2d(np.asarray(y_scores))
     if scores.ndim != 2 or scores.shape[1] != y_true.shape[0]:
         raise ValueError(
             f"y_scores must have shape (n_scores, {y_true.shape[0]}); got "
             f"{scores.shape}."
         )
-    if not np.all(np.isfinite(scores)):
-        raise ValueError("y_scores contains NaN or infinite values.")
+    y_true, *_ = check_targets(
+        y_true,
+        *scores,
+        response="score",
+        names=tuple(f"y_scores[{i}]" for i in range(scores.shape[0])),
+        caller="delong_roc_covariance",
+    )
+    scores = scores.astype(np.float64)
     positive = y_true == resolve_pos_label(y_true, pos_label)
     m, n = int(positive.sum()), int((~positive).sum())
     if m < 2 or n < 2:
@@ -240,8 +246,14 @@ def delong_test(
     >>> rc.test
     'Clustered DeLong test for correlated ROC AUCs (Obuchowski 1997)'
     """
-    a = column_or_1d(y_score_a)
-    b = column_or_1d(y_score_b)
+    y_true, a, b = check_targets(
+        y_true,
+        y_score_a,
+        y_score_b,
+        response="score",
+        names=("y_score_a", "y_score_b"),
+        caller="delong_test",
+    )
     check_consistent_length(y_true, a, b, groups)
     aucs, cov = delong_roc_covariance(
         y_true, np.vstack([a, b]), pos_label=pos_label, groups=groups

@@ -7,7 +7,7 @@ import numpy as np
 from scipy import stats as _st
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.stats._numerics import is_round_off
+from mammoclf.stats._numerics import as_real, is_round_off
 from mammoclf.stats._paired import corrected_variance_factor
 from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
@@ -15,7 +15,9 @@ __all__ = [
     "FOLD_MEAN_SCALES",
     "FoldMeanInterval",
     "bounded_difference_ci",
+    "conditional_difference_ci",
     "fold_mean_ci",
+    "score_difference_ci",
 ]
 
 
@@ -54,6 +56,127 @@ def bounded_difference_ci(difference, standard_error, confidence_level):
     center = np.arctanh(difference)
     half = z * standard_error / (1 - difference**2)
     return (float(np.tanh(center - half)), float(np.tanh(center + half)))
+
+
+def conditional_difference_ci(b, c, n, kind, confidence_level):
+    """Interval of ``(b - c) / n`` that inverts the image-level McNemar test.
+
+    Conditional on the ``m = b + c`` discordant images, McNemar's test is a
+    test of ``pi = b / m = 1/2``: the exact binomial test, or the score
+    (chi-square) test with or without continuity correction. Their inverses
+    are the Clopper-Pearson, Wilson and continuity-corrected Wilson intervals
+    of ``pi`` (Newcombe 1998, *Stat Med* 17:857-872); with ``d = (m / n) (2
+    pi - 1)`` they give an interval of the accuracy difference that contains
+    0 exactly when the matching test does not reject at ``1 -
+    confidence_level`` (the conditional interval of Newcombe 1998, *Stat
+    Med* 17:2635-2650). It treats ``m / n`` as known, so it is narrower than
+    an unconditional interval when discordance is rare.
+
+    Parameters
+    ----------
+    b, c, n : int
+        Discordant counts (A right and B wrong, and the reverse), and images.
+    kind : {"exact", "wilson", "corrected"}
+        Which test it inverts.
+    confidence_level : float
+
+    Returns
+    -------
+    ci : tuple of (float, float)
+        ``(nan, nan)`` without discordant images (``b + c = 0``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    m = b + c
+    if m == 0:
+        return (np.nan, np.nan)
+    alpha = 1 - confidence_level
+    if kind == "corrected":
+        low, high = _wilson_corrected(b, m, _st.norm.ppf(1 - alpha / 2))
+    else:
+        method = "beta" if kind == "exact" else "wilson"
+        low, high = proportion_confint(b, m, alpha=alpha, method=method)
+    share = m / n
+    return (float(share * (2 * low - 1)), float(share * (2 * high - 1)))
+
+
+def _wilson_corrected(x, m, z):
+    """Wilson's interval with continuity correction (Newcombe 1998, method 4)."""
+    p = x / m
+    denominator = 2 * (m + z**2)
+    low = (
+        0.0
+        if x == 0
+        else (
+            2 * m * p
+            + z**2
+            - 1
+            - z * np.sqrt(z**2 - 2 - 1 / m + 4 * p * (m * (1 - p) + 1))
+        )
+        / denominator
+    )
+    high = (
+        1.0
+        if x == m
+        else (
+            2 * m * p
+            + z**2
+            + 1
+            + z * np.sqrt(z**2 + 2 - 1 / m + 4 * p * (m * (1 - p) - 1))
+        )
+        / denominator
+    )
+    return max(low, 0.0), min(high, 1.0)
+
+
+def score_difference_ci(units, weights, factor, confidence_level):
+    """Interval of ``sum(u) / sum(w)`` that inverts a clustered McNemar test.
+
+    The clustered tests have the statistic ``T(0) = (sum u_k)^2 / (f sum
+    u_k^2)``: Obuchowski's with ``u_k = d_k``, ``w_k = n_k``, ``f = K / (K -
+    1)``, Durkalski's with ``u_k = d_k / n_k``, ``w_k = 1``, ``f = 1``. The
+    interval is every ``delta`` with ``T(delta) = (sum u_k - delta sum
+    w_k)^2 / (f sum (u_k - delta w_k)^2) <= chi2_1(level)``: the variance of
+    the test, evaluated at each hypothesised difference (a score-type
+    interval). So it contains 0 exactly when the test does not reject. The
+    set is the solution of a quadratic inequality, clipped to ``[-1, 1]``.
+
+    Returns
+    -------
+    ci : tuple of (float, float)
+        ``(nan, nan)`` when every ``u_k`` is zero (the test is 0/0).
+    note : str or None
+        Set when, with very few patients, the solution set is not one
+        interval and its hull is returned.
+    """
+    units = np.asarray(units, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    if not np.any(units):
+        return (np.nan, np.nan), None
+    crit = factor * _st.chi2(1).ppf(confidence_level)
+    total_u, total_w = units.sum(), weights.sum()
+    a = total_w**2 - crit * np.sum(weights**2)
+    half_b = total_u * total_w - crit * np.sum(units * weights)
+    const = total_u**2 - crit * np.sum(units**2)
+    estimate = total_u / total_w
+    if a > 0:  # q(delta) = a delta^2 - 2 half_b delta + const <= 0 between roots
+        root = np.sqrt(max(half_b**2 - a * const, 0.0))
+        low, high = (half_b - root) / a, (half_b + root) / a
+        return (float(max(low, -1.0)), float(min(high, 1.0))), None
+    # Few patients: the set is unbounded on the -1 or 1 side (or both); on
+    # [-1, 1] it is one or two pieces. Return the hull of the pieces.
+    grid = np.linspace(-1, 1, 4001)
+    inside = a * grid**2 - 2 * half_b * grid + const <= 0
+    inside |= np.isclose(grid, estimate, atol=5e-4)
+    low, high = float(grid[inside].min()), float(grid[inside].max())
+    note = None
+    if const > 0 and low < 0 < high:
+        note = (
+            "With so few patients the set of differences the test does not "
+            "reject is two pieces; the interval is their hull and contains 0 "
+            "although the test rejects."
+        )
+    return (low, high), note
 
 
 #: Scales of :func:`fold_mean_ci`: where the t interval is built.
@@ -112,10 +235,28 @@ def fold_mean_ci(
     Use it for metrics bounded by ``[0, 1]``: every clinical metric of
     :mod:`mammoclf.metrics`.
 
-    The interval is NaN when it is undefined: fewer than 2 defined folds, a
-    standard deviation of zero (up to round-off; a zero-width interval
-    would claim certainty the folds do not give), or, on the logit scale, a
-    mean of exactly 0 or 1.
+    **Folds that agree.** When the defined scores are all equal (a
+    standard deviation of zero up to round-off: every fold 1.0, say, which
+    happens in a quarter of 5-fold runs of a metric whose true value is
+    0.98), the fold spread says nothing about the uncertainty and the t
+    interval is undefined. On the logit scale with ``n_train`` and
+    ``n_test``, the interval is then Wilson's score interval (Wilson 1927)
+    of a proportion ``mean`` of ``n_eff = n_test / (1 / J + n_test /
+    n_train)`` cases, with the ``t_{J-1}`` critical value: the number of
+    test images whose binomial variance equals the Nadeau-Bengio corrected
+    variance of a mean of fold proportions (the effective sample size of
+    Korn and Graubard 1998, *Survey Methodology* 24:193-201). It stays
+    inside ``[0, 1]``, reaches the bound the mean sits on, and keeps the
+    correlation between folds through the correction. ``method`` then says
+    so. For a metric whose denominator is a subset of the test images
+    (sensitivity counts malignant ones only), ``n_eff`` is an upper bound
+    and the interval is narrower than it should be; the coverage table in
+    ``docs/user_guide/evaluation.md`` shows it still covers at 0.98.
+
+    Otherwise the interval is NaN when it is undefined: fewer than 2
+    defined folds, or a standard deviation of zero on the identity scale or
+    without ``n_train`` and ``n_test`` (a zero-width interval would claim
+    certainty the folds do not give).
 
     Parameters
     ----------
@@ -147,10 +288,13 @@ def fold_mean_ci(
     >>> t = fold_mean_ci(ppv, n_train=80, n_test=20, scale="identity")
     >>> round(t.ci_low, 3), round(t.ci_high, 3)          # leaves [0, 1]
     (-0.452, 1.702)
+    >>> a = fold_mean_ci([1.0] * 5, n_train=80, n_test=20)  # the folds agree
+    >>> round(a.ci_low, 3), a.ci_high
+    (0.852, 1.0)
     """
     if (n_train is None) != (n_test is None):
         raise ValueError("Give both n_train and n_test (corrected variance) or none.")
-    values = np.asarray(scores, dtype=np.float64).ravel()
+    values = as_real(scores, "scores").ravel()
     if np.any(np.isinf(values)):
         raise ValueError("scores must be finite or NaN (undefined); got infinity.")
     defined = values[~np.isnan(values)]
@@ -169,14 +313,17 @@ def fold_mean_ci(
     mean = float(defined.mean())
     sd = float(defined.std(ddof=1)) if n > 1 else np.nan
     low = high = np.nan
-    if n > 1 and not is_round_off(sd, defined):
+    factor = None
+    if n > 1:
         factor = (
             corrected_variance_factor(n, n_train=n_train, n_test=n_test)
             if corrected
             else 1 / n
         )
+    t_crit = _st.t.ppf(0.5 + confidence_level / 2, n - 1) if n > 1 else np.nan
+    if n > 1 and not is_round_off(sd, defined):
         se = sd * np.sqrt(factor)
-        half = _st.t.ppf(0.5 + confidence_level / 2, n - 1) * se
+        half = t_crit * se
         if scale == "identity":
             low, high = mean - half, mean + half
         elif 0 < mean < 1:
@@ -184,13 +331,40 @@ def fold_mean_ci(
             half_logit = half / (mean * (1 - mean))
             low = float(_st.logistic.cdf(center - half_logit))
             high = float(_st.logistic.cdf(center + half_logit))
+    elif n > 1 and scale == "logit" and corrected:
+        # Folds that agree: the fold spread says nothing, so the spread a
+        # proportion of the test images would have takes its place.
+        low, high = _wilson(mean, _mean_test_size(n_test) / factor, t_crit)
+        method = _method_name(scale, corrected, confidence_level, fallback=True)
     return FoldMeanInterval(
         mean, sd, float(low), float(high), int(n), int(values.size), method
     )
 
 
-def _method_name(scale, corrected, confidence_level):
+def _mean_test_size(n_test):
+    return float(np.mean(np.asarray(n_test, dtype=np.float64)))
+
+
+def _wilson(p, n_effective, critical):
+    """Wilson's score interval of a proportion ``p`` of ``n_effective`` cases."""
+    c2 = critical**2 / n_effective
+    center = (p + c2 / 2) / (1 + c2)
+    half = (
+        critical
+        / (1 + c2)
+        * np.sqrt(p * (1 - p) / n_effective + c2 / (4 * n_effective))
+    )
+    low = 0.0 if p == 0 else max(center - half, 0.0)
+    return low, 1.0 if p == 1 else min(center + half, 1.0)
+
+
+def _method_name(scale, corrected, confidence_level, fallback=False):
     level = f"{100 * confidence_level:g}%"
+    if fallback:
+        return (
+            f"{level} CI: the folds agree, so Wilson score interval at the "
+            "Nadeau-Bengio effective number of test images (inside [0, 1])"
+        )
     kind = "Nadeau-Bengio corrected t" if corrected else "t"
     if scale == "logit":
         return f"{level} CI: {kind} interval on the logit scale (inside [0, 1])"

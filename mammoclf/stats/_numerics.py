@@ -7,11 +7,14 @@ test in :mod:`mammoclf.stats` decides "equal" and "zero spread" with the
 same relative tolerance, so they agree on which data are degenerate.
 """
 
+from numbers import Real
+
 import numpy as np
 
 __all__ = [
     "RELATIVE_TOLERANCE",
     "TooFewCasesError",
+    "as_real",
     "is_round_off",
     "snap_to_tolerance",
 ]
@@ -21,6 +24,25 @@ __all__ = [
 #: far above the error of a few arithmetic steps on scores in [0, 1], far
 #: below any difference between models that a test could detect.
 RELATIVE_TOLERANCE = 1e-12
+
+
+def as_real(values, name):
+    """``values`` as float64, refusing strings and other non-numbers.
+
+    ``np.asarray(["0.8", "0.7"], dtype=float)`` parses the strings; a test
+    fed labels or text by mistake must say so rather than test the parse.
+    """
+    array = np.asarray(values)
+    numeric = array.dtype.kind in "biuf" or (
+        array.dtype.kind == "O"
+        and all(isinstance(v, Real) for v in array.ravel().tolist())
+    )
+    if not numeric and array.size:
+        raise ValueError(
+            f"{name} must hold numbers; got values of type {array.dtype} "
+            f"(e.g. {array.ravel().tolist()[0]!r})."
+        )
+    return array.astype(np.float64)
 
 
 def _scale(*arrays):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
-from mammoclf.stats._numerics import is_round_off, snap_to_tolerance
+from mammoclf.stats._numerics import as_real, is_round_off, snap_to_tolerance
 from mammoclf.stats._results import HypothesisTestResult
 from mammoclf.utils._validation import WRAPPER_FRAMES, validate_params
 
@@ -23,14 +23,14 @@ def _score_table(scores, *, min_models=2):
     """Return ``(values, model_names)`` from a 2-D array or a DataFrame."""
     if isinstance(scores, pd.DataFrame):
         names = [str(c) for c in scores.columns]
-        values = scores.to_numpy(dtype=np.float64)
+        values = as_real(scores.to_numpy(), "scores")
     elif isinstance(scores, Mapping):
         raise TypeError(
             "scores must be a DataFrame (one column per model) or a 2-D array "
             "(folds x models), not a dict; pandas.DataFrame(scores) makes one."
         )
     else:
-        values = np.asarray(scores, dtype=np.float64)
+        values = as_real(scores, "scores")
         names = (
             [f"model {j}" for j in range(values.shape[1])] if values.ndim == 2 else []
         )

@@ -12,7 +12,12 @@ import numpy as np
 from scipy import stats as _st
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.stats._numerics import RELATIVE_TOLERANCE, is_round_off, snap_to_tolerance
+from mammoclf.stats._numerics import (
+    RELATIVE_TOLERANCE,
+    as_real,
+    is_round_off,
+    snap_to_tolerance,
+)
 from mammoclf.stats._results import HypothesisTestResult
 from mammoclf.utils._validation import (
     CONFIDENCE_LEVEL,
@@ -44,8 +49,8 @@ _SIZES = {
 
 
 def _check_paired(scores_a, scores_b, *, min_pairs=2, shape=None):
-    a = np.asarray(scores_a, dtype=np.float64)
-    b = np.asarray(scores_b, dtype=np.float64)
+    a = as_real(scores_a, "scores_a")
+    b = as_real(scores_b, "scores_b")
     if a.shape != b.shape:
         raise ValueError(
             f"Paired scores must have the same shape; got {a.shape} and {b.shape}."

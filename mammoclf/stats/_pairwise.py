@@ -40,6 +40,10 @@ PAIRWISE_TESTS = (
     "mcnemar",
     "delong",
 )
+# Below this many patients the clustered McNemar test is Durkalski's: it holds
+# its size there, where Obuchowski's is conservative (sim_small_sample_mcnemar;
+# Yang, Sun and Hardin 2010 recommend it below 50 with unequal cluster sizes).
+SMALL_SAMPLE_PATIENTS = 50
 # Tests on pooled out-of-fold predictions always compare one fixed metric.
 _PREDICTION_TEST_METRIC = {"mcnemar": "accuracy", "delong": "roc_auc"}
 _OMNIBUS = {
@@ -153,7 +157,15 @@ def _run_prediction_test(result, test, first, second, repeat, clustered, level):
         groups=groups,
         labels=(first, second),
         confidence_level=level,
+        method=_mcnemar_method(groups),
     )
+
+
+def _mcnemar_method(groups):
+    """Durkalski's clustered McNemar below SMALL_SAMPLE_PATIENTS, else Obuchowski's."""
+    if groups is None or len(set(groups.tolist())) >= SMALL_SAMPLE_PATIENTS:
+        return "obuchowski"
+    return "durkalski"
 
 
 def _undefined_pair(test, labels, metric, n_defined, n_splits):
@@ -260,8 +272,11 @@ def pairwise_tests(
 
     The tests on pooled out-of-fold predictions, ``"delong"`` and
     ``"mcnemar"``, are the **clustered** versions whenever the comparison
-    has patient groups (Obuchowski 1997 for DeLong, Obuchowski 1998 for
-    McNemar; see :func:`delong_test` and :func:`mcnemar_test`): a patient's
+    has patient groups (Obuchowski 1997 for DeLong; for McNemar Obuchowski
+    1998, or Durkalski et al. 2003 with fewer than 50 patients, where
+    Obuchowski's test is conservative and Durkalski's holds its size, see
+    ``benchmarks/RESULTS.md``; see :func:`delong_test` and
+    :func:`mcnemar_test`): a patient's
     2-4 images are correlated, and the image-level tests then reject a true
     null hypothesis too often. The ``test`` column names the version used.
 

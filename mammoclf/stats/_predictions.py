@@ -4,12 +4,12 @@ import warnings
 
 import numpy as np
 from scipy import stats as _st
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_consistent_length
 
+from mammoclf.metrics import check_targets
 from mammoclf.stats._clusters import cluster_index
-from mammoclf.stats._intervals import bounded_difference_ci
+from mammoclf.stats._intervals import conditional_difference_ci, score_difference_ci
 from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._results import HypothesisTestResult
 from mammoclf.utils._validation import (
@@ -25,7 +25,12 @@ __all__ = ["mcnemar_test"]
 _MCNEMAR_EXACT_BELOW = 25
 
 
-def _check_mcnemar_options(exact, correction, clustered):
+def _check_mcnemar_options(exact, correction, clustered, method):
+    if not clustered and method != "obuchowski":
+        raise ValueError(
+            f"method={method!r} is a clustered McNemar test: give groups (patient "
+            "ids), or leave method='obuchowski' for the image-level test."
+        )
     if clustered and exact is True:
         raise ValueError(
             "The clustered McNemar test (Obuchowski 1998) has no exact version; "
@@ -49,6 +54,7 @@ def _check_mcnemar_options(exact, correction, clustered):
         "correction": ["boolean", None],
         "confidence_level": CONFIDENCE_LEVEL,
         "labels": [tuple, list],
+        "method": [StrOptions({"obuchowski", "durkalski"})],
     },
     prefer_skip_nested_validation=True,
 )
@@ -62,6 +68,7 @@ def mcnemar_test(
     correction=None,
     confidence_level=0.95,
     labels=("A", "B"),
+    method="obuchowski",
 ):
     """McNemar's test of two classifiers' accuracy on the same images.
 
@@ -81,21 +88,26 @@ def mcnemar_test(
 
     the squared accuracy difference over its Rao-Scott ratio-estimator
     variance ``K / (K - 1) sum_k d_k^2 / N^2`` under the null hypothesis
-    (Yang, Sun and Hardin 2010 give this closed form). It is chosen over
-    Durkalski et al. (2003), whose statistic averages per-patient
-    proportions ``d_k / n_k``, because (1) its numerator ``b - c`` is the
-    image-level accuracy difference this function reports, whereas
-    Durkalski's weighs a patient with two images like one with four, a
-    different estimand when the number of images per patient varies; and
-    (2) it is the same ratio estimator, with the same ``K / (K - 1)``
-    factor, as the clustered DeLong test (Obuchowski 1997), so both
-    prediction tests treat patients alike. **With one image per patient**
-    it equals the image-level chi-square without continuity correction
-    times ``(K - 1) / K``. There is no exact or continuity-corrected
-    version; it is asymptotic in the number of patients (on 4,000 simulated
-    null data sets of 60-200 patients with 2-4 images each it rejected at
-    0.051 for alpha 0.05, the image-level chi-square at 0.085; see
-    ``docs/user_guide/evaluation.md``).
+    (Yang, Sun and Hardin 2010 give this closed form). Its numerator ``b -
+    c`` is the image-level accuracy difference, and it is the same ratio
+    estimator, with the same ``K / (K - 1)`` factor, as the clustered DeLong
+    test (Obuchowski 1997), so both prediction tests treat patients alike.
+    **With one image per patient** it equals the image-level chi-square
+    without continuity correction times ``(K - 1) / K``. There is no exact or
+    continuity-corrected version; it is asymptotic in the number of
+    patients: on simulated null data (2-4 images per patient) its size at
+    alpha 0.05 was 0.027, 0.037, 0.042 and 0.049 at 10, 20, 50 and 100
+    patients (``benchmarks/sim_small_sample_mcnemar.py``).
+
+    ``method="durkalski"``: Durkalski et al. (2003, *Stat Med*
+    22:2417-2428), ``X^2 = (sum_k r_k)^2 / sum_k r_k^2`` with ``r_k = d_k /
+    n_k`` the accuracy difference within patient ``k``. Every patient weighs
+    the same, so its effect is the **patient-averaged** accuracy difference,
+    a different estimand from ``(b - c) / N`` when the number of images per
+    patient varies. Yang, Sun and Hardin (2010) recommend it below about 50
+    patients with unequal cluster sizes; in the same simulation its size
+    was 0.037, 0.047, 0.047 and 0.052, so :func:`pairwise_tests` and the
+    report use it below 50 patients.
 
     On out-of-fold predictions of :func:`mammoclf.compare_models`, each
     model's predictions come from several fitted models (one per fold); the
@@ -109,7 +121,7 @@ def mcnemar_test(
     y_pred_a, y_pred_b : array-like of shape (n_samples,)
         Predicted labels of models A and B for the same images.
     groups : array-like of shape (n_samples,), default=None
-        Patient id of each image: the clustered test (Obuchowski 1998).
+        Patient id of each image: the clustered test of ``method``.
     exact : "auto" or bool, default="auto"
         Image-level only: exact binomial test; ``"auto"`` uses it when
         ``b + c < 25``. With ``groups``, ``"auto"`` means the clustered
@@ -122,18 +134,27 @@ def mcnemar_test(
         Level of the interval of the accuracy difference.
     labels : tuple of (str, str), default=("A", "B")
         Names of the two models.
+    method : {"obuchowski", "durkalski"}, default="obuchowski"
+        The clustered test (with ``groups`` only): Obuchowski (1998) or
+        Durkalski et al. (2003).
 
     Returns
     -------
     result : HypothesisTestResult
-        ``effect_size`` is the accuracy difference ``(b - c) / n``. Its
-        interval is the Wald interval on the atanh scale (as in
-        :func:`delong_test`), inside ``(-1, 1)``, with the variance
-        ``sum (x_i - mean)^2 / n^2`` of the per-image differences, or with
-        ``groups`` the ratio-estimator variance ``K / (K - 1) sum_k (d_k -
-        n_k (b - c) / n)^2 / n^2`` of the per-patient ones; it is NaN when
-        that variance is zero. ``details`` has ``b``, ``c``, ``n``,
-        ``exact``, the 2x2 ``table``, ``clustered`` and ``n_clusters``.
+        ``effect_size`` is the accuracy difference ``(b - c) / n`` (with
+        ``method="durkalski"`` its patient average). Its interval inverts
+        the test, so it **excludes 0 exactly when the test rejects** at
+        ``1 - confidence_level``: image-level, the Clopper-Pearson (exact),
+        continuity-corrected Wilson or Wilson interval of the share ``b /
+        (b + c)`` of discordant images favouring A, scaled by ``(b + c) /
+        n`` (Newcombe 1998); clustered, every
+        difference whose statistic, with the test's variance evaluated at
+        that difference, stays below the critical value (a score-type
+        interval). NaN without discordance. ``details`` has ``b``, ``c``,
+        ``n``,
+        ``exact``, the 2x2 ``table``, ``clustered``, ``n_clusters``, and
+        with groups ``method`` (and a ``note`` in the rare case of very few
+        patients where the interval is the hull of two pieces).
 
     Examples
     --------
@@ -149,14 +170,16 @@ def mcnemar_test(
     >>> rc.details["n_clusters"], round(rc.statistic, 4)  # 4/5 * 3^2 / (1+1+4+0+1)
     (5, 1.0286)
     """
-    y_true = column_or_1d(y_true)
-    y_pred_a = column_or_1d(y_pred_a)
-    y_pred_b = column_or_1d(y_pred_b)
+    y_true, y_pred_a, y_pred_b = check_targets(
+        y_true,
+        y_pred_a,
+        y_pred_b,
+        names=("y_pred_a", "y_pred_b"),
+        caller="mcnemar_test",
+    )
     check_consistent_length(y_true, y_pred_a, y_pred_b, groups)
-    if y_true.size == 0:
-        raise ValueError("McNemar's test needs at least one case.")
     clustered = groups is not None
-    _check_mcnemar_options(exact, correction, clustered)
+    _check_mcnemar_options(exact, correction, clustered, method)
     right_a = y_pred_a == y_true
     right_b = y_pred_b == y_true
     table = np.array(
@@ -166,15 +189,12 @@ def mcnemar_test(
         ]
     )
     b, c, n = int(table[0, 1]), int(table[1, 0]), int(y_true.size)
-    difference = (b - c) / n
     per_image = right_a.astype(np.float64) - right_b.astype(np.float64)
     details = {"b": b, "c": c, "n": n, "table": table.tolist()}
     if clustered:
-        outcome = _obuchowski_1998(per_image, groups, difference, confidence_level)
+        outcome = _clustered(per_image, groups, method, confidence_level)
     else:
-        outcome = _image_level(table, exact, correction)
-        se = np.sqrt(np.sum((per_image - difference) ** 2)) / n
-        outcome["ci"] = bounded_difference_ci(difference, se, confidence_level)
+        outcome = _image_level(table, exact, correction, confidence_level)
     details.update(outcome.pop("details"))
     first, second = labels
     unit = (
@@ -184,15 +204,13 @@ def mcnemar_test(
     )
     return HypothesisTestResult(
         compared=f"accuracy: {first!r} vs {second!r} ({unit})",
-        effect_size=float(difference),
-        effect_size_name="accuracy difference (A - B)",
         confidence_level=confidence_level,
         details=details,
         **outcome,
     )
 
 
-def _image_level(table, exact, correction):
+def _image_level(table, exact, correction, confidence_level):
     from statsmodels.stats.contingency_tables import mcnemar
 
     b, c, n = int(table[0, 1]), int(table[1, 0]), int(table.sum())
@@ -205,22 +223,26 @@ def _image_level(table, exact, correction):
         )
     bunch = mcnemar(table, exact=use_exact, correction=correction)
     if use_exact:
-        name = "McNemar test (exact binomial)"
+        name, kind = "McNemar test (exact binomial)", "exact"
+    elif correction:
+        name, kind = "McNemar test (chi-square, continuity-corrected)", "corrected"
     else:
-        name = "McNemar test (chi-square" + (
-            ", continuity-corrected)" if correction else ")"
-        )
+        name, kind = "McNemar test (chi-square)", "wilson"
     return {
         "test": name,
         "statistic": float(bunch.statistic),
         "pvalue": float(bunch.pvalue),
         "statistic_name": "min(b, c)" if use_exact else "chi2",
         "df": None if use_exact else 1.0,
+        "effect_size": (b - c) / n,
+        "effect_size_name": "accuracy difference (A - B)",
+        "ci": conditional_difference_ci(b, c, n, kind, confidence_level),
         "details": {"exact": use_exact, "clustered": False, "n_clusters": n},
     }
 
 
-def _obuchowski_1998(per_image, groups, difference, confidence_level):
+def _clustered(per_image, groups, method, confidence_level):
+    """Obuchowski's (1998) or Durkalski's (2003) clustered McNemar test."""
     n = per_image.size
     cluster, n_clusters = cluster_index(groups, n)
     if n_clusters < 2:
@@ -228,28 +250,42 @@ def _obuchowski_1998(per_image, groups, difference, confidence_level):
             f"The clustered McNemar test needs at least 2 patients; got {n_clusters}."
         )
     d_k = np.bincount(cluster, weights=per_image, minlength=n_clusters)
-    n_k = np.bincount(cluster, minlength=n_clusters)
-    factor = n_clusters / (n_clusters - 1)
-    null_sum = float(np.sum(d_k**2))
-    if null_sum == 0:  # sums of +-1 and 0: exact, no round-off possible
+    n_k = np.bincount(cluster, minlength=n_clusters).astype(np.float64)
+    if method == "durkalski":
+        # Each patient's own accuracy difference, every patient weighing one.
+        units, weights, factor = d_k / n_k, np.ones(n_clusters), 1.0
+        name = "Clustered McNemar test (Durkalski 2003)"
+        effect_name = "patient-averaged accuracy difference (A - B)"
+    else:
+        units, weights, factor = d_k, n_k, n_clusters / (n_clusters - 1)
+        name = "Clustered McNemar test (Obuchowski 1998)"
+        effect_name = "accuracy difference (A - B)"
+    null_sum = float(np.sum(units**2))
+    if null_sum == 0:  # d_k all zero: exact, no round-off possible
         warnings.warn(
             "Clustered McNemar test: in every patient the two models are right "
             "on the same number of images, so the statistic is 0/0 and "
             "undefined (NaN).",
             RuntimeWarning,
-            stacklevel=3 + WRAPPER_FRAMES,
+            stacklevel=4 + WRAPPER_FRAMES,
         )
         statistic = pvalue = np.nan
     else:
-        statistic = float(np.sum(d_k) ** 2 / (factor * null_sum))
+        statistic = float(np.sum(units) ** 2 / (factor * null_sum))
         pvalue = float(_st.chi2(1).sf(statistic))
-    se = np.sqrt(factor * np.sum((d_k - n_k * difference) ** 2)) / n
+    ci, note = score_difference_ci(units, weights, factor, confidence_level)
+    details = {"exact": False, "clustered": True, "n_clusters": n_clusters}
+    details["method"] = method
+    if note:
+        details["note"] = note
     return {
-        "test": "Clustered McNemar test (Obuchowski 1998)",
+        "test": name,
         "statistic": statistic,
         "pvalue": pvalue,
         "statistic_name": "chi2",
         "df": 1.0,
-        "ci": bounded_difference_ci(difference, se, confidence_level),
-        "details": {"exact": False, "clustered": True, "n_clusters": n_clusters},
+        "effect_size": float(np.sum(units) / np.sum(weights)),
+        "effect_size_name": effect_name,
+        "ci": ci,
+        "details": details,
     }

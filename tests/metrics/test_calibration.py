@@ -157,7 +157,10 @@ def test_saturated_probabilities_converge_to_statsmodels():
 
 @pytest.mark.parametrize(
     ("p", "match"),
-    [([0.1, 1.2, 0.3], "probabilities"), ([0.1, np.nan, 0.3], "probabilities")],
+    [
+        ([0.1, 1.2, 0.3], "probabilities"),
+        ([0.1, np.nan, 0.3], "y_prob has 1 non-finite"),
+    ],
 )
 def test_values_that_are_not_probabilities_are_refused(p, match):
     for metric in (brier_score, calibration_intercept, calibration_slope):

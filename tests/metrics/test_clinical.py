@@ -123,3 +123,13 @@ def test_input_validation():
         specificity_score(Y_TRUE, Y_PRED, sample_weight=-np.ones(10))
     with pytest.raises(ValueError, match="3 classes"):
         sensitivity_score(["MALIGNANT", "BENIGN", "OTHER"], ["MALIGNANT"] * 3)
+
+
+def test_mixed_label_types_are_an_error_as_in_scikit_learn():
+    # Issue 22: accuracy of string truth against 0/1 predictions was 0.0.
+    y = ["MALIGNANT", "BENIGN"] * 5
+    with pytest.raises(ValueError, match="accuracy_score: mix of label input types"):
+        accuracy_score(y, [1, 0] * 5)
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        skm.accuracy_score(y, [1, 0] * 5)  # the reference behaviour
+    assert accuracy_score([True, False], [1, 0]) == 1.0  # booleans are numbers

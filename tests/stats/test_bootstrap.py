@@ -124,3 +124,20 @@ def test_undefined_ratio_resamples_are_dropped_not_zero():
     with pytest.warns(RuntimeWarning, match="undefined on"):
         ppv = bootstrap_ci("ppv", y, calls, n_resamples=500, random_state=1)
     assert ppv.ci == (1.0, 1.0) and ppv.n_failed > 0
+
+
+def test_nan_patient_ids_are_an_error_not_one_merged_patient():
+    # Issue 22: three NaN ids were merged into one patient (n_clusters 18).
+    groups = np.arange(20.0)
+    groups[[3, 7, 12]] = np.nan
+    with pytest.raises(ValueError, match="groups has 3 missing"):
+        bootstrap_ci(
+            "roc_auc", np.array([0, 1] * 10), np.linspace(0, 1, 20), groups=groups
+        )
+
+
+def test_an_infinite_pvalue_is_an_error_not_dropped_from_the_family():
+    # Issue 22: inf was left out of the family and 0.03 left unadjusted.
+    with pytest.raises(ValueError, match=r"\[0, 1\] or be NaN"):
+        adjust_pvalues([np.inf, 0.03])
+    assert adjust_pvalues([np.nan, 0.03]).n_tests == 1  # NaN: undefined, documented

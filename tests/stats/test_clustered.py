@@ -177,8 +177,7 @@ def slow_obuchowski_1998(y, pred_a, pred_b, groups):
 
     p1, p2 are the two accuracies, x1k, x2k the correct images of patient k
     (n_k images); variances and covariance about the pooled p-bar under the
-    null (Obuchowski 1998, as Yang et al. 2010 restate it), and the
-    unrestricted ratio-estimator variance of p1 - p2 for the interval.
+    null (Obuchowski 1998, as Yang et al. 2010 restate it).
     """
     patients = sorted(set(groups.tolist()))
     k = len(patients)
@@ -192,17 +191,7 @@ def slow_obuchowski_1998(y, pred_a, pred_b, groups):
     var2 = k / (k - 1) * np.sum((x2 - nk * p_bar) ** 2) / big_n**2
     cov = k / (k - 1) * np.sum((x1 - nk * p_bar) * (x2 - nk * p_bar)) / big_n**2
     statistic = (p1 - p2) ** 2 / (var1 + var2 - 2 * cov)
-    var_unrestricted = (
-        k
-        / (k - 1)
-        * (
-            np.sum((x1 - nk * p1) ** 2)
-            + np.sum((x2 - nk * p2) ** 2)
-            - 2 * np.sum((x1 - nk * p1) * (x2 - nk * p2))
-        )
-        / big_n**2
-    )
-    return p1 - p2, statistic, np.sqrt(var_unrestricted)
+    return p1 - p2, statistic
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -210,17 +199,61 @@ def test_clustered_mcnemar_matches_slow_obuchowski_1998(seed):
     y, a, b, groups = clustered_data(seed, n_patients=60)
     pred_a, pred_b = (a > 0.5).astype(int), (b > 0.3).astype(int)
     r = mcnemar_test(y, pred_a, pred_b, groups=groups)
-    difference, statistic, se = slow_obuchowski_1998(y, pred_a, pred_b, groups)
+    difference, statistic = slow_obuchowski_1998(y, pred_a, pred_b, groups)
     assert r.test == "Clustered McNemar test (Obuchowski 1998)"
     assert r.effect_size == pytest.approx(difference, abs=1e-12)
     assert r.statistic == pytest.approx(statistic, rel=1e-10)
     assert r.pvalue == pytest.approx(stats.chi2(1).sf(statistic), rel=1e-10)
-    half = stats.norm.ppf(0.975) * se / (1 - difference**2)
     np.testing.assert_allclose(
-        r.ci, np.tanh(np.arctanh(difference) + np.array([-half, half])), rtol=1e-10
+        r.ci, slow_score_interval(y, pred_a, pred_b, groups, "obuchowski"), atol=1e-9
     )
+    assert (r.ci[0] > 0 or r.ci[1] < 0) == (r.pvalue < 0.05)
     assert r.details["clustered"] and r.details["n_clusters"] == 60
     assert "60 patients" in r.compared
+
+
+def slow_score_interval(y, pred_a, pred_b, groups, method, level=0.95):
+    """Every difference the clustered test does not reject, by bisection.
+
+    The statistic at a hypothesised difference ``delta``, patient by
+    patient: Obuchowski's ``(sum d_k - N delta)^2 / (K / (K - 1) sum (d_k -
+    n_k delta)^2)``, Durkalski's ``(sum (r_k - delta))^2 / sum (r_k -
+    delta)^2`` with ``r_k = d_k / n_k``.
+    """
+    patients = sorted(set(groups.tolist()))
+    k = len(patients)
+    d = [
+        float(np.sum((pred_a == y)[groups == p]) - np.sum((pred_b == y)[groups == p]))
+        for p in patients
+    ]
+    n = [float(np.sum(groups == p)) for p in patients]
+
+    def statistic(delta):
+        if method == "durkalski":
+            r = [d_k / n_k - delta for d_k, n_k in zip(d, n)]
+            return sum(r) ** 2 / sum(v * v for v in r)
+        r = [d_k - n_k * delta for d_k, n_k in zip(d, n)]
+        return sum(r) ** 2 / (k / (k - 1) * sum(v * v for v in r))
+
+    estimate = (
+        np.mean([d_k / n_k for d_k, n_k in zip(d, n)])
+        if method == "durkalski"
+        else sum(d) / sum(n)
+    )
+    crit = stats.chi2(1).ppf(level)
+
+    def edge(outer):
+        inside, outside = estimate, outer
+        if statistic(outer) <= crit:
+            return outer
+        for _ in range(200):
+            middle = (inside + outside) / 2
+            inside, outside = (
+                (middle, outside) if statistic(middle) <= crit else (inside, middle)
+            )
+        return inside
+
+    return edge(-1.0), edge(1.0)
 
 
 def test_clustered_mcnemar_with_one_image_per_patient_is_mcnemar_times_k_minus_1_over_k():
@@ -235,12 +268,9 @@ def test_clustered_mcnemar_with_one_image_per_patient_is_mcnemar_times_k_minus_1
     assert image.statistic == pytest.approx(reference.statistic, rel=1e-12)
     assert r.statistic == pytest.approx(149 / 150 * reference.statistic, rel=1e-12)
     assert r.effect_size == image.effect_size
-    # The interval's variance carries the same K / (K - 1) factor.
-    x = (a == y).astype(float) - (b == y).astype(float)
-    se = np.sqrt(150 / 149 * np.sum((x - x.mean()) ** 2)) / 150
-    half = stats.norm.ppf(0.975) * se / (1 - x.mean() ** 2)
+    # The interval inverts the test, with the same K / (K - 1) factor.
     np.testing.assert_allclose(
-        r.ci, np.tanh(np.arctanh(x.mean()) + np.array([-half, half])), rtol=1e-12
+        r.ci, slow_score_interval(y, a, b, patients, "obuchowski"), atol=1e-9
     )
 
 
@@ -276,4 +306,73 @@ def test_mcnemar_interval_stays_in_bounds():
     b = np.array([0, 0, 0, 0, 1])
     r = mcnemar_test(y, a, b)
     assert r.effect_size == pytest.approx(0.8)
-    assert -1 < r.ci[0] < 0.8 < r.ci[1] < 1
+    assert -1 < r.ci[0] < 0.8 <= r.ci[1] < 1
+
+
+def slow_durkalski_2003(y, pred_a, pred_b, groups):
+    """Durkalski et al. (2003): each patient's discordance share, equally weighted.
+
+    With b_k, c_k the discordant images of patient k and n_k its images:
+    ``X^2 = (sum_k (b_k - c_k) / n_k)^2 / sum_k ((b_k - c_k) / n_k)^2``.
+    """
+    numerator = denominator = 0.0
+    shares = []
+    for p in sorted(set(groups.tolist())):
+        mine = groups == p
+        right_a, right_b = (pred_a == y)[mine], (pred_b == y)[mine]
+        b_k = np.sum(right_a & ~right_b)
+        c_k = np.sum(~right_a & right_b)
+        share = (b_k - c_k) / mine.sum()
+        numerator += share
+        denominator += share**2
+        shares.append(share)
+    return float(np.mean(shares)), numerator**2 / denominator
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_durkalski_mcnemar_matches_slow_implementation(seed):
+    y, a, b, groups = clustered_data(seed, n_patients=40)
+    pred_a, pred_b = (a > 0.5).astype(int), (b > 0.3).astype(int)
+    r = mcnemar_test(y, pred_a, pred_b, groups=groups, method="durkalski")
+    effect, statistic = slow_durkalski_2003(y, pred_a, pred_b, groups)
+    assert r.test == "Clustered McNemar test (Durkalski 2003)"
+    assert r.effect_size == pytest.approx(effect, abs=1e-12)
+    assert r.effect_size_name.startswith("patient-averaged")
+    assert r.statistic == pytest.approx(statistic, rel=1e-10)
+    assert r.pvalue == pytest.approx(stats.chi2(1).sf(statistic), rel=1e-10)
+    np.testing.assert_allclose(
+        r.ci, slow_score_interval(y, pred_a, pred_b, groups, "durkalski"), atol=1e-9
+    )
+    assert (r.ci[0] > 0 or r.ci[1] < 0) == (r.pvalue < 0.05)
+    assert r.details["method"] == "durkalski"
+
+
+def test_durkalski_equals_obuchowski_up_to_k_over_k_minus_1_with_equal_clusters():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 120)
+    a = np.where(rng.random(120) < 0.85, y, 1 - y)
+    b = np.where(rng.random(120) < 0.7, y, 1 - y)
+    groups = np.arange(120) // 3  # 40 patients of 3 images
+    obuchowski = mcnemar_test(y, a, b, groups=groups)
+    durkalski = mcnemar_test(y, a, b, groups=groups, method="durkalski")
+    assert durkalski.statistic == pytest.approx(40 / 39 * obuchowski.statistic)
+    assert durkalski.effect_size == pytest.approx(obuchowski.effect_size)
+
+
+def test_mcnemar_method_is_validated():
+    y = np.array([1, 1, 0, 0])
+    with pytest.raises(ValueError, match="method='durkalski' is a clustered"):
+        mcnemar_test(y, y, 1 - y, method="durkalski")
+    with pytest.raises(ValueError, match="method"):
+        mcnemar_test(y, y, 1 - y, groups=[0, 0, 1, 1], method="yang")
+
+
+def test_clustered_interval_of_very_few_patients_is_the_hull_and_says_so():
+    # Three patients: the set the test does not reject is unbounded.
+    y = np.ones(9, int)
+    a = y.copy()
+    b = np.array([0, 0, 1, 0, 0, 1, 0, 0, 0])
+    r = mcnemar_test(y, a, b, groups=np.arange(9) // 3)
+    assert -1 <= r.ci[0] <= r.effect_size <= r.ci[1] <= 1
+    excludes = r.ci[0] > 0 or r.ci[1] < 0
+    assert excludes == (r.pvalue < 0.05) or "note" in r.details

@@ -49,8 +49,14 @@ def test_undefined_folds_are_left_out_and_counted():
     [[0.8, 0.8, 0.8], [1.0, 1.0, 1.0], [0.7, np.nan, np.nan], [np.nan, np.nan]],
 )
 def test_degenerate_intervals_are_nan(scores):
-    r = fold_mean_ci(scores, n_train=8, n_test=2)
-    assert np.isnan(r.ci_low) and np.isnan(r.ci_high)
+    if np.isfinite(scores).sum() < 2:
+        r = fold_mean_ci(scores, n_train=8, n_test=2)
+        assert np.isnan(r.ci_low) and np.isnan(r.ci_high)
+    # Without the set sizes (no effective sample size) or on the identity
+    # scale, folds that agree have no interval.
+    for kwargs in ({}, {"n_train": 8, "n_test": 2, "scale": "identity"}):
+        r = fold_mean_ci(scores, **kwargs)
+        assert np.isnan(r.ci_low) and np.isnan(r.ci_high)
     # Round-off-only spread counts as zero variance too.
     r = fold_mean_ci([0.1 * 3, 0.3, 0.3], scale="identity")
     assert np.isnan(r.ci_low)
@@ -80,3 +86,47 @@ def test_bounded_difference_ci():
     assert (low, high) == pytest.approx((1e-4 - z * 0.01, 1e-4 + z * 0.01), rel=1e-3)
     for degenerate in ((0.1, 0.0), (1.0, 0.1), (-1.0, 0.1), (0.1, np.nan)):
         assert np.all(np.isnan(bounded_difference_ci(*degenerate, 0.95)))
+
+
+def _slow_wilson(p, n, critical):
+    """Every proportion pi with |p - pi| <= critical sqrt(pi (1 - pi) / n)."""
+
+    def accepts(pi):
+        return abs(p - pi) <= critical * np.sqrt(pi * (1 - pi) / n)
+
+    def edge(outer):
+        if accepts(outer):
+            return outer
+        inside, outside = p, outer
+        for _ in range(200):
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if accepts(middle) else (inside, middle)
+        return inside
+
+    return edge(0.0), edge(1.0)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.0, 0.5, 0.9])
+def test_folds_that_agree_get_wilson_at_the_effective_sample_size(value):
+    # Issue 22: five folds of 1.0 gave [nan, nan] in Table 1.
+    r = fold_mean_ci([value] * 5, n_train=80, n_test=20)
+    n_eff = 20 / (1 / 5 + 20 / 80)
+    expected = _slow_wilson(value, n_eff, stats.t.ppf(0.975, 4))
+    np.testing.assert_allclose((r.ci_low, r.ci_high), expected, atol=1e-9)
+    assert r.ci_low <= value <= r.ci_high and r.ci_low < r.ci_high
+    assert "Wilson" in r.method
+    # statsmodels' Wilson interval, with the t critical value folded into n.
+    from statsmodels.stats.proportion import proportion_confint
+
+    z = stats.norm.ppf(0.975)
+    n_z = n_eff * (z / stats.t.ppf(0.975, 4)) ** 2
+    reference = proportion_confint(value * n_z, n_z, method="wilson")
+    np.testing.assert_allclose((r.ci_low, r.ci_high), reference, atol=1e-9)
+
+
+def test_a_spread_near_one_keeps_the_logit_t_interval():
+    # The issue's other reproducer: its interval is unchanged (the fallback
+    # only applies where the t interval is undefined).
+    r = fold_mean_ci([1, 1, 1, 1, 14 / 15], n_train=80, n_test=20)
+    assert (round(r.ci_low, 3), round(r.ci_high, 4)) == (0.521, 0.9998)
+    assert "logit scale" in r.method

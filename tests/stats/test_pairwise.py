@@ -243,4 +243,29 @@ def test_prediction_test_with_too_few_patients_is_a_nan_row():
     image = pairwise_tests(result, test="delong", clustered=False)
     assert np.isfinite(image.pvalue[0])
     mcnemar = pairwise_tests(result, test="mcnemar")
-    assert mcnemar.test[0] == "Clustered McNemar test (Obuchowski 1998)"
+    assert mcnemar.test[0] == "Clustered McNemar test (Durkalski 2003)"
+
+
+@pytest.mark.parametrize(
+    ("n_patients", "method"), [(49, "durkalski"), (50, "obuchowski")]
+)
+def test_pairwise_mcnemar_is_durkalskis_below_50_patients(n_patients, method):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(n_patients), rng.integers(1, 4, n_patients))
+    y = rng.integers(0, 2, groups.size)
+    frame = pd.DataFrame(
+        {
+            "y_true": y,
+            "score_a": rng.random(groups.size),
+            "score_b": rng.random(groups.size),
+            "pred_a": np.where(rng.random(groups.size) < 0.8, y, 1 - y),
+            "pred_b": np.where(rng.random(groups.size) < 0.7, y, 1 - y),
+        }
+    )
+    row = pairwise_tests(_Predictions(frame, groups), test="mcnemar").iloc[0]
+    direct = mcnemar_test(y, frame.pred_a, frame.pred_b, groups=groups, method=method)
+    assert row.result.details["method"] == method
+    assert row.pvalue == pytest.approx(direct.pvalue, rel=1e-12)
+    assert row.effect_size == pytest.approx(direct.effect_size, rel=1e-12)

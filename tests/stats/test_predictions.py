@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
 
 from mammoclf.stats import delong_roc_covariance, delong_test, mcnemar_test
 
@@ -111,13 +112,64 @@ def test_mcnemar_against_statsmodels_and_hand():
     ref = mcnemar(table, exact=False, correction=True)
     assert r.pvalue == pytest.approx(ref.pvalue)
     assert r.effect_size == pytest.approx(np.mean(a == y) - np.mean(b == y))
-    # Wald variance of the paired difference, interval on the atanh scale.
-    x = (a == y).astype(float) - (b == y).astype(float)
-    se = np.sqrt(np.sum((x - x.mean()) ** 2)) / x.size
-    half = stats.norm.ppf(0.975) * se / (1 - x.mean() ** 2)
-    np.testing.assert_allclose(
-        r.ci, np.tanh(np.arctanh(x.mean()) + np.array([-half, half])), rtol=1e-12
+    # The interval inverts the continuity-corrected test: by bisection on
+    # pi = b / (b + c), |b - m pi| - 1/2 <= z sqrt(m pi (1 - pi)).
+    m, z = b_count + c_count, stats.norm.ppf(0.975)
+    low, high = _slow_inverted_interval(
+        lambda pi: abs(b_count - m * pi) - 0.5 <= z * np.sqrt(m * pi * (1 - pi)),
+        b_count / m,
     )
+    np.testing.assert_allclose(
+        r.ci, (m / 200 * (2 * low - 1), m / 200 * (2 * high - 1)), atol=1e-9
+    )
+
+
+def _slow_inverted_interval(accepts, estimate):
+    """The interval of pi in [0, 1] where ``accepts(pi)``, by bisection."""
+
+    def edge(outer):
+        if accepts(outer):
+            return outer
+        inside, outside = estimate, outer
+        for _ in range(100):
+            middle = (inside + outside) / 2
+            inside, outside = (middle, outside) if accepts(middle) else (inside, middle)
+        return inside
+
+    return edge(0.0), edge(1.0)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize("correction", [True, False])
+def test_mcnemar_interval_excludes_zero_exactly_when_the_test_rejects(
+    exact, correction
+):
+    # Issue 22: p = 0.125 (exact) with an interval (0.006, 0.192) excluding 0.
+    agree = 0
+    for b_count in range(0, 31, 2):
+        for c_count in range(0, 31, 4):
+            if b_count + c_count == 0:
+                continue
+            y = np.ones(60, int)
+            a, b = y.copy(), y.copy()
+            b[:b_count] = 0
+            a[b_count : b_count + c_count] = 0
+            r = mcnemar_test(y, a, b, exact=exact, correction=correction)
+            excludes = r.ci[0] > 0 or r.ci[1] < 0
+            assert excludes == (r.pvalue < 0.05), (b_count, c_count, r)
+            agree += 1
+    assert agree > 120
+
+
+def test_mcnemar_exact_interval_is_clopper_pearson_of_the_discordant_split():
+    y4 = np.ones(40, int)
+    a4, b4 = y4.copy(), y4.copy()
+    b4[:4] = 0
+    r = mcnemar_test(y4, a4, b4)
+    assert r.pvalue == pytest.approx(0.125)
+    assert r.ci[0] < 0 < r.ci[1]  # the issue's reproducer: now agrees
+    low, high = proportion_confint(4, 4, alpha=0.05, method="beta")
+    np.testing.assert_allclose(r.ci, (0.1 * (2 * low - 1), 0.1 * (2 * high - 1)))
 
 
 def test_mcnemar_exact_auto_uses_binomial_for_few_discordant_pairs():
@@ -135,3 +187,19 @@ def test_mcnemar_exact_auto_uses_binomial_for_few_discordant_pairs():
     assert same.pvalue == 1.0 and np.isnan(same.ci[0]) and np.isnan(same.ci[1])
     with pytest.raises(ValueError, match="no discordant pairs"):
         mcnemar_test(y, a, a, exact=False)
+
+
+def test_mcnemar_refuses_mixed_label_types():
+    # Issue 22: string truth against 0/1 predictions gave p = 1.0 (all wrong).
+    y = ["MALIGNANT", "BENIGN"] * 5
+    with pytest.raises(ValueError, match="mcnemar_test: mix of label input types"):
+        mcnemar_test(y, [1, 0] * 5, [0] * 10)
+
+
+def test_mcnemar_refuses_nan_predictions_and_counts_them():
+    # Issue 22: NaN predictions were silently counted as errors.
+    y = np.array([0, 1] * 20)
+    a = y.astype(float)
+    a[:8] = np.nan
+    with pytest.raises(ValueError, match="y_pred_a has 8 non-finite values"):
+        mcnemar_test(y, a, y.copy())

@@ -1,0 +1,147 @@
+"""Coverage of Table 1's fold-mean intervals near the bounds of [0, 1].
+
+Each simulated run is one 5-fold cross-validation, split by patient, of a
+classifier whose expected accuracy is ``p``:
+
+* 50 patients with 1, 2 or 3 images each (about 100 images, so about 80
+  training and 20 test images per fold);
+* image ``i`` of patient ``k`` is classified correctly when ``u_k + e_i +
+  m_j < q``, with a patient difficulty ``u_k ~ N(0, 0.5)`` shared by the
+  patient's images, image noise ``e_i ~ N(0, 0.5)`` and a fold model effect
+  ``m_j = 0.3 (sqrt(0.5) s + sqrt(0.5) f_j)``: ``s ~ N(0, 1)`` is shared by
+  the five models of one run (their training sets overlap), ``f_j ~ N(0,
+  1)`` is each model's own. ``q`` makes the expected accuracy ``p``;
+* the fold scores are the accuracies of the five test folds.
+
+The intervals, all from :func:`mammoclf.stats.fold_mean_ci` with the run's
+training and test sizes: the naive t interval, the Nadeau-Bengio corrected
+t interval, today's corrected t on the logit scale (``logit_t``, NaN when
+the folds agree) and ``logit_t`` with the new fallback for folds that agree
+(Wilson's score interval at the effective number of test images). Coverage
+counts an undefined (NaN) interval as not covering.
+
+Run from the repository root: ``python benchmarks/sim_fold_mean_ci.py``
+(about a minute). Appends a row to RESULTS.md unless ``--no-record``.
+"""
+
+import argparse
+import time
+
+import numpy as np
+from scipy import stats
+
+from mammoclf.stats import fold_mean_ci
+
+PROPORTIONS = (0.5, 0.9, 0.95, 0.98)
+N_PATIENTS, N_FOLDS = 50, 5
+MODEL_SD, SHARED = 0.3, 0.5
+
+
+def simulate_folds(rng, p):
+    """Fold accuracies of one cross-validation run, and train/test sizes."""
+    images = rng.integers(1, 4, size=N_PATIENTS)
+    patient = np.repeat(np.arange(N_PATIENTS), images)
+    fold_of_patient = rng.permutation(np.arange(N_PATIENTS) % N_FOLDS)
+    fold = fold_of_patient[patient]
+    difficulty = rng.normal(scale=np.sqrt(0.5), size=N_PATIENTS)[patient]
+    difficulty += rng.normal(scale=np.sqrt(0.5), size=patient.size)
+    shared = rng.normal()
+    model = MODEL_SD * (
+        np.sqrt(SHARED) * shared + np.sqrt(1 - SHARED) * rng.normal(size=N_FOLDS)
+    )
+    threshold = stats.norm.ppf(p) * np.sqrt(1 + MODEL_SD**2)
+    correct = difficulty + model[fold] < threshold
+    scores = np.array([correct[fold == j].mean() for j in range(N_FOLDS)])
+    n_test = np.bincount(fold, minlength=N_FOLDS)
+    return scores, patient.size - n_test, n_test
+
+
+def intervals(scores, n_train, n_test):
+    """``{name: (low, high)}`` of every interval compared."""
+    naive = fold_mean_ci(scores, scale="identity")
+    corrected = fold_mean_ci(scores, n_train=n_train, n_test=n_test, scale="identity")
+    new = fold_mean_ci(scores, n_train=n_train, n_test=n_test)
+    fallback = "Wilson" in new.method
+    today = (np.nan, np.nan) if fallback else (new.ci_low, new.ci_high)
+    return {
+        "t": (naive.ci_low, naive.ci_high),
+        "corrected t": (corrected.ci_low, corrected.ci_high),
+        "logit_t (before)": today,
+        "logit_t + Wilson fallback (now)": (new.ci_low, new.ci_high),
+    }, fallback
+
+
+def run(n_runs, *, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for p in PROPORTIONS:
+        covered, width, undefined, n_fallback = {}, {}, {}, 0
+        for _ in range(n_runs):
+            found, fallback = intervals(*simulate_folds(rng, p))
+            n_fallback += fallback
+            for name, (low, high) in found.items():
+                ok = bool(low <= p <= high)  # NaN compares False: not covered
+                covered[name] = covered.get(name, 0) + ok
+                if np.isfinite(low):
+                    width.setdefault(name, []).append(high - low)
+                undefined[name] = undefined.get(name, 0) + (not np.isfinite(low))
+        rows[p] = {
+            name: (
+                covered[name] / n_runs,
+                float(np.median(width[name])),
+                undefined[name] / n_runs,
+            )
+            for name in covered
+        }
+        rows[p]["_fallback"] = n_fallback / n_runs
+    return rows
+
+
+def table(rows, n_runs):
+    names = [n for n in next(iter(rows.values())) if not n.startswith("_")]
+    lines = [
+        (
+            f"Coverage of the 95% interval of the mean of 5 fold accuracies "
+            f"({n_runs} runs per p; median width; NaN = share of runs without an "
+            "interval; folds agree = share of runs whose 5 fold scores are equal)"
+        ),
+        "",
+        "| p | folds agree | " + " | ".join(names) + " |",
+        "|---:|---:|" + "---:|" * len(names),
+    ]
+    for p, row in rows.items():
+        cells = [
+            f"{row[n][0]:.3f} (w {row[n][1]:.3f}, NaN {row[n][2]:.2f})" for n in names
+        ]
+        lines.append(f"| {p} | {row['_fallback']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    rows = run(args.runs, seed=args.seed)
+    text = table(rows, args.runs)
+    print(text)
+    print(f"({time.perf_counter() - started:.0f} s)")
+    if not args.no_record:
+        from _results import append_row
+
+        summary = "; ".join(
+            f"p={p}: "
+            + ", ".join(f"{n} {v[0]:.3f}" for n, v in row.items() if n[0] != "_")
+            for p, row in rows.items()
+        )
+        append_row(
+            "fold-mean CI coverage",
+            f"coverage over {args.runs} simulated 5-fold runs per p: {summary}",
+            backend="none (no Keras)",
+        )
+
+
+if __name__ == "__main__":
+    main()

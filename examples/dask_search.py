@@ -1,4 +1,5 @@
 """An unfreeze-depth search and a model comparison on a Dask cluster.
+==================================================================
 
 The same ``GridSearchCV`` and ``compare_models`` calls as on one machine,
 inside ``joblib.parallel_backend("dask")``: every fit of the search (one
@@ -23,11 +24,8 @@ same calls without the ``parallel_backend`` block.
 
 # %%
 import os
-import sys
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import shutil
+import sys
 
 import joblib
 import numpy as np
@@ -55,7 +53,7 @@ def main(address=None):
     X = Resizer(size=48).fit_transform(DicomLoader().fit_transform(data.paths))
     y, groups = data.labels, data.groups
     shutil.rmtree(data.directory)
-    print(X.shape, dict(zip(*np.unique(y, return_counts=True))))
+    print(X.shape, dict(zip(*(a.tolist() for a in np.unique(y, return_counts=True)))))
 
     # %%
     # The cluster: an existing scheduler, or 2 local worker processes with

@@ -23,10 +23,12 @@ same calls without the ``parallel_backend`` block.
 """
 
 # %%
+import multiprocessing
 import os
 import shutil
 import sys
 
+import dask
 import joblib
 import numpy as np
 import pandas as pd
@@ -59,6 +61,11 @@ def main(address=None):
     # The cluster: an existing scheduler, or 2 local worker processes with
     # one thread each (one Keras fit per process at a time).
     if address is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            # Workers forked from a fork server skip the interpreter's shutdown,
+            # which takes TensorFlow seconds: with Dask's default ("spawn"),
+            # closing the cluster kills workers still shutting down after 4 s.
+            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )

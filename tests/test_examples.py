@@ -153,4 +153,4 @@ def test_dask_search_example(tmp_path):
     out = run_example("dask_search.py", cwd=tmp_path)
     assert "workers: 2" in out
     assert "frozen" in out and "conv5" in out
-    assert "Pairwise tests" in out
+    assert "Statistical comparison: pairwise tests" in out

@@ -1,6 +1,9 @@
-"""Sphinx configuration: user guide in Markdown (MyST), API reference from numpydoc docstrings.
+"""Sphinx configuration: user guide in Markdown (MyST), API reference from numpydoc
+docstrings, the examples as a sphinx-gallery gallery, the pydata-sphinx-theme.
 
 Build with ``python -m sphinx -W -b html docs docs/_build/html`` (see docs/index.md).
+The gallery shows the examples' code without running them; ``-D plot_gallery=1``
+runs them and adds their output (minutes on a CPU).
 """
 
 import os
@@ -22,10 +25,12 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 master_doc = "index"
-exclude_patterns = ["_build", "developers.md"]
+exclude_patterns = ["_build"]
+templates_path = ["_templates"]
 
 autosummary_generate = True
 autodoc_default_options = {
@@ -42,8 +47,25 @@ numpydoc_class_members_toctree = False
 autodoc_mock_imports = []
 
 myst_heading_anchors = 3
-html_theme = "alabaster"
+html_theme = "pydata_sphinx_theme"
 html_static_path = []
+html_theme_options = {"navigation_with_keys": False}
+
+# The examples/ scripts as a gallery, each API page listing the examples that
+# use it ("Examples using ...", from _templates/autosummary). The gallery is
+# only rendered, not run, unless asked (-D plot_gallery=1): running it takes
+# minutes, and reproduce_study_cbis_ddsm.py needs the CBIS-DDSM download.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"^((?!reproduce_study_cbis_ddsm).)*$",
+    "plot_gallery": "False",
+    "doc_module": ("mammoclf",),
+    "backreferences_dir": "generated/backreferences",
+    "reference_url": {"mammoclf": None},
+    "download_all_examples": False,
+    "remove_config_comments": True,
+}
 
 nitpicky = False
 suppress_warnings = ["myst.header"]

@@ -1,4 +1,5 @@
 """Comparing models honestly: patient-grouped folds, Table 1 and corrected tests.
+==============================================================================
 
 Two small CNNs trained from scratch (one with global max pooling, one with
 the conventional flatten head) and a logistic regression on the pixels are
@@ -14,9 +15,6 @@ Run it as a script (``python examples/compare_models.py``) or cell by cell
 # A malignant case has a faint bright blob whose position varies; the two
 # views of a patient share the patient's breast texture, which is exactly
 # what leaks when views are split between training and test folds.
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -44,7 +42,7 @@ for patient in range(n_patients):
 X = np.asarray(images, dtype="float32")
 y = np.asarray(labels)
 groups = np.asarray(patients)
-print(X.shape, dict(zip(*np.unique(y, return_counts=True))))
+print(X.shape, dict(zip(*(a.tolist() for a in np.unique(y, return_counts=True)))))
 
 # %%
 # Three models. Everything a model does to its training data (here only

@@ -1,4 +1,5 @@
 """An unfreeze-depth search and a model comparison on a Dask cluster.
+==================================================================
 
 The same ``GridSearchCV`` and ``compare_models`` calls as on one machine,
 inside ``joblib.parallel_backend("dask")``: every fit of the search (one
@@ -22,13 +23,12 @@ same calls without the ``parallel_backend`` block.
 """
 
 # %%
+import multiprocessing
 import os
+import shutil
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import shutil
-
+import dask
 import joblib
 import numpy as np
 import pandas as pd
@@ -55,12 +55,17 @@ def main(address=None):
     X = Resizer(size=48).fit_transform(DicomLoader().fit_transform(data.paths))
     y, groups = data.labels, data.groups
     shutil.rmtree(data.directory)
-    print(X.shape, dict(zip(*np.unique(y, return_counts=True))))
+    print(X.shape, dict(zip(*(a.tolist() for a in np.unique(y, return_counts=True)))))
 
     # %%
     # The cluster: an existing scheduler, or 2 local worker processes with
     # one thread each (one Keras fit per process at a time).
     if address is None:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            # Workers forked from a fork server skip the interpreter's shutdown,
+            # which takes TensorFlow seconds: with Dask's default ("spawn"),
+            # closing the cluster kills workers still shutting down after 4 s.
+            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
         )

@@ -1,4 +1,5 @@
 """Grad-CAM: where did the network look?
+=====================================
 
 Trains the study's CNN from scratch on synthetic mammograms, holds out whole
 patients, and draws Grad-CAM heatmaps of the held-out images over them: the
@@ -12,11 +13,8 @@ cell.
 """
 
 # %%
-import os
 import sys
 import tempfile
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import matplotlib
 

@@ -1,4 +1,5 @@
 """How deep to unfreeze a pretrained DenseNet: one GridSearchCV parameter.
+=======================================================================
 
 The study compared a frozen DenseNet121 (only a new head trains) with a
 partially unfrozen one (the head first, then the top dense block ``conv5``
@@ -16,9 +17,6 @@ script (``python examples/grid_search_unfreeze_depth.py``) or cell by cell
 # Toy mammograms: 60 patients with two views each, 32x32 pixels (DenseNet's
 # minimum). A malignant case has a faint bright blob; the two views of a
 # patient share its breast texture, so folds must keep patients together.
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 import pandas as pd
@@ -44,7 +42,7 @@ for patient in range(n_patients):
 X = np.asarray(images, dtype="float32")  # (n, H, W) in [0, 1], as loaders give
 y = np.asarray(labels)
 groups = np.asarray(patients)
-print(X.shape, dict(zip(*np.unique(y, return_counts=True))))
+print(X.shape, dict(zip(*(a.tolist() for a in np.unique(y, return_counts=True)))))
 
 # %%
 # The search. "frozen" trains the head only; a block name means "the head
@@ -101,7 +99,7 @@ print("best:", search.best_params_, f"AUC {search.best_score_:.3f}")
 
 # %%
 # What each stage of the refitted best model did: which blocks trained, with
-# how many parameters, at what learning rate, for which epochs of history_,
+# how many parameters, at what learning rate, for which epochs of ``history_``,
 # and whether it trained on cached activations of the frozen part.
 stages = pd.DataFrame(search.best_estimator_.stages_)
 print(stages.drop(columns=["unfreeze"]).to_string(index=False))

@@ -1,4 +1,5 @@
 """Quickstart: from DICOM files to a patient-grouped cross-validated score.
+========================================================================
 
 The study's pipeline written the leak-free way: DICOM files are decoded and
 resized image by image, augmentation happens inside each training fold only
@@ -13,10 +14,7 @@ Runs in about a minute on 2 CPU cores. Run it as a script
 # %%
 # Real DICOM files: synthetic mammograms (16-bit, Modality MG, a CC and an
 # MLO view per patient) with benign round/oval or malignant spiculated masses.
-import os
 import tempfile
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold, cross_validate

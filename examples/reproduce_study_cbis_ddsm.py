@@ -1,4 +1,5 @@
 """Reproduce the study on CBIS-DDSM, the honest way (documented; not run in CI).
+=============================================================================
 
 The same experiment as ``mammoclf compare --cbis-ddsm ROOT``, written with the
 Python API so every step can be changed:

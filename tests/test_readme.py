@@ -31,6 +31,15 @@ def test_ci_runs_the_readme_test_command():
     assert "$test_command" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_builds_the_docs_with_warnings_as_errors_without_running_examples():
+    command = _command_after("<!-- test-command -->")
+    assert 'pip install -e ".[tests,docs]"' in command
+    build = re.search(r"python -m sphinx ([^&]+)&&", command).group(1).split()
+    assert "-W" in build and build[-2:] == ["docs", "docs/_build/html"]
+    # Executing the gallery takes minutes and needs CBIS-DDSM for one script.
+    assert "plot_gallery=0" in build
+
+
 def test_main_command_runs_the_comparison():
     command = _command_after("<!-- main-command -->")
     assert "\n" not in command and command.endswith("mammoclf compare")

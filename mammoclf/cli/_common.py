@@ -4,6 +4,7 @@ The subcommand modules import from here, never from ``_main`` (which imports
 them), so the command line has no import cycle.
 """
 
+import argparse
 import secrets
 import sys
 from pathlib import Path
@@ -19,9 +20,11 @@ __all__ = [
     "EXIT_WEIGHTS",
     "UsageError",
     "import_keras_quietly",
+    "n_jobs_argument",
     "one_line",
     "print_error",
     "read_salt",
+    "whole_number",
 ]
 
 EXIT_OK = 0
@@ -53,7 +56,7 @@ def print_error(message):
 def one_line(exc):
     """The exception's message on one line; file errors name the file."""
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, (FileNotFoundError, PermissionError)) and exc.filename:
+    if isinstance(exc, OSError) and exc.filename:
         text = f"{exc.strerror or text}: {exc.filename}"
     return " ".join(text.split())
 
@@ -84,3 +87,25 @@ def read_salt(path):
             "put your secret key in it."
         )
     return salt
+
+
+def whole_number(text, expected):
+    """``text`` as an int, for an argparse type; else an error saying what is ``expected``.
+
+    argparse prefixes the message with the option, so a user reads
+    ``--epochs: expected a positive whole number, got 'three'`` rather than
+    the name of the conversion function.
+    """
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+
+def n_jobs_argument(text):
+    """A number of processes: positive, or -1 for all cores (an argparse type)."""
+    expected = "a positive whole number or -1 (all cores)"
+    value = whole_number(text, expected)
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value

@@ -47,6 +47,7 @@ class DataSource:
     patients: np.ndarray | None = None
     cache_dir: str | None = None
     metadata: object = None  # the data set's own table, row for row (or None)
+    labels_read: str | None = None  # how a CSV's labels were read, in one line
 
 
 def resolve_data(args, settings, out_dir, log):
@@ -76,6 +77,8 @@ def resolve_data(args, settings, out_dir, log):
     )
     source.groups = pd.factorize(identifiers)[0]
     source.cache_dir = cache_dir
+    if source.labels_read:
+        log(source.labels_read)
     classes, counts = np.unique(source.labels, return_counts=True)
     if classes.size != 2:
         raise UsageError(
@@ -250,12 +253,49 @@ def _csv(csv_path):
         raise UsageError(
             f"{path}: {len(absent)} listed file(s) do not exist: {_first(absent)}."
         )
+    labels, labels_read = _read_labels([row["label"] for row in rows])
     return DataSource(
         paths=np.asarray(paths, dtype=str),
-        labels=np.asarray([row["label"] for row in rows]),
+        labels=labels,
         groups=np.asarray([row["patient"] for row in rows], dtype=str),
         description=f"CSV {path.name}",
         synthetic=False,
+        labels_read=labels_read,
+    )
+
+
+def _read_labels(values):
+    """A CSV's labels with case and surrounding spaces ignored, and how they were read.
+
+    Spellings that differ only in case or surrounding white space
+    (``"BENIGN"``, ``"Benign"``, ``" benign"``) are one label, written as its
+    most frequent spelling (the first seen among equals); labels that differ
+    in anything else stay apart.
+
+    Returns
+    -------
+    labels : ndarray of str
+    labels_read : str or None
+        One line naming each label, its rows and the spellings merged into
+        it; None when every label has one spelling.
+    """
+    from collections import Counter
+
+    spellings = {}
+    for value in values:
+        spellings.setdefault(value.strip().casefold(), Counter())[value.strip()] += 1
+    written = {key: counts.most_common(1)[0][0] for key, counts in spellings.items()}
+    labels = np.asarray([written[value.strip().casefold()] for value in values])
+    if all(len(counts) == 1 for counts in spellings.values()):
+        return labels, None
+    parts = []
+    for key, counts in sorted(spellings.items(), key=lambda item: written[item[0]]):
+        part = f"{written[key]} ({counts.total()} rows"
+        if len(counts) > 1:
+            part += ": " + ", ".join(f'"{text}" {n}' for text, n in counts.items())
+        parts.append(part + ")")
+    return labels, "labels read ignoring case and surrounding spaces: " + ", ".join(
+        parts
     )
 
 

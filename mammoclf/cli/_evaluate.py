@@ -44,6 +44,7 @@ def add_evaluate_command(commands, epilog):
     """The ``evaluate`` subcommand's parser."""
     import argparse
 
+    from mammoclf.cli._common import n_jobs_argument
     from mammoclf.cli._data import add_cache_options, add_source_options
     from mammoclf.cli._evaluation_data import add_evaluation_table_options
 
@@ -82,7 +83,7 @@ def add_evaluate_command(commands, epilog):
     )
     output.add_argument(
         "--decode-jobs",
-        type=int,
+        type=n_jobs_argument,
         default=-1,
         help="processes decoding images (default: -1, all cores)",
     )

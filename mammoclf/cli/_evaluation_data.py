@@ -42,9 +42,11 @@ def _column_list(text):
 
 
 def _resamples(text):
-    value = int(text)
+    from mammoclf.cli._common import whole_number
+
+    value = whole_number(text, "a whole number of resamples, at least 10")
     if value < 10:
-        raise argparse.ArgumentTypeError(f"needs at least 10 resamples, got {text}")
+        raise argparse.ArgumentTypeError(f"needs at least 10 resamples, got {text!r}")
     return value
 
 

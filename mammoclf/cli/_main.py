@@ -4,6 +4,7 @@ import argparse
 import contextlib
 import errno
 import logging
+import re
 import signal
 import sys
 
@@ -16,8 +17,10 @@ from mammoclf.cli._common import (
     EXIT_WEIGHTS,
     UsageError,
     import_keras_quietly,
+    n_jobs_argument,
     one_line,
     print_error,
+    whole_number,
 )
 from mammoclf.cli._data import (
     add_cache_options,
@@ -48,9 +51,35 @@ _EPILOG = """exit codes:
   143  stopped by SIGTERM (a job scheduler's stop signal)"""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the option.
+
+    argparse prints the whole usage (15 lines for ``compare``) and, for a
+    value its type function could not convert, the function's name
+    ("invalid _positive_int value"). A user needs the option, what it
+    expects and what was given.
+    """
+
+    def error(self, message):
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {_option_message(message)}\n")
+
+
+def _option_message(message):
+    """argparse's ``argument --epochs: ...`` as ``--epochs: ...``, in words."""
+    message = re.sub(r"^argument ", "", " ".join(message.split()))
+    converted = re.search(r"invalid (\w+) value: (.*)$", message)
+    if converted:  # a type without a message of its own (int, float)
+        kind, value = converted.groups()
+        expected = {"int": "a whole number", "float": "a number"}.get(kind, "a value")
+        message = f"{message[: converted.start()]}expected {expected}, got {value}"
+    if message.startswith(("unrecognized arguments", "the following arguments")):
+        message += "; see --help"
+    return message
+
+
 def build_parser():
     """The argument parser of ``mammoclf`` and its subcommands."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mammoclf",
         description="Honest benign/malignant mammogram classification experiments.",
         epilog=_EPILOG,
@@ -191,13 +220,13 @@ def _add_output_options(output):
     )
     output.add_argument(
         "--n-jobs",
-        type=_n_jobs,
+        type=n_jobs_argument,
         default=1,
         help="models fitted in parallel processes (default: 1; -1: one per core)",
     )
     output.add_argument(
         "--decode-jobs",
-        type=int,
+        type=n_jobs_argument,
         default=-1,
         help="processes decoding images, each holding one full-resolution "
         "image at a time (default: -1, all cores)",
@@ -245,7 +274,7 @@ def _add_predict(commands):
     )
     predict.add_argument(
         "--n-jobs",
-        type=_n_jobs,
+        type=n_jobs_argument,
         default=-1,
         help="parallel decoding processes (default: -1, all cores)",
     )
@@ -361,35 +390,35 @@ def _environment_error(exc):
 
 
 def _positive_int(text):
-    value = int(text)
+    value = whole_number(text, "a positive whole number")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive whole number, got {text!r}"
+        )
     return value
 
 
 def _at_least_two(text):
-    value = int(text)
+    value = whole_number(text, "a whole number of folds, at least 2")
     if value < 2:
-        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text}")
+        raise argparse.ArgumentTypeError(f"needs at least 2 folds, got {text!r}")
     return value
 
 
 def _unit_interval(text):
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
     if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
-def _n_jobs(text):
-    value = int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be a positive number or -1 (all cores)")
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
 
 
 def _seed(text):
-    value = int(text)
+    value = whole_number(text, "a whole number in [0, 2**32 - 1]")
     if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**32 - 1], got {text}")
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number in [0, 2**32 - 1], got {text!r}"
+        )
     return value

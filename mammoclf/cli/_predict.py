@@ -28,6 +28,7 @@ def run_predict(args):
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
         raise UsageError(f"{len(missing)} input file(s) do not exist: {shown}")
+    _check_out(args.out)
     salt = read_salt(args.salt_file)
     # Before the model runs: a file --patient-id cannot read fails fast.
     metadata = read_metadata(
@@ -75,6 +76,22 @@ def run_predict(args):
     else:
         with atomic_write(args.out, "w") as handle:
             handle.write(buffer.getvalue())
+
+
+def _check_out(out):
+    """Refuse an ``--out`` that cannot become a CSV file, before any work."""
+    if out == "-":
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(
+            f"--out: {path} is a directory; give a file name, e.g. "
+            f"{path / 'scores.csv'}."
+        )
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"--out: the folder {path.parent} does not exist; create it first."
+        )
 
 
 def _text(value):

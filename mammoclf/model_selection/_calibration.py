@@ -115,14 +115,17 @@ class CalibrationResult:
         return display
 
 
+# "| BOOTSTRAP_PARAMS", not "**BOOTSTRAP_PARAMS" inside the literal: Sphinx 9
+# cannot parse a module with a {**...} decorator argument, and autosummary
+# then loses CalibrationResult's attributes (the docs build fails).
 @validate_params(
     {
         "y_true": ["array-like"],
         "y_prob": ["array-like"],
         "n_bins": [Interval(Integral, 1, None, closed="left")],
         "strategy": [StrOptions({"uniform", "quantile"})],
-        **BOOTSTRAP_PARAMS,
-    },
+    }
+    | BOOTSTRAP_PARAMS,
     prefer_skip_nested_validation=True,
 )
 def evaluate_calibration(

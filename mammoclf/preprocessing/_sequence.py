@@ -18,7 +18,7 @@ from numbers import Integral
 
 import numpy as np
 
-from mammoclf.exceptions import InvalidImageError
+from mammoclf.exceptions import ImageFileError, InvalidImageError
 from mammoclf.preprocessing._image_cache import ImageCache, file_status
 from mammoclf.preprocessing._reading import read_image
 from mammoclf.storage import allocate, cache_subdirectory, resolve_memory_limit
@@ -29,6 +29,8 @@ __all__ = ["ImageSequence"]
 
 # Cache lookups handed to the thread pool at a time.
 _LOOKUP_BLOCK = 256
+# Unreadable files named in the one error that lists them.
+_SHOWN_FAILURES = 10
 
 
 class ImageSequence(Sequence):
@@ -269,12 +271,17 @@ class ImageSequence(Sequence):
         results = Parallel(
             n_jobs=n_jobs, return_as="generator", backend=workers_ending_with_parent()
         )(tasks)
-        unwritten = []
-        for index, (result, write_error) in zip(pending, results):
-            keep(index, result)
+        unwritten, unreadable = [], []
+        for index, (result, write_error, failure) in zip(pending, results):
             progress.advance()
+            if failure is not None:  # every file is tried: one error lists them all
+                unreadable.append(failure)
+                continue
+            keep(index, result)
             if write_error is not None:
                 unwritten.append(write_error)
+        if unreadable:
+            raise _unreadable_files(unreadable, len(self))
         if unwritten:
             warnings.warn(
                 f"{len(unwritten)} processed images could not be written to the cache "
@@ -349,15 +356,45 @@ def _process_one(path, spec, operation, cache, key):
 
     Holds one full-resolution image (and its decoding buffers) at a time. The
     result is cached only if the file did not change while it was read.
-    Returns ``(result, None)``, or ``(result, reason)`` when the cache entry
-    could not be written (a full disk, say): the run goes on, and says so.
+    Returns ``(result, None, None)``, or ``(result, reason, None)`` when the
+    cache entry could not be written (a full disk, say): the run goes on, and
+    says so; ``(None, None, error)`` when the file cannot be read.
     """
     exit_with_parent()
     before = None if key is None else file_status(path)
-    result = operation(read_image(path, spec), path)
+    try:
+        image = read_image(path, spec)
+    except (ImageFileError, OSError) as exc:  # reported with every other bad file
+        return None, None, exc
+    result = operation(image, path)
     if before is not None and file_status(path) == before:
         try:
             cache.store(key, result)
         except OSError as exc:
-            return result, f"{type(exc).__name__}: {exc.strerror or exc}"
-    return result, None
+            return result, f"{type(exc).__name__}: {exc.strerror or exc}", None
+    return result, None, None
+
+
+def _unreadable_files(failures, n_files):
+    """One error naming every file that could not be read (the error itself if one).
+
+    The files are all tried first, so that a data set with several bad
+    files is fixed in one go rather than one rerun per file.
+    """
+    if len(failures) == 1:
+        return failures[0]
+    described = [
+        (exc.path, exc.reason)
+        if isinstance(exc, ImageFileError)
+        else (str(exc.filename), f"cannot be opened ({exc.strerror or exc})")
+        for exc in failures
+    ]
+    others = described[1:_SHOWN_FAILURES]
+    shown = "; ".join(f"{path}: {reason}" for path, reason in others)
+    hidden = len(described) - 1 - len(others)
+    return ImageFileError(
+        described[0][0],
+        f"{described[0][1]} And {len(failures) - 1} more of the {n_files} files "
+        f"cannot be read (all files were tried): {shown}"
+        + (f"; and {hidden} more." if hidden else "."),
+    )

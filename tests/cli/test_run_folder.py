@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mammoclf import ScratchCNNClassifier
 from mammoclf.cli._main import EXIT_INPUT, EXIT_INTERRUPTED, main
@@ -254,7 +255,11 @@ def test_a_damaged_model_given_to_predict_is_one_line(
     (_, fits) = two_fits
     model = tmp_path / "model.mammoclf"
     model.write_bytes(damage(fits[0][2].read_bytes()))
-    assert main(["predict", str(model), str(model)]) == EXIT_INPUT
+    # predict reads its input files before the model (to fail fast on them),
+    # so the input must be a readable image for the model's damage to show.
+    image = tmp_path / "image.png"
+    Image.fromarray(np.full((16, 16), 128, dtype=np.uint8)).save(image)
+    assert main(["predict", str(model), str(image)]) == EXIT_INPUT
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert str(model) in line and "mammoclf model archive" in line
 

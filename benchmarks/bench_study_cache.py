@@ -92,9 +92,12 @@ class PassCounter:
 
     @contextlib.contextmanager
     def counting(self):
-        from mammoclf.classifiers import DenseNetTransferClassifier, _frozen_features
+        from mammoclf.classifiers import (
+            DenseNetTransferClassifier,
+            _activation_store,
+            _frozen_features,
+        )
         from mammoclf.classifiers._densenet_sharing import deepest_untrained_cut
-        from mammoclf.utils import _activation_store
 
         def wrap(original):
             def counted(keras, submodel, source, out, batch_size):

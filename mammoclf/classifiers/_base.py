@@ -26,14 +26,14 @@ from mammoclf.classifiers._checkpoint import (
     TrainingCheckpoint,
     training_identity,
 )
-from mammoclf.classifiers._frozen_features import stream_batches
-from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
-from mammoclf.utils._array_store import is_memory_mapped, row_blocks, take_rows
-from mammoclf.utils._distribution import (
+from mammoclf.classifiers._distribution import (
     DATA_PARALLEL,
     data_parallel_inputs,
     distribution_scope,
 )
+from mammoclf.classifiers._frozen_features import stream_batches
+from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
+from mammoclf.utils._array_store import is_memory_mapped, row_blocks, take_rows
 from mammoclf.utils._keras import (
     dtype_policy_scope,
     fresh_model_retracing_muted,

@@ -8,6 +8,10 @@ from typing import ClassVar
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from mammoclf.classifiers._activation_store import (
+    active_activation_store,
+    forget_layer_digests,
+)
 from mammoclf.classifiers._base import (
     BaseKerasImageClassifier,
     TrainingData,
@@ -41,10 +45,6 @@ from mammoclf.classifiers._frozen_features import (
     stream_batches,
 )
 from mammoclf.exceptions import InvalidImageError
-from mammoclf.utils._activation_store import (
-    active_activation_store,
-    forget_layer_digests,
-)
 from mammoclf.utils._keras import dtype_policy_scope
 from mammoclf.utils._validation import PositiveInts
 

@@ -2,7 +2,7 @@
 
 :class:`~mammoclf.classifiers.DenseNetTransferClassifier` reads the output
 of its frozen backbone part from the study-wide store of
-:mod:`mammoclf.utils._activation_store` when one is active. This module
+:mod:`mammoclf.classifiers._activation_store` when one is active. This module
 holds what that needs and the estimator does not: the network's cuts with
 the layers below each (what the store keys on), predictions from stored
 activations through the layers above the deepest untrained cut, and the
@@ -15,6 +15,7 @@ import weakref
 
 import numpy as np
 
+from mammoclf.classifiers._activation_store import image_digests
 from mammoclf.classifiers._densenet_backbone import (
     BLOCKS,
     HEAD,
@@ -23,7 +24,6 @@ from mammoclf.classifiers._densenet_backbone import (
     block_start_tensors,
 )
 from mammoclf.classifiers._frozen_features import Cut
-from mammoclf.utils._activation_store import image_digests
 from mammoclf.utils._keras import fresh_model_retracing_muted
 
 __all__ = [

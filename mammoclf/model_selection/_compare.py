@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
+from mammoclf.classifiers import active_activation_store, shared_activation_store
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.metrics import (
     CLINICAL_METRICS,
@@ -30,10 +31,6 @@ from mammoclf.model_selection._splits import (
     check_splits,
     make_splits,
     warn_if_groups_missing,
-)
-from mammoclf.utils._activation_store import (
-    active_activation_store,
-    shared_activation_store,
 )
 from mammoclf.utils._patients import check_patients_per_class
 from mammoclf.utils._validation import check_finite_images, validate_params

@@ -5,7 +5,6 @@ Keras is imported only when a model is fitted or loaded, never at import.
 
 from mammoclf.classifiers._activation_store import (
     ActivationStore,
-    active_activation_store,
     shared_activation_store,
 )
 from mammoclf.classifiers._densenet import DenseNetTransferClassifier
@@ -16,7 +15,6 @@ __all__ = [
     "ActivationStore",
     "DenseNetTransferClassifier",
     "ScratchCNNClassifier",
-    "active_activation_store",
     "fetch_pretrained_weights",
     "shared_activation_store",
 ]

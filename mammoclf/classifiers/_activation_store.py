@@ -187,6 +187,11 @@ class ActivationStore:
         if storage == "disk":
             self.directory  # noqa: B018 - create it now, before pickling
 
+    @staticmethod
+    def active():
+        """The innermost store activated by :func:`shared_activation_store`, or None."""
+        return active_activation_store()
+
     @property
     def directory(self):
         """The store's directory (created on first use)."""

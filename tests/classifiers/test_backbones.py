@@ -219,3 +219,13 @@ def test_grid_search_over_two_schedules(name):
         search.fit(X, y)
     assert search.cv_results_["param_freeze_schedule"].tolist() == ["frozen", top]
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_a_dropout_turned_off_is_not_stochastic():
+    """EfficientNet's frozen blocks hold Dropout layers at rate 0: no obstacle to caching."""
+    from mammoclf.classifiers._activation_keys import stochastic_layers
+
+    keras = import_keras()
+    off = keras.layers.Dropout(0.0, name="off")
+    on = keras.layers.Dropout(0.2, name="on")
+    assert stochastic_layers([off, on]) == ["on"]

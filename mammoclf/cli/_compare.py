@@ -22,6 +22,8 @@ from mammoclf.cli._models import (
     check_weights_argument,
     resolve_weights,
     selected_models,
+    transfer_backbones,
+    weights_label,
 )
 from mammoclf.cli._resume import FIT_CACHE, open_fit_cache
 from mammoclf.cli._sections import write_report
@@ -159,7 +161,7 @@ def _run(args, caught):
         args.weights,
         synthetic=settings.synthetic,
         log=log,
-        needed=any(spec.key != "scratch" for spec in settings.specs),
+        needed=transfer_backbones(settings.specs),
     )
     out_dir = settings.out_dir
     cache = _prepare_output(out_dir, log)
@@ -351,9 +353,7 @@ def _run_info(args, settings, weights, cv_seconds, result):
         "batch_size": args.batch_size,
         "folds": settings.n_folds,
         "repeats": args.repeats,
-        "weights": "imagenet"
-        if weights == "imagenet"
-        else ("random" if weights is None else "file"),
+        "weights": weights_label(weights),
         "cross_validation_seconds": round(cv_seconds, 1),
         "fits_resumed_from_an_interrupted_run": _resumed_fits(result),
         "official_test_split": bool(args.official_test_split),

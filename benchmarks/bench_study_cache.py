@@ -92,9 +92,13 @@ class PassCounter:
 
     @contextlib.contextmanager
     def counting(self):
-        from mammoclf.classifiers import DenseNetTransferClassifier, _frozen_features
-        from mammoclf.classifiers._densenet_sharing import deepest_untrained_cut
-        from mammoclf.utils import _activation_store
+        from mammoclf.classifiers import (
+            BACKBONES,
+            DenseNetTransferClassifier,
+            _activation_store,
+            _frozen_features,
+        )
+        from mammoclf.classifiers._transfer_sharing import deepest_untrained_cut
 
         def wrap(original):
             def counted(keras, submodel, source, out, batch_size):
@@ -110,7 +114,10 @@ class PassCounter:
         def counted_forward(estimator, keras, model, X):
             store = estimator._activation_store()
             stages = getattr(estimator, "stages_", ())
-            if store is None or deepest_untrained_cut(stages) is None:
+            if (
+                store is None
+                or deepest_untrained_cut(stages, BACKBONES[estimator.backbone]) is None
+            ):
                 self.rows["whole network (predict)"] += X.shape[0]
             return forward(estimator, keras, model, X)
 

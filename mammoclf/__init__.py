@@ -14,6 +14,7 @@ from mammoclf._version import __version__ as __version__
 _LAZY_EXPORTS = {
     "ScratchCNNClassifier": "mammoclf.classifiers",
     "DenseNetTransferClassifier": "mammoclf.classifiers",
+    "TransferClassifier": "mammoclf.classifiers",
     "DicomLoader": "mammoclf.preprocessing",
     "Resizer": "mammoclf.preprocessing",
     "Augmenter": "mammoclf.preprocessing",
@@ -43,6 +44,7 @@ __all__ = [
     "DicomLoader",
     "Resizer",
     "ScratchCNNClassifier",
+    "TransferClassifier",
     "__version__",
     "classifiers",
     "compare_models",

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
+import sklearn.base
 
 from mammoclf._version import __version__
 from mammoclf.exceptions import IncompatibleModelError, InconsistentVersionWarning
@@ -44,21 +45,31 @@ __all__ = ["load", "read_development", "save"]
 FORMAT_NAME = "mammoclf-model"
 FORMAT_VERSION = 1
 
-# Only these classes can be named by an archive: loading never imports
+
+def _public_estimators(module_name):
+    """The estimator classes a mammoclf subpackage exports (its ``__all__``)."""
+    module = import_module(module_name)
+    return tuple(
+        name
+        for name in module.__all__
+        if isinstance(getattr(module, name), type)
+        and issubclass(getattr(module, name), sklearn.base.BaseEstimator)
+    )
+
+
+# Classes an archive may name, by public module: every classifier that
+# mammoclf.classifiers exports (TransferClassifier serves every backbone of
+# its registry), and the preprocessing steps. Loading never imports
 # anything else.
+_PUBLIC_MODULE = {
+    "mammoclf.classifiers": _public_estimators("mammoclf.classifiers"),
+    "mammoclf.preprocessing": ("DicomLoader", "Resizer", "Augmenter"),
+}
 _ALLOWED_CLASSES = {
-    "mammoclf.classifiers.ScratchCNNClassifier",
-    "mammoclf.classifiers.DenseNetTransferClassifier",
-    "mammoclf.preprocessing.DicomLoader",
-    "mammoclf.preprocessing.Resizer",
-    "mammoclf.preprocessing.Augmenter",
+    *(f"{module}.{name}" for module, names in _PUBLIC_MODULE.items() for name in names),
     "mammoclf.pipeline.Pipeline",
     "imblearn.pipeline.Pipeline",
     "sklearn.pipeline.Pipeline",
-}
-_PUBLIC_MODULE = {
-    "mammoclf.classifiers": ("ScratchCNNClassifier", "DenseNetTransferClassifier"),
-    "mammoclf.preprocessing": ("DicomLoader", "Resizer", "Augmenter"),
 }
 # Parameters holding live Python objects that have no meaning in a file.
 _RUNTIME_ONLY_PARAMS = ("callbacks",)

@@ -22,7 +22,17 @@ No private name or module of another part of the package
     ``_private`` name only from its own part. ``mammoclf.utils``,
     ``mammoclf.exceptions`` and the root's ``mammoclf._version`` are shared
     by design. Anything another part needs is public in its home package
-    (re-exported by its ``__init__``) or lives in ``mammoclf.utils``.
+    (re-exported by its ``__init__``).
+
+A helper lives in the lowest part that owns its concept
+    ``mammoclf.utils`` holds generic helpers only (validation, formatting,
+    progress, the Keras import), not whatever two parts happen to share: a
+    helper that serves one concept lives in that concept's part, and other
+    parts use it through the part's public names. The check that can be
+    automated: a ``utils`` module used by a single part belongs to that part
+    (the activation store, its keys, the batch feeders and the distribution
+    helpers served only the classifiers, and moved there), unless it is
+    listed in :data:`GENERIC_SINGLE_USE` with the reason it is generic.
 """
 
 import ast
@@ -33,6 +43,10 @@ import pytest
 PACKAGE = "mammoclf"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE
 SHARED_PARTS = {f"{PACKAGE}.utils", f"{PACKAGE}.exceptions", f"{PACKAGE}._version"}
+# utils modules that one part uses today but that know nothing of it.
+GENERIC_SINGLE_USE = {
+    f"{PACKAGE}.utils._quiet": "silences third-party log chatter; any entry point may",
+}
 
 
 def _module_name(path):
@@ -214,8 +228,34 @@ def test_no_private_imports_across_subpackages():
     ]
     assert not violations, (
         "Private names or modules imported from another part of mammoclf; make "
-        "them public in their home package or move them to mammoclf.utils:\n"
+        "them public in their home package (generic helpers go to mammoclf.utils):\n"
         + "\n".join(violations)
+    )
+
+
+def utils_users():
+    """``utils`` module -> the other parts that import it."""
+    users = {}
+    for module, path in _modules().items():
+        if _part(module) == f"{PACKAGE}.utils":
+            continue
+        for base, name, _ in _imports(path, module):
+            full = base if name is None else f"{base}.{name}"
+            if full.startswith(f"{PACKAGE}.utils._"):
+                owner = ".".join(full.split(".")[:3])
+                users.setdefault(owner, set()).add(_part(module))
+    return users
+
+
+def test_utils_holds_no_helper_of_a_single_part():
+    single = {
+        helper: parts.pop()
+        for helper, parts in utils_users().items()
+        if len(parts) == 1 and helper not in GENERIC_SINGLE_USE
+    }
+    assert not single, (
+        "mammoclf.utils modules used by one part only; move each into the part "
+        f"that owns its concept (or explain in GENERIC_SINGLE_USE): {single}"
     )
 
 
@@ -246,17 +286,11 @@ def test_shared_parts_exist(shared):
     assert _is_module(shared), f"{shared} is listed as shared but does not exist"
 
 
-# utils modules on their way to the subpackage that owns their concept; until
-# they move they may use mammoclf.storage (the activation store goes to
-# mammoclf.classifiers).
-_LEAVING_UTILS = {f"{PACKAGE}.utils._activation_store"}
-
-
 def test_shared_parts_import_no_other_part():
     """utils and exceptions sit below every subpackage, so all may use them."""
     found = []
     for module, path in _modules().items():
-        if _part(module) not in SHARED_PARTS or module in _LEAVING_UTILS:
+        if _part(module) not in SHARED_PARTS:
             continue
         for base, name, line in _imports(path, module):
             full = base if name is None else f"{base}.{name}"

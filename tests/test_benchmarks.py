@@ -79,8 +79,10 @@ def test_densenet_baseline_trains_what_the_estimator_trains(bench):
     # The hand-written stages must unfreeze exactly the estimator's weights,
     # or the comparison would time different work.
     overhead = bench("bench_estimator_overhead")
-    from mammoclf.classifiers._densenet import _set_trainable
-    from mammoclf.classifiers._densenet_backbone import HEAD, STEM, block_layers
+    from mammoclf.classifiers import BACKBONES
+    from mammoclf.classifiers._backbones import HEAD, STEM
+    from mammoclf.classifiers._transfer import _set_trainable
+    from mammoclf.classifiers._transfer_network import block_layers
     from mammoclf.utils._keras import import_keras
 
     keras = import_keras()
@@ -90,7 +92,8 @@ def test_densenet_baseline_trains_what_the_estimator_trains(bench):
     model = estimator._build_keras_model(keras, (32, 32, 1), 1, seed=0)
     expected = []
     for first_block in (HEAD, STEM):  # the "full" preset's two stages
-        _set_trainable(block_layers(model), first_block)
+        densenet = BACKBONES["densenet121"]
+        _set_trainable(block_layers(model, densenet), first_block, densenet)
         expected.append({w.path for w in model.trainable_weights})
     stages = overhead.baseline_stages(keras, "densenet", epochs=1)
     assert [epochs for _, epochs, _ in stages] == [1, 1]

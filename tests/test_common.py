@@ -25,12 +25,17 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
+from mammoclf import (
+    Augmenter,
+    DenseNetTransferClassifier,
+    ScratchCNNClassifier,
+    TransferClassifier,
+)
 from mammoclf.exceptions import InvalidImageError
 from tests.shallow_densenet import ShallowDenseNetClassifier
 
 
-def _densenet_for_checks(cls):
+def _densenet_for_checks(cls, **backbone):
     # The checks' rows become 1-pixel-high images; resize_to enlarges them to
     # DenseNet's 32x32 minimum inside the model. The frozen preset trains the
     # head on cached backbone features, and batch_size=100 runs the backbone
@@ -39,6 +44,7 @@ def _densenet_for_checks(cls):
     # 0, 1 and 2 (check_classifiers_train asks for 0.83); 8 epochs at 0.05
     # reached 0.78-0.94 depending on the random backbone's seed.
     return cls(
+        **backbone,
         weights=None,
         freeze_schedule="frozen",
         resize_to=(32, 32),
@@ -67,6 +73,12 @@ CHECKED_ESTIMATORS = [
     _densenet_for_checks(ShallowDenseNetClassifier),
 ]
 FULL_DENSENET = _densenet_for_checks(DenseNetTransferClassifier)
+# TransferClassifier runs DenseNetTransferClassifier's code on another
+# backbone's network; its checks (each several fits of MobileNetV3Small, the
+# smallest backbone, at 5-10 s) run with -m slow.
+SMALLEST_TRANSFER = _densenet_for_checks(
+    TransferClassifier, backbone="mobilenetv3small"
+)
 
 SGD_WEIGHT_REASON = (
     "mini-batch stochastic training: a sample of weight 2 changes the loss "
@@ -100,7 +112,7 @@ def expected_failed_checks(estimator):
         "check_sample_weight_equivalence_on_dense_data": SGD_WEIGHT_REASON,
         "check_methods_sample_order_invariance": SAMPLE_ORDER_ROUNDING_REASON,
     }
-    if isinstance(estimator, DenseNetTransferClassifier):
+    if isinstance(estimator, TransferClassifier):  # DenseNet's too
         expected["check_methods_subset_invariance"] = BATCH_SIZE_ROUNDING_REASON
     return expected
 
@@ -190,16 +202,29 @@ def test_sklearn_compatible_densenet121(estimator, check):
         check(estimator)
 
 
+@pytest.mark.slow
+@parametrize_with_checks(
+    [SMALLEST_TRANSFER], expected_failed_checks=expected_failed_checks
+)
+def test_sklearn_compatible_transfer_classifier(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(estimator)
+
+
 def test_the_shallow_densenet_is_densenet_with_fewer_layers():
     """What the fast checks run: DenseNet121's blocks and names, a seventh of it."""
-    from mammoclf.classifiers._densenet_backbone import block_layers
+    from mammoclf.classifiers import BACKBONES
+    from mammoclf.classifiers._transfer_network import block_layers
     from mammoclf.utils._keras import import_keras
 
     keras = import_keras()
     shallow = CHECKED_ESTIMATORS[1]._build_keras_model(keras, (1, 2, 1), 3, 0)
     full = FULL_DENSENET._build_keras_model(keras, (1, 2, 1), 3, 0)
     assert keras.applications.DenseNet121.__name__ == "DenseNet121"  # restored
-    shallow_blocks, full_blocks = block_layers(shallow), block_layers(full)
+    densenet = BACKBONES["densenet121"]
+    shallow_blocks = block_layers(shallow, densenet)
+    full_blocks = block_layers(full, densenet)
     assert list(shallow_blocks) == list(full_blocks)
     assert 7 * len(shallow.layers) < len(full.layers)
 

@@ -26,15 +26,14 @@ from mammoclf.classifiers._checkpoint import (
     TrainingCheckpoint,
     training_identity,
 )
-from mammoclf.classifiers._frozen_features import stream_batches
-from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
-from mammoclf.storage import is_memory_mapped, take_rows
-from mammoclf.utils._batches import row_blocks
-from mammoclf.utils._distribution import (
+from mammoclf.classifiers._distribution import (
     DATA_PARALLEL,
     data_parallel_inputs,
     distribution_scope,
 )
+from mammoclf.classifiers._frozen_features import stream_batches
+from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
+from mammoclf.storage import is_memory_mapped, take_rows
 from mammoclf.utils._keras import (
     dtype_policy_scope,
     fresh_model_retracing_muted,
@@ -43,6 +42,7 @@ from mammoclf.utils._keras import (
     model_from_bytes,
     model_to_bytes,
 )
+from mammoclf.utils._row_blocks import row_blocks
 from mammoclf.utils._validation import (
     check_image_batch,
     check_image_shape_param,

@@ -1,66 +1,19 @@
 """The study's transfer-learning models: an ImageNet DenseNet with staged unfreezing."""
 
-import os
-import time
-from dataclasses import dataclass
-from numbers import Integral, Real
 from typing import ClassVar
 
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
-from mammoclf.classifiers._base import (
-    BaseKerasImageClassifier,
-    TrainingData,
-    count_trainable_params,
-    stage_record,
-)
-from mammoclf.classifiers._densenet_backbone import (
-    BACKBONES,
-    BLOCKS,
-    GRAD_CAM_LAYER,
-    HEAD,
-    MIN_IMAGE_SIZE,
-    STEM,
-    attach_head,
-    block_layers,
-    build_backbone,
-    copy_backbone_weights,
-    pretrained_backbone,
-)
-from mammoclf.classifiers._densenet_sharing import (
-    BLOCK_ORDER,
-    DEPTH,
-    backbone_identity,
-    block_cuts,
-    predict_from_store,
-)
-from mammoclf.classifiers._freeze_schedule import ALL_BLOCKS, resolve_freeze_schedule
-from mammoclf.classifiers._frozen_features import (
-    ActivationCache,
-    stochastic_layers,
-    stream_batches,
-)
-from mammoclf.exceptions import InvalidImageError
-from mammoclf.utils._activation_store import (
-    active_activation_store,
-    forget_layer_digests,
-)
-from mammoclf.utils._keras import dtype_policy_scope
-from mammoclf.utils._validation import PositiveInts
+from mammoclf.classifiers._backbones import BACKBONES
+from mammoclf.classifiers._transfer import TransferClassifier
 
 __all__ = ["DenseNetTransferClassifier"]
 
-_BLOCK_ORDER = BLOCK_ORDER
-_DEPTH = DEPTH
-# With frozen_cache="auto", stages whose frozen part holds at least conv2
-# and conv3 are cached: that part then does most of the forward computation,
-# and its output is no larger than a float32 grey input image.
-_AUTO_CACHE_FROM = "conv4"
-# frozen_cache -> where ActivationCache keeps activations ("off" plans none).
-_CACHE_STORAGE = {"auto": "auto", "memory": "memory", "disk": "disk", "off": "auto"}
+#: The backbones of :class:`DenseNetTransferClassifier`.
+DENSENETS = tuple(name for name in BACKBONES if name.startswith("densenet"))
 
 
-class DenseNetTransferClassifier(BaseKerasImageClassifier):
+class DenseNetTransferClassifier(TransferClassifier):
     """An ImageNet-pretrained DenseNet with a new head, fine-tuned in stages.
 
     The study's transfer-learning models as one scikit-learn estimator: a
@@ -82,6 +35,9 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     stages. While a stage trains only the blocks above some point, the frozen
     part below it is computed once per fit and the stage trains on its
     cached output (``frozen_cache``), with the same results.
+
+    It is :class:`TransferClassifier` restricted to the DenseNets, with the
+    study's defaults: the same training, caching, sharing and saving.
 
     Parameters
     ----------
@@ -240,6 +196,7 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
 
     See Also
     --------
+    TransferClassifier : The same on any ImageNet backbone.
     ScratchCNNClassifier : The study's CNN trained from scratch.
 
     Examples
@@ -266,14 +223,8 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **BaseKerasImageClassifier._parameter_constraints,
-        "backbone": [StrOptions(set(BACKBONES))],
-        "weights": [str, os.PathLike, None],
-        "freeze_schedule": "no_validation",  # FreezeScheduleError, in _validate_params
-        "dense_units": [Interval(Integral, 1, None, closed="left")],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "resize_to": [PositiveInts(lengths={2}), None],  # (height, width)
-        "frozen_cache": [StrOptions({"auto", "memory", "disk", "off"})],
+        **TransferClassifier._parameter_constraints,
+        "backbone": [StrOptions(set(DENSENETS))],
     }
 
     def __init__(
@@ -303,6 +254,13 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
         checkpoint_dir=None,
     ):
         super().__init__(
+            backbone=backbone,
+            weights=weights,
+            freeze_schedule=freeze_schedule,
+            dense_units=dense_units,
+            dropout=dropout,
+            resize_to=resize_to,
+            frozen_cache=frozen_cache,
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,
@@ -319,365 +277,3 @@ class DenseNetTransferClassifier(BaseKerasImageClassifier):
             random_state=random_state,
             checkpoint_dir=checkpoint_dir,
         )
-        self.backbone = backbone
-        self.weights = weights
-        self.freeze_schedule = freeze_schedule
-        self.dense_units = dense_units
-        self.dropout = dropout
-        self.resize_to = resize_to
-        self.frozen_cache = frozen_cache
-
-    # ------------------------------------------------------------ validation
-    def _validate_params(self):
-        super()._validate_params()
-        # freeze_schedule is a small language of its own: FreezeScheduleError
-        # says which stage and key is wrong, and suggests the key meant, which
-        # a constraint's "must be ..." message cannot. Checked before any data
-        # is touched.
-        self._stages()
-
-    def _stages(self):
-        return resolve_freeze_schedule(
-            self.freeze_schedule,
-            blocks=BLOCKS,
-            epochs=self.epochs,
-            learning_rate=self.learning_rate,
-        )
-
-    def _check_image_size(self, image_shape):
-        height, width, channels = image_shape
-        if channels not in (1, 3):
-            raise InvalidImageError(
-                f"{type(self).__name__} takes grey (1-channel) or RGB (3-channel) "
-                f"images; got {channels} channels."
-            )
-        if self.resize_to is not None:
-            size, got = tuple(self.resize_to), f"got resize_to={tuple(self.resize_to)}"
-        else:
-            size, got = (height, width), f"got {height}x{width} images"
-        if min(size) < MIN_IMAGE_SIZE:
-            raise InvalidImageError(
-                f"{type(self).__name__} needs inputs of at least "
-                f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} pixels (DenseNet halves the "
-                f"resolution five times); {got}. Resize the images (e.g. "
-                "mammoclf.Resizer(size=(224, 224))) or set resize_to=(224, 224)."
-            )
-
-    # ------------------------------------------------------------------ model
-    def _feature_map_layer(self):
-        return GRAD_CAM_LAYER
-
-    def _build_keras_model(self, keras, input_shape, n_outputs, seed):
-        head = {
-            "backbone": self.backbone,
-            "dense_units": self.dense_units,
-            "dropout": self.dropout,
-            "n_outputs": n_outputs,
-            "seed": seed,
-        }
-        store = self._activation_store()
-        identity = None
-        if store is not None and self._backbone_stays_frozen():
-            identity = backbone_identity(
-                keras,
-                backbone=self.backbone,
-                weights=self.weights,
-                seed=seed,
-                input_shape=input_shape,
-                resize_to=self.resize_to,
-            )
-        if identity is None:
-            inputs, features = self._build_backbone(keras, input_shape, seed)
-        else:
-            # Every stage trains the head only: fits with the same frozen
-            # backbone share its layers (read-only) instead of each building
-            # and initialising a DenseNet (seconds per fit).
-            inputs, features = store.shared_network(
-                identity, lambda: self._build_backbone(keras, input_shape, seed)
-            )
-        return attach_head(keras, inputs, features, **head)
-
-    def _build_backbone(self, keras, input_shape, seed):
-        """The input and pooled features of a DenseNet holding ``weights``."""
-        pretrained = None
-        if self.weights is not None:
-            pretrained = pretrained_backbone(
-                keras, backbone=self.backbone, weights=self.weights
-            )
-        inputs, features = build_backbone(
-            keras,
-            backbone=self.backbone,
-            input_shape=tuple(input_shape),
-            resize_to=None if self.resize_to is None else tuple(self.resize_to),
-        )
-        backbone_model = keras.Model(inputs, features)
-        if pretrained is not None:
-            copy_backbone_weights(pretrained, backbone_model)
-        else:
-            _seed_random_kernels(keras, backbone_model, seed)
-        return inputs, features
-
-    def _activation_store(self):
-        """The active study-wide store, unless caching is off."""
-        return None if self.frozen_cache == "off" else active_activation_store()
-
-    def _backbone_stays_frozen(self):
-        """Whether this fit never trains, nor lets anything else touch, the backbone."""
-        return (
-            all(stage.head_only for stage in self._stages())
-            and not self.callbacks
-            and self.distribution is None
-            and self.checkpoint_dir is None
-        )
-
-    # Tracing DenseNet121's predict function costs 3 s at 32 px and 9 s at
-    # 128 px on 2 CPU cores; a direct call's overhead 0.5-1 s per batch.
-    _direct_batches_before_tracing = 6
-
-    def _forward(self, keras, model, X):
-        """Run ``model`` in inference mode on ``X`` and return a NumPy array.
-
-        Activations the study-wide store holds are read from it; otherwise
-        as in the base class, with a smaller budget of direct calls, since a
-        direct call of a DenseNet costs tenths of a second in per-layer
-        overhead and tracing its predict function a few seconds.
-        """
-        store = self._activation_store()
-        if store is not None:
-            shared = predict_from_store(
-                keras,
-                store,
-                model,
-                getattr(self, "stages_", ()),
-                X,
-                batch_size=self.batch_size,
-            )
-            if shared is not None:
-                return shared
-        return super()._forward(keras, model, X)
-
-    # --------------------------------------------------------------- training
-    def _train(self, fit, model, data):
-        stages = self._stages()
-        blocks = block_layers(model)
-        cuts = block_cuts(model, blocks)
-        # Stage 0's trainability (head only, BatchNormalization frozen) before
-        # planning: the plan checks that nothing below a cut acts differently
-        # in training.
-        _set_trainable(blocks, _first_trainable_block(stages[0]))
-        plan = [self._cache_cut(stage, cuts) for stage in stages]
-        validation_images = None if data.validation is None else data.validation[0]
-        with ActivationCache(
-            fit.keras,
-            model,
-            data.X,
-            validation_images,
-            batch_size=self.batch_size,
-            storage=_CACHE_STORAGE[self.frozen_cache],
-            store=self._activation_store(),
-            store_sources=list(cuts.values()),
-        ) as cache:
-
-            def train_stage(index, first_epoch):
-                return self._train_stage(
-                    fit,
-                    model,
-                    data,
-                    blocks,
-                    stages[index],
-                    first_epoch=first_epoch,
-                    cache=cache,
-                    cut=plan[index],
-                    cuts_read_later=_cuts_read_later(stages, plan, index),
-                    shuffle_seed=fit.seed + index,
-                )
-
-            def after_stage(index):
-                # Layers from the stage's first trainable block up have
-                # trained: activations cut above them are stale. Drop too
-                # what no later stage reads.
-                cache.invalidate_above(_DEPTH[_first_trainable_block(stages[index])])
-                cache.keep_only([cut for cut in plan[index + 1 :] if cut is not None])
-
-            return self._run_stages(fit, len(stages), train_stage, after_stage)
-
-    def _train_stage(
-        self,
-        fit,
-        model,
-        data,
-        blocks,
-        stage,
-        *,
-        first_epoch,
-        cache,
-        cut,
-        cuts_read_later,
-        shuffle_seed,
-    ):
-        """Set what trains, recompile, fit one stage; return its record and history."""
-        started = time.perf_counter()
-        trainable_blocks = _set_trainable(blocks, _first_trainable_block(stage))
-        n_trainable = count_trainable_params(model)
-        train_model, stage_data, storage, cache_time = model, data, None, 0.0
-        source, rows_read, rows_computed = None, 0, 0
-        if cut is not None:
-            cache_started = time.perf_counter()
-            X_cut, X_val_cut, storage = cache.get(cut, also=cuts_read_later)
-            cache_time = time.perf_counter() - cache_started
-            shared = cache.take_store_report()
-            rows_read, rows_computed = shared.read, shared.computed
-            source = "store" if cache.came_from_store(cut) else "fit"
-            with dtype_policy_scope(fit.keras, self.precision):
-                # The part above the cut; it shares layers and weights with
-                # ``model``, and a float16 policy gets loss scaling too.
-                train_model = fit.keras.Model(cut.tensor, model.outputs[0])
-            stage_data = _cached_data(
-                data, X_cut, X_val_cut, storage, shuffle_seed=shuffle_seed
-            )
-        self._compile(fit.keras, train_model, stage.learning_rate)
-        stage_history = self._fit_stage(
-            fit, train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
-        )
-        record = {
-            "unfreeze": stage.unfreeze,
-            "trainable_blocks": trainable_blocks,
-            "frozen_cache": storage,
-            "activations_from": source,
-            "store_rows_read": rows_read,
-            "store_rows_computed": rows_computed,
-            "cache_time": cache_time,
-            **stage_record(
-                learning_rate=stage.learning_rate,
-                epochs=stage.epochs,
-                history=stage_history,
-                first_epoch=first_epoch,
-                n_trainable_params=n_trainable,
-                started=started,
-            ),
-        }
-        return record, stage_history
-
-    def _cache_cut(self, stage, cuts):
-        """The :class:`Cut` whose activations ``stage`` trains on, or None."""
-        if self.frozen_cache == "off" or stage.unfreeze == ALL_BLOCKS:
-            return None
-        first_block = _first_trainable_block(stage)
-        if self.frozen_cache == "auto" and (
-            self.callbacks or _DEPTH[first_block] < _DEPTH[_AUTO_CACHE_FROM]
-        ):
-            return None
-        # Every layer below the cut, input preprocessing included.
-        stochastic = stochastic_layers(cuts[first_block].below)
-        if stochastic:  # the network has none; a guard (tested by patching)
-            raise RuntimeError(
-                f"Cannot cache the frozen part below {first_block!r}: layers "
-                f"{stochastic} behave differently in training."
-            )
-        return cuts[first_block]
-
-    def _fit_inputs(self, keras, data):
-        if not isinstance(data, _StreamedData):
-            return super()._fit_inputs(keras, data)
-        inputs = {
-            "x": stream_batches(
-                keras,
-                data.X,
-                data.y,
-                data.sample_weight,
-                batch_size=self.batch_size,
-                shuffle=True,
-                seed=data.shuffle_seed,
-            ),
-        }
-        if data.validation is not None:
-            X_val, y_val, w_val = data.validation
-            inputs["validation_data"] = stream_batches(
-                keras,
-                X_val,
-                y_val,
-                w_val,
-                batch_size=self.batch_size,
-                shuffle=False,
-                seed=0,
-            )
-        return inputs
-
-
-@dataclass(frozen=True)
-class _StreamedData(TrainingData):
-    """Cached activations in memory-mapped files, fed to Keras batch by batch."""
-
-    shuffle_seed: int
-
-
-def _cached_data(data, X_cut, X_val_cut, storage, *, shuffle_seed):
-    validation = None
-    if data.validation is not None:
-        validation = (X_val_cut, data.validation[1], data.validation[2])
-    if storage == "disk":
-        return _StreamedData(
-            X_cut, data.y, data.sample_weight, validation, shuffle_seed=shuffle_seed
-        )
-    return TrainingData(X_cut, data.y, data.sample_weight, validation)
-
-
-def _seed_random_kernels(keras, model, seed):
-    """Redraw the kernels that ``keras.applications`` initialised without a seed.
-
-    Keras gives an unseeded initializer a seed drawn from Python's global
-    ``random`` generator. ``keras_seed`` seeds that generator, but any other
-    thread of the process may draw from it meanwhile: a Dask worker's event
-    loop does, so the same fit gave another random backbone on a cluster
-    than locally. Seeds derived from ``seed`` and the layer's position make
-    ``weights=None`` backbones depend on ``random_state`` alone.
-    """
-    for index, layer in enumerate(model.layers):
-        initializer = getattr(layer, "kernel_initializer", None)
-        config = initializer.get_config() if initializer is not None else {}
-        if "seed" in config and config["seed"] is None:
-            seeded = type(initializer).from_config(
-                {**config, "seed": seed + 1000 + index}
-            )
-            layer.kernel.assign(seeded(layer.kernel.shape, layer.kernel.dtype))
-
-
-def _first_trainable_block(stage):
-    if stage.unfreeze is None:
-        return HEAD
-    return STEM if stage.unfreeze == ALL_BLOCKS else stage.unfreeze
-
-
-def _set_trainable(blocks, first_block):
-    """Make ``first_block`` and the blocks above it trainable; return their names.
-
-    Backbone BatchNormalization layers stay frozen: in Keras 3 a frozen
-    BatchNormalization layer runs in inference mode, which is how the
-    fine-tuning guide keeps pretrained statistics intact when the backbone
-    cannot be called with ``training=False`` (it is not a nested model here).
-    """
-    trainable_blocks = _BLOCK_ORDER[_DEPTH[first_block] :]
-    # Their weights are about to change: digests a store keyed on are stale.
-    forget_layer_digests(
-        layer for name in trainable_blocks for layer in blocks.get(name, ())
-    )
-    for name, layers in blocks.items():
-        for layer in layers:
-            is_batch_norm = type(layer).__name__ == "BatchNormalization"
-            layer.trainable = name in trainable_blocks and not is_batch_norm
-    return trainable_blocks
-
-
-def _cuts_read_later(stages, plan, index):
-    """Cuts that stages after ``index`` read and that stay valid until then.
-
-    A cut stays valid while every stage in between trains only layers at or
-    above it.
-    """
-    lowest_trained = _DEPTH[_first_trainable_block(stages[index])]
-    later = []
-    for stage, cut in zip(stages[index + 1 :], plan[index + 1 :]):
-        if cut is not None and cut.depth <= lowest_trained:
-            later.append(cut)
-        lowest_trained = min(lowest_trained, _DEPTH[_first_trainable_block(stage)])
-    return later

@@ -13,7 +13,7 @@ A cache computed at a shallow cut stays valid while later stages only train
 layers above it, so the cache computes, in one pass from the images, every
 cut that the coming stages will read, each from the previous one.
 
-Within :func:`~mammoclf.utils._activation_store.shared_activation_store`
+Within :func:`~mammoclf.classifiers._activation_store.shared_activation_store`
 (a study), cuts that nothing below has trained yet come from the study-wide
 store instead: computed once per image for all fits. The cache allocates
 and the store fills, with the same allocation and forward-pass functions.
@@ -30,8 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mammoclf.storage import activation_dtype, resolve_memory_limit
-from mammoclf.utils._activation_store import (
+from mammoclf.classifiers._activation_store import (
     IN_MEMORY_LIMIT_BYTES,
     FillReport,
     allocate_activations,
@@ -39,7 +38,8 @@ from mammoclf.utils._activation_store import (
     image_digests,
     stochastic_layers,
 )
-from mammoclf.utils._batches import SeededBatches
+from mammoclf.classifiers._batches import SeededBatches
+from mammoclf.storage import activation_dtype, resolve_memory_limit
 
 __all__ = [
     "IN_MEMORY_LIMIT_BYTES",

@@ -23,6 +23,8 @@ from mammoclf.cli._models import (
     check_weights_argument,
     resolve_weights,
     selected_models,
+    transfer_backbones,
+    weights_label,
 )
 from mammoclf.cli._resume import FIT_CACHE, open_fit_cache, valid_fits
 from mammoclf.cli._sections import write_report
@@ -168,7 +170,7 @@ def _run(args, caught):
         args.weights,
         synthetic=settings.synthetic,
         log=log,
-        needed=any(spec.key != "scratch" for spec in settings.specs),
+        needed=transfer_backbones(settings.specs),
     )
     out_dir = settings.out_dir
     with locked_run_folder(out_dir, log):
@@ -403,9 +405,7 @@ def _run_info(args, settings, weights, cv_seconds, result):
         "batch_size": args.batch_size,
         "folds": settings.n_folds,
         "repeats": args.repeats,
-        "weights": "imagenet"
-        if weights == "imagenet"
-        else ("random" if weights is None else "file"),
+        "weights": weights_label(weights),
         "cross_validation_seconds": round(cv_seconds, 1),
         "fits_resumed_from_an_interrupted_run": _resumed_fits(result),
         "official_test_split": bool(args.official_test_split),

@@ -167,13 +167,16 @@ def _add_training_options(training):
         "--weights",
         default="imagenet",
         metavar="{imagenet,none,PATH}",
-        help="DenseNet initialisation: ImageNet (default), none "
-        "(random), or a local weights file",
+        help="backbone initialisation: ImageNet (default), none (random), a "
+        "local weights file (one backbone), or a folder holding each backbone's "
+        "Keras weights file",
     )
     training.add_argument(
         "--models",
         default="scratch,frozen,partial",
-        help="comma-separated subset of scratch,frozen,partial",
+        help="comma-separated subset of scratch,frozen,partial (the study's "
+        "DenseNet121), and BACKBONE:SCHEDULE models such as resnet50:partial or "
+        "efficientnetb0:frozen",
     )
 
 

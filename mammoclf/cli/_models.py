@@ -1,4 +1,11 @@
-"""The study's three models, and the pretrained-weights preflight."""
+"""The study's three models, any backbone's transfer models, and the weights preflight.
+
+``--models`` takes the study's ``scratch``, ``frozen`` and ``partial``
+(DenseNet121, as in the study) and ``BACKBONE:SCHEDULE`` for any backbone of
+:class:`~mammoclf.TransferClassifier` (``resnet50:partial``,
+``efficientnetb0:frozen``); ``--weights`` takes ``imagenet``, ``none``, a
+weights file (one backbone) or a folder of Keras's weights files.
+"""
 
 import os
 from dataclasses import dataclass
@@ -13,6 +20,8 @@ __all__ = [
     "check_weights_argument",
     "resolve_weights",
     "selected_models",
+    "transfer_backbones",
+    "weights_label",
 ]
 
 
@@ -29,6 +38,8 @@ class ModelSpec:
     name: str
     description: str
     min_image_size: int = 1
+    backbone: str | None = None
+    schedule: str | None = None
 
 
 STUDY_MODELS = (
@@ -42,6 +53,8 @@ STUDY_MODELS = (
         "DenseNet121 frozen",
         "DenseNet121 base frozen, new head (dense, dropout 0.2) trained",
         min_image_size=32,
+        backbone="densenet121",
+        schedule="frozen",
     ),
     ModelSpec(
         "partial",
@@ -49,21 +62,60 @@ STUDY_MODELS = (
         "DenseNet121: head first, then the conv5 block fine-tuned at a tenth "
         "of the learning rate",
         min_image_size=32,
+        backbone="densenet121",
+        schedule="partial",
     ),
 )
 
 
 def selected_models(text):
-    """Parse ``--models``; returns the chosen :class:`ModelSpec` in study order."""
+    """Parse ``--models``; the study's models in study order, then ``BACKBONE:SCHEDULE`` ones."""
     wanted = [item.strip() for item in text.split(",") if item.strip()]
     known = {spec.key: spec for spec in STUDY_MODELS}
-    unknown = [item for item in wanted if item not in known]
+    unknown = [item for item in wanted if item not in known and ":" not in item]
     if unknown or not wanted:
         raise UsageError(
             f"--models: unknown model(s) {', '.join(unknown) or '(none)'}; choose from "
-            f"{','.join(known)}."
+            f"{','.join(known)} or BACKBONE:SCHEDULE (e.g. resnet50:partial)."
         )
-    return [spec for spec in STUDY_MODELS if spec.key in wanted]
+    custom = [_transfer_spec(item) for item in dict.fromkeys(wanted) if ":" in item]
+    return [spec for spec in STUDY_MODELS if spec.key in wanted] + custom
+
+
+def _transfer_spec(item):
+    """The :class:`ModelSpec` of ``BACKBONE:SCHEDULE``, checked against the registry."""
+    from mammoclf.classifiers import BACKBONES
+
+    backbone, _, schedule = (part.strip() for part in item.partition(":"))
+    description = BACKBONES.get(backbone.lower())
+    if description is None:
+        raise UsageError(
+            f"--models: {item}: unknown backbone {backbone!r}; choose from "
+            f"{','.join(sorted(BACKBONES))}."
+        )
+    schedules = (*_PRESETS, *description.blocks)
+    if schedule not in schedules:
+        raise UsageError(
+            f"--models: {item}: unknown schedule {schedule!r} for {description.name}; "
+            f"choose from {','.join(schedules)}."
+        )
+    return ModelSpec(
+        f"{description.name}_{schedule}",
+        f"{description.constructor} {schedule}",
+        f"{description.constructor} with a new head (dense, dropout 0.2), "
+        f"freeze_schedule={schedule!r} (see docs/user_guide/freeze_schedule.md)",
+        min_image_size=description.min_size,
+        backbone=description.name,
+        schedule=schedule,
+    )
+
+
+_PRESETS = ("frozen", "partial", "gradual", "full")
+
+
+def transfer_backbones(specs):
+    """The backbones the chosen models need weights for, in order."""
+    return tuple(dict.fromkeys(s.backbone for s in specs if s.backbone is not None))
 
 
 def check_image_size(image_size, specs):
@@ -80,71 +132,142 @@ def check_image_size(image_size, specs):
 
 
 def check_weights_argument(argument, specs):
-    """Refuse a ``--weights`` that is neither imagenet, none nor an existing file."""
-    if not any(spec.key != "scratch" for spec in specs):
+    """Refuse a ``--weights`` that is not imagenet, none, a file or a folder."""
+    backbones = transfer_backbones(specs)
+    if not backbones or argument.lower() in ("imagenet", "none"):
         return
-    if argument.lower() in ("imagenet", "none") or os.path.isfile(argument):
+    if os.path.isdir(argument):
         return
-    raise UsageError(
-        f"--weights: {argument} is neither imagenet, none nor an existing weights file."
-    )
+    if not os.path.isfile(argument):
+        raise UsageError(
+            f"--weights: {argument} is neither imagenet, none nor an existing weights "
+            "file or folder."
+        )
+    if len(backbones) > 1:
+        raise UsageError(
+            f"--weights: {argument} is one weights file, but the models use "
+            f"{len(backbones)} backbones ({', '.join(backbones)}); pass a folder "
+            "holding each backbone's weights file."
+        )
 
 
 def resolve_weights(argument, *, synthetic, needed, log):
-    """Decide the DenseNet ``weights`` and, if any, the banner the report must show.
+    """Decide each backbone's ``weights`` and, if any, the banner the report must show.
 
-    ImageNet weights are fetched once up front, so a missing download is
-    reported at the start, not after the first folds. Only the embedded
-    synthetic demo goes on without them, loudly; real data stop with exit
-    code 3 unless ``--weights none`` was given.
+    ``needed`` lists the backbones of the chosen models. ImageNet weights are
+    fetched once up front, so a missing download is reported at the start,
+    not after the first folds; the error names every missing file. Only the
+    embedded synthetic demo goes on without them, loudly; real data stop
+    with exit code 3 unless ``--weights none`` was given. A folder is read
+    for each backbone's Keras weights file.
 
     Returns
     -------
-    weights : "imagenet", str or None
+    weights : dict of str to "imagenet", str or None
+        Backbone name -> its ``weights``.
     banner : str or None
     """
+    from mammoclf.classifiers import BACKBONES
+
     if not needed:
-        return None, None
+        return {}, None
+    names = ", ".join(BACKBONES[b].constructor for b in needed)
     if argument.lower() == "none":
-        return None, (
-            "DenseNet121 rows use random initialisation (--weights none): they are "
+        return dict.fromkeys(needed), (
+            f"{names} rows use random initialisation (--weights none): they are "
             "NOT ImageNet-pretrained transfer learning."
         )
+    if os.path.isdir(argument):
+        return _weights_in_folder(argument, needed), None
     from mammoclf.classifiers import fetch_pretrained_weights
-    from mammoclf.exceptions import WeightsUnavailableError
 
     if argument.lower() != "imagenet":  # a file: check_weights_argument saw it exists
-        fetch_pretrained_weights("densenet121", weights=argument)
-        return argument, None
-    log("checking ImageNet weights for DenseNet121 ...")
-    try:
-        fetch_pretrained_weights("densenet121", weights="imagenet")
-    except WeightsUnavailableError as exc:
-        if not synthetic:
-            raise
-        banner = (
-            "ImageNet weights are NOT available on this machine, so the DenseNet121 "
-            "rows of this demo start from random weights: they are NOT pretrained "
-            "transfer learning. " + str(exc)
+        fetch_pretrained_weights(needed[0], weights=argument)
+        return {needed[0]: argument}, None
+    log(f"checking ImageNet weights for {names} ...")
+    missing = _missing_imagenet_weights(needed)
+    if missing is None:
+        return dict.fromkeys(needed, "imagenet"), None
+    if not synthetic:
+        raise missing
+    banner = (
+        f"ImageNet weights are NOT available on this machine, so the {names} rows "
+        "of this demo start from random weights: they are NOT pretrained transfer "
+        "learning. " + str(missing)
+    )
+    log("!" * 78)
+    log("WARNING: " + banner)
+    log("!" * 78)
+    return dict.fromkeys(needed), banner
+
+
+def weights_label(weights):
+    """How ``run.json`` records the backbones' weights: imagenet, random or file."""
+    values = set(weights.values())
+    if values == {"imagenet"}:
+        return "imagenet"
+    return "random" if values <= {None} else "file"
+
+
+def _missing_imagenet_weights(needed):
+    """A WeightsUnavailableError naming every backbone whose weights are missing."""
+    from mammoclf.classifiers import BACKBONES, fetch_pretrained_weights
+    from mammoclf.exceptions import WeightsUnavailableError
+
+    failures = []
+    for backbone in needed:
+        try:
+            fetch_pretrained_weights(backbone, weights="imagenet")
+        except WeightsUnavailableError as exc:
+            failures.append((backbone, exc))
+    if not failures:
+        return None
+    if len(failures) == 1:
+        return failures[0][1]
+    files = ", ".join(BACKBONES[b].weights_file for b, _ in failures)
+    return WeightsUnavailableError(
+        f"Could not get the ImageNet weights of {len(failures)} backbones; missing "
+        f"files: {files}. Copy them to $KERAS_HOME/models/ (default "
+        "~/.keras/models/), or into one folder and pass --weights FOLDER, or use "
+        "--weights none. First error: " + str(failures[0][1])
+    )
+
+
+def _weights_in_folder(folder, needed):
+    """Each backbone's Keras weights file in ``folder``; every missing one named."""
+    from mammoclf.classifiers import BACKBONES, fetch_pretrained_weights
+    from mammoclf.exceptions import WeightsUnavailableError
+
+    paths = {b: os.path.join(folder, BACKBONES[b].weights_file) for b in needed}
+    missing = [os.path.basename(p) for p in paths.values() if not os.path.isfile(p)]
+    if missing:
+        raise WeightsUnavailableError(
+            f"--weights {folder}: the folder lacks {len(missing)} weights file(s): "
+            f"{', '.join(missing)}. Copy them there from a machine with Keras's "
+            "cache (~/.keras/models/), or use --weights none."
         )
-        log("!" * 78)
-        log("WARNING: " + banner)
-        log("!" * 78)
-        return None, banner
-    return "imagenet", None
+    for backbone, path in paths.items():
+        fetch_pretrained_weights(backbone, weights=path)
+    return paths
 
 
 def build_models(specs, *, epochs, batch_size, weights, random_state, cache_dir=None):
     """One imbalanced-learn pipeline per model: study augmentation, then the classifier.
 
-    ``epochs`` maps ``"scratch"`` and ``"densenet"`` (per stage) to epochs.
+    ``epochs`` maps ``"scratch"`` and ``"densenet"`` (per stage of every
+    transfer model) to epochs; ``weights`` maps each backbone to its weights.
     With ``cache_dir``, finished fits are saved there and reloaded by a rerun
     (see :mod:`mammoclf.cli._resume`).
     The augmentation (rotations up to 10 degrees, horizontal flips, one extra
     copy of every training image) sits inside the pipeline, so
     ``compare_models`` applies it to training folds only.
     """
-    from mammoclf import Augmenter, DenseNetTransferClassifier, ScratchCNNClassifier
+    from mammoclf import (
+        Augmenter,
+        DenseNetTransferClassifier,
+        ScratchCNNClassifier,
+        TransferClassifier,
+    )
     from mammoclf.cli._resume import ResumablePipeline
 
     def augmenter():
@@ -167,20 +290,30 @@ def build_models(specs, *, epochs, batch_size, weights, random_state, cache_dir=
             random_state=random_state,
         ),
         "frozen": lambda: DenseNetTransferClassifier(
-            weights=weights,
+            weights=weights["densenet121"],
             freeze_schedule="frozen",
             epochs=epochs["densenet"],
             batch_size=batch_size,
             random_state=random_state,
         ),
         "partial": lambda: DenseNetTransferClassifier(
-            weights=weights,
+            weights=weights["densenet121"],
             freeze_schedule="partial",
             epochs=epochs["densenet"],
             batch_size=batch_size,
             random_state=random_state,
         ),
     }
+
+    def transfer(spec):
+        return TransferClassifier(
+            backbone=spec.backbone,
+            weights=weights[spec.backbone],
+            freeze_schedule=spec.schedule,
+            epochs=epochs["densenet"],
+            batch_size=batch_size,
+            random_state=random_state,
+        )
 
     def steps(classifier):  # named as mammoclf.make_pipeline names them
         return [
@@ -190,7 +323,9 @@ def build_models(specs, *, epochs, batch_size, weights, random_state, cache_dir=
 
     return {
         spec.name: ResumablePipeline(
-            steps(classifiers[spec.key]()),
+            steps(
+                classifiers[spec.key]() if spec.key in classifiers else transfer(spec)
+            ),
             cache_dir=None if cache_dir is None else str(cache_dir),
         )
         for spec in specs

@@ -44,7 +44,7 @@ def grad_cam(estimator, X, *, target=None, batch_size=16, normalize=True):
 
     Parameters
     ----------
-    estimator : fitted ScratchCNNClassifier, DenseNetTransferClassifier or Pipeline
+    estimator : fitted ScratchCNNClassifier, TransferClassifier or Pipeline
         A fitted mammoclf Keras classifier, or a fitted pipeline ending in
         one; the pipeline's earlier steps transform ``X`` first (resamplers
         such as :class:`~mammoclf.Augmenter` are skipped, as at predict time).
@@ -127,7 +127,8 @@ def _classifier_and_images(estimator, X):
     if not callable(getattr(classifier, "model_inputs", None)):
         raise TypeError(
             "grad_cam needs a mammoclf Keras classifier (ScratchCNNClassifier, "
-            f"DenseNetTransferClassifier) or a pipeline ending in one; got "
+            "TransferClassifier on any backbone, DenseNetTransferClassifier) or a "
+            f"pipeline ending in one; got "
             f"{type(classifier).__name__}."
         )
     check_is_fitted(classifier)

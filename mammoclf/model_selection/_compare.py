@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _num_samples
 
+from mammoclf.classifiers import ActivationStore, shared_activation_store
 from mammoclf.exceptions import InvalidImageError
 from mammoclf.metrics import (
     CLINICAL_METRICS,
@@ -30,10 +31,6 @@ from mammoclf.model_selection._splits import (
     check_splits,
     make_splits,
     warn_if_groups_missing,
-)
-from mammoclf.utils._activation_store import (
-    active_activation_store,
-    shared_activation_store,
 )
 from mammoclf.utils._orphans import workers_ending_with_parent
 from mammoclf.utils._patients import check_patients_per_class
@@ -463,7 +460,7 @@ def _study_store(share_activations, n_jobs):
     in_process = effective_n_jobs(n_jobs) == 1 or getattr(
         backend, "uses_threads", False
     )
-    outer = active_activation_store()
+    outer = ActivationStore.active()
     if outer is not None and (in_process or outer.storage == "disk"):
         return shared_activation_store(outer)
     return shared_activation_store(storage="auto" if in_process else "disk")

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from sklearn.utils import _safe_indexing
 
+from mammoclf.classifiers import shared_activation_store
 from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
 from mammoclf.model_selection._threshold import decision_threshold
 from mammoclf.storage import is_memory_mapped, take_rows
-from mammoclf.utils._activation_store import shared_activation_store
 from mammoclf.utils._estimators import final_estimator
 from mammoclf.utils._orphans import exit_with_parent
 from mammoclf.utils._routing import fit_with_groups

@@ -7,7 +7,7 @@ builds such an array asks :func:`allocate` for it; above a limit it is a
 (which hands memory maps to worker processes by file name, without
 copying) all accept. The consumers that would otherwise load it whole read
 it in row blocks instead: the classifiers stream it to Keras batch by batch
-(``mammoclf.utils._batches``), and arrays derived from it (fold subsets,
+(``mammoclf.classifiers._batches``), and arrays derived from it (fold subsets,
 augmented copies) are allocated here too, next to their source
 (:func:`allocate_like`, :func:`take_rows`).
 
@@ -27,7 +27,7 @@ import weakref
 
 import numpy as np
 
-from mammoclf.utils._batches import row_blocks
+from mammoclf.utils._row_blocks import row_blocks
 
 __all__ = [
     "DEFAULT_MEMORY_FRACTION",

@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import (
 )
 
 from mammoclf.exceptions import InvalidImageError
-from mammoclf.utils._batches import row_blocks
+from mammoclf.utils._row_blocks import row_blocks
 
 __all__ = [
     "CONFIDENCE_LEVEL",

@@ -21,10 +21,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupShuffleSplit
 
 from mammoclf import DenseNetTransferClassifier
-from mammoclf.classifiers._densenet_backbone import (
+from mammoclf.classifiers import BACKBONES
+from mammoclf.classifiers._transfer_network import (
+    attach_head,
     block_layers,
     block_start_tensors,
-    build_network,
+    build_backbone,
     pretrained_backbone,
 )
 from mammoclf.exceptions import (
@@ -109,7 +111,7 @@ def test_partial_preset_changes_conv5_and_nothing_else(
     model = partial_densenet.model_
     conv5_convolutions = {
         layer.name
-        for layer in block_layers(model)["conv5"]
+        for layer in block_layers(model, BACKBONES["densenet121"])["conv5"]
         if type(layer).__name__ == "Conv2D"
     }
     assert len(conv5_convolutions) == 32  # DenseNet121: 16 conv blocks of 2
@@ -141,7 +143,7 @@ def test_partial_stages_match_the_schedule(partial_densenet):
     model = partial_densenet.model_
     conv5_params = sum(
         int(np.prod(w.shape))
-        for layer in block_layers(model)["conv5"]
+        for layer in block_layers(model, BACKBONES["densenet121"])["conv5"]
         if type(layer).__name__ == "Conv2D"
         for w in layer.weights
     )
@@ -296,7 +298,7 @@ def test_weights_file_in_legacy_h5_layout(tmp_path, densenet_weights):
             for weight_name, value in zip(weight_names, values):
                 group.create_dataset(weight_name.decode(), data=value)
     loaded = pretrained_backbone(
-        import_keras(), backbone="densenet121", weights=str(path)
+        import_keras(), description=BACKBONES["densenet121"], weights=str(path)
     )
     assert _changed_layers(loaded, file_values) == set()
 
@@ -345,17 +347,21 @@ def test_missing_or_foreign_weights_file(toy_images, tmp_path):
 )
 def test_larger_backbones_split_into_the_same_blocks(backbone, n_conv5_blocks):
     keras = import_keras()
-    model = build_network(
+    description = BACKBONES[backbone]
+    inputs, features = build_backbone(
+        keras, description=description, input_shape=(32, 32, 1), resize_to=None
+    )
+    model = attach_head(
         keras,
+        inputs,
+        features,
         backbone=backbone,
-        input_shape=(32, 32, 1),
-        resize_to=None,
         dense_units=8,
         dropout=0.2,
         n_outputs=1,
         seed=0,
     )
-    blocks = block_layers(model)
+    blocks = block_layers(model, description)
     assert list(blocks) == ["stem", "conv2", "conv3", "conv4", "conv5", "head"]
     concatenations = [
         layer.name for layer in blocks["conv5"] if layer.name.endswith("_concat")

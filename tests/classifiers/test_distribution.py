@@ -18,8 +18,8 @@ import pytest
 from sklearn.utils._param_validation import InvalidParameterError
 
 from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
+from mammoclf.classifiers import _distribution
 from mammoclf.exceptions import BackendNotSupportedError
-from mammoclf.utils import _distribution
 from mammoclf.utils._keras import import_keras
 
 TWO_DEVICE_SCRIPT = textwrap.dedent(
@@ -33,7 +33,7 @@ TWO_DEVICE_SCRIPT = textwrap.dedent(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
     from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier
-    from mammoclf.utils import _distribution
+    from mammoclf.classifiers import _distribution
 
     rng = np.random.default_rng(0)
     X = rng.random((46, 32, 32), dtype=np.float32) * 0.5

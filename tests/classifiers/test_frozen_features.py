@@ -186,10 +186,12 @@ def test_stochastic_layers_are_the_ones_that_forbid_caching(keras):
 def test_later_stages_read_what_the_first_pass_computes():
     """The frozen part runs once per fit: a stage computes the cuts later
     stages need, as long as nothing below them trains in between."""
-    from mammoclf.classifiers._densenet import _DEPTH, _cuts_read_later
+    from mammoclf.classifiers._backbones import BACKBONES
     from mammoclf.classifiers._freeze_schedule import resolve_freeze_schedule
+    from mammoclf.classifiers._transfer import _cuts_read_later
 
-    cuts = {name: Cut(name, depth, None) for name, depth in _DEPTH.items()}
+    densenet = BACKBONES["densenet121"]
+    cuts = {name: Cut(name, depth, None) for name, depth in densenet.depth.items()}
 
     def read_later(preset, index, cached=("head", "conv5", "conv4")):
         stages = resolve_freeze_schedule(
@@ -204,7 +206,7 @@ def test_later_stages_read_what_the_first_pass_computes():
             else None
             for stage in stages
         ]
-        return [cut.name for cut in _cuts_read_later(stages, plan, index)]
+        return [cut.name for cut in _cuts_read_later(stages, plan, index, densenet)]
 
     assert read_later("partial", 0) == ["conv5"]
     assert read_later("gradual", 0) == ["conv5", "conv4"]

@@ -18,7 +18,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupShuffleSplit
 
-from mammoclf.classifiers import ActivationStore, _densenet, shared_activation_store
+from mammoclf.classifiers import ActivationStore, _transfer, shared_activation_store
 from mammoclf.utils._keras import import_keras, keras_seed
 from tests.shallow_densenet import ShallowDenseNetClassifier, shallow_densenet121
 
@@ -153,7 +153,7 @@ def test_a_stochastic_layer_below_the_cut_is_never_cached(toy_images, monkeypatc
     layer_name = "resize"
     X, y, _ = toy_images
 
-    def noisy_backbone(keras, *, backbone, input_shape, resize_to):
+    def noisy_backbone(keras, *, description, input_shape, resize_to):
         inputs = keras.Input(shape=input_shape, name="image")
         x = keras.layers.GaussianNoise(0.1, name=layer_name)(inputs)
         x = keras.layers.Concatenate(axis=-1, name="grey_to_rgb")([x, x, x])
@@ -162,7 +162,7 @@ def test_a_stochastic_layer_below_the_cut_is_never_cached(toy_images, monkeypatc
         ).output
         return inputs, keras.layers.GlobalAveragePooling2D(name="avg_pool")(features)
 
-    monkeypatch.setattr(_densenet, "build_backbone", noisy_backbone)
+    monkeypatch.setattr(_transfer, "build_backbone", noisy_backbone)
     with shared_activation_store() as store:
         with pytest.raises(RuntimeError, match=rf"\['{layer_name}'\] behave"):
             small_densenet().fit(X[:N_IMAGES], y[:N_IMAGES])

@@ -42,14 +42,14 @@ TINY = [
 @pytest.fixture
 def offline_imagenet(monkeypatch):
     """ImageNet weights fail as they do on a machine without internet."""
-    import mammoclf.classifiers._densenet_backbone as backbone
+    import mammoclf.classifiers._transfer_network as backbone
 
-    def unavailable(keras, *, backbone, weights):
+    def unavailable(keras, *, description, weights):
         if weights == "imagenet":
             raise WeightsUnavailableError(
                 "Could not get the ImageNet weights (offline test)"
             )
-        return real(keras, backbone=backbone, weights=weights)
+        return real(keras, description=description, weights=weights)
 
     real = backbone.pretrained_backbone
     monkeypatch.setattr(backbone, "pretrained_backbone", unavailable)
@@ -62,16 +62,16 @@ def demo_report(tmp_path_factory):
     The DenseNet rows use the shallow DenseNet (tests/shallow_densenet.py):
     what is tested here is the report around the models.
     """
-    import mammoclf.classifiers._densenet_backbone as backbone
+    import mammoclf.classifiers._transfer_network as backbone
 
     real = backbone.pretrained_backbone
 
-    def unavailable(keras, *, backbone, weights):
+    def unavailable(keras, *, description, weights):
         if weights == "imagenet":
             raise WeightsUnavailableError(
                 "Could not get the ImageNet weights (offline test)"
             )
-        return real(keras, backbone=backbone, weights=weights)
+        return real(keras, description=description, weights=weights)
 
     out = tmp_path_factory.mktemp("report")
     backbone.pretrained_backbone = unavailable
@@ -547,7 +547,9 @@ def test_banner_note_ends_with_one_period():
     from mammoclf.cli._compare import _note
     from mammoclf.cli._models import resolve_weights
 
-    _, banner = resolve_weights("none", synthetic=True, needed=True, log=print)
+    _, banner = resolve_weights(
+        "none", synthetic=True, needed=("densenet121",), log=print
+    )
     assert _note(banner) == (
         "NOTE: DenseNet121 rows use random initialisation (--weights none): they are "
         "NOT ImageNet-pretrained transfer learning."

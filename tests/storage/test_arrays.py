@@ -16,8 +16,8 @@ from mammoclf.storage import (
     resolve_memory_limit,
     take_rows,
 )
-from mammoclf.utils._batches import row_blocks
 from mammoclf.utils._progress import Progress, format_duration
+from mammoclf.utils._row_blocks import row_blocks
 from mammoclf.utils._validation import check_image_batch
 
 

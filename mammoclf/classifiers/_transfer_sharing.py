@@ -1,8 +1,8 @@
-"""How a DenseNet fit shares work with the other fits of a study.
+"""How a transfer fit shares work with the other fits of a study.
 
-:class:`~mammoclf.classifiers.DenseNetTransferClassifier` reads the output
-of its frozen backbone part from the study-wide store of
-:mod:`mammoclf.utils._activation_store` when one is active. This module
+:class:`~mammoclf.classifiers.TransferClassifier` reads the output of its
+frozen backbone part from the study-wide store of
+:mod:`mammoclf.classifiers._activation_store` when one is active. This module
 holds what that needs and the estimator does not: the network's cuts with
 the layers below each (what the store keys on), predictions from stored
 activations through the layers above the deepest untrained cut, and the
@@ -15,31 +15,19 @@ import weakref
 
 import numpy as np
 
-from mammoclf.classifiers._densenet_backbone import (
-    BLOCKS,
-    HEAD,
-    STEM,
-    block_layers,
-    block_start_tensors,
-)
+from mammoclf.classifiers._activation_store import image_digests
+from mammoclf.classifiers._backbones import HEAD, STEM
 from mammoclf.classifiers._frozen_features import Cut
+from mammoclf.classifiers._transfer_network import block_layers, block_start_tensors
 from mammoclf.storage import activation_dtype
-from mammoclf.utils._activation_store import image_digests
 from mammoclf.utils._keras import fresh_model_retracing_muted
 
 __all__ = [
-    "BLOCK_ORDER",
-    "DEPTH",
     "backbone_identity",
     "block_cuts",
     "deepest_untrained_cut",
     "predict_from_store",
 ]
-
-#: The network's parts from the input side: stem, the four blocks, the head.
-BLOCK_ORDER = (STEM, *BLOCKS, HEAD)
-#: Part name -> its position in :data:`BLOCK_ORDER`.
-DEPTH = {name: depth for depth, name in enumerate(BLOCK_ORDER)}
 
 # Fitted model -> its cuts and the networks above them, built once.
 _NETWORK_PARTS = weakref.WeakKeyDictionary()
@@ -47,20 +35,21 @@ _NETWORK_PARTS = weakref.WeakKeyDictionary()
 _FILE_DIGESTS = {}
 
 
-def block_cuts(model, blocks):
+def block_cuts(model, blocks, description):
     """Each block's entry :class:`Cut`, with every layer below it.
 
     "Below" includes the input and preprocessing layers, which belong to no
     block: a store must key on them too.
     """
+    order, depth = description.order, description.depth
     above = {}
-    for name in reversed(BLOCK_ORDER):
-        higher = BLOCK_ORDER[DEPTH[name] + 1] if name != HEAD else None
+    for name in reversed(order):
+        higher = order[depth[name] + 1] if name != HEAD else None
         above[name] = {id(layer) for layer in blocks[name]} | above.get(higher, set())
     return {
         name: Cut(
             name,
-            DEPTH[name],
+            depth[name],
             tensor,
             tuple(layer for layer in model.layers if id(layer) not in above[name]),
         )
@@ -68,7 +57,7 @@ def block_cuts(model, blocks):
     }
 
 
-def deepest_untrained_cut(stages):
+def deepest_untrained_cut(stages, description):
     """The cut entering the lowest block any stage trained; None for the stem.
 
     Below it the network is as initialised, so its output for an image is
@@ -77,24 +66,24 @@ def deepest_untrained_cut(stages):
     trained = [block for stage in stages for block in stage["trainable_blocks"]]
     if not trained:
         return None
-    lowest = min(trained, key=DEPTH.__getitem__)
+    lowest = min(trained, key=description.depth.__getitem__)
     return None if lowest == STEM else lowest
 
 
-def predict_from_store(keras, store, model, stages, X, *, batch_size):
+def predict_from_store(keras, store, model, stages, X, *, description, batch_size):
     """Logits of ``model`` for ``X`` from stored activations, or None.
 
     Reads (or computes into ``store``) the activations at the deepest
     untrained cut of a model fitted in ``stages`` and runs only the layers
     above it. None when every block trained.
     """
-    cut_name = deepest_untrained_cut(stages)
+    cut_name = deepest_untrained_cut(stages, description)
     if cut_name is None:
         return None
     parts = _NETWORK_PARTS.get(model)
     if parts is None:
         parts = _NETWORK_PARTS[model] = {
-            "cuts": block_cuts(model, block_layers(model)),
+            "cuts": block_cuts(model, block_layers(model, description), description),
             "tops": {},
         }
     cut = parts["cuts"][cut_name]

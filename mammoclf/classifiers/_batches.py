@@ -11,10 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["SeededBatches", "row_blocks"]
-
-# Rows are copied and checked in blocks of about this many bytes.
-_BLOCK_BYTES = 64 << 20
+__all__ = ["SeededBatches"]
 
 
 class SeededBatches:
@@ -74,10 +71,3 @@ class SeededBatches:
 
     def on_epoch_end(self):
         self._order = self._draw_order()
-
-
-def row_blocks(n_rows, like):
-    """Slices of about 64 MB of rows of ``like`` (an array or a row shape)."""
-    row_bytes = int(np.prod(like.shape[1:], dtype=np.int64)) * like.itemsize
-    step = max(1, _BLOCK_BYTES // max(row_bytes, 1))
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]

@@ -54,7 +54,11 @@ def stochastic_layers(layers):
     return [
         layer.name
         for layer in layers
-        if type(layer).__name__.startswith(_STOCHASTIC_PREFIXES)
+        if (
+            type(layer).__name__.startswith(_STOCHASTIC_PREFIXES)
+            # A transfer backbone's dropout is turned off (rate 0): identity.
+            and getattr(layer, "rate", None) != 0
+        )
         or (type(layer).__name__ == "BatchNormalization" and layer.trainable)
     ]
 

@@ -45,8 +45,8 @@ import warnings
 
 import numpy as np
 
+from mammoclf.classifiers._batches import SeededBatches
 from mammoclf.exceptions import BackendNotSupportedError
-from mammoclf.utils._batches import SeededBatches
 
 __all__ = [
     "DATA_PARALLEL",

@@ -12,15 +12,15 @@ import threading
 import numpy as np
 import pytest
 
-from mammoclf.classifiers._frozen_features import ActivationCache, Cut
-from mammoclf.utils import _activation_store
-from mammoclf.utils._activation_store import (
+from mammoclf.classifiers import _activation_store
+from mammoclf.classifiers._activation_store import (
     ActivationStore,
     active_activation_store,
     cut_key,
     image_digests,
     shared_activation_store,
 )
+from mammoclf.classifiers._frozen_features import ActivationCache, Cut
 from mammoclf.utils._keras import dtype_policy_scope, import_keras, keras_seed
 
 

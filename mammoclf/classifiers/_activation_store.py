@@ -7,7 +7,7 @@ no randomness below the cut. :class:`ActivationStore` keeps its output for
 every image it has seen, so the folds, models and grid candidates of one
 study compute it once and read it afterwards.
 
-Activations are keyed by content (see :mod:`mammoclf.utils._activation_keys`):
+Activations are keyed by content (see :mod:`mammoclf.classifiers._activation_keys`):
 every layer below the cut with its configuration and weight values, the
 cut, and the image's pixel values. So a fit whose frozen part differs in any
 number computes its own activations, and a request whose frozen part holds
@@ -40,18 +40,18 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from mammoclf.storage import (
-    activation_dtype,
-    atomic_write,
-    move_into_place,
-    resolve_memory_limit,
-)
-from mammoclf.utils._activation_keys import (
+from mammoclf.classifiers._activation_keys import (
     DIGEST_DTYPE,
     cut_key,
     forget_layer_digests,
     image_digests,
     stochastic_layers,
+)
+from mammoclf.storage import (
+    activation_dtype,
+    atomic_write,
+    move_into_place,
+    resolve_memory_limit,
 )
 from mammoclf.utils._validation import validate_params
 
@@ -192,6 +192,11 @@ class ActivationStore:
         self.closed = False
         if storage == "disk":
             self.directory  # noqa: B018 - create it now, before pickling
+
+    @staticmethod
+    def active():
+        """The innermost store activated by :func:`shared_activation_store`, or None."""
+        return active_activation_store()
 
     @property
     def directory(self):

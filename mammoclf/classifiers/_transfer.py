@@ -137,8 +137,8 @@ class TransferClassifier(BaseKerasImageClassifier):
         the stem and the two lowest blocks frozen (``"frozen"``,
         ``"partial"``, the upper stages of the others), unless ``callbacks`` are
         given (they would see only the trainable part of the model); caches
-        up to 1 GiB stay in memory, larger ones are memory-mapped files in
-        the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
+        up to a quarter of physical memory stay in memory, larger ones are
+        memory-mapped files in the temporary directory (``$TMPDIR``). ``"memory"`` and ``"disk"``
         cache every stage that freezes anything, in that storage.
         ``"off"`` never caches. ``stages_`` records what each stage did.
         Inside :func:`~mammoclf.classifiers.shared_activation_store` (which

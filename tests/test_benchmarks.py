@@ -368,3 +368,37 @@ def test_study_cache_counts_one_backbone_pass_per_image_and_cut(bench):
     assert "x" in study.describe(
         "B", runs, n_images=20, image_size=32, epochs=1, batch_size=8
     )
+
+
+@pytest.mark.parametrize(
+    "scores", [[1, 1, 1, 1, 14 / 15], [0.9, 0.9, 0.8, 0.85], [0.6, 0.95], [1.0] * 5]
+)
+def test_korn_graubard_candidate_matches_statsmodels(bench, scores):
+    """The fold-mean coverage benchmark's candidate interval, from its
+    definition: n* = m (1 - m) / (corrected variance), capped at the
+    zero-spread effective size, scaled by (z / t)^2, then Wilson or CP."""
+    from scipy import stats
+    from statsmodels.stats.proportion import proportion_confint
+
+    from mammoclf.stats import fold_mean_ci
+
+    sim = bench("sim_fold_mean_ci")
+    x = np.asarray(scores, dtype=float)
+    j, m = x.size, x.mean()
+    factor = 1 / j + 20 / 80
+    variance = factor * x.var(ddof=1)
+    uncapped = m * (1 - m) / variance if variance > 0 else math.inf
+    scale = (stats.norm.ppf(0.975) / stats.t.ppf(0.975, j - 1)) ** 2
+    for cap in (True, False):
+        n_star = min(uncapped, 20 / factor) if cap or variance == 0 else uncapped
+        n_z = n_star * scale
+        for kind, method in (("wilson", "wilson"), ("cp", "beta")):
+            expected = proportion_confint(m * n_z, n_z, method=method)
+            got = sim.korn_graubard(x, 80, 20, kind, cap=cap)
+            np.testing.assert_allclose(got, expected, atol=1e-9)
+            assert 0 <= got[0] <= m <= got[1] + 1e-12 and got[1] <= 1
+    if variance == 0:  # folds that agree: Table 1's Wilson interval at n_eff
+        agree = fold_mean_ci(x, n_train=80, n_test=20)
+        np.testing.assert_allclose(
+            sim.korn_graubard(x, 80, 20, "wilson"), (agree.ci_low, agree.ci_high)
+        )

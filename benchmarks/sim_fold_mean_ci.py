@@ -13,12 +13,17 @@ classifier whose expected accuracy is ``p``:
   1)`` is each model's own. ``q`` makes the expected accuracy ``p``;
 * the fold scores are the accuracies of the five test folds.
 
-The intervals, all from :func:`mammoclf.stats.fold_mean_ci` with the run's
+The intervals, from :func:`mammoclf.stats.fold_mean_ci` with the run's
 training and test sizes: the naive t interval, the Nadeau-Bengio corrected
-t interval, today's corrected t on the logit scale (``logit_t``, NaN when
-the folds agree) and ``logit_t`` with the new fallback for folds that agree
-(Wilson's score interval at the effective number of test images). Coverage
-counts an undefined (NaN) interval as not covering.
+t interval, the corrected t on the logit scale with Wilson's interval where
+the folds agree (``method="logit_t"``), and Korn and Graubard's (1998)
+interval at the effective sample size ``n* = m (1 - m) / var``, capped at
+the number of test images whose binomial variance equals the corrected
+variance, with the ``t_{J-1}`` critical value: Wilson's score interval
+(``method="korn_graubard"``, the default) and, computed here, the
+Clopper-Pearson interval at the same ``n*`` (Korn and Graubard's own
+choice, with ``n*`` scaled by ``(z / t_{J-1})^2``). Coverage counts an
+undefined (NaN) interval as not covering.
 
 Run from the repository root: ``python benchmarks/sim_fold_mean_ci.py``
 (about a minute). Appends a row to RESULTS.md unless ``--no-record``.
@@ -56,19 +61,35 @@ def simulate_folds(rng, p):
     return scores, patient.size - n_test, n_test
 
 
+def korn_graubard_cp(scores, n_train, n_test, level=0.95):
+    """Korn and Graubard's Clopper-Pearson interval at the capped ``n*``."""
+    mean, n = float(np.mean(scores)), len(scores)
+    factor = 1 / n + np.mean(n_test) / np.mean(n_train)
+    n_cap = np.mean(n_test) / factor
+    variance = factor * np.var(scores, ddof=1)
+    n_star = n_cap if variance < 1e-15 else min(mean * (1 - mean) / variance, n_cap)
+    alpha = 1 - level
+    n_star *= (stats.norm.ppf(1 - alpha / 2) / stats.t.ppf(1 - alpha / 2, n - 1)) ** 2
+    x = mean * n_star
+    low = 0.0 if x == 0 else stats.beta.ppf(alpha / 2, x, n_star - x + 1)
+    high = 1.0 if x == n_star else stats.beta.ppf(1 - alpha / 2, x + 1, n_star - x)
+    return float(low), float(high)
+
+
 def intervals(scores, n_train, n_test):
     """``{name: (low, high)}`` of every interval compared."""
+    sizes = {"n_train": n_train, "n_test": n_test}
     naive = fold_mean_ci(scores, scale="identity")
-    corrected = fold_mean_ci(scores, n_train=n_train, n_test=n_test, scale="identity")
-    new = fold_mean_ci(scores, n_train=n_train, n_test=n_test)
-    fallback = "Wilson" in new.method
-    today = (np.nan, np.nan) if fallback else (new.ci_low, new.ci_high)
+    corrected = fold_mean_ci(scores, **sizes, scale="identity")
+    logit_t = fold_mean_ci(scores, **sizes, method="logit_t")
+    new = fold_mean_ci(scores, **sizes, method="korn_graubard")
     return {
         "t": (naive.ci_low, naive.ci_high),
         "corrected t": (corrected.ci_low, corrected.ci_high),
-        "logit_t (before)": today,
-        "logit_t + Wilson fallback (now)": (new.ci_low, new.ci_high),
-    }, fallback
+        "logit_t": (logit_t.ci_low, logit_t.ci_high),
+        "Korn-Graubard CP": korn_graubard_cp(scores, n_train, n_test),
+        "Korn-Graubard Wilson": (new.ci_low, new.ci_high),
+    }, "Wilson" in logit_t.method
 
 
 def run(n_runs, *, seed=0):
@@ -89,6 +110,7 @@ def run(n_runs, *, seed=0):
             name: (
                 covered[name] / n_runs,
                 float(np.median(width[name])),
+                float(np.mean(width[name])),
                 undefined[name] / n_runs,
             )
             for name in covered
@@ -102,8 +124,9 @@ def table(rows, n_runs):
     lines = [
         (
             f"Coverage of the 95% interval of the mean of 5 fold accuracies "
-            f"({n_runs} runs per p; median width; NaN = share of runs without an "
-            "interval; folds agree = share of runs whose 5 fold scores are equal)"
+            f"({n_runs} runs per p; median / mean width of the defined ones; "
+            "NaN = share of runs without an interval; folds agree = share of "
+            "runs whose 5 fold scores are equal)"
         ),
         "",
         "| p | folds agree | " + " | ".join(names) + " |",
@@ -111,7 +134,9 @@ def table(rows, n_runs):
     ]
     for p, row in rows.items():
         cells = [
-            f"{row[n][0]:.3f} (w {row[n][1]:.3f}, NaN {row[n][2]:.2f})" for n in names
+            f"{row[n][0]:.3f} ({row[n][1]:.3f} / {row[n][2]:.3f}"
+            + (f", NaN {row[n][3]:.2f})" if row[n][3] else ")")
+            for n in names
         ]
         lines.append(f"| {p} | {row['_fallback']:.2f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -133,7 +158,11 @@ def main():
 
         summary = "; ".join(
             f"p={p}: "
-            + ", ".join(f"{n} {v[0]:.3f}" for n, v in row.items() if n[0] != "_")
+            + ", ".join(
+                f"{n} {v[0]:.3f} (mean w {v[2]:.3f})"
+                for n, v in row.items()
+                if n[0] != "_"
+            )
             for p, row in rows.items()
         )
         append_row(

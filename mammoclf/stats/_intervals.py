@@ -12,6 +12,7 @@ from mammoclf.stats._paired import corrected_variance_factor
 from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = [
+    "FOLD_MEAN_METHODS",
     "FOLD_MEAN_SCALES",
     "FoldMeanInterval",
     "bounded_difference_ci",
@@ -182,6 +183,9 @@ def score_difference_ci(units, weights, factor, confidence_level):
 #: Scales of :func:`fold_mean_ci`: where the t interval is built.
 FOLD_MEAN_SCALES = ("logit", "identity")
 
+#: Intervals of :func:`fold_mean_ci` on ``scale="logit"``.
+FOLD_MEAN_METHODS = ("korn_graubard", "logit_t")
+
 
 class FoldMeanInterval(NamedTuple):
     """Mean of the defined fold scores of one metric, with its interval."""
@@ -202,6 +206,7 @@ class FoldMeanInterval(NamedTuple):
         "n_train": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "n_test": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "scale": [StrOptions(set(FOLD_MEAN_SCALES))],
+        "method": [StrOptions(set(FOLD_MEAN_METHODS))],
         "confidence_level": CONFIDENCE_LEVEL,
     },
     prefer_skip_nested_validation=True,
@@ -212,6 +217,7 @@ def fold_mean_ci(
     n_train=None,
     n_test=None,
     scale="logit",
+    method="korn_graubard",
     confidence_level=0.95,
 ):
     """Confidence interval of the mean of cross-validation fold scores.
@@ -307,38 +313,63 @@ def fold_mean_ci(
     corrected = n_train is not None
     if corrected:  # validates the sizes even when no interval results
         corrected_variance_factor(1, n_train=n_train, n_test=n_test)
-    method = _method_name(scale, corrected, confidence_level)
+    caption = _method_name(scale, corrected, confidence_level, method)
     if n == 0:
-        return FoldMeanInterval(np.nan, np.nan, np.nan, np.nan, 0, values.size, method)
+        return FoldMeanInterval(np.nan, np.nan, np.nan, np.nan, 0, values.size, caption)
     mean = float(defined.mean())
     sd = float(defined.std(ddof=1)) if n > 1 else np.nan
     low = high = np.nan
-    factor = None
     if n > 1:
         factor = (
             corrected_variance_factor(n, n_train=n_train, n_test=n_test)
             if corrected
             else 1 / n
         )
-    t_crit = _st.t.ppf(0.5 + confidence_level / 2, n - 1) if n > 1 else np.nan
-    if n > 1 and not is_round_off(sd, defined):
-        se = sd * np.sqrt(factor)
-        half = t_crit * se
-        if scale == "identity":
-            low, high = mean - half, mean + half
-        elif 0 < mean < 1:
-            center = np.log(mean / (1 - mean))
-            half_logit = half / (mean * (1 - mean))
-            low = float(_st.logistic.cdf(center - half_logit))
-            high = float(_st.logistic.cdf(center + half_logit))
-    elif n > 1 and scale == "logit" and corrected:
-        # Folds that agree: the fold spread says nothing, so the spread a
-        # proportion of the test images would have takes its place.
-        low, high = _wilson(mean, _mean_test_size(n_test) / factor, t_crit)
-        method = _method_name(scale, corrected, confidence_level, fallback=True)
+        t_crit = _st.t.ppf(0.5 + confidence_level / 2, n - 1)
+        spread = not is_round_off(sd, defined)
+        if scale == "logit" and method == "korn_graubard":
+            n_cap = _mean_test_size(n_test) / factor if corrected else np.inf
+            variance = factor * sd**2 if spread else 0.0
+            low, high = _korn_graubard(mean, variance, n_cap, t_crit)
+        elif spread:
+            low, high = _t_interval(mean, sd * np.sqrt(factor) * t_crit, scale)
+        elif scale == "logit" and corrected:
+            # logit_t with folds that agree: the fold spread says nothing, so
+            # the spread a proportion of the test images would have is used.
+            low, high = _wilson(mean, _mean_test_size(n_test) / factor, t_crit)
+            caption = _method_name(
+                scale, corrected, confidence_level, method, fallback=True
+            )
     return FoldMeanInterval(
-        mean, sd, float(low), float(high), int(n), int(values.size), method
+        mean, sd, float(low), float(high), int(n), int(values.size), caption
     )
+
+
+def _t_interval(mean, half, scale):
+    """``mean +/- half``, on the logit scale by the delta method if asked."""
+    if scale == "identity":
+        return mean - half, mean + half
+    if not 0 < mean < 1:
+        return np.nan, np.nan
+    center = np.log(mean / (1 - mean))
+    half_logit = half / (mean * (1 - mean))
+    return (
+        float(_st.logistic.cdf(center - half_logit)),
+        float(_st.logistic.cdf(center + half_logit)),
+    )
+
+
+def _korn_graubard(mean, variance, n_cap, critical):
+    """Wilson interval at Korn and Graubard's effective sample size.
+
+    ``n* = mean (1 - mean) / variance``, capped at ``n_cap`` (the number of
+    test images whose binomial variance equals the corrected variance of a
+    mean of fold proportions); ``n_cap`` itself when the folds agree.
+    """
+    n_star = n_cap if variance == 0 else min(mean * (1 - mean) / variance, n_cap)
+    if not np.isfinite(n_star):
+        return np.nan, np.nan
+    return _wilson(mean, n_star, critical)
 
 
 def _mean_test_size(n_test):
@@ -358,12 +389,19 @@ def _wilson(p, n_effective, critical):
     return low, 1.0 if p == 1 else min(center + half, 1.0)
 
 
-def _method_name(scale, corrected, confidence_level, fallback=False):
+def _method_name(scale, corrected, confidence_level, method, fallback=False):
     level = f"{100 * confidence_level:g}%"
     if fallback:
         return (
             f"{level} CI: the folds agree, so Wilson score interval at the "
             "Nadeau-Bengio effective number of test images (inside [0, 1])"
+        )
+    kind = "Nadeau-Bengio corrected" if corrected else "naive"
+    if scale == "logit" and method == "korn_graubard":
+        return (
+            f"{level} CI: Korn-Graubard interval (Wilson score interval at the "
+            f"effective number of test images, from the {kind} variance; "
+            "inside [0, 1])"
         )
     kind = "Nadeau-Bengio corrected t" if corrected else "t"
     if scale == "logit":

@@ -13,15 +13,19 @@ classifier whose expected accuracy is ``p``:
   1)`` is each model's own. ``q`` makes the expected accuracy ``p``;
 * the fold scores are the accuracies of the five test folds.
 
-The intervals: from :func:`mammoclf.stats.fold_mean_ci` with the run's
-training and test sizes, the naive t interval, the Nadeau-Bengio corrected
-t interval and Table 1's default ``logit_t`` (the corrected t on the logit
-scale, with Wilson's interval at the effective number of test images where
-the folds agree); and, computed here as a candidate, Korn and Graubard's
-(1998) interval at the effective sample size ``n* = m (1 - m) / var``,
-capped at that same effective number of test images, with the ``t_{J-1}``
-critical value, as a Wilson or a Clopper-Pearson (their own choice)
-interval. Coverage counts an undefined (NaN) interval as not covering.
+The intervals, from :func:`mammoclf.stats.fold_mean_ci` with the run's
+training and test sizes: the naive t interval, the Nadeau-Bengio corrected
+t interval, the corrected t on the logit scale with Wilson's interval where
+the folds agree (``method="logit_t"``), and Korn and Graubard's (1998)
+interval at the effective sample size ``n* = m (1 - m) / var``, capped at
+the number of test images whose binomial variance equals the corrected
+variance, with the ``t_{J-1}`` critical value: Wilson's score interval
+(``method="korn_graubard"``, Table 1's default). Computed here by
+:func:`korn_graubard`, whose Wilson interval ``tests/test_benchmarks.py``
+checks equal to the package's: the Clopper-Pearson interval at the same
+``n*`` (Korn and Graubard's own choice, with ``n*`` scaled by ``(z /
+t_{J-1})^2``) and the Wilson interval without the cap (to see its effect).
+Coverage counts an undefined (NaN) interval as not covering.
 
 Run from the repository root: ``python benchmarks/sim_fold_mean_ci.py``
 (about a minute). Appends a row to RESULTS.md unless ``--no-record``.
@@ -91,14 +95,16 @@ def korn_graubard(scores, n_train, n_test, kind, *, cap=True, level=0.95):
 
 def intervals(scores, n_train, n_test):
     """``{name: (low, high)}`` of every interval compared."""
+    sizes = {"n_train": n_train, "n_test": n_test}
     naive = fold_mean_ci(scores, scale="identity")
-    corrected = fold_mean_ci(scores, n_train=n_train, n_test=n_test, scale="identity")
-    logit_t = fold_mean_ci(scores, n_train=n_train, n_test=n_test)
+    corrected = fold_mean_ci(scores, **sizes, scale="identity")
+    logit_t = fold_mean_ci(scores, **sizes, method="logit_t")
+    default = fold_mean_ci(scores, **sizes, method="korn_graubard")
     return {
         "t": (naive.ci_low, naive.ci_high),
         "corrected t": (corrected.ci_low, corrected.ci_high),
-        "logit_t (default)": (logit_t.ci_low, logit_t.ci_high),
-        "Korn-Graubard Wilson": korn_graubard(scores, n_train, n_test, "wilson"),
+        "logit_t": (logit_t.ci_low, logit_t.ci_high),
+        "Korn-Graubard Wilson (default)": (default.ci_low, default.ci_high),
         "Korn-Graubard CP": korn_graubard(scores, n_train, n_test, "cp"),
         "Korn-Graubard Wilson, no cap": korn_graubard(
             scores, n_train, n_test, "wilson", cap=False

@@ -371,12 +371,20 @@ def test_study_cache_counts_one_backbone_pass_per_image_and_cut(bench):
 
 
 @pytest.mark.parametrize(
-    "scores", [[1, 1, 1, 1, 14 / 15], [0.9, 0.9, 0.8, 0.85], [0.6, 0.95], [1.0] * 5]
+    "scores",
+    [
+        [1, 1, 1, 1, 14 / 15],
+        [0.9, 0.9, 0.8, 0.85],
+        [0.6, 0.95],
+        [1.0] * 5,
+        [0.95, 0.95, 0.95, 0.95, 18 / 19],  # nearly agree: the cap applies
+    ],
 )
-def test_korn_graubard_candidate_matches_statsmodels(bench, scores):
-    """The fold-mean coverage benchmark's candidate interval, from its
+def test_korn_graubard_matches_statsmodels_and_the_package(bench, scores):
+    """The fold-mean coverage benchmark's Korn-Graubard intervals, from their
     definition: n* = m (1 - m) / (corrected variance), capped at the
-    zero-spread effective size, scaled by (z / t)^2, then Wilson or CP."""
+    zero-spread effective size, scaled by (z / t)^2, then Wilson or CP; its
+    capped Wilson interval is Table 1's default, fold_mean_ci's."""
     from scipy import stats
     from statsmodels.stats.proportion import proportion_confint
 
@@ -397,8 +405,10 @@ def test_korn_graubard_candidate_matches_statsmodels(bench, scores):
             got = sim.korn_graubard(x, 80, 20, kind, cap=cap)
             np.testing.assert_allclose(got, expected, atol=1e-9)
             assert 0 <= got[0] <= m <= got[1] + 1e-12 and got[1] <= 1
-    if variance == 0:  # folds that agree: Table 1's Wilson interval at n_eff
-        agree = fold_mean_ci(x, n_train=80, n_test=20)
-        np.testing.assert_allclose(
-            sim.korn_graubard(x, 80, 20, "wilson"), (agree.ci_low, agree.ci_high)
-        )
+    default = fold_mean_ci(x, n_train=80, n_test=20)
+    assert default.method.startswith("95% CI: Korn-Graubard")
+    np.testing.assert_allclose(
+        sim.korn_graubard(x, 80, 20, "wilson"),
+        (default.ci_low, default.ci_high),
+        atol=1e-9,
+    )

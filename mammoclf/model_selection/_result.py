@@ -16,6 +16,9 @@ from mammoclf.model_selection._summary_tables import build_summary
 
 __all__ = ["ComparisonResult"]
 
+#: ``ci_method`` values that are ``fold_mean_ci`` methods for bounded metrics.
+_BOUNDED_CI_METHODS = ("korn_graubard", "logit_t")
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class ComparisonResult:
@@ -212,7 +215,7 @@ class ComparisonResult:
         self,
         *,
         metrics=None,
-        ci_method="logit_t",
+        ci_method="korn_graubard",
         confidence_level=0.95,
         n_resamples=1000,
         random_state=0,
@@ -228,12 +231,16 @@ class ComparisonResult:
         ----------
         metrics : sequence of str, default=None
             Subset of :attr:`metric_names`; None means all.
-        ci_method : {"logit_t", "corrected_t", "t", "bootstrap"}, \
-                default="logit_t"
-            ``"logit_t"``: the ``"corrected_t"`` interval built on the logit
-            scale (delta method) for the clinical metrics, which are bounded
-            by [0, 1], so the interval stays inside [0, 1]; other metrics
-            get ``"corrected_t"``. See :func:`mammoclf.stats.fold_mean_ci`.
+        ci_method : {"korn_graubard", "logit_t", "corrected_t", "t", \
+"bootstrap"}, default="korn_graubard"
+            ``"korn_graubard"``: for the clinical metrics, which are bounded
+            by [0, 1], Wilson's score interval at Korn and Graubard's
+            effective number of test images, from the Nadeau-Bengio
+            corrected variance; it stays inside [0, 1] and informative near
+            a bound. ``"logit_t"``: the ``"corrected_t"`` interval built on
+            the logit scale (delta method), also inside [0, 1] but wide near
+            a bound. Other metrics get ``"corrected_t"`` with either. See
+            :func:`mammoclf.stats.fold_mean_ci`.
             ``"corrected_t"``: interval for the mean fold score with the
             Nadeau-Bengio corrected variance ``(1/J + n_test/n_train) s^2``
             and ``J - 1`` degrees of freedom (widens for the overlap of
@@ -316,13 +323,14 @@ class ComparisonResult:
         from mammoclf.metrics import CLINICAL_METRICS
         from mammoclf.stats import fold_mean_ci
 
-        bounded = ci_method == "logit_t" and metric in CLINICAL_METRICS
-        corrected = ci_method in ("logit_t", "corrected_t")
+        bounded = ci_method in _BOUNDED_CI_METHODS and metric in CLINICAL_METRICS
+        corrected = ci_method in (*_BOUNDED_CI_METHODS, "corrected_t")
         return fold_mean_ci(
             values,
             n_train=self.n_train if corrected else None,
             n_test=self.n_test if corrected else None,
             scale="logit" if bounded else "identity",
+            method=ci_method if bounded else "korn_graubard",
             confidence_level=confidence_level,
         )
 
@@ -422,7 +430,7 @@ class ComparisonResult:
         test_metric=None,
         correction="holm",
         alpha=0.05,
-        ci_method="logit_t",
+        ci_method="korn_graubard",
         confidence_level=0.95,
         omnibus=None,
         metric_labels=None,
@@ -470,11 +478,12 @@ class ComparisonResult:
             Multiple-comparison adjustment across the pairs of each test.
         alpha : float, default=0.05
             Family-wise error rate of the ``reject`` column.
-        ci_method : {"logit_t", "corrected_t", "t", "bootstrap"}, \
-                default="logit_t"
+        ci_method : {"korn_graubard", "logit_t", "corrected_t", "t", \
+"bootstrap"}, default="korn_graubard"
             Interval of the scores table, see :meth:`summary_frame`: by
-            default the Nadeau-Bengio corrected t interval on the logit
-            scale, inside [0, 1]; ``"corrected_t"`` gives it on the original
+            default Korn and Graubard's interval, inside [0, 1];
+            ``"logit_t"`` the corrected t interval on the logit scale;
+            ``"corrected_t"`` gives it on the original
             scale (which can leave [0, 1]). The caption names the method.
         confidence_level : float, default=0.95
             Level of all intervals.

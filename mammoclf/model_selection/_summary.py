@@ -77,6 +77,10 @@ def with_evaluation_options_doc(method):
 
 
 _CI_METHOD_NAMES = {
+    "korn_graubard": "Korn-Graubard interval (Wilson score interval at the "
+    "effective number of test images m (1 - m) / var, var the Nadeau-Bengio "
+    "corrected variance, at most n_test / (1/J + n_test/n_train), so folds "
+    "that agree still get an interval), inside [0, 1]",
     "logit_t": "t interval with the Nadeau-Bengio corrected variance on the "
     "logit scale, inside [0, 1]",
     "corrected_t": "t interval with the Nadeau-Bengio corrected variance",
@@ -154,7 +158,7 @@ class SummaryOptions:
     test_metric: str
     correction: str = "holm"
     alpha: float = 0.05
-    ci_method: str = "logit_t"
+    ci_method: str = "korn_graubard"
     confidence_level: float = 0.95
     metric_labels: dict = field(default_factory=dict)
     calibration: bool = False

@@ -143,17 +143,15 @@ def _metrics_table(result, options):
         notes.append(
             "Some t intervals extend beyond [0, 1]: with few splits and scores "
             "near a bound the normal approximation is poor; they are shown "
-            "unclipped (the default ci_method='logit_t' respects the bounds)."
+            "unclipped (the default ci_method='korn_graubard' respects them)."
         )
-    if options.ci_method == "logit_t":
-        interval = (
-            f"{_CI_METHOD_NAMES['logit_t']} (metrics not bounded by [0, 1]: on "
-            "the original scale)"
-            if any(m not in CLINICAL_METRICS for m in options.metrics)
-            else _CI_METHOD_NAMES["logit_t"]
+    interval = _CI_METHOD_NAMES[options.ci_method]
+    if options.ci_method in ("korn_graubard", "logit_t") and any(
+        m not in CLINICAL_METRICS for m in options.metrics
+    ):
+        interval += (
+            " (metrics not bounded by [0, 1]: corrected t on the original scale)"
         )
-    else:
-        interval = _CI_METHOD_NAMES[options.ci_method]
     return SummaryTable(
         title="Table 1: classification performance",
         caption=(

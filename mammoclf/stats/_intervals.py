@@ -12,6 +12,7 @@ from mammoclf.stats._paired import corrected_variance_factor
 from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = [
+    "FOLD_MEAN_METHODS",
     "FOLD_MEAN_SCALES",
     "FoldMeanInterval",
     "bounded_difference_ci",
@@ -182,6 +183,9 @@ def score_difference_ci(units, weights, factor, confidence_level):
 #: Scales of :func:`fold_mean_ci`: where the t interval is built.
 FOLD_MEAN_SCALES = ("logit", "identity")
 
+#: Intervals of :func:`fold_mean_ci` on ``scale="logit"``.
+FOLD_MEAN_METHODS = ("korn_graubard", "logit_t")
+
 
 class FoldMeanInterval(NamedTuple):
     """Mean of the defined fold scores of one metric, with its interval."""
@@ -202,6 +206,7 @@ class FoldMeanInterval(NamedTuple):
         "n_train": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "n_test": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "scale": [StrOptions(set(FOLD_MEAN_SCALES))],
+        "method": [StrOptions(set(FOLD_MEAN_METHODS))],
         "confidence_level": CONFIDENCE_LEVEL,
     },
     prefer_skip_nested_validation=True,
@@ -212,6 +217,7 @@ def fold_mean_ci(
     n_train=None,
     n_test=None,
     scale="logit",
+    method="korn_graubard",
     confidence_level=0.95,
 ):
     """Confidence interval of the mean of cross-validation fold scores.
@@ -235,23 +241,29 @@ def fold_mean_ci(
     Use it for metrics bounded by ``[0, 1]``: every clinical metric of
     :mod:`mammoclf.metrics`.
 
-    **Folds that agree.** When the defined scores are all equal (a
-    standard deviation of zero up to round-off: every fold 1.0, say, which
-    happens in a quarter of 5-fold runs of a metric whose true value is
-    0.98), the fold spread says nothing about the uncertainty and the t
-    interval is undefined. On the logit scale with ``n_train`` and
-    ``n_test``, the interval is then Wilson's score interval (Wilson 1927)
-    of a proportion ``mean`` of ``n_eff = n_test / (1 / J + n_test /
-    n_train)`` cases, with the ``t_{J-1}`` critical value: the number of
-    test images whose binomial variance equals the Nadeau-Bengio corrected
-    variance of a mean of fold proportions (the effective sample size of
-    Korn and Graubard 1998, *Survey Methodology* 24:193-201). It stays
-    inside ``[0, 1]``, reaches the bound the mean sits on, and keeps the
-    correlation between folds through the correction. ``method`` then says
-    so. For a metric whose denominator is a subset of the test images
-    (sensitivity counts malignant ones only), ``n_eff`` is an upper bound
-    and the interval is narrower than it should be; the coverage table in
-    ``docs/user_guide/evaluation.md`` shows it still covers at 0.98.
+    **Korn-Graubard (``method="korn_graubard"``, the default on the logit
+    scale).** Wilson's score interval (Wilson 1927) of a proportion
+    ``mean`` of ``n* = mean (1 - mean) / var`` cases, with ``var`` the
+    (corrected) variance of the mean and the ``t_{J-1}`` critical value:
+    the effective sample size of Korn and Graubard (1998, *Survey
+    Methodology* 24:193-201). With ``n_train`` and ``n_test``, ``n*`` is
+    capped at ``n_eff = n_test / (1 / J + n_test / n_train)``, the number
+    of test images whose binomial variance equals the Nadeau-Bengio
+    corrected variance of a mean of fold proportions: folds that agree by
+    chance (every fold 1.0, which happens in a quarter of 5-fold runs of a
+    metric whose true value is 0.98) or nearly agree then get the interval
+    of ``n_eff`` images rather than none or an absurdly narrow one. It
+    stays inside ``[0, 1]`` and reaches the bound the mean sits on. For a
+    metric whose denominator is a subset of the test images (sensitivity
+    counts malignant ones only), ``n_eff`` is an upper bound. The coverage
+    table in ``docs/user_guide/evaluation.md`` shows it covers at
+    0.977-0.996 for accuracies 0.5-0.98, narrower than ``logit_t`` near 1.
+
+    **Logit t (``method="logit_t"``).** The corrected t interval on the
+    logit scale above; where the folds agree, the Wilson interval at
+    ``n_eff`` (``method`` then says so). Where the folds nearly agree it
+    can be far too narrow (``[0.95] * 4 + [18 / 19]`` gives ``[0.947,
+    0.952]`` from 100 test images).
 
     Otherwise the interval is NaN when it is undefined: fewer than 2
     defined folds, or a standard deviation of zero on the identity scale or
@@ -267,6 +279,8 @@ def fold_mean_ci(
         the corrected variance; both or neither.
     scale : {"logit", "identity"}, default="logit"
         Where the interval is built; ``"logit"`` needs scores in ``[0, 1]``.
+    method : {"korn_graubard", "logit_t"}, default="korn_graubard"
+        The interval on ``scale="logit"`` (ignored on ``"identity"``).
     confidence_level : float, default=0.95
         Level of the interval.
 
@@ -288,6 +302,13 @@ def fold_mean_ci(
     >>> t = fold_mean_ci(ppv, n_train=80, n_test=20, scale="identity")
     >>> round(t.ci_low, 3), round(t.ci_high, 3)          # leaves [0, 1]
     (-0.452, 1.702)
+    >>> near = [0.95, 0.95, 0.95, 0.95, 18 / 19]         # folds nearly agree
+    >>> k = fold_mean_ci(near, n_train=80, n_test=20)
+    >>> round(k.ci_low, 3), round(k.ci_high, 3)
+    (0.776, 0.99)
+    >>> lt = fold_mean_ci(near, n_train=80, n_test=20, method="logit_t")
+    >>> round(lt.ci_low, 3), round(lt.ci_high, 3)        # far too narrow
+    (0.947, 0.952)
     >>> a = fold_mean_ci([1.0] * 5, n_train=80, n_test=20)  # the folds agree
     >>> round(a.ci_low, 3), a.ci_high
     (0.852, 1.0)
@@ -307,38 +328,63 @@ def fold_mean_ci(
     corrected = n_train is not None
     if corrected:  # validates the sizes even when no interval results
         corrected_variance_factor(1, n_train=n_train, n_test=n_test)
-    method = _method_name(scale, corrected, confidence_level)
+    caption = _method_name(scale, corrected, confidence_level, method)
     if n == 0:
-        return FoldMeanInterval(np.nan, np.nan, np.nan, np.nan, 0, values.size, method)
+        return FoldMeanInterval(np.nan, np.nan, np.nan, np.nan, 0, values.size, caption)
     mean = float(defined.mean())
     sd = float(defined.std(ddof=1)) if n > 1 else np.nan
     low = high = np.nan
-    factor = None
     if n > 1:
         factor = (
             corrected_variance_factor(n, n_train=n_train, n_test=n_test)
             if corrected
             else 1 / n
         )
-    t_crit = _st.t.ppf(0.5 + confidence_level / 2, n - 1) if n > 1 else np.nan
-    if n > 1 and not is_round_off(sd, defined):
-        se = sd * np.sqrt(factor)
-        half = t_crit * se
-        if scale == "identity":
-            low, high = mean - half, mean + half
-        elif 0 < mean < 1:
-            center = np.log(mean / (1 - mean))
-            half_logit = half / (mean * (1 - mean))
-            low = float(_st.logistic.cdf(center - half_logit))
-            high = float(_st.logistic.cdf(center + half_logit))
-    elif n > 1 and scale == "logit" and corrected:
-        # Folds that agree: the fold spread says nothing, so the spread a
-        # proportion of the test images would have takes its place.
-        low, high = _wilson(mean, _mean_test_size(n_test) / factor, t_crit)
-        method = _method_name(scale, corrected, confidence_level, fallback=True)
+        t_crit = _st.t.ppf(0.5 + confidence_level / 2, n - 1)
+        spread = not is_round_off(sd, defined)
+        if scale == "logit" and method == "korn_graubard":
+            n_cap = _mean_test_size(n_test) / factor if corrected else np.inf
+            variance = factor * sd**2 if spread else 0.0
+            low, high = _korn_graubard(mean, variance, n_cap, t_crit)
+        elif spread:
+            low, high = _t_interval(mean, sd * np.sqrt(factor) * t_crit, scale)
+        elif scale == "logit" and corrected:
+            # logit_t with folds that agree: the fold spread says nothing, so
+            # the spread a proportion of the test images would have is used.
+            low, high = _wilson(mean, _mean_test_size(n_test) / factor, t_crit)
+            caption = _method_name(
+                scale, corrected, confidence_level, method, fallback=True
+            )
     return FoldMeanInterval(
-        mean, sd, float(low), float(high), int(n), int(values.size), method
+        mean, sd, float(low), float(high), int(n), int(values.size), caption
     )
+
+
+def _t_interval(mean, half, scale):
+    """``mean +/- half``, on the logit scale by the delta method if asked."""
+    if scale == "identity":
+        return mean - half, mean + half
+    if not 0 < mean < 1:
+        return np.nan, np.nan
+    center = np.log(mean / (1 - mean))
+    half_logit = half / (mean * (1 - mean))
+    return (
+        float(_st.logistic.cdf(center - half_logit)),
+        float(_st.logistic.cdf(center + half_logit)),
+    )
+
+
+def _korn_graubard(mean, variance, n_cap, critical):
+    """Wilson interval at Korn and Graubard's effective sample size.
+
+    ``n* = mean (1 - mean) / variance``, capped at ``n_cap`` (the number of
+    test images whose binomial variance equals the corrected variance of a
+    mean of fold proportions); ``n_cap`` itself when the folds agree.
+    """
+    n_star = n_cap if variance == 0 else min(mean * (1 - mean) / variance, n_cap)
+    if not np.isfinite(n_star):
+        return np.nan, np.nan
+    return _wilson(mean, n_star, critical)
 
 
 def _mean_test_size(n_test):
@@ -358,12 +404,19 @@ def _wilson(p, n_effective, critical):
     return low, 1.0 if p == 1 else min(center + half, 1.0)
 
 
-def _method_name(scale, corrected, confidence_level, fallback=False):
+def _method_name(scale, corrected, confidence_level, method, fallback=False):
     level = f"{100 * confidence_level:g}%"
     if fallback:
         return (
             f"{level} CI: the folds agree, so Wilson score interval at the "
             "Nadeau-Bengio effective number of test images (inside [0, 1])"
+        )
+    kind = "Nadeau-Bengio corrected" if corrected else "naive"
+    if scale == "logit" and method == "korn_graubard":
+        return (
+            f"{level} CI: Korn-Graubard interval (Wilson score interval at the "
+            f"effective number of test images, from the {kind} variance; "
+            "inside [0, 1])"
         )
     kind = "Nadeau-Bengio corrected t" if corrected else "t"
     if scale == "logit":

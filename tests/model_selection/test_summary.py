@@ -183,10 +183,10 @@ def test_summary_tables_come_from_the_registry(summary):
 
 
 def test_notes_sit_next_to_the_table_they_concern(comparison, summary):
-    # The default intervals (corrected t on the logit scale) stay in [0, 1]...
+    # The default intervals (Korn-Graubard) stay in [0, 1]...
     scores = summary.scores
     assert ((scores["ci_low"] >= 0) & (scores["ci_high"] <= 1)).all()
-    assert "logit scale, inside [0, 1]" in summary.table("metrics").caption
+    assert "Korn-Graubard interval" in summary.table("metrics").caption
     assert not summary.table("metrics").notes
     # ... the corrected t interval on the original scale, still an option,
     # does not, and says so next to Table 1.
@@ -300,11 +300,29 @@ def test_undefined_folds_are_counted_not_zero():
     assert "(0 of 5" not in cells.loc["sensitivity", "never"]
 
 
-def test_default_table_one_interval_is_the_corrected_t_on_the_logit_scale(comparison):
+def test_default_table_one_interval_is_korn_graubard(comparison):
+    from mammoclf.stats import fold_mean_ci
+
+    frame = comparison.summary_frame(confidence_level=0.9)
+    for model in comparison.model_names:
+        folds = comparison.fold_scores("sensitivity")[model]
+        expected = fold_mean_ci(
+            folds,
+            n_train=comparison.n_train,
+            n_test=comparison.n_test,
+            method="korn_graubard",
+            confidence_level=0.9,
+        )
+        row = frame.loc[("sensitivity", model)]
+        assert (row["ci_low"], row["ci_high"]) == (expected.ci_low, expected.ci_high)
+    assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()
+
+
+def test_logit_t_table_one_interval_is_the_corrected_t_on_the_logit_scale(comparison):
     from scipy import special
     from scipy import stats as st
 
-    frame = comparison.summary_frame(confidence_level=0.9)  # ci_method="logit_t"
+    frame = comparison.summary_frame(ci_method="logit_t", confidence_level=0.9)
     ratio = comparison.n_test.mean() / comparison.n_train.mean()
     for model in comparison.model_names:
         folds = comparison.fold_scores("sensitivity")[model].dropna().to_numpy()

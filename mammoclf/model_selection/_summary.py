@@ -272,7 +272,7 @@ class ComparisonSummary:
     >>> float(table.data.loc[("accuracy", "prior"), "mean"])  # behind the cell
     0.525
     >>> table.display.loc[0, "prior"]
-    '0.525 ± 0.035 [0.108, 0.909]'
+    '0.525 ± 0.035 [0.021, 0.982]'
     """
 
     title: str

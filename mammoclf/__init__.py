@@ -25,6 +25,7 @@ _LAZY_EXPORTS = {
 _SUBMODULES = {
     "classifiers",
     "datasets",
+    "evaluation",
     "exceptions",
     "inspection",
     "metrics",
@@ -47,6 +48,7 @@ __all__ = [
     "classifiers",
     "compare_models",
     "datasets",
+    "evaluation",
     "exceptions",
     "inspection",
     "load",

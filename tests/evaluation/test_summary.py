@@ -12,12 +12,9 @@ from sklearn.naive_bayes import GaussianNB
 
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import add_summary_tables
-from mammoclf.model_selection import (
-    ComparisonSummary,
-    SummaryTable,
-    compare_models,
-)
-from mammoclf.model_selection._summary_tables import SUMMARY_TABLES
+from mammoclf.evaluation import ComparisonSummary, SummaryTable
+from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
+from mammoclf.model_selection import compare_models
 
 _NUMBER = re.compile(r"-?\d+\.\d+|nan")
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
@@ -325,7 +322,7 @@ def test_summary_docstrings_document_every_parameter_once(owner):
     import re
 
     import mammoclf.model_selection as ms
-    from mammoclf.model_selection._summary import EVALUATION_OPTIONS_DOC
+    from mammoclf.evaluation._summary import EVALUATION_OPTIONS_DOC
 
     method = getattr(ms, owner).summary
     doc = inspect.getdoc(method)

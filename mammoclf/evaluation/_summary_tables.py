@@ -2,7 +2,7 @@
 
 :func:`build_summary` runs every builder of :data:`SUMMARY_TABLES` on a
 :class:`~mammoclf.model_selection.ComparisonResult` and collects the tables
-into a :class:`~mammoclf.model_selection.ComparisonSummary`, which
+into a :class:`~mammoclf.evaluation.ComparisonSummary`, which
 ``str(summary)``, ``summary.to_markdown()``, the ``mammoclf compare``
 report and its CSV files all render. Tests run and numbers are formatted
 here, and only here.
@@ -46,8 +46,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from mammoclf.metrics import CLINICAL_METRICS
-from mammoclf.model_selection._evaluation_tables import (
+from mammoclf.evaluation._evaluation_tables import (
     breast_table,
     calibration_table,
     checklist_table,
@@ -56,12 +55,13 @@ from mammoclf.model_selection._evaluation_tables import (
     subgroups_table,
     thresholds_table,
 )
-from mammoclf.model_selection._prediction_sets import is_cross_validated
-from mammoclf.model_selection._summary import (
+from mammoclf.evaluation._prediction_sets import is_cross_validated
+from mammoclf.evaluation._summary import (
     _CI_METHOD_NAMES,
     ComparisonSummary,
     SummaryTable,
 )
+from mammoclf.metrics import CLINICAL_METRICS
 from mammoclf.utils._formatting import (
     format_df,
     format_interval,
@@ -159,7 +159,7 @@ def _metrics_table(result, options):
 
 
 def _run_pairwise_tests(result, options):
-    from mammoclf.stats import pairwise_tests
+    from mammoclf.evaluation._pairwise import pairwise_tests
 
     frames = []
     for test in options.pairwise:
@@ -255,7 +255,7 @@ def _pairwise_tests_table(result, options):
 
 @_cross_validated_only
 def _omnibus_tests_table(result, options):
-    from mammoclf.stats import omnibus_test
+    from mammoclf.evaluation._pairwise import omnibus_test
 
     if len(result.model_names) < 3 or not options.omnibus:
         return None

@@ -45,6 +45,7 @@ class DataSource:
     patients: np.ndarray | None = None
     cache_dir: str | None = None
     metadata: object = None  # the data set's own table, row for row (or None)
+    identifiers: np.ndarray | None = None  # patient ids as read (never reported)
 
 
 def resolve_data(args, settings, out_dir, log):
@@ -72,6 +73,7 @@ def resolve_data(args, settings, out_dir, log):
         if args.reveal_identifiers
         else np.array([pseudonym(group, settings.salt) for group in identifiers])
     )
+    source.identifiers = np.asarray(identifiers)
     source.groups = pd.factorize(identifiers)[0]
     source.cache_dir = cache_dir
     classes, counts = np.unique(source.labels, return_counts=True)

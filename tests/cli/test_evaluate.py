@@ -265,3 +265,55 @@ def test_official_test_split_keeps_cross_validation_and_test_apart(tmp_path):
     }
     record = read_development(out / "models" / "scratch.mammoclf")
     assert record["n_patients"] == 10  # the train split only
+
+
+def _evaluate_on(compare_out, csv_path, out, *extra):
+    model = compare_out / "models" / "scratch.mammoclf"
+    argv = ["evaluate", str(model), "--csv", str(csv_path), "--out", str(out)]
+    return main([*argv, "--n-resamples", "10", "--quiet", *extra])
+
+
+def test_evaluate_refuses_the_model_s_own_development_data(developed, capsys):
+    compare_out, _ = developed
+    development = compare_out.parent / "development.csv"
+    out = compare_out.parent / "own-data"
+    assert _evaluate_on(compare_out, development, out) == EXIT_INPUT
+    message = capsys.readouterr().err
+    assert "evaluate refuses test data the model was developed on" in message
+    assert "20 of the 20 test images and 12 of the 12 test patients" in message
+    assert "--allow-overlap" in message
+    assert not (out / "report.md").exists()
+
+
+def test_overlap_is_found_by_content_and_patient_not_by_name(developed, tmp_path):
+    compare_out, _ = developed
+    folder = compare_out.parent
+    rows = pd.read_csv(folder / "development.csv", dtype=str).head(3).to_dict("records")
+    copied = []
+    for k, row in enumerate(rows):  # the same images under new names and patients
+        shutil.copyfile(folder / row["path"], tmp_path / f"renamed{k}.png")
+        copied.append({**row, "path": f"renamed{k}.png", "patient": f"NEW{k}"})
+    fresh = _png_rows(tmp_path, 300, 4)
+    fresh[0]["patient"] = "PAT1"  # an unseen image of a development patient
+    _write(tmp_path / "copies.csv", copied + fresh)
+    _write(tmp_path / "patient.csv", fresh)
+    assert _evaluate_on(compare_out, tmp_path / "copies.csv", tmp_path / "a") == 2
+    assert _evaluate_on(compare_out, tmp_path / "patient.csv", tmp_path / "b") == 2
+
+
+def test_allow_overlap_evaluates_and_the_report_says_the_data_are_not_unseen(
+    developed, capsys
+):
+    compare_out, _ = developed
+    development = compare_out.parent / "development.csv"
+    out = compare_out.parent / "allowed"
+    assert _evaluate_on(compare_out, development, out, "--allow-overlap") == EXIT_OK
+    report = (out / "report.md").read_text()
+    assert "NOT unseen" in report and "None of them was used" not in report
+    assert "NOT unseen" in capsys.readouterr().err
+
+
+def test_the_report_of_unseen_data_says_how_it_was_checked(developed):
+    _, evaluate_out = developed
+    report = (evaluate_out / "report.md").read_text()
+    assert "checked by file content digests and patient pseudonyms" in report

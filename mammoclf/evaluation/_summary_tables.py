@@ -177,14 +177,23 @@ def _run_pairwise_tests(result, options):
     return tests
 
 
+def _effect_cells(row):
+    """``(A - B [CI], other effect size)``: a difference goes only in the first."""
+    effect = format_number(row["effect_size"])
+    if np.isfinite(row["ci_low"]):
+        effect += " " + format_interval(row["ci_low"], row["ci_high"])
+    name = row["effect_size_name"]
+    if name is None or "(A - B)" in str(name) or not np.isfinite(row["effect_size"]):
+        return effect, ""
+    return "", f"{name} = {effect}"
+
+
 def _format_tests(tests, options):
     correction = options.correction
     rows = []
     for _, row in tests.iterrows():
         result = row["result"]
-        effect = format_number(row["effect_size"])
-        if np.isfinite(row["ci_low"]):
-            effect += " " + format_interval(row["ci_low"], row["ci_high"])
+        effect, other_effect = _effect_cells(row)
         rows.append(
             {
                 "metric": options.label(row["metric"]),
@@ -199,9 +208,13 @@ def _format_tests(tests, options):
                     row["pvalue_adjusted"], prefix=False
                 ),
                 "A - B [CI]": effect,
+                "other effect size": other_effect,
             }
         )
-    return pd.DataFrame(rows)
+    display = pd.DataFrame(rows)
+    if not display["other effect size"].any():
+        display = display.drop(columns="other effect size")
+    return display
 
 
 def _pairwise_notes(result, options, n_pairs):
@@ -245,7 +258,8 @@ def _pairwise_tests_table(result, options):
         caption=(
             "Each test on every pair of models, in the order requested; A - B is "
             f"the difference with its {options.level_percent}% CI where the test "
-            "has one."
+            "has one; a test whose effect size is not a difference (Wilcoxon: the "
+            "rank-biserial correlation) states it under 'other effect size'."
         ),
         data=tests,
         display=_format_tests(tests, options),

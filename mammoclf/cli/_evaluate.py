@@ -225,7 +225,7 @@ def _model_labels(labels, classes):
     unknown = sorted({str(label) for label, m in zip(labels, mapped) if m is None})
     if unknown:
         raise UsageError(
-            f"labels {unknown} are not classes of the model ({list(classes)}); "
+            f"labels {unknown} are not classes of the model ({[str(c) for c in classes]}); "
             "evaluate needs the labels the model was trained with."
         )
     return np.asarray(mapped, dtype=np.asarray(classes).dtype)

@@ -207,7 +207,7 @@ def calibration_table(which):
             title=set_title(which, "Calibration"),
             caption=(
                 f"Brier score, calibration intercept and slope of the probabilities of "
-                f"{predictions.pos_label!r}, on {set_description(predictions)} "
+                f"{str(predictions.pos_label)!r}, on {set_description(predictions)} "
                 f"{interval_words(options, predictions)}."
             ),
             data=pd.concat(frames, keys=models, names=["model", "metric"]),

@@ -387,7 +387,7 @@ SUMMARY_TABLES = {
 
 def _general_notes(result):
     if not is_cross_validated(result):
-        notes = [f"Positive class: {result.pos_label!r}."]
+        notes = [f"Positive class: {str(result.pos_label)!r}."]
         if result.groups is None:
             notes.append(
                 "No patient ids were given: intervals resample images, and nothing "
@@ -396,7 +396,7 @@ def _general_notes(result):
         return notes
     notes = [
         (
-            f"Positive class: {result.pos_label!r}. Scores are computed per split "
+            f"Positive class: {str(result.pos_label)!r}. Scores are computed per split "
             "from out-of-fold predictions; every model used the same splits."
         )
     ]

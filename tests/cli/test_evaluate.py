@@ -317,3 +317,34 @@ def test_the_report_of_unseen_data_says_how_it_was_checked(developed):
     _, evaluate_out = developed
     report = (evaluate_out / "report.md").read_text()
     assert "checked by file content digests and patient pseudonyms" in report
+
+
+def _numpy_reprs(folder):
+    """``(file, line)`` of each ``np.`` in a text file written under ``folder``."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in {".md", ".html", ".csv", ".json", ".txt"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found += [(str(path), line) for line in text.splitlines() if "np." in line]
+    return found
+
+
+def test_no_numpy_repr_in_any_output_file_or_console_text(developed, tmp_path, capsys):
+    """Labels are words: no ``np.str_('MALIGNANT')`` in a report, a CSV or the console."""
+    compare_out, evaluate_out = developed
+    assert _numpy_reprs(compare_out) == []
+    assert _numpy_reprs(evaluate_out) == []
+    # The console of an evaluation, and of a refused one (labels the model lacks).
+    model = str(compare_out / "models" / "scratch.mammoclf")
+    external = str(compare_out.parent / "external.csv")
+    argv = ["evaluate", model, "--n-resamples", "10", "--out", str(tmp_path / "a")]
+    assert main([*argv, "--csv", external]) == EXIT_OK
+    rows = _png_rows(tmp_path, 400, 4)
+    rows[0]["label"] = "NORMAL"
+    _write(tmp_path / "odd.csv", rows)
+    argv[-1] = str(tmp_path / "b")
+    assert main([*argv, "--csv", str(tmp_path / "odd.csv")]) == EXIT_INPUT
+    console = capsys.readouterr()
+    assert "MALIGNANT" in console.out + console.err
+    assert "np." not in console.out + console.err
+    assert _numpy_reprs(tmp_path / "a") == []

@@ -6,6 +6,8 @@ predictions: :class:`~mammoclf.model_selection.ComparisonResult`,
 (which writes reports). It reads result objects through their public
 attributes only, so it never imports :mod:`mammoclf.model_selection`.
 
+:class:`Predictions` records who predicted what (out-of-fold or held out),
+with which model, threshold and patient; the tables read it.
 :func:`evaluate_predictions`, :func:`evaluate_calibration`,
 :func:`evaluate_operating_points` and :func:`evaluate_subgroups` turn one
 model's predictions into tables with patient-bootstrap intervals;
@@ -24,6 +26,7 @@ from mammoclf.evaluation._evaluation import (
     table_seed,
 )
 from mammoclf.evaluation._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
+from mammoclf.evaluation._prediction_sets import Predictions
 from mammoclf.evaluation._subgroups import evaluate_subgroups
 from mammoclf.evaluation._summary import _CI_METHOD_NAMES as CI_METHOD_NAMES
 from mammoclf.evaluation._summary import (
@@ -40,6 +43,7 @@ __all__ = [
     "SUMMARY_TABLES",
     "CalibrationResult",
     "ComparisonSummary",
+    "Predictions",
     "SummaryOptions",
     "SummaryTable",
     "evaluate_calibration",

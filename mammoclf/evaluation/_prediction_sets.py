@@ -126,17 +126,17 @@ class Predictions:
         -------
         predictions : Predictions
         """
-        if not hasattr(result, "fold_ids"):
+        try:
+            n_repeats, fold_ids = result.n_repeats, result.fold_ids
+        except AttributeError:
             raise TypeError(
                 "Predictions.from_comparison needs a ComparisonResult (from "
                 f"compare_models); got {type(result).__name__}. Use from_holdout "
                 "for a held-out evaluation."
-            )
-        if not 0 <= repeat < result.n_repeats:
-            raise ValueError(
-                f"repeat must be in [0, {result.n_repeats}); got {repeat}."
-            )
-        folds = result.fold_ids[repeat]
+            ) from None
+        if not 0 <= repeat < n_repeats:
+            raise ValueError(f"repeat must be in [0, {n_repeats}); got {repeat}.")
+        folds = fold_ids[repeat]
         tested = np.flatnonzero(folds >= 0)
         y_pred, y_score, thresholds = {}, {}, {}
         for model in result.model_names:
@@ -187,7 +187,7 @@ class Predictions:
         predictions : Predictions
         """
         holdout = getattr(result, "holdout", result)
-        if holdout is None or not hasattr(holdout, "training"):
+        if holdout is None or getattr(holdout, "training", None) is None:
             raise TypeError(
                 "Predictions.from_holdout needs a HoldoutResult (from "
                 "evaluate_holdout) or a ComparisonResult with one attached; got "

@@ -79,7 +79,8 @@ def resolve_data(args, settings, out_dir, log):
     classes, counts = np.unique(source.labels, return_counts=True)
     if classes.size != 2:
         raise UsageError(
-            f"compare needs exactly two classes (benign and malignant); the data have "
+            f"{getattr(args, 'command', None) or 'compare'} needs exactly two "
+            "classes (benign and malignant); the data have "
             f"{classes.size}: {classes.tolist()}."
         )
     try:

@@ -348,3 +348,13 @@ def test_no_numpy_repr_in_any_output_file_or_console_text(developed, tmp_path, c
     assert "MALIGNANT" in console.out + console.err
     assert "np." not in console.out + console.err
     assert _numpy_reprs(tmp_path / "a") == []
+
+
+def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
+    compare_out, _ = developed
+    rows = [row for row in _png_rows(tmp_path, 500, 6) if row["label"] == "BENIGN"]
+    _write(tmp_path / "benign.csv", rows)
+    assert _evaluate_on(compare_out, tmp_path / "benign.csv", tmp_path / "o") == 2
+    message = capsys.readouterr().err
+    assert "evaluate needs exactly two classes" in message
+    assert "compare" not in message

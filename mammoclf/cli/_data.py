@@ -46,6 +46,7 @@ class DataSource:
     cache_dir: str | None = None
     metadata: object = None  # the data set's own table, row for row (or None)
     identifiers: np.ndarray | None = None  # patient ids as read (never reported)
+    warnings: tuple = ()  # what resolve_data announced, for the report's notes
 
 
 def resolve_data(args, settings, out_dir, log):
@@ -84,9 +85,9 @@ def resolve_data(args, settings, out_dir, log):
             f"{classes.size}: {classes.tolist()}."
         )
     try:
-        with warnings.catch_warnings():
-            # compare_models gives the few-patients warning: once is enough.
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(record=True) as few:
+            # Kept for evaluate's report; compare_models gives it to compare.
+            warnings.simplefilter("always", UserWarning)
             per_class = check_patients_per_class(
                 source.labels,
                 source.groups,
@@ -104,6 +105,7 @@ def resolve_data(args, settings, out_dir, log):
         )
         + ")"
     )
+    source.warnings = tuple(str(w.message) for w in few)
     if min(per_class.values()) < MIN_PATIENTS_PER_CLASS:
         log(
             f"warning: fewer than {MIN_PATIENTS_PER_CLASS} patients in a class: the "

@@ -125,6 +125,8 @@ def run_evaluate(args):
     import_keras_quietly()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for announced in source.warnings:  # shown at the end, as announced
+            warnings.warn(announced, UserWarning, stacklevel=1)
         models, records = _load_models(args.models, log)
         independence = check_overlap(
             records,
@@ -407,6 +409,7 @@ def _describe(result, source, records, model_paths, independence):
         + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts))
         + "). "
         + independence,
+        *(f"Note: {announced}" for announced in source.warnings),
     ]
     for name, path in zip(result.model_names, model_paths):
         record = records[name]

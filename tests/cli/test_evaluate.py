@@ -358,3 +358,21 @@ def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
     message = capsys.readouterr().err
     assert "evaluate needs exactly two classes" in message
     assert "compare" not in message
+
+
+def test_the_few_patients_warning_announced_is_shown_and_in_the_report(
+    developed, tmp_path, capsys
+):
+    compare_out, _ = developed
+    _write(tmp_path / "few.csv", _png_rows(tmp_path, 600, 6))  # 3 patients a class
+    out = tmp_path / "few"
+    model = str(compare_out / "models" / "scratch.mammoclf")
+    argv = ["evaluate", model, "--csv", str(tmp_path / "few.csv"), "--out", str(out)]
+    assert main([*argv, "--n-resamples", "10"]) == EXIT_OK
+    console = capsys.readouterr().err
+    assert "see the warnings at the end" in console
+    announced = console.split("see the warnings at the end")[1]
+    assert "with fewer than about 5 patients per class" in announced
+    report = (out / "report.md").read_text()
+    assert "Note: Only" in report
+    assert "with fewer than about 5 patients per class" in report

@@ -329,16 +329,17 @@ def _numpy_reprs(folder):
     return found
 
 
-def test_no_numpy_repr_in_any_output_file_or_console_text(developed, tmp_path, capsys):
-    """Labels are words: no ``np.str_('MALIGNANT')`` in a report, a CSV or the console."""
+def test_no_numpy_repr_and_the_announced_warning_is_shown(developed, tmp_path, capsys):
+    """Labels are words (no ``np.str_('MALIGNANT')``) in every file and console line;
+    the few-patients warning that is announced is printed and in the report."""
     compare_out, evaluate_out = developed
     assert _numpy_reprs(compare_out) == []
     assert _numpy_reprs(evaluate_out) == []
-    # The console of an evaluation, and of a refused one (labels the model lacks).
+    # The console of an evaluation (3 patients a class), and of a refused one.
+    _write(tmp_path / "few.csv", _png_rows(tmp_path, 600, 6))
     model = str(compare_out / "models" / "scratch.mammoclf")
-    external = str(compare_out.parent / "external.csv")
     argv = ["evaluate", model, "--n-resamples", "10", "--out", str(tmp_path / "a")]
-    assert main([*argv, "--csv", external]) == EXIT_OK
+    assert main([*argv, "--csv", str(tmp_path / "few.csv")]) == EXIT_OK
     rows = _png_rows(tmp_path, 400, 4)
     rows[0]["label"] = "NORMAL"
     _write(tmp_path / "odd.csv", rows)
@@ -348,6 +349,11 @@ def test_no_numpy_repr_in_any_output_file_or_console_text(developed, tmp_path, c
     assert "MALIGNANT" in console.out + console.err
     assert "np." not in console.out + console.err
     assert _numpy_reprs(tmp_path / "a") == []
+    announced = console.err.split("see the warnings at the end")[1]
+    assert "with fewer than about 5 patients per class" in announced
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "Note: Only" in report
+    assert "with fewer than about 5 patients per class" in report
 
 
 def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
@@ -358,21 +364,3 @@ def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
     message = capsys.readouterr().err
     assert "evaluate needs exactly two classes" in message
     assert "compare" not in message
-
-
-def test_the_few_patients_warning_announced_is_shown_and_in_the_report(
-    developed, tmp_path, capsys
-):
-    compare_out, _ = developed
-    _write(tmp_path / "few.csv", _png_rows(tmp_path, 600, 6))  # 3 patients a class
-    out = tmp_path / "few"
-    model = str(compare_out / "models" / "scratch.mammoclf")
-    argv = ["evaluate", model, "--csv", str(tmp_path / "few.csv"), "--out", str(out)]
-    assert main([*argv, "--n-resamples", "10"]) == EXIT_OK
-    console = capsys.readouterr().err
-    assert "see the warnings at the end" in console
-    announced = console.split("see the warnings at the end")[1]
-    assert "with fewer than about 5 patients per class" in announced
-    report = (out / "report.md").read_text()
-    assert "Note: Only" in report
-    assert "with fewer than about 5 patients per class" in report

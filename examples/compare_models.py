@@ -22,8 +22,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mammoclf import ScratchCNNClassifier
+from mammoclf.evaluation import pairwise_tests
 from mammoclf.model_selection import compare_models
-from mammoclf.stats import bootstrap_ci, pairwise_tests
+from mammoclf.stats import bootstrap_ci
 
 rng = np.random.default_rng(0)
 n_patients, size = 80, 32

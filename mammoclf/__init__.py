@@ -26,6 +26,7 @@ _LAZY_EXPORTS = {
 _SUBMODULES = {
     "classifiers",
     "datasets",
+    "evaluation",
     "exceptions",
     "inspection",
     "metrics",
@@ -49,6 +50,7 @@ __all__ = [
     "classifiers",
     "compare_models",
     "datasets",
+    "evaluation",
     "exceptions",
     "inspection",
     "load",

@@ -314,3 +314,26 @@ def test_every_module_imports_without_docstrings():
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+# Layers that must not import the ones above them (ARCHITECTURE.md): the
+# statistics work on arrays, and evaluation reads result objects through
+# their public attributes, so neither knows the code that produced them.
+# (Deprecated aliases use importlib, which only runs when an old name is used.)
+FORBIDDEN_UPWARD = {
+    f"{PACKAGE}.stats": (f"{PACKAGE}.model_selection", f"{PACKAGE}.evaluation"),
+    f"{PACKAGE}.evaluation": (f"{PACKAGE}.model_selection", f"{PACKAGE}.cli"),
+}
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN_UPWARD))
+def test_lower_layers_do_not_import_upper_ones(layer):
+    found = []
+    for module, path in _modules().items():
+        if _part(module) != layer:
+            continue
+        for base, name, line in _imports(path, module):
+            full = base if name is None else f"{base}.{name}"
+            if _part(full) in FORBIDDEN_UPWARD[layer]:
+                found.append(f"{module} (line {line}) imports {full}")
+    assert not found, "\n".join(found)

@@ -560,9 +560,13 @@ def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir)
     """Save each fitted model as a file-to-prediction pipeline with its development record."""
     from mammoclf import DicomLoader, Resizer
     from mammoclf.cli._development import build_development_record
+    from mammoclf.cli._overlap import development_fingerprint
     from mammoclf.persistence import save
     from mammoclf.pipeline import Pipeline
 
+    fingerprint = development_fingerprint(
+        source.paths[trained_on], source.identifiers[trained_on]
+    )
     saved = {}
     for spec in specs:
         classifier = fitted[spec.name].steps[-1][1]
@@ -579,6 +583,7 @@ def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir)
             groups=source.groups[trained_on],
             image_size=image_size,
             description=source.description,
+            fingerprint=fingerprint,
         )
         path = out_dir / "models" / f"{spec.key}.mammoclf"
         save(pipeline, path, development=record)

@@ -48,6 +48,8 @@ class DataSource:
     cache_dir: str | None = None
     metadata: object = None  # the data set's own table, row for row (or None)
     labels_read: str | None = None  # how a CSV's labels were read, in one line
+    identifiers: np.ndarray | None = None  # patient ids as read (never reported)
+    warnings: tuple = ()  # what resolve_data announced, for the report's notes
 
 
 def resolve_data(args, settings, out_dir, log):
@@ -75,6 +77,7 @@ def resolve_data(args, settings, out_dir, log):
         if args.reveal_identifiers
         else np.array([pseudonym(group, settings.salt) for group in identifiers])
     )
+    source.identifiers = np.asarray(identifiers)
     source.groups = pd.factorize(identifiers)[0]
     source.cache_dir = cache_dir
     if source.labels_read:
@@ -82,13 +85,14 @@ def resolve_data(args, settings, out_dir, log):
     classes, counts = np.unique(source.labels, return_counts=True)
     if classes.size != 2:
         raise UsageError(
-            f"compare needs exactly two classes (benign and malignant); the data have "
+            f"{getattr(args, 'command', None) or 'compare'} needs exactly two "
+            "classes (benign and malignant); the data have "
             f"{classes.size}: {classes.tolist()}."
         )
     try:
-        with warnings.catch_warnings():
-            # compare_models gives the few-patients warning: once is enough.
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(record=True) as few:
+            # Kept for evaluate's report; compare_models gives it to compare.
+            warnings.simplefilter("always", UserWarning)
             per_class = check_patients_per_class(
                 source.labels,
                 source.groups,
@@ -106,6 +110,7 @@ def resolve_data(args, settings, out_dir, log):
         )
         + ")"
     )
+    source.warnings = tuple(str(w.message) for w in few)
     if min(per_class.values()) < MIN_PATIENTS_PER_CLASS:
         log(
             f"warning: fewer than {MIN_PATIENTS_PER_CLASS} patients in a class: the "

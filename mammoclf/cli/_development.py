@@ -9,7 +9,9 @@ import numpy as np
 __all__ = ["build_development_record"]
 
 
-def build_development_record(fitted, *, labels, groups, image_size, description):
+def build_development_record(
+    fitted, *, labels, groups, image_size, description, fingerprint=None
+):
     """What ``compare`` stores with a model for a later external evaluation.
 
     Parameters
@@ -22,6 +24,10 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
         Side of the square model input, in pixels.
     description : str
         The development data in words.
+    fingerprint : dict, default=None
+        The development images and patients as salted digests
+        (:func:`~mammoclf.cli._overlap.development_fingerprint`), which
+        ``evaluate`` checks its test data against.
 
     Returns
     -------
@@ -29,7 +35,8 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
         JSON values: ``threshold`` (value, response, positive class and
         source of :func:`~mammoclf.model_selection.decision_threshold`),
         ``classes``, ``pos_label``, ``n_images``, ``n_patients``,
-        ``n_positive``, ``prevalence``, ``image_size`` and ``data``.
+        ``n_positive``, ``prevalence``, ``image_size``, ``data`` and
+        ``fingerprint`` (when given).
     """
     from mammoclf.metrics import resolve_pos_label
     from mammoclf.model_selection import decision_threshold
@@ -39,7 +46,7 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
     pos_label = resolve_pos_label(classes, "auto")
     stated = decision_threshold(fitted)
     positive = labels == pos_label
-    return {
+    record = {
         "threshold": {
             "value": None if np.isnan(stated.threshold) else float(stated.threshold),
             "response": stated.response,
@@ -56,3 +63,6 @@ def build_development_record(fitted, *, labels, groups, image_size, description)
         "image_shape": [int(image_size), int(image_size)],
         "data": description,
     }
+    if fingerprint is not None:
+        record["fingerprint"] = fingerprint
+    return record

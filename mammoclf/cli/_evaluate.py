@@ -23,6 +23,7 @@ import pandas as pd
 
 from mammoclf.cli._explanations import add_grad_cam_section, saved_model_explainer
 from mammoclf.cli._localization import add_localization
+from mammoclf.cli._overlap import check_overlap
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import (
     REPORT_HEADINGS,
@@ -99,6 +100,12 @@ def add_evaluate_command(commands, epilog):
         "random key per run)",
     )
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    evaluate.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="evaluate even if a model was developed on some of these images or "
+        "patients (refused by default); the report then says the data are not unseen",
+    )
     add_cache_options(evaluate)
 
 
@@ -128,7 +135,16 @@ def run_evaluate(args):
         import_keras_quietly()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            for announced in source.warnings:  # shown at the end, as announced
+                warnings.warn(announced, UserWarning, stacklevel=1)
             models, records = _load_models(args.models, log)
+            independence = check_overlap(
+                records,
+                source.paths,
+                source.identifiers,
+                allow=args.allow_overlap,
+                warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+            )
             first = next(iter(models.values()))
             images = load_images(
                 source.paths,
@@ -151,6 +167,7 @@ def run_evaluate(args):
                 run_info=_run_info(args, source),
                 n_resamples=args.n_resamples,
                 log=log,
+                independence=independence,
             )
         swap_report(out_dir)
         if fit_cache.is_dir() and not any(fit_cache.iterdir()):
@@ -221,7 +238,7 @@ def _model_labels(labels, classes):
     unknown = sorted({str(label) for label, m in zip(labels, mapped) if m is None})
     if unknown:
         raise UsageError(
-            f"labels {unknown} are not classes of the model ({list(classes)}); "
+            f"labels {unknown} are not classes of the model ({[str(c) for c in classes]}); "
             "evaluate needs the labels the model was trained with."
         )
     return np.asarray(mapped, dtype=np.asarray(classes).dtype)
@@ -335,9 +352,23 @@ def _stored_threshold(pipeline, record, threshold_class):
 
 
 def write_evaluation_report(
-    out_dir, *, result, source, records, model_paths, images, run_info, n_resamples, log
+    out_dir,
+    *,
+    result,
+    source,
+    records,
+    model_paths,
+    images,
+    run_info,
+    n_resamples,
+    log,
+    independence=None,
 ):
-    """Write report.md/html, its figures and CSV tables; return the summary."""
+    """Write report.md/html, its figures and CSV tables; return the summary.
+
+    ``independence`` says whether the test data overlap the development data
+    (:func:`~mammoclf.cli._overlap.check_overlap`); None: not checked.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -355,7 +386,7 @@ def write_evaluation_report(
     )
     report = Report("mammoclf external evaluation report")
     report.heading(REPORT_HEADINGS["data"], anchor="data")
-    report.bullets(_describe(result, source, records, model_paths))
+    report.bullets(_describe(result, source, records, model_paths, independence))
     add_summary_tables(report, summary, out_dir)
     _figures(report, result, out_dir, log)
     _grad_cam(report, result, images, source, out_dir, log)
@@ -378,13 +409,17 @@ def write_evaluation_report(
     return summary
 
 
-def _describe(result, source, records, model_paths):
+def _describe(result, source, records, model_paths, independence):
     classes, counts = np.unique(result.y_true, return_counts=True)
+    if independence is None:
+        independence = "Whether they overlap the development data was not checked."
     lines = [
         f"Test data: {source.description}; {result.y_true.size} images of "
         f"{np.unique(source.groups).size} patients ("
         + ", ".join(f"{c}: {n}" for c, n in zip(classes, counts))
-        + "). None of them was used to fit or tune the models.",
+        + "). "
+        + independence,
+        *(f"Note: {announced}" for announced in source.warnings),
     ]
     for name, path in zip(result.model_names, model_paths):
         record = records[name]

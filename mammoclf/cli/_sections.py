@@ -164,7 +164,7 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     """Lay out every table of ``summary`` in ``report`` and write its CSV.
 
     Each table gets its heading, caption, formatted cells and notes, as
-    :meth:`~mammoclf.model_selection.ComparisonSummary.to_markdown` shows
+    :meth:`~mammoclf.evaluation.ComparisonSummary.to_markdown` shows
     them, and ``tables/<key>.csv`` with its numbers. ``run_notes`` adds
     facts of the run that the comparison does not hold (the GPU's peak
     memory) to the notes of the table they concern, by table key.

@@ -259,7 +259,7 @@ def breast_level(
     if conflicts:
         warnings.warn(
             f"{conflicts} of {len(table)} breasts have images with different labels; "
-            f"they are labelled {pos_label!r} (a lesion seen in one view only).",
+            f"they are labelled {str(pos_label)!r} (a lesion seen in one view only).",
             UserWarning,
             stacklevel=3,
         )

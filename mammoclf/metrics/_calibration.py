@@ -342,7 +342,7 @@ def reliability_curve(
     of images in each bin (a bin of three images says little). Empty bins
     are left out, as scikit-learn does. Plot it with
     :class:`sklearn.calibration.CalibrationDisplay` (see
-    :func:`mammoclf.model_selection.evaluate_calibration`, whose result has a
+    :func:`mammoclf.evaluation.evaluate_calibration`, whose result has a
     ``plot`` method).
 
     Parameters

@@ -6,49 +6,42 @@ out-of-fold predictions, timings, memory), whose ``summary()`` prints a
 Table-1-like table with confidence intervals and pairwise tests.
 
 :func:`evaluate_holdout` refits models on a whole training set and evaluates
-them once on a separate test set; :func:`evaluate_predictions`,
-:func:`evaluate_calibration`, :func:`evaluate_operating_points` and
-:func:`evaluate_subgroups` turn one model's predictions into tables with
-patient-bootstrap intervals.
+them once on a separate test set. The tables built from their predictions
+live in :mod:`mammoclf.evaluation` (their old names here are deprecated).
 """
 
-from mammoclf.model_selection._calibration import (
-    CalibrationResult,
-    evaluate_calibration,
-)
-from mammoclf.model_selection._checklist import reporting_checklist
 from mammoclf.model_selection._compare import compare_models
-from mammoclf.model_selection._evaluation import (
-    evaluate_operating_points,
-    evaluate_predictions,
-)
 from mammoclf.model_selection._holdout import HoldoutResult, evaluate_holdout
 from mammoclf.model_selection._result import ComparisonResult
 from mammoclf.model_selection._splits import GroupLeakageWarning, Split
-from mammoclf.model_selection._subgroups import evaluate_subgroups
-from mammoclf.model_selection._summary import (
-    ComparisonSummary,
-    SummaryOptions,
-    SummaryTable,
-)
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
+from mammoclf.utils._deprecation import deprecated_module_getattr
 
 __all__ = [
-    "CalibrationResult",
     "ComparisonResult",
-    "ComparisonSummary",
     "DecisionThreshold",
     "GroupLeakageWarning",
     "HoldoutResult",
     "Split",
-    "SummaryOptions",
-    "SummaryTable",
     "compare_models",
     "decision_threshold",
-    "evaluate_calibration",
     "evaluate_holdout",
-    "evaluate_operating_points",
-    "evaluate_predictions",
-    "evaluate_subgroups",
-    "reporting_checklist",
 ]
+
+# Moved to mammoclf.evaluation; the old names work, with a FutureWarning,
+# for one release.
+__getattr__ = deprecated_module_getattr(
+    __name__,
+    "mammoclf.evaluation",
+    (
+        "CalibrationResult",
+        "ComparisonSummary",
+        "SummaryOptions",
+        "SummaryTable",
+        "evaluate_calibration",
+        "evaluate_operating_points",
+        "evaluate_predictions",
+        "evaluate_subgroups",
+        "reporting_checklist",
+    ),
+)

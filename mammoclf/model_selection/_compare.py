@@ -257,7 +257,7 @@ def compare_models(
 
     See Also
     --------
-    mammoclf.stats.pairwise_tests : Tests across the compared models.
+    mammoclf.evaluation.pairwise_tests : Tests across the compared models.
 
     Examples
     --------

@@ -21,16 +21,17 @@ from sklearn.base import clone
 from sklearn.utils import column_or_1d
 from sklearn.utils.validation import _num_samples
 
+from mammoclf.evaluation import (
+    SummaryOptions,
+    build_summary,
+    evaluate_predictions,
+    evaluation_options,
+    table_seed,
+    with_evaluation_options_doc,
+)
 from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.metrics import CLINICAL_METRICS, positive_class_scores, resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
-from mammoclf.model_selection._evaluation import evaluate_predictions, table_seed
-from mammoclf.model_selection._summary import (
-    SummaryOptions,
-    evaluation_options,
-    with_evaluation_options_doc,
-)
-from mammoclf.model_selection._summary_tables import build_summary
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._routing import fit_with_groups
 from mammoclf.utils._validation import validate_params

@@ -6,13 +6,13 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from mammoclf.model_selection._summary import (
-    _CI_METHOD_NAMES,
+from mammoclf.evaluation import CI_METHOD_NAMES as _CI_METHOD_NAMES
+from mammoclf.evaluation import (
     SummaryOptions,
+    build_summary,
     evaluation_options,
     with_evaluation_options_doc,
 )
-from mammoclf.model_selection._summary_tables import build_summary
 
 __all__ = ["ComparisonResult"]
 
@@ -402,12 +402,12 @@ class ComparisonResult:
         confidence_level=0.95,
         clustered="auto",
     ):
-        """Pairwise tests across models; see :func:`mammoclf.stats.pairwise_tests`.
+        """Pairwise tests across models; see :func:`mammoclf.evaluation.pairwise_tests`.
 
         DeLong's and McNemar's tests are clustered by patient when the
         comparison has groups (``clustered="auto"``).
         """
-        from mammoclf.stats import pairwise_tests
+        from mammoclf.evaluation import pairwise_tests
 
         return pairwise_tests(
             self,
@@ -462,13 +462,13 @@ class ComparisonResult:
         metrics : sequence of str, default=None
             Metrics of the scores table; None means all scored metrics.
         tests : sequence of str, default=None
-            Pairwise tests (names of :data:`mammoclf.stats.PAIRWISE_TESTS`),
+            Pairwise tests (names of :data:`mammoclf.evaluation.PAIRWISE_TESTS`),
             each on every pair of models, p-values adjusted per test; empty
             for none. None means the corrected t-test on ``test_metric``,
             plus DeLong's test when every model has positive-class scores.
             DeLong's and McNemar's tests are the clustered versions
             (Obuchowski 1997 and 1998) when the comparison has patient
-            groups, as :func:`mammoclf.stats.pairwise_tests` does.
+            groups, as :func:`mammoclf.evaluation.pairwise_tests` does.
             An explicitly requested test that the comparison cannot run
             (DeLong without scores, 5x2cv without 5 x 2 splits) is an error.
         test_metric : str, default=None
@@ -489,7 +489,7 @@ class ComparisonResult:
             Level of all intervals.
         omnibus : sequence of str, default=None
             Tests across all models (``"friedman"``, ``"rm_anova"``,
-            ``"anova"``, see :func:`mammoclf.stats.omnibus_test`) on
+            ``"anova"``, see :func:`mammoclf.evaluation.omnibus_test`) on
             ``test_metric``, run with three or more models. None means
             ``("friedman", "rm_anova")``.
         metric_labels : dict of str to str, default=None

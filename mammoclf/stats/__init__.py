@@ -21,13 +21,17 @@ Which test when (details in ``docs/user_guide/evaluation.md``):
   ``groups``; a CI of a mean of fold scores inside [0, 1]:
   :func:`fold_mean_ci`.
 
-:func:`pairwise_tests` and :func:`omnibus_test` run them on a
-:class:`~mammoclf.model_selection.ComparisonResult`.
+:func:`mammoclf.evaluation.pairwise_tests` and
+:func:`mammoclf.evaluation.omnibus_test` run them on a
+:class:`~mammoclf.model_selection.ComparisonResult`; this package works on
+arrays only.
 """
 
+from mammoclf.stats._bootstrap import _ADJUST_METHODS as ADJUST_METHODS
 from mammoclf.stats._bootstrap import adjust_pvalues, bootstrap_ci
 from mammoclf.stats._delong import delong_roc_covariance, delong_test
 from mammoclf.stats._intervals import FoldMeanInterval, fold_mean_ci
+from mammoclf.stats._numerics import TooFewCasesError
 from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
 from mammoclf.stats._paired import (
     corrected_resampled_ttest,
@@ -37,20 +41,21 @@ from mammoclf.stats._paired import (
     paired_ttest_5x2cv,
     wilcoxon_test,
 )
-from mammoclf.stats._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
 from mammoclf.stats._predictions import mcnemar_test
 from mammoclf.stats._results import (
     BootstrapResult,
     HypothesisTestResult,
     PValueAdjustment,
 )
+from mammoclf.utils._deprecation import deprecated_module_getattr
 
 __all__ = [
-    "PAIRWISE_TESTS",
+    "ADJUST_METHODS",
     "BootstrapResult",
     "FoldMeanInterval",
     "HypothesisTestResult",
     "PValueAdjustment",
+    "TooFewCasesError",
     "adjust_pvalues",
     "anova_oneway",
     "anova_repeated_measures",
@@ -63,9 +68,15 @@ __all__ = [
     "fold_mean_ci",
     "friedman_test",
     "mcnemar_test",
-    "omnibus_test",
     "paired_ttest",
     "paired_ttest_5x2cv",
-    "pairwise_tests",
     "wilcoxon_test",
 ]
+
+# Moved to mammoclf.evaluation (they read a ComparisonResult; stats works on
+# arrays only); the old names work, with a FutureWarning, for one release.
+__getattr__ = deprecated_module_getattr(
+    __name__,
+    "mammoclf.evaluation",
+    ("PAIRWISE_TESTS", "omnibus_test", "pairwise_tests"),
+)

@@ -79,7 +79,7 @@ def snap_to_tolerance(values, *scale_of):
 class TooFewCasesError(ValueError):
     """The data hold too few cases or patients for a test's variance.
 
-    A ValueError like any bad input; :func:`mammoclf.stats.pairwise_tests`
+    A ValueError like any bad input; :func:`mammoclf.evaluation.pairwise_tests`
     turns it into a NaN row with a warning, so that one impossible pair does
     not stop a whole summary table.
     """

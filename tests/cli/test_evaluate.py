@@ -265,3 +265,102 @@ def test_official_test_split_keeps_cross_validation_and_test_apart(tmp_path):
     }
     record = read_development(out / "models" / "scratch.mammoclf")
     assert record["n_patients"] == 10  # the train split only
+
+
+def _evaluate_on(compare_out, csv_path, out, *extra):
+    model = compare_out / "models" / "scratch.mammoclf"
+    argv = ["evaluate", str(model), "--csv", str(csv_path), "--out", str(out)]
+    return main([*argv, "--n-resamples", "10", "--quiet", *extra])
+
+
+def test_evaluate_refuses_the_model_s_own_development_data(developed, capsys):
+    compare_out, _ = developed
+    development = compare_out.parent / "development.csv"
+    out = compare_out.parent / "own-data"
+    assert _evaluate_on(compare_out, development, out) == EXIT_INPUT
+    message = capsys.readouterr().err
+    assert "evaluate refuses test data the model was developed on" in message
+    assert "20 of the 20 test images and 12 of the 12 test patients" in message
+    assert "--allow-overlap" in message
+    assert not (out / "report.md").exists()
+
+
+def test_overlap_is_found_by_content_and_patient_not_by_name(developed, tmp_path):
+    compare_out, _ = developed
+    folder = compare_out.parent
+    rows = pd.read_csv(folder / "development.csv", dtype=str).head(3).to_dict("records")
+    copied = []
+    for k, row in enumerate(rows):  # the same images under new names and patients
+        shutil.copyfile(folder / row["path"], tmp_path / f"renamed{k}.png")
+        copied.append({**row, "path": f"renamed{k}.png", "patient": f"NEW{k}"})
+    fresh = _png_rows(tmp_path, 300, 4)
+    fresh[0]["patient"] = "PAT1"  # an unseen image of a development patient
+    _write(tmp_path / "copies.csv", copied + fresh)
+    _write(tmp_path / "patient.csv", fresh)
+    assert _evaluate_on(compare_out, tmp_path / "copies.csv", tmp_path / "a") == 2
+    assert _evaluate_on(compare_out, tmp_path / "patient.csv", tmp_path / "b") == 2
+
+
+def test_allow_overlap_evaluates_and_the_report_says_the_data_are_not_unseen(
+    developed, capsys
+):
+    compare_out, _ = developed
+    development = compare_out.parent / "development.csv"
+    out = compare_out.parent / "allowed"
+    assert _evaluate_on(compare_out, development, out, "--allow-overlap") == EXIT_OK
+    report = (out / "report.md").read_text()
+    assert "NOT unseen" in report and "None of them was used" not in report
+    assert "NOT unseen" in capsys.readouterr().err
+
+
+def test_the_report_of_unseen_data_says_how_it_was_checked(developed):
+    _, evaluate_out = developed
+    report = (evaluate_out / "report.md").read_text()
+    assert "checked by file content digests and patient pseudonyms" in report
+
+
+def _numpy_reprs(folder):
+    """``(file, line)`` of each ``np.`` in a text file written under ``folder``."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        if path.suffix in {".md", ".html", ".csv", ".json", ".txt"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found += [(str(path), line) for line in text.splitlines() if "np." in line]
+    return found
+
+
+def test_no_numpy_repr_and_the_announced_warning_is_shown(developed, tmp_path, capsys):
+    """Labels are words (no ``np.str_('MALIGNANT')``) in every file and console line;
+    the few-patients warning that is announced is printed and in the report."""
+    compare_out, evaluate_out = developed
+    assert _numpy_reprs(compare_out) == []
+    assert _numpy_reprs(evaluate_out) == []
+    # The console of an evaluation (3 patients a class), and of a refused one.
+    _write(tmp_path / "few.csv", _png_rows(tmp_path, 600, 6))
+    model = str(compare_out / "models" / "scratch.mammoclf")
+    argv = ["evaluate", model, "--n-resamples", "10", "--out", str(tmp_path / "a")]
+    assert main([*argv, "--csv", str(tmp_path / "few.csv")]) == EXIT_OK
+    rows = _png_rows(tmp_path, 400, 4)
+    rows[0]["label"] = "NORMAL"
+    _write(tmp_path / "odd.csv", rows)
+    argv[-1] = str(tmp_path / "b")
+    assert main([*argv, "--csv", str(tmp_path / "odd.csv")]) == EXIT_INPUT
+    console = capsys.readouterr()
+    assert "MALIGNANT" in console.out + console.err
+    assert "np." not in console.out + console.err
+    assert _numpy_reprs(tmp_path / "a") == []
+    announced = console.err.split("see the warnings at the end")[1]
+    assert "with fewer than about 5 patients per class" in announced
+    report = (tmp_path / "a" / "report.md").read_text()
+    assert "Note: Only" in report
+    assert "with fewer than about 5 patients per class" in report
+
+
+def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
+    compare_out, _ = developed
+    rows = [row for row in _png_rows(tmp_path, 500, 6) if row["label"] == "BENIGN"]
+    _write(tmp_path / "benign.csv", rows)
+    assert _evaluate_on(compare_out, tmp_path / "benign.csv", tmp_path / "o") == 2
+    message = capsys.readouterr().err
+    assert "evaluate needs exactly two classes" in message
+    assert "compare" not in message

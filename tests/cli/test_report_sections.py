@@ -12,7 +12,7 @@ from mammoclf.cli._sections import (
     add_summary_tables,
     section_links,
 )
-from tests.model_selection.test_evaluation_tables import fake_comparison, fake_holdout
+from tests.evaluation.test_evaluation_tables import fake_comparison, fake_holdout
 
 matplotlib.use("Agg")
 

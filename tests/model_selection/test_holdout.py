@@ -11,12 +11,9 @@ from sklearn.model_selection import (
 )
 from sklearn.svm import LinearSVC
 
+from mammoclf.evaluation import evaluate_predictions
 from mammoclf.exceptions import GroupLeakageWarning
-from mammoclf.model_selection import (
-    decision_threshold,
-    evaluate_holdout,
-    evaluate_predictions,
-)
+from mammoclf.model_selection import decision_threshold, evaluate_holdout
 
 
 @pytest.fixture(scope="module")

@@ -245,7 +245,7 @@ def reporting_checklist(sections):
 
     Examples
     --------
-    >>> from mammoclf.model_selection import reporting_checklist
+    >>> from mammoclf.evaluation import reporting_checklist
     >>> table = reporting_checklist({"scores": "Scores", "data": "Data"})
     >>> table.set_index("item").loc["Ethics and consent", "answered in"]
     'for the authors to state'

@@ -198,7 +198,7 @@ def evaluate_predictions(
     Examples
     --------
     >>> import numpy as np
-    >>> from mammoclf.model_selection import evaluate_predictions
+    >>> from mammoclf.evaluation import evaluate_predictions
     >>> y = np.array(["BENIGN", "MALIGNANT"] * 20)
     >>> pred = np.where(np.arange(40) % 5 == 0, "BENIGN", y)
     >>> table = evaluate_predictions(y, y_pred=pred, groups=np.arange(40) // 2,
@@ -326,7 +326,7 @@ def evaluate_operating_points(
     Examples
     --------
     >>> import numpy as np
-    >>> from mammoclf.model_selection import evaluate_operating_points
+    >>> from mammoclf.evaluation import evaluate_operating_points
     >>> rng = np.random.default_rng(0)
     >>> y = np.repeat(["BENIGN", "MALIGNANT"], 50)
     >>> scores = (y == "MALIGNANT") + rng.normal(size=100)

@@ -1,13 +1,13 @@
 """The summary of a comparison: one model of its tables that every view renders.
 
 :meth:`ComparisonResult.summary` builds a :class:`ComparisonSummary` with
-the builders of :mod:`mammoclf.model_selection._summary_tables`: which
+the builders of :mod:`mammoclf.evaluation._summary_tables`: which
 tables there are, in what order, which tests ran, with what captions and
 notes, and every number already formatted. ``str(summary)``,
 :meth:`ComparisonSummary.to_markdown`, the ``mammoclf compare`` report
 (Markdown and HTML) and its CSV tables only lay those tables out; none of
 them computes, tests or formats anything of its own. How to add a table is
-described in :mod:`mammoclf.model_selection._summary_tables`.
+described in :mod:`mammoclf.evaluation._summary_tables`.
 """
 
 import textwrap
@@ -32,7 +32,7 @@ calibration : bool, default=False
     Add calibration tables: Brier score, calibration intercept and
     slope (Cox 1958) with patient-bootstrap intervals, per model with
     probabilities; each row keeps its
-    :class:`~mammoclf.model_selection.CalibrationResult` (``result``
+    :class:`~mammoclf.evaluation.CalibrationResult` (``result``
     column) for the reliability diagram.
 operating_points : bool, default=False
     Add sensitivity at fixed specificities and specificity at fixed
@@ -243,7 +243,7 @@ class ComparisonSummary:
         The compared models.
     tables : tuple of SummaryTable
         The tables, in the order of
-        :data:`~mammoclf.model_selection._summary_tables.SUMMARY_TABLES`
+        :data:`~mammoclf.evaluation._summary_tables.SUMMARY_TABLES`
         (those that do not apply left out).
     general_notes : tuple of str
         Notes about the whole comparison (the positive class, the folds).
@@ -301,7 +301,7 @@ class ComparisonSummary:
 
     @property
     def tests(self):
-        """Pairwise tests (see :func:`mammoclf.stats.pairwise_tests`), ``test_key`` added."""
+        """Pairwise tests (see :func:`mammoclf.evaluation.pairwise_tests`), ``test_key`` added."""
         return self._data("pairwise_tests", pd.DataFrame())
 
     @property

@@ -12,12 +12,9 @@ from sklearn.naive_bayes import GaussianNB
 
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import add_summary_tables
-from mammoclf.model_selection import (
-    ComparisonSummary,
-    SummaryTable,
-    compare_models,
-)
-from mammoclf.model_selection._summary_tables import SUMMARY_TABLES
+from mammoclf.evaluation import ComparisonSummary, SummaryTable
+from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
+from mammoclf.model_selection import compare_models
 
 _NUMBER = re.compile(r"-?\d+\.\d+|nan")
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
@@ -343,7 +340,7 @@ def test_summary_docstrings_document_every_parameter_once(owner):
     import re
 
     import mammoclf.model_selection as ms
-    from mammoclf.model_selection._summary import EVALUATION_OPTIONS_DOC
+    from mammoclf.evaluation._summary import EVALUATION_OPTIONS_DOC
 
     method = getattr(ms, owner).summary
     doc = inspect.getdoc(method)
@@ -358,3 +355,22 @@ def test_summary_docstrings_document_every_parameter_once(owner):
     expected = [p for p in inspect.signature(method).parameters if p != "self"]
     assert sorted(documented) == sorted(expected)
     assert EVALUATION_OPTIONS_DOC.strip() in parameters
+
+
+def test_wilcoxon_effect_size_is_not_shown_as_a_difference(summary):
+    """The rank-biserial correlation has a column of its own, not 'A - B [CI]'."""
+    table = summary.table("pairwise_tests")
+    display = table.display
+    wilcoxon = display["test"] == "Wilcoxon"
+    assert wilcoxon.sum() == 3
+    assert (display.loc[wilcoxon, "A - B [CI]"] == "").all()
+    data = table.data[table.data["test_key"] == "wilcoxon"]
+    for cell, value in zip(
+        display.loc[wilcoxon, "other effect size"], data.effect_size
+    ):
+        assert cell.startswith("rank-biserial correlation = ")
+        assert _close(_numbers(cell)[0], value, 3)
+    # The differences keep their column, and nothing else shows there.
+    others = display.loc[~wilcoxon]
+    assert (others["other effect size"] == "").all()
+    assert (others["A - B [CI]"] != "").all()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mammoclf.model_selection import evaluate_predictions, evaluate_subgroups
+from mammoclf.evaluation import evaluate_predictions, evaluate_subgroups
 
 
 def _data():

@@ -9,19 +9,22 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from mammoclf.stats._bootstrap import _ADJUST_METHODS, adjust_pvalues
-from mammoclf.stats._delong import delong_test
-from mammoclf.stats._numerics import TooFewCasesError
-from mammoclf.stats._omnibus import anova_oneway, anova_repeated_measures, friedman_test
-from mammoclf.stats._paired import (
+from mammoclf.stats import (
+    ADJUST_METHODS,
+    HypothesisTestResult,
+    TooFewCasesError,
+    adjust_pvalues,
+    anova_oneway,
+    anova_repeated_measures,
     corrected_resampled_ttest,
+    delong_test,
     f_test_5x2cv,
+    friedman_test,
+    mcnemar_test,
     paired_ttest,
     paired_ttest_5x2cv,
     wilcoxon_test,
 )
-from mammoclf.stats._predictions import mcnemar_test
-from mammoclf.stats._results import HypothesisTestResult
 from mammoclf.utils._validation import (
     CONFIDENCE_LEVEL,
     WRAPPER_FRAMES,
@@ -247,7 +250,7 @@ def _one_pair(result, test, metric, first, second, repeat, clustered, level):
         "result": [HasMethods(["fold_scores"]), HasMethods(["out_of_fold"])],
         "test": [StrOptions(set(PAIRWISE_TESTS))],
         "metric": [str, None],  # a scored metric, checked by _resolve_metric
-        "correction": [StrOptions(set(_ADJUST_METHODS))],
+        "correction": [StrOptions(set(ADJUST_METHODS))],
         "alpha": [Interval(Real, 0, 1, closed="neither")],
         "reference": [str, None],  # a model name, checked below
         "repeat": [Interval(Integral, 0, None, closed="left")],

@@ -1,7 +1,7 @@
 """The reporting checklist names a section, or the authors, for every item."""
 
-from mammoclf.model_selection import reporting_checklist
-from mammoclf.model_selection._checklist import CHECKLIST_ITEMS, FOR_THE_AUTHORS
+from mammoclf.evaluation import reporting_checklist
+from mammoclf.evaluation._checklist import CHECKLIST_ITEMS, FOR_THE_AUTHORS
 
 
 def test_every_item_is_answered_by_a_present_section_or_the_authors():

@@ -5,16 +5,13 @@ import warnings
 import numpy as np
 import pytest
 
+from mammoclf.evaluation import evaluate_operating_points, evaluate_predictions
 from mammoclf.metrics import (
     roc_operating_point,
     sensitivity_at_specificity,
     sensitivity_score,
     specificity_at_sensitivity,
     specificity_score,
-)
-from mammoclf.model_selection import (
-    evaluate_operating_points,
-    evaluate_predictions,
 )
 
 

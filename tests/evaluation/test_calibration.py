@@ -6,8 +6,8 @@ import statsmodels.api as sm
 from scipy import stats as st
 from scipy.special import expit, logit
 
+from mammoclf.evaluation import evaluate_calibration
 from mammoclf.metrics import brier_score, calibration_intercept, calibration_slope
-from mammoclf.model_selection import evaluate_calibration
 
 
 def _calibration_data(n, seed=0):

@@ -12,6 +12,11 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from mammoclf.evaluation import (
+    evaluate_calibration,
+    evaluate_operating_points,
+    evaluate_subgroups,
+)
 from mammoclf.metrics import breast_level, roc_auc_score
 from mammoclf.model_selection import (
     ComparisonResult,
@@ -19,10 +24,7 @@ from mammoclf.model_selection import (
     HoldoutResult,
     Split,
     compare_models,
-    evaluate_calibration,
     evaluate_holdout,
-    evaluate_operating_points,
-    evaluate_subgroups,
 )
 
 N_RESAMPLES = 30

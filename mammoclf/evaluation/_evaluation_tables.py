@@ -4,7 +4,7 @@ CLAIM 2024 and TRIPOD+AI ask for more than cross-validated image-level
 metrics: the threshold behind every sensitivity, calibration, operating
 points, breast-level and subgroup results, a held-out test set, and a
 checklist of where a report answers each item. Each table here is one
-builder of :data:`~mammoclf.model_selection._summary_tables.SUMMARY_TABLES`; the
+builder of :data:`~mammoclf.evaluation._summary_tables.SUMMARY_TABLES`; the
 numbers come from :mod:`mammoclf.model_selection`'s evaluation functions,
 with patient-bootstrap intervals.
 
@@ -22,14 +22,13 @@ Two sets of predictions are evaluated, and never mixed:
 import numpy as np
 import pandas as pd
 
-from mammoclf.metrics import CLINICAL_METRICS, breast_level, laterality_from_metadata
-from mammoclf.model_selection._calibration import evaluate_calibration
-from mammoclf.model_selection._checklist import reporting_checklist
-from mammoclf.model_selection._evaluation import (
+from mammoclf.evaluation._calibration import evaluate_calibration
+from mammoclf.evaluation._checklist import reporting_checklist
+from mammoclf.evaluation._evaluation import (
     evaluate_operating_points,
     evaluate_predictions,
 )
-from mammoclf.model_selection._prediction_sets import (
+from mammoclf.evaluation._prediction_sets import (
     WarnOnce,
     bootstrap_options,
     holdout_of,
@@ -41,8 +40,9 @@ from mammoclf.model_selection._prediction_sets import (
     set_description,
     set_title,
 )
-from mammoclf.model_selection._subgroups import evaluate_subgroups
-from mammoclf.model_selection._summary import SummaryTable
+from mammoclf.evaluation._subgroups import evaluate_subgroups
+from mammoclf.evaluation._summary import SummaryTable
+from mammoclf.metrics import CLINICAL_METRICS, breast_level, laterality_from_metadata
 from mammoclf.utils._formatting import format_number
 
 __all__ = [
@@ -207,7 +207,7 @@ def calibration_table(which):
             title=set_title(which, "Calibration"),
             caption=(
                 f"Brier score, calibration intercept and slope of the probabilities of "
-                f"{predictions.pos_label!r}, on {set_description(predictions)} "
+                f"{str(predictions.pos_label)!r}, on {set_description(predictions)} "
                 f"{interval_words(options, predictions)}."
             ),
             data=pd.concat(frames, keys=models, names=["model", "metric"]),

@@ -18,12 +18,12 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length
 
-from mammoclf.metrics import resolve_pos_label
-from mammoclf.model_selection._evaluation import (
+from mammoclf.evaluation._evaluation import (
     BOOTSTRAP_PARAMS,
     evaluate_predictions,
     table_seed,
 )
+from mammoclf.metrics import resolve_pos_label
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["evaluate_subgroups"]
@@ -128,7 +128,7 @@ def evaluate_subgroups(
     Examples
     --------
     >>> import numpy as np
-    >>> from mammoclf.model_selection import evaluate_subgroups
+    >>> from mammoclf.evaluation import evaluate_subgroups
     >>> rng = np.random.default_rng(0)
     >>> y = np.tile(["BENIGN", "MALIGNANT"], 60)
     >>> scores = (y == "MALIGNANT") + rng.normal(size=120)

@@ -7,6 +7,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier
 from statsmodels.stats.multitest import multipletests
 
+from mammoclf.evaluation import omnibus_test, pairwise_tests
 from mammoclf.model_selection import compare_models
 from mammoclf.stats import (
     corrected_resampled_ttest,
@@ -14,8 +15,6 @@ from mammoclf.stats import (
     f_test_5x2cv,
     friedman_test,
     mcnemar_test,
-    omnibus_test,
-    pairwise_tests,
 )
 
 

@@ -2,7 +2,7 @@
 
 :func:`build_summary` runs every builder of :data:`SUMMARY_TABLES` on a
 :class:`~mammoclf.model_selection.ComparisonResult` and collects the tables
-into a :class:`~mammoclf.model_selection.ComparisonSummary`, which
+into a :class:`~mammoclf.evaluation.ComparisonSummary`, which
 ``str(summary)``, ``summary.to_markdown()``, the ``mammoclf compare``
 report and its CSV files all render. Tests run and numbers are formatted
 here, and only here.
@@ -46,8 +46,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from mammoclf.metrics import CLINICAL_METRICS
-from mammoclf.model_selection._evaluation_tables import (
+from mammoclf.evaluation._evaluation_tables import (
     breast_table,
     calibration_table,
     checklist_table,
@@ -56,12 +55,13 @@ from mammoclf.model_selection._evaluation_tables import (
     subgroups_table,
     thresholds_table,
 )
-from mammoclf.model_selection._prediction_sets import is_cross_validated
-from mammoclf.model_selection._summary import (
+from mammoclf.evaluation._prediction_sets import is_cross_validated
+from mammoclf.evaluation._summary import (
     _CI_METHOD_NAMES,
     ComparisonSummary,
     SummaryTable,
 )
+from mammoclf.metrics import CLINICAL_METRICS
 from mammoclf.utils._formatting import (
     format_df,
     format_interval,
@@ -166,7 +166,7 @@ def _metrics_table(result, options):
 
 
 def _run_pairwise_tests(result, options):
-    from mammoclf.stats import pairwise_tests
+    from mammoclf.evaluation._pairwise import pairwise_tests
 
     frames = []
     for test in options.pairwise:
@@ -184,14 +184,23 @@ def _run_pairwise_tests(result, options):
     return tests
 
 
+def _effect_cells(row):
+    """``(A - B [CI], other effect size)``: a difference goes only in the first."""
+    effect = format_number(row["effect_size"])
+    if np.isfinite(row["ci_low"]):
+        effect += " " + format_interval(row["ci_low"], row["ci_high"])
+    name = row["effect_size_name"]
+    if name is None or "(A - B)" in str(name) or not np.isfinite(row["effect_size"]):
+        return effect, ""
+    return "", f"{name} = {effect}"
+
+
 def _format_tests(tests, options):
     correction = options.correction
     rows = []
     for _, row in tests.iterrows():
         result = row["result"]
-        effect = format_number(row["effect_size"])
-        if np.isfinite(row["ci_low"]):
-            effect += " " + format_interval(row["ci_low"], row["ci_high"])
+        effect, other_effect = _effect_cells(row)
         rows.append(
             {
                 "metric": options.label(row["metric"]),
@@ -206,9 +215,13 @@ def _format_tests(tests, options):
                     row["pvalue_adjusted"], prefix=False
                 ),
                 "A - B [CI]": effect,
+                "other effect size": other_effect,
             }
         )
-    return pd.DataFrame(rows)
+    display = pd.DataFrame(rows)
+    if not display["other effect size"].any():
+        display = display.drop(columns="other effect size")
+    return display
 
 
 def _pairwise_notes(result, options, n_pairs, tests):
@@ -259,7 +272,8 @@ def _pairwise_tests_table(result, options):
         caption=(
             "Each test on every pair of models, in the order requested; A - B is "
             f"the difference with its {options.level_percent}% CI where the test "
-            "has one."
+            "has one; a test whose effect size is not a difference (Wilcoxon: the "
+            "rank-biserial correlation) states it under 'other effect size'."
         ),
         data=tests,
         display=_format_tests(tests, options),
@@ -269,7 +283,7 @@ def _pairwise_tests_table(result, options):
 
 @_cross_validated_only
 def _omnibus_tests_table(result, options):
-    from mammoclf.stats import omnibus_test
+    from mammoclf.evaluation._pairwise import omnibus_test
 
     if len(result.model_names) < 3 or not options.omnibus:
         return None
@@ -387,7 +401,7 @@ SUMMARY_TABLES = {
 
 def _general_notes(result):
     if not is_cross_validated(result):
-        notes = [f"Positive class: {result.pos_label!r}."]
+        notes = [f"Positive class: {str(result.pos_label)!r}."]
         if result.groups is None:
             notes.append(
                 "No patient ids were given: intervals resample images, and nothing "
@@ -396,7 +410,7 @@ def _general_notes(result):
         return notes
     notes = [
         (
-            f"Positive class: {result.pos_label!r}. Scores are computed per split "
+            f"Positive class: {str(result.pos_label)!r}. Scores are computed per split "
             "from out-of-fold predictions; every model used the same splits."
         )
     ]

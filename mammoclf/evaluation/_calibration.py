@@ -12,20 +12,20 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from mammoclf.metrics import (
-    brier_score,
-    calibration_intercept,
-    calibration_slope,
-    reliability_curve,
-    resolve_pos_label,
-)
-from mammoclf.model_selection._evaluation import (
+from mammoclf.evaluation._evaluation import (
     BOOTSTRAP_PARAMS,
     INTERVAL_COLUMNS,
     check_lengths,
     metric_with_interval,
     table_seed,
     warn_failed_resamples,
+)
+from mammoclf.metrics import (
+    brier_score,
+    calibration_intercept,
+    calibration_slope,
+    reliability_curve,
+    resolve_pos_label,
 )
 from mammoclf.utils._validation import validate_params
 
@@ -181,7 +181,7 @@ def evaluate_calibration(
     Examples
     --------
     >>> import numpy as np
-    >>> from mammoclf.model_selection import evaluate_calibration
+    >>> from mammoclf.evaluation import evaluate_calibration
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(0.05, 0.95, 300)
     >>> y = np.where(rng.uniform(size=300) < p, "MALIGNANT", "BENIGN")

@@ -1,0 +1,66 @@
+"""Evaluating predictions: tables with intervals, pairwise tests, the summary.
+
+This layer sits between :mod:`mammoclf.model_selection` (which produces
+predictions: :class:`~mammoclf.model_selection.ComparisonResult`,
+:class:`~mammoclf.model_selection.HoldoutResult`) and :mod:`mammoclf.cli`
+(which writes reports). It reads result objects through their public
+attributes only, so it never imports :mod:`mammoclf.model_selection`.
+
+:class:`Predictions` records who predicted what (out-of-fold or held out),
+with which model, threshold and patient; the tables read it.
+:func:`evaluate_predictions`, :func:`evaluate_calibration`,
+:func:`evaluate_operating_points` and :func:`evaluate_subgroups` turn one
+model's predictions into tables with patient-bootstrap intervals;
+:func:`pairwise_tests` and :func:`omnibus_test` run the statistical tests of
+:mod:`mammoclf.stats` across the models of a comparison;
+:class:`ComparisonSummary` holds the tables of the ``SUMMARY_TABLES``
+registry, and :func:`reporting_checklist` maps a report's sections to the
+CLAIM and TRIPOD+AI items.
+"""
+
+from mammoclf.evaluation._calibration import CalibrationResult, evaluate_calibration
+from mammoclf.evaluation._checklist import reporting_checklist
+from mammoclf.evaluation._evaluation import (
+    evaluate_operating_points,
+    evaluate_predictions,
+    table_seed,
+)
+from mammoclf.evaluation._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
+from mammoclf.evaluation._prediction_sets import Predictions
+from mammoclf.evaluation._subgroups import evaluate_subgroups
+from mammoclf.evaluation._summary import _CI_METHOD_NAMES as CI_METHOD_NAMES
+from mammoclf.evaluation._summary import (
+    ComparisonSummary,
+    SummaryOptions,
+    SummaryTable,
+    evaluation_options,
+    with_evaluation_options_doc,
+)
+from mammoclf.evaluation._summary_tables import SUMMARY_TABLES, build_summary
+
+__all__ = [
+    "PAIRWISE_TESTS",
+    "SUMMARY_TABLES",
+    "CalibrationResult",
+    "ComparisonSummary",
+    "Predictions",
+    "SummaryOptions",
+    "SummaryTable",
+    "evaluate_calibration",
+    "evaluate_operating_points",
+    "evaluate_predictions",
+    "evaluate_subgroups",
+    "omnibus_test",
+    "pairwise_tests",
+    "reporting_checklist",
+]
+
+# Not in __all__: the model_selection result objects' summary() and scores()
+# use them until those methods move here.
+_ = (
+    CI_METHOD_NAMES,
+    build_summary,
+    evaluation_options,
+    table_seed,
+    with_evaluation_options_doc,
+)

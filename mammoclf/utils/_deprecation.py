@@ -1,0 +1,54 @@
+"""Deprecated aliases of names that moved to another module."""
+
+import importlib
+import warnings
+
+__all__ = ["deprecated_module_getattr"]
+
+
+def deprecated_module_getattr(module, new_module, names):
+    """A module ``__getattr__`` that serves ``names`` from ``new_module``.
+
+    Each access emits a :class:`FutureWarning` naming the new import path.
+    The new module is imported on first access only (by name, so the old
+    module does not import it when it is itself imported), which keeps a
+    lower layer from importing a higher one at import time.
+
+    Parameters
+    ----------
+    module : str
+        The old module's ``__name__``.
+    new_module : str
+        The module the names now live in.
+    names : iterable of str
+        The names that moved.
+
+    Returns
+    -------
+    __getattr__ : callable
+        Assign it to the old module's ``__getattr__``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> getter = deprecated_module_getattr("old", "math", ("pi",))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = getter("pi")
+    >>> round(value, 2), caught[0].category.__name__
+    (3.14, 'FutureWarning')
+    """
+    moved = frozenset(names)
+
+    def __getattr__(name):
+        if name not in moved:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(
+            f"{module}.{name} moved to {new_module}.{name}; the old name is "
+            "deprecated and will be removed in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(new_module), name)
+
+    return __getattr__

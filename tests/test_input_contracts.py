@@ -112,8 +112,6 @@ NOT_FED = {
     "laterality_from_metadata": "reads a metadata table, not predictions",
     "resolve_pos_label": "labels only; its rule is tested in tests/metrics",
     "corrected_variance_factor": "takes set sizes, not data",
-    "pairwise_tests": "runs the tests above on a ComparisonResult",
-    "omnibus_test": "runs the tests above on a ComparisonResult",
 }
 
 

@@ -140,7 +140,9 @@ def main():
     folds = list(GroupKFold(n_splits=5).split(X, y, groups))
     # Process-wide start-up (TensorFlow's first graph) charged to no run.
     with mammoclf.config_context(reuse_traces=False):
-        ScratchCNNClassifier(**{**PARAMS, "epochs": 1}, random_state=0).fit(X[:8], y[:8])
+        ScratchCNNClassifier(**{**PARAMS, "epochs": 1}, random_state=0).fit(
+            X[:8], y[:8]
+        )
     off, off_wall, off_meter = mammoclf_search(X, y, groups, folds, reuse=False)
     on, on_wall, on_meter = mammoclf_search(X, y, groups, folds, reuse=True)
     same_cv = all(

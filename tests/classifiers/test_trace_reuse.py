@@ -5,12 +5,13 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
 import mammoclf
 from mammoclf import ScratchCNNClassifier, compare_models
 from mammoclf.classifiers._trace_pool import TracePool, trace_pool
 from mammoclf.utils._keras import import_keras
+from tests.shallow_densenet import ShallowDenseNetClassifier
 
 
 def _cnn(**params):
@@ -55,7 +56,8 @@ def new_train_functions(monkeypatch):
 
 def _results(clf, X):
     stages = [
-        {k: v for k, v in stage.items() if k != "fit_time"} for stage in clf.stages_
+        {k: v for k, v in stage.items() if k not in {"fit_time", "cache_time"}}
+        for stage in clf.stages_
     ]
     weights = [np.asarray(w) for w in clf.model_.get_weights()]
     return clf.decision_function(X), clf.history_, stages, weights
@@ -216,3 +218,46 @@ def test_forked_child_starts_with_an_empty_pool():
     assert os.read(read, 2) == bytes([0, 0])
     assert len(trace_pool()) >= 1
     pool.clear()
+
+
+@pytest.mark.slow
+def test_loky_workers_reuse_with_identical_results(toy_images):
+    X, y, groups = _small(toy_images)
+    cv = GroupKFold(n_splits=4)
+
+    def run(n_jobs):
+        result = cross_validate(
+            _cnn(epochs=1),
+            X,
+            y,
+            groups=groups,
+            cv=cv,
+            n_jobs=n_jobs,
+            return_estimator=True,
+        )
+        return [clf.decision_function(X) for clf in result["estimator"]]
+
+    # Each worker keeps its own pool (on by default there) and reuses it
+    # for its second fold; the reference is this process without reuse.
+    with mammoclf.config_context(reuse_traces=False):
+        reference = run(None)
+    for expected, got in zip(reference, run(2), strict=True):
+        np.testing.assert_array_equal(expected, got, strict=True)
+
+
+@pytest.mark.slow
+def test_staged_transfer_fits_are_identical_and_not_pooled(toy_images, empty_pool):
+    X, y, _ = toy_images
+    params = {
+        "weights": None,
+        "freeze_schedule": "partial",
+        "dense_units": 4,
+        "epochs": 1,
+        "batch_size": 32,
+        "random_state": 0,
+    }
+    with mammoclf.config_context(reuse_traces=False):
+        fresh = _results(ShallowDenseNetClassifier(**params).fit(X, y), X)
+    reused = _results(ShallowDenseNetClassifier(**params).fit(X, y), X)
+    assert len(empty_pool) == 0
+    _assert_identical(fresh, reused)

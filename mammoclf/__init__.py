@@ -28,7 +28,6 @@ _LAZY_EXPORTS = {
 }
 _SUBMODULES = {
     "classifiers",
-    "config",
     "datasets",
     "exceptions",
     "inspection",
@@ -52,7 +51,6 @@ __all__ = [
     "__version__",
     "classifiers",
     "compare_models",
-    "config",
     "config_context",
     "datasets",
     "exceptions",

@@ -12,6 +12,8 @@ defaults, so set them in the worker (or leave them at the defaults).
 import threading
 from contextlib import contextmanager
 
+from mammoclf.utils._validation import validate_params
+
 __all__ = ["config_context", "get_config", "set_config"]
 
 _DEFAULTS = {"reuse_traces": True}
@@ -37,6 +39,9 @@ def get_config():
         return dict(_config)
 
 
+@validate_params(
+    {"reuse_traces": ["boolean", None]}, prefer_skip_nested_validation=True
+)
 def set_config(*, reuse_traces=None):
     """Change mammoclf's settings for this process.
 
@@ -56,14 +61,13 @@ def set_config(*, reuse_traces=None):
     >>> mammoclf.set_config(reuse_traces=True)
     """
     if reuse_traces is not None:
-        if not isinstance(reuse_traces, bool):
-            raise TypeError(
-                f"reuse_traces must be a bool or None; got {reuse_traces!r}."
-            )
         with _lock:
-            _config["reuse_traces"] = reuse_traces
+            _config["reuse_traces"] = bool(reuse_traces)
 
 
+@validate_params(
+    {"reuse_traces": ["boolean", None]}, prefer_skip_nested_validation=True
+)
 @contextmanager
 def config_context(*, reuse_traces=None):
     """Change mammoclf's settings inside a ``with`` block only.

@@ -155,8 +155,10 @@ def test_opt_out_trains_each_fit_its_own_network(
 
 
 def test_config_refuses_a_non_bool():
-    with pytest.raises(TypeError, match="reuse_traces must be a bool"):
+    with pytest.raises(ValueError, match="'reuse_traces' parameter of set_config"):
         mammoclf.set_config(reuse_traces="no")
+    with pytest.raises(ValueError, match="'reuse_traces' parameter of config_context"):
+        mammoclf.config_context(reuse_traces="no")
     assert mammoclf.get_config()["reuse_traces"] is True
 
 

@@ -2,10 +2,12 @@
 
 import math
 import os
+import random
 import time
 import warnings
 import weakref
 from abc import abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any, ClassVar
@@ -32,6 +34,8 @@ from mammoclf.classifiers._distribution import (
     distribution_scope,
 )
 from mammoclf.classifiers._frozen_features import stream_batches
+from mammoclf.classifiers._trace_pool import copy_variables, network_key, trace_pool
+from mammoclf.config import get_config
 from mammoclf.exceptions import ImageRangeWarning, InvalidImageError
 from mammoclf.storage import is_memory_mapped, take_rows
 from mammoclf.utils._keras import (
@@ -208,9 +212,14 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             started = time.perf_counter()
             n_trainable = count_trainable_params(model)
             self._compile(fit.keras, model, self.learning_rate)
-            history = self._fit_stage(
-                fit, model, data, epochs=self.epochs, initial_epoch=first_epoch
-            )
+            with self._pooled_network(fit, model) as train_model:
+                history = self._fit_stage(
+                    fit,
+                    train_model,
+                    data,
+                    epochs=self.epochs,
+                    initial_epoch=first_epoch,
+                )
             record = stage_record(
                 learning_rate=self.learning_rate,
                 epochs=self.epochs,
@@ -275,6 +284,65 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         # (variables may only be created on a function's first trace).
         # Creating them here halves the tracing, which dominates small fits.
         model.optimizer.build(model.trainable_variables)
+
+    def _trace_key(self, fit, model):
+        """The pool key of ``model``'s training (see ``_pooled_network``), or None.
+
+        None (train ``model`` itself) unless ``reuse_traces`` is on and the
+        fit is one whose numbers reuse cannot change: TensorFlow backend,
+        float32, no user callbacks (they may hold or inspect the model), no
+        distribution strategy and no checkpoint (which resumes into
+        ``model``'s own optimizer).
+        """
+        if not get_config()["reuse_traces"] or fit.keras.backend.backend() != (
+            "tensorflow"
+        ):
+            return None
+        if (
+            self.callbacks
+            or self.distribution is not None
+            or fit.checkpoint is not None
+            or self.precision != "float32"
+        ):
+            return None
+        return network_key(model, jit_compile=self.jit_compile)
+
+    @contextmanager
+    def _pooled_network(self, fit, model):
+        """``model`` or, when it may be reused, a pooled twin already traced.
+
+        ``model`` is freshly built and compiled (optimizer built). A pooled
+        twin gets all of ``model``'s variables (weights, seed-generator
+        states) and its fresh optimizer's variables (iterations, moments,
+        learning rate), so it starts exactly where ``model`` would; after
+        training, the twin's variables are copied back into ``model``,
+        which stays the estimator's ``model_`` (the twin is never handed
+        out). See :mod:`mammoclf.classifiers._trace_pool`.
+        """
+        key = self._trace_key(fit, model)
+        if key is None:
+            yield model
+            return
+
+        def build():
+            # Cloning draws no seed from the global generators the fit uses
+            # later (every initializer and dropout layer holds a seed); their
+            # states are restored anyway so a first fit matches a later one.
+            python_state, numpy_state = random.getstate(), np.random.get_state()
+            try:
+                twin = fit.keras.models.clone_model(model)
+            finally:
+                random.setstate(python_state)
+                np.random.set_state(numpy_state)
+            self._compile(fit.keras, twin, self.learning_rate)
+            return twin
+
+        with trace_pool().checkout(key, build) as twin:
+            copy_variables(model.variables, twin.variables)
+            copy_variables(model.optimizer.variables, twin.optimizer.variables)
+            yield twin
+            copy_variables(twin.variables, model.variables)
+            copy_variables(twin.optimizer.variables, model.optimizer.variables)
 
     def _fit_stage(self, fit, model, data, *, epochs, initial_epoch, fit_X=None):
         """Run ``model.fit`` for epochs ``initial_epoch + 1 ... initial_epoch + epochs``.

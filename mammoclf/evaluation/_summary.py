@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mammoclf.metrics import METRIC_DISPLAY_NAMES
 from mammoclf.utils._formatting import markdown_table
 
 __all__ = [
@@ -115,7 +116,8 @@ class SummaryOptions:
     confidence_level : float
         Level of every interval.
     metric_labels : dict of str to str
-        How metrics are named in formatted tables (a metric without a label
+        How metrics are named in formatted tables, over
+        :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES` (a metric in neither
         keeps its name).
     calibration : bool
         Add the calibration tables (Brier score, calibration intercept and
@@ -182,7 +184,7 @@ class SummaryOptions:
 
     def label(self, metric):
         """The name of ``metric`` in formatted tables."""
-        return self.metric_labels.get(metric, metric)
+        return self.metric_labels.get(metric, METRIC_DISPLAY_NAMES.get(metric, metric))
 
 
 @dataclass(frozen=True, repr=False, eq=False)

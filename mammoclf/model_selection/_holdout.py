@@ -189,7 +189,8 @@ class HoldoutResult:
         confidence_level : float, default=0.95
             Level of all intervals.
         metric_labels : dict of str to str, default=None
-            Names of metrics in the formatted tables.
+            Names of metrics in the formatted tables, over
+            :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES`.
         %(evaluation_options)s
 
         Returns

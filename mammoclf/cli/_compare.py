@@ -195,7 +195,7 @@ def _run(args, caught):
             raise
         shutil.rmtree(cache, ignore_errors=True)
     if not args.quiet:
-        print(summary.to_text())
+        print(summary.to_text() if args.verbose else summary.to_brief_text())
         if banner:
             print(f"\n{_note(banner)}")
         print(f"\nreport: {out_dir / 'report.md'} (and report.html)")

@@ -102,6 +102,12 @@ def add_evaluate_command(commands, epilog):
         "random key per run)",
     )
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    output.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the whole summary (every table and note) on the console, not "
+        "only Table 1 and the primary test",
+    )
     evaluate.add_argument(
         "--allow-overlap",
         action="store_true",
@@ -139,7 +145,7 @@ def run_evaluate(args):
             raise
         swap_report(out_dir)
     if not args.quiet:
-        _print_outcome(summary, caught, out_dir)
+        _print_outcome(summary, caught, out_dir, verbose=args.verbose)
 
 
 def _evaluate_into(args, out_dir, staging, log):
@@ -228,14 +234,15 @@ def _run_info(args, source):
     }
 
 
-def _print_outcome(summary, caught, out_dir):
-    """The summary's text, each distinct warning once, and where the report is."""
+def _print_outcome(summary, caught, out_dir, *, verbose):
+    """The short summary (all of it with ``verbose``), each distinct warning once,
+    and where the report is."""
     seen = dict.fromkeys(
         f"{w.category.__name__}: {w.message}"
         for w in caught
         if not issubclass(w.category, DeprecationWarning)
     )
-    print(summary.to_text())
+    print(summary.to_text() if verbose else summary.to_brief_text())
     for line in seen:
         print(f"  {line}", file=sys.stderr)
     print(f"\nreport: {out_dir / 'report.md'} (and report.html)")

@@ -309,12 +309,20 @@ def _models_section(report, final_models):
 
 def image_paths(source, run_info):
     """The image paths the predictions CSVs show: as given when identifiers are
-    revealed, else salted-hash pseudonyms of them (paths often hold patient ids)."""
+    revealed, else salted-hash pseudonyms (paths often hold patient ids) of the
+    paths relative to the images' common folder, so that a pseudonym does not
+    depend on where the data set lies."""
     if run_info["identifiers"] == "revealed":
         return np.asarray(source.paths, dtype=object)
+    import os
+
     from mammoclf.preprocessing import pseudonym
 
-    return np.array([pseudonym(str(path), source.salt) for path in source.paths])
+    absolute = [os.path.abspath(path) for path in source.paths]
+    root = os.path.commonpath([os.path.dirname(path) for path in absolute])
+    return np.array(
+        [pseudonym(os.path.relpath(path, root), source.salt) for path in absolute]
+    )
 
 
 def _predictions_table(result, source, run_info, out_dir):

@@ -334,6 +334,27 @@ class ComparisonSummary:
             parts += ["", "Notes", "-----", *(f"* {n}" for n in self.general_notes)]
         return "\n".join(parts)
 
+    def to_brief_text(self):
+        """A few lines for a console: Table 1 (or the held-out metrics) and the
+        primary test (the first pairwise test, on ``test_metric``).
+
+        :meth:`to_text` has every table and note.
+        """
+        keys = [table.key for table in self.tables]
+        first = next(
+            (t for t in self.tables if t.key in ("metrics", "holdout")), self.tables[0]
+        )
+        parts = [first.title, "-" * len(first.title)]
+        parts += [first.display.to_string(index=False)]
+        if "pairwise_tests" in keys and self.options is not None:
+            table = self.table("pairwise_tests")
+            primary = (table.data["test_key"] == self.options.pairwise[0]).to_numpy()
+            metric = self.options.label(self.options.test_metric)
+            title = f"Primary test (pairwise, {metric})"
+            parts += ["", title, "-" * len(title)]
+            parts += [table.display[primary].to_string(index=False)]
+        return "\n".join(parts)
+
     def to_markdown(self):
         """The summary as Markdown (pipe tables)."""
         parts = [f"## {self.title}"]

@@ -402,7 +402,7 @@ def evaluate_holdout(
                 f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on "
                 f"{data.y_train.size} images in {outputs['time'][name]:.1f} s, "
                 f"predicted {data.n_test} test images",
-                file=sys.stdout,
+                file=sys.stderr,
                 flush=True,
             )
     return HoldoutResult(

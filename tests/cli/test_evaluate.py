@@ -364,6 +364,11 @@ def test_no_numpy_repr_and_the_announced_warning_is_shown(developed, tmp_path, c
     argv[-1] = str(tmp_path / "b")
     assert main([*argv, "--csv", str(tmp_path / "odd.csv")]) == EXIT_INPUT
     console = capsys.readouterr()
+    # The console is short (the held-out metrics, where the report is), not the
+    # whole report; --verbose prints everything.
+    assert "Reporting checklist" not in console.out
+    assert "Held-out test set: classification performance" in console.out
+    assert "report: " in console.out and len(console.out.splitlines()) < 40
     assert "MALIGNANT" in console.out + console.err
     assert "np." not in console.out + console.err
     assert _numpy_reprs(tmp_path / "a") == []

@@ -389,3 +389,16 @@ def test_one_display_name_per_metric_whatever_the_path(comparison, summary):
         warnings.simplefilter("ignore", RuntimeWarning)
         relabelled = comparison.summary(tests=(), metric_labels={"ppv": "PPV"})
     assert "PPV" in relabelled.table("metrics").display["metric"].tolist()
+
+
+def test_the_brief_text_is_table_one_and_the_primary_test(summary):
+    """The console's short summary: Table 1 and the first pairwise test only."""
+    brief = summary.to_brief_text()
+    assert brief.startswith("Table 1: classification performance")
+    assert "Primary test (pairwise, ROC AUC)" in brief
+    tests = summary.table("pairwise_tests").display["test"]
+    assert brief.count("corrected t") == 3  # 3 pairs of the 3 models
+    assert "DeLong" not in brief and "Wilcoxon" not in brief
+    assert "Table 2" not in brief and "Table 2" in summary.to_text()
+    assert len(brief.splitlines()) < len(summary.to_text().splitlines()) / 2
+    assert set(tests) > {"corrected t"}

@@ -26,7 +26,12 @@ from mammoclf.cli._models import (
     transfer_backbones,
     weights_label,
 )
-from mammoclf.cli._resume import FIT_CACHE, open_fit_cache, valid_fits
+from mammoclf.cli._resume import (
+    FIT_CACHE,
+    open_fit_cache,
+    restore_fit_times,
+    valid_fits,
+)
 from mammoclf.cli._sections import write_report
 from mammoclf.storage import (
     LOCK_FILE,
@@ -190,7 +195,7 @@ def _run(args, caught):
             raise
         shutil.rmtree(cache, ignore_errors=True)
     if not args.quiet:
-        print(summary.to_text())
+        print(summary.to_text() if args.verbose else summary.to_brief_text())
         if banner:
             print(f"\n{_note(banner)}")
         print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
@@ -373,6 +378,7 @@ def _cross_validate(args, settings, models, images, source, log, development, me
         metadata=None if metadata is None else metadata[development],
     )
     cv_seconds = time.perf_counter() - started
+    result = restore_fit_times(result)  # Table 2: a loaded fit's original fit time
     resumed = _resumed_fits(result)
     log(
         f"cross-validation done in {cv_seconds:.0f} s"
@@ -442,7 +448,8 @@ def _check_output_folder(out_dir):
     """Refuse an ``--out`` that is a file, or a folder holding anything but a mammoclf run.
 
     A previous report (with ``run.json``) or an unfinished run (with
-    ``fit-cache/``) may be replaced; anything else is refused rather than
+    ``fit-cache/``, or the staging folder of a stopped ``evaluate``) may be
+    replaced; anything else is refused rather than
     mixed into or overwritten.
     """
     if out_dir.exists() and not out_dir.is_dir():
@@ -453,14 +460,14 @@ def _check_output_folder(out_dir):
     if not names:
         return
     foreign = sorted(name for name in names if not _is_ours(name))
-    if foreign or not names & {"run.json", FIT_CACHE}:
+    if foreign or not names & {"run.json", FIT_CACHE, _STAGING, _BACKUP}:
         raise UsageError(
             f"--out: {out_dir} is not empty and is not a previous mammoclf report "
             f"({', '.join(foreign[:3]) or 'no run.json'}); choose a new --out folder."
         )
 
 
-def _prepare_output(out_dir, log):
+def _prepare_output(out_dir, log, *, fit_cache=True):
     """Create the report folder, its fit cache and the staging folder of the new report.
 
     Called with the folder's lock held. A report swap that a killed run cut
@@ -468,12 +475,14 @@ def _prepare_output(out_dir, log):
     report. The previous report stays until the new one replaces it; the
     finished fits of an unfinished run are kept: the run resumes from them.
     The fit cache is made first, so that a run stopped at any moment leaves
-    a folder the next run recognises as its own.
+    a folder the next run recognises as its own. A command that fits nothing
+    (``evaluate``) passes ``fit_cache=False``: its staging folder is then
+    what marks the folder as a mammoclf run's.
 
     Returns
     -------
-    cache : Path
-        The fit cache, ``out_dir / "fit-cache"``.
+    cache : Path or None
+        The fit cache, ``out_dir / "fit-cache"``; None with ``fit_cache=False``.
     """
     _check_output_folder(out_dir)  # again: the folder may have changed meanwhile
     recover_swap(out_dir, out_dir / _STAGING, out_dir / _BACKUP)
@@ -485,7 +494,7 @@ def _prepare_output(out_dir, log):
             else f"rerunning into {out_dir}: the previous report stays until the "
             "new one is complete"
         )
-    cache = open_fit_cache(out_dir)
+    cache = open_fit_cache(out_dir) if fit_cache else None
     for entry in out_dir.iterdir():
         # Leftover temporary files only: the demo data are reused if unchanged
         # (see cli/_data.py) and the previous report stays until the swap.

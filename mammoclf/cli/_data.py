@@ -50,6 +50,7 @@ class DataSource:
     labels_read: str | None = None  # how a CSV's labels were read, in one line
     identifiers: np.ndarray | None = None  # patient ids as read (never reported)
     warnings: tuple = ()  # what resolve_data announced, for the report's notes
+    salt: object = None  # the pseudonyms' key (never reported)
 
 
 def resolve_data(args, settings, out_dir, log):
@@ -78,6 +79,7 @@ def resolve_data(args, settings, out_dir, log):
         else np.array([pseudonym(group, settings.salt) for group in identifiers])
     )
     source.identifiers = np.asarray(identifiers)
+    source.salt = settings.salt
     source.groups = pd.factorize(identifiers)[0]
     source.cache_dir = cache_dir
     if source.labels_read:

@@ -13,6 +13,7 @@ confusion matrices, Grad-CAM examples and the reporting checklist.
 """
 
 import json
+import shutil
 import sys
 import time
 import warnings
@@ -29,6 +30,7 @@ from mammoclf.cli._sections import (
     REPORT_HEADINGS,
     add_checklist,
     add_summary_tables,
+    image_paths,
     save_figure,
     section_links,
     write_csv,
@@ -100,6 +102,12 @@ def add_evaluate_command(commands, epilog):
         "random key per run)",
     )
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    output.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the whole summary (every table and note) on the console, not "
+        "only Table 1 and the primary test",
+    )
     evaluate.add_argument(
         "--allow-overlap",
         action="store_true",
@@ -111,7 +119,7 @@ def add_evaluate_command(commands, epilog):
 
 def run_evaluate(args):
     """Run the evaluation the parsed command line describes and write its report."""
-    from mammoclf.cli._common import UsageError, import_keras_quietly
+    from mammoclf.cli._common import UsageError
     from mammoclf.cli._compare import (
         _Log,
         _prepare_output,
@@ -119,61 +127,71 @@ def run_evaluate(args):
         report_staging,
         swap_report,
     )
-    from mammoclf.cli._data import load_images
 
     log = _Log(args.quiet)
     for path in args.models:
         if not Path(path).is_file():
             raise UsageError(f"no such model file: {path}")
     out_dir = Path(args.out)
-    # Shares compare's folder checks; evaluate fits nothing, so it keeps no
-    # fit cache (removed once the report is written).
+    # Shares compare's folder checks, lock and report swap; evaluate fits
+    # nothing, so it makes no fit cache.
     with locked_run_folder(out_dir, log):
-        fit_cache = _prepare_output(out_dir, log)
+        _prepare_output(out_dir, log, fit_cache=False)
         staging = report_staging(out_dir)
-        source = _evaluation_source(args, out_dir, log)
-        import_keras_quietly()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for announced in source.warnings:  # shown at the end, as announced
-                warnings.warn(announced, UserWarning, stacklevel=1)
-            models, records = _load_models(args.models, log)
-            independence = check_overlap(
-                records,
-                source.paths,
-                source.identifiers,
-                allow=args.allow_overlap,
-                warn=lambda message: print(f"warning: {message}", file=sys.stderr),
-            )
-            first = next(iter(models.values()))
-            images = load_images(
-                source.paths,
-                first.named_steps["resize"].size,
-                cache_dir=source.cache_dir,
-                n_jobs=args.decode_jobs,
-                memory_limit=args.memory_limit,
-                log=log,
-                quiet=args.quiet,
-            )
-            result = evaluate_saved_models(models, records, source, images, log=log)
-            log("writing report ...")
-            summary = write_evaluation_report(
-                staging,
-                result=result,
-                source=source,
-                records=records,
-                model_paths=args.models,
-                images=images,
-                run_info=_run_info(args, source),
-                n_resamples=args.n_resamples,
-                log=log,
-                independence=independence,
-            )
+        try:
+            summary, caught = _evaluate_into(args, out_dir, staging, log)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)  # a refused run leaves nothing
+            raise
         swap_report(out_dir)
-        if fit_cache.is_dir() and not any(fit_cache.iterdir()):
-            fit_cache.rmdir()
     if not args.quiet:
-        _print_outcome(summary, caught, out_dir)
+        _print_outcome(summary, caught, out_dir, verbose=args.verbose)
+
+
+def _evaluate_into(args, out_dir, staging, log):
+    """Load the data and models, evaluate, and write the report into ``staging``."""
+    from mammoclf.cli._common import import_keras_quietly
+    from mammoclf.cli._data import load_images
+
+    source = _evaluation_source(args, out_dir, log)
+    import_keras_quietly()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for announced in source.warnings:  # shown at the end, as announced
+            warnings.warn(announced, UserWarning, stacklevel=1)
+        models, records = _load_models(args.models, log)
+        independence = check_overlap(
+            records,
+            source.paths,
+            source.identifiers,
+            allow=args.allow_overlap,
+            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+        )
+        first = next(iter(models.values()))
+        images = load_images(
+            source.paths,
+            first.named_steps["resize"].size,
+            cache_dir=source.cache_dir,
+            n_jobs=args.decode_jobs,
+            memory_limit=args.memory_limit,
+            log=log,
+            quiet=args.quiet,
+        )
+        result = evaluate_saved_models(models, records, source, images, log=log)
+        log("writing report ...")
+        summary = write_evaluation_report(
+            staging,
+            result=result,
+            source=source,
+            records=records,
+            model_paths=args.models,
+            images=images,
+            run_info=_run_info(args, source),
+            n_resamples=args.n_resamples,
+            log=log,
+            independence=independence,
+        )
+    return summary, caught
 
 
 def _evaluation_source(args, out_dir, log):
@@ -216,14 +234,15 @@ def _run_info(args, source):
     }
 
 
-def _print_outcome(summary, caught, out_dir):
-    """The summary's text, each distinct warning once, and where the report is."""
+def _print_outcome(summary, caught, out_dir, *, verbose):
+    """The short summary (all of it with ``verbose``), each distinct warning once,
+    and where the report is."""
     seen = dict.fromkeys(
         f"{w.category.__name__}: {w.message}"
         for w in caught
         if not issubclass(w.category, DeprecationWarning)
     )
-    print(summary.to_text())
+    print(summary.to_text() if verbose else summary.to_brief_text())
     for line in seen:
         print(f"  {line}", file=sys.stderr)
     print(f"\nreport: {out_dir / 'report.md'} (and report.html)")
@@ -396,7 +415,13 @@ def write_evaluation_report(
         f"**{name}**: `{path}`, development data: {(records[name] or {}).get('data', 'not recorded')}"
         for name, path in zip(result.model_names, model_paths)
     )
-    frame = pd.DataFrame({"patient": source.patients, "y_true": result.y_true})
+    frame = pd.DataFrame(
+        {
+            "path": image_paths(source, run_info),
+            "patient": source.patients,
+            "y_true": result.y_true,
+        }
+    )
     for name in result.model_names:
         frame[f"{name}: y_score"] = result.y_score[name]
         frame[f"{name}: y_pred"] = result.y_pred[name]

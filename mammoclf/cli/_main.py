@@ -236,6 +236,12 @@ def _add_output_options(output):
     )
     _add_identifier_options(output, "show real patient IDs instead of pseudonyms")
     output.add_argument("--quiet", action="store_true", help="no progress output")
+    output.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the whole summary (every table and note) on the console, not "
+        "only Table 1 and the primary test",
+    )
 
 
 def _add_identifier_options(group, reveal_help):

@@ -13,22 +13,13 @@ __all__ = [
     "REPORT_HEADINGS",
     "add_checklist",
     "add_summary_tables",
+    "image_paths",
     "save_figure",
     "section_links",
     "write_csv",
     "write_report",
 ]
 
-_METRIC_LABELS = {
-    "accuracy": "accuracy",
-    "sensitivity": "sensitivity (recall)",
-    "specificity": "specificity",
-    "ppv": "precision (PPV)",
-    "npv": "NPV",
-    "balanced_accuracy": "balanced accuracy",
-    "f1_weighted": "weighted F1",
-    "roc_auc": "ROC AUC",
-}
 _PAIRWISE = ("corrected_t", "delong", "mcnemar", "paired_t", "wilcoxon")
 _OMNIBUS = ("rm_anova", "friedman", "anova")
 
@@ -72,7 +63,6 @@ def write_report(
     summary = result.summary(
         tests=_PAIRWISE,
         omnibus=_OMNIBUS,
-        metric_labels=_METRIC_LABELS,
         calibration=True,
         operating_points=True,
         breast_level=breast_level,
@@ -317,6 +307,24 @@ def _models_section(report, final_models):
     )
 
 
+def image_paths(source, run_info):
+    """The image paths the predictions CSVs show: as given when identifiers are
+    revealed, else salted-hash pseudonyms (paths often hold patient ids) of the
+    paths relative to the images' common folder, so that a pseudonym does not
+    depend on where the data set lies."""
+    if run_info["identifiers"] == "revealed":
+        return np.asarray(source.paths, dtype=object)
+    import os
+
+    from mammoclf.preprocessing import pseudonym
+
+    absolute = [os.path.abspath(path) for path in source.paths]
+    root = os.path.commonpath([os.path.dirname(path) for path in absolute])
+    return np.array(
+        [pseudonym(os.path.relpath(path, root), source.salt) for path in absolute]
+    )
+
+
 def _predictions_table(result, source, run_info, out_dir):
     frames = []
     for model in result.model_names:
@@ -324,8 +332,7 @@ def _predictions_table(result, source, run_info, out_dir):
         frames.append(table[["y_score", "y_pred"]].add_prefix(f"{model}: "))
     base = result.out_of_fold(result.model_names[0])[["fold", "y_true"]]
     base.insert(0, "patient", source.patients[base.index])
-    if run_info["identifiers"] == "revealed":
-        base.insert(0, "path", source.paths[base.index])
+    base.insert(0, "path", image_paths(source, run_info)[base.index])
     write_csv(
         pd.concat([base, *frames], axis=1).reset_index(),
         out_dir / "tables" / "out_of_fold_predictions.csv",

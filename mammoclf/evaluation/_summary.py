@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mammoclf.metrics import METRIC_DISPLAY_NAMES
 from mammoclf.utils._formatting import markdown_table
 
 __all__ = [
@@ -115,7 +116,8 @@ class SummaryOptions:
     confidence_level : float
         Level of every interval.
     metric_labels : dict of str to str
-        How metrics are named in formatted tables (a metric without a label
+        How metrics are named in formatted tables, over
+        :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES` (a metric in neither
         keeps its name).
     calibration : bool
         Add the calibration tables (Brier score, calibration intercept and
@@ -182,7 +184,7 @@ class SummaryOptions:
 
     def label(self, metric):
         """The name of ``metric`` in formatted tables."""
-        return self.metric_labels.get(metric, metric)
+        return self.metric_labels.get(metric, METRIC_DISPLAY_NAMES.get(metric, metric))
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -330,6 +332,27 @@ class ComparisonSummary:
             parts += [f"* {note}" for note in table.notes]
         if self.general_notes:
             parts += ["", "Notes", "-----", *(f"* {n}" for n in self.general_notes)]
+        return "\n".join(parts)
+
+    def to_brief_text(self):
+        """A few lines for a console: Table 1 (or the held-out metrics) and the
+        primary test (the first pairwise test, on ``test_metric``).
+
+        :meth:`to_text` has every table and note.
+        """
+        keys = [table.key for table in self.tables]
+        first = next(
+            (t for t in self.tables if t.key in ("metrics", "holdout")), self.tables[0]
+        )
+        parts = [first.title, "-" * len(first.title)]
+        parts += [first.display.to_string(index=False)]
+        if "pairwise_tests" in keys and self.options is not None:
+            table = self.table("pairwise_tests")
+            primary = (table.data["test_key"] == self.options.pairwise[0]).to_numpy()
+            metric = self.options.label(self.options.test_metric)
+            title = f"Primary test (pairwise, {metric})"
+            parts += ["", title, "-" * len(title)]
+            parts += [table.display[primary].to_string(index=False)]
         return "\n".join(parts)
 
     def to_markdown(self):

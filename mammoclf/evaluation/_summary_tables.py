@@ -344,6 +344,7 @@ def _compute_table(result, options):
             "activations_shared_mean",
             2,
         )
+    compute, resumed_notes = _resumed_fits(result, compute, columns)
     display = pd.DataFrame({"model": compute.index})
     for heading, (column, digits) in columns.items():
         display[heading] = [format_number(v, digits) for v in compute[column]]
@@ -363,8 +364,29 @@ def _compute_table(result, options):
         ),
         data=compute,
         display=display,
-        notes=(memory, *_shared_store_notes(shared)),
+        notes=(memory, *_shared_store_notes(shared), *resumed_notes),
     )
+
+
+def _resumed_fits(result, compute, columns):
+    """Table 2's count of fits resumed from an interrupted run, and its note.
+
+    ``result.compute`` has a boolean ``resumed`` column when some fits were
+    loaded rather than trained (``mammoclf compare`` after an interruption);
+    their ``fit_time`` is then the original fit's, from the saved record.
+    Adds the column to ``columns`` (in place) when any fit was resumed.
+    """
+    if "resumed" not in result.compute or not result.compute["resumed"].any():
+        return compute, ()
+    per_model = result.compute["resumed"].groupby(level="model", sort=False).sum()
+    compute = compute.assign(fits_resumed=per_model.astype(int))
+    columns["fits resumed"] = ("fits_resumed", 0)
+    note = (
+        f"Fits resumed: {int(per_model.sum())} fold models were loaded from an "
+        "interrupted run; their fit times are those of the original fits, kept "
+        "in the saved fit record (not the time to load them)."
+    )
+    return compute, (note,)
 
 
 def _shared_store_notes(shared):

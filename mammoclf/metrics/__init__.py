@@ -35,6 +35,7 @@ from mammoclf.metrics._operating_points import (
 )
 from mammoclf.metrics._scorers import (
     CLINICAL_METRICS,
+    METRIC_DISPLAY_NAMES,
     ClinicalScorer,
     clinical_scorers,
     make_clinical_scorer,
@@ -43,6 +44,7 @@ from mammoclf.metrics._scorers import (
 
 __all__ = [
     "CLINICAL_METRICS",
+    "METRIC_DISPLAY_NAMES",
     "ClinicalScorer",
     "ConfusionCounts",
     "OperatingPoint",

@@ -56,6 +56,19 @@ _CLINICAL = {
 #: Names of the clinical metrics, in the order tables show them.
 CLINICAL_METRICS = tuple(_CLINICAL)
 
+# The one name of each metric in every formatted table, report and console
+# line (CSV files keep the metric keys above, which are machine-readable).
+METRIC_DISPLAY_NAMES = {
+    "accuracy": "accuracy",
+    "sensitivity": "sensitivity (recall)",
+    "specificity": "specificity",
+    "ppv": "precision (PPV)",
+    "npv": "NPV",
+    "balanced_accuracy": "balanced accuracy",
+    "f1_weighted": "weighted F1",
+    "roc_auc": "ROC AUC",
+}
+
 # Ratios whose denominator can be zero in a fold or a bootstrap resample (no
 # malignant case, no malignant call, ...). Their scorers return NaN there, not
 # scikit-learn's 0.0: a 0.0 would enter fold means as a real score and bias

@@ -407,6 +407,7 @@ def _run_fits(
         print(
             f"[compare_models] {len(inputs.pairs)} model(s) x {len(splits)} splits = "
             f"{len(tasks)} fits; {description}",
+            file=sys.stderr,
             flush=True,
         )
     jobs = (
@@ -436,6 +437,7 @@ def _run_fits(
         print(
             f"[compare_models] the joblib backend {type(backend).__name__} returns "
             "results only when all fits are done: progress lines come then.",
+            file=sys.stderr,
             flush=True,
         )
     started = time.perf_counter()
@@ -484,6 +486,6 @@ def _report_progress(output, inputs, splits, done, total, started):
         f"[compare_models] {done:>{len(str(total))}}/{total} {output.model} repeat "
         f"{split.repeat} fold {split.fold}: fit {output.fit_time:.1f} s, {name} "
         f"{score:.3f}; elapsed {elapsed:.0f} s, ~{remaining:.0f} s left",
-        file=sys.stdout,
+        file=sys.stderr,
         flush=True,
     )

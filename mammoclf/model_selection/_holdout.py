@@ -189,7 +189,8 @@ class HoldoutResult:
         confidence_level : float, default=0.95
             Level of all intervals.
         metric_labels : dict of str to str, default=None
-            Names of metrics in the formatted tables.
+            Names of metrics in the formatted tables, over
+            :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES`.
         %(evaluation_options)s
 
         Returns
@@ -401,7 +402,7 @@ def evaluate_holdout(
                 f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on "
                 f"{data.y_train.size} images in {outputs['time'][name]:.1f} s, "
                 f"predicted {data.n_test} test images",
-                file=sys.stdout,
+                file=sys.stderr,
                 flush=True,
             )
     return HoldoutResult(

@@ -494,7 +494,8 @@ class ComparisonResult:
             ``("friedman", "rm_anova")``.
         metric_labels : dict of str to str, default=None
             Names of metrics in the formatted tables, e.g. ``{"roc_auc":
-            "ROC AUC"}``; None keeps the metric names.
+            "ROC AUC"}``, over :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES`;
+            None uses those names.
         %(evaluation_options)s
 
         Returns

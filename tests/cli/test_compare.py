@@ -7,6 +7,7 @@ import stat
 import struct
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -523,6 +524,12 @@ def test_an_interrupted_run_resumes_and_equals_an_uninterrupted_one(
     run = json.loads((out / "run.json").read_text())
     assert run["fits_resumed_from_an_interrupted_run"] == 1
     assert not (out / "fit-cache").exists()  # removed once the report is done
+    # Table 2 marks the resumed fit and says whose fit time it shows.
+    compute = pd.read_csv(out / "tables" / "compute.csv")
+    assert compute["fits_resumed"].tolist() == [1]
+    report = (out / "report.md").read_text()
+    assert "Fits resumed: 1 fold models were loaded from an interrupted run" in report
+    assert "fits_resumed" not in pd.read_csv(scratch_report / "tables" / "compute.csv")
 
 
 def test_report_files_get_the_mode_of_the_users_umask(resumed_report):

@@ -90,6 +90,9 @@ def test_compare_stores_what_an_external_evaluation_needs(developed):
     report = (compare_out / "report.md").read_text()
     for key in ("calibration", "operating_points", "breast", "subgroups", "checklist"):
         assert f'<a id="{key}"></a>' in report
+    oof = pd.read_csv(compare_out / "tables" / "out_of_fold_predictions.csv")
+    assert oof["path"].str.match(r"^anon-[0-9a-f]{16}$").all()
+    assert not oof.astype(str).apply(lambda c: c.str.contains("case")).any().any()
 
 
 def test_evaluate_writes_the_evaluation_report(developed):
@@ -122,6 +125,11 @@ def test_evaluate_writes_the_evaluation_report(developed):
     # Lower-case labels were matched to the model's classes.
     assert set(predictions["y_true"]) == {"BENIGN", "MALIGNANT"}
     assert "PAT1" not in report  # pseudonyms only
+    # The paths are pseudonymised as the patients are (no raw file name).
+    assert predictions["path"].str.match(r"^anon-[0-9a-f]{16}$").all()
+    assert predictions["path"].nunique() == len(predictions)
+    # Metrics carry the names compare's report gives them.
+    assert "| precision (PPV) |" in report and "| ppv |" not in report
     scores = pd.read_csv(out / "tables" / "holdout.csv")
     assert set(scores["metric"]) >= {"roc_auc", "sensitivity", "specificity"}
     breast = pd.read_csv(out / "tables" / "holdout_breast.csv")
@@ -283,6 +291,16 @@ def test_evaluate_refuses_the_model_s_own_development_data(developed, capsys):
     assert "20 of the 20 test images and 12 of the 12 test patients" in message
     assert "--allow-overlap" in message
     assert not (out / "report.md").exists()
+    # evaluate fits nothing: no fit cache (nor a staging folder) is left behind,
+    # and the folder it leaves is accepted by the next run.
+    assert sorted(entry.name for entry in out.iterdir()) == []
+    assert _evaluate_on(compare_out, development, out) == EXIT_INPUT
+
+
+def test_evaluate_makes_no_fit_cache(developed):
+    _, evaluate_out = developed
+    assert not (evaluate_out / "fit-cache").exists()
+    assert (evaluate_out / "report.md").is_file()
 
 
 def test_overlap_is_found_by_content_and_patient_not_by_name(developed, tmp_path):
@@ -346,6 +364,11 @@ def test_no_numpy_repr_and_the_announced_warning_is_shown(developed, tmp_path, c
     argv[-1] = str(tmp_path / "b")
     assert main([*argv, "--csv", str(tmp_path / "odd.csv")]) == EXIT_INPUT
     console = capsys.readouterr()
+    # The console is short (the held-out metrics, where the report is), not the
+    # whole report; --verbose prints everything.
+    assert "Reporting checklist" not in console.out
+    assert "Held-out test set: classification performance" in console.out
+    assert "report: " in console.out and len(console.out.splitlines()) < 40
     assert "MALIGNANT" in console.out + console.err
     assert "np." not in console.out + console.err
     assert _numpy_reprs(tmp_path / "a") == []
@@ -364,3 +387,4 @@ def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
     message = capsys.readouterr().err
     assert "evaluate needs exactly two classes" in message
     assert "compare" not in message
+    assert not (tmp_path / "o" / "fit-cache").exists()

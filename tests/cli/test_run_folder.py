@@ -71,6 +71,50 @@ def two_fits(tmp_path_factory):
     return cache, fits
 
 
+def test_a_loaded_fit_keeps_its_original_fit_time(two_fits):
+    """The fit record holds the fit's time; a loaded fit reports it (issue 24, 7)."""
+    from mammoclf.persistence import read_development
+
+    cache, [(X, y, path, _), _] = two_fits
+    recorded = read_development(path)["fit_seconds"]
+    assert recorded > 0
+    loaded = _pipeline(cache).fit(X, y)
+    assert loaded.resumed_ and loaded.original_fit_time_ == recorded
+
+
+def test_table_two_shows_the_original_fit_time_of_resumed_fits():
+    """A resumed fit's Table 2 time is its recorded fit time, and it is marked."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mammoclf.cli._resume import restore_fit_times
+    from mammoclf.model_selection import compare_models
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 2))
+    y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+    result = compare_models(
+        {"logreg": LogisticRegression()},
+        X,
+        y,
+        groups=np.arange(24) // 2,
+        cv=2,
+        random_state=0,
+        return_estimators=True,
+    )
+    first, _ = result.estimators["logreg"]
+    first.resumed_, first.original_fit_time_ = True, 12.5
+    restored = restore_fit_times(result)
+    times = restored.compute["fit_time"].tolist()
+    assert times == [12.5, result.compute["fit_time"].iloc[1]]
+    assert restored.compute["resumed"].tolist() == [True, False]
+    table = restored.summary(tests=()).table("compute")
+    assert table.display["fits resumed"].tolist() == ["1"]
+    assert float(table.display["total fit time (s)"][0]) == round(sum(times), 1)
+    assert any(note.startswith("Fits resumed: 1 fold models") for note in table.notes)
+    unresumed = result.summary(tests=()).table("compute")
+    assert "fits resumed" not in unresumed.display
+
+
 # ---------------------------------------------------------- 1. swapped fit
 def test_a_swapped_fit_is_discarded_and_redone(two_fits, tmp_path):
     source, fits = two_fits

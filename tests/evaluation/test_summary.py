@@ -14,6 +14,7 @@ from mammoclf.cli._report import Report
 from mammoclf.cli._sections import add_summary_tables
 from mammoclf.evaluation import ComparisonSummary, SummaryTable
 from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
+from mammoclf.metrics import METRIC_DISPLAY_NAMES
 from mammoclf.model_selection import compare_models
 
 _NUMBER = re.compile(r"-?\d+\.\d+|nan")
@@ -99,8 +100,8 @@ def test_report_markdown_and_csv_are_views_of_one_summary(summary, tmp_path):
     header, *rows = tables["metrics"]
     shown = {(row[0], model): row[i] for row in rows for i, model in enumerate(header)}
     assert len(metrics) == len(rows) * (len(header) - 1)
-    for record in metrics.itertuples():
-        cell = _numbers(shown[(record.metric, record.model)])
+    for record in metrics.itertuples():  # the CSV keeps the metric keys
+        cell = _numbers(shown[(METRIC_DISPLAY_NAMES[record.metric], record.model)])
         expected = [record.mean, record.sd, record.ci_low, record.ci_high]
         assert all(_close(a, b, 3) for a, b in zip(cell, expected, strict=True))
 
@@ -291,10 +292,11 @@ def test_undefined_folds_are_counted_not_zero():
         if len(defined):
             assert row["mean"] == pytest.approx(defined.mean())
     cells = summary.table("metrics").display.set_index("metric")
-    assert cells.loc["ppv", "never"].endswith("(0 of 5 folds)")
-    assert cells.loc["ppv", "logreg"].endswith("(2 of 5 folds)")
+    ppv, sensitivity = "precision (PPV)", "sensitivity (recall)"  # display names
+    assert cells.loc[ppv, "never"].endswith("(0 of 5 folds)")
+    assert cells.loc[ppv, "logreg"].endswith("(2 of 5 folds)")
     assert "never counted as 0" in " ".join(summary.table("metrics").notes)
-    assert "(0 of 5" not in cells.loc["sensitivity", "never"]
+    assert "(0 of 5" not in cells.loc[sensitivity, "never"]
 
 
 def test_default_table_one_interval_is_korn_graubard(comparison):
@@ -374,3 +376,29 @@ def test_wilcoxon_effect_size_is_not_shown_as_a_difference(summary):
     others = display.loc[~wilcoxon]
     assert (others["other effect size"] == "").all()
     assert (others["A - B [CI]"] != "").all()
+
+
+def test_one_display_name_per_metric_whatever_the_path(comparison, summary):
+    """The API's tables name metrics as the reports do (not ``ppv`` in one and
+    ``precision (PPV)`` in the other); a user's label still wins."""
+    shown = summary.table("metrics").display["metric"].tolist()
+    assert shown == [METRIC_DISPLAY_NAMES[m] for m in comparison.metric_names]
+    assert "precision (PPV)" in shown and "ppv" not in shown
+    assert "| precision (PPV) |" in summary.to_markdown()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        relabelled = comparison.summary(tests=(), metric_labels={"ppv": "PPV"})
+    assert "PPV" in relabelled.table("metrics").display["metric"].tolist()
+
+
+def test_the_brief_text_is_table_one_and_the_primary_test(summary):
+    """The console's short summary: Table 1 and the first pairwise test only."""
+    brief = summary.to_brief_text()
+    assert brief.startswith("Table 1: classification performance")
+    assert "Primary test (pairwise, ROC AUC)" in brief
+    tests = summary.table("pairwise_tests").display["test"]
+    assert brief.count("corrected t") == 3  # 3 pairs of the 3 models
+    assert "DeLong" not in brief and "Wilcoxon" not in brief
+    assert "Table 2" not in brief and "Table 2" in summary.to_text()
+    assert len(brief.splitlines()) < len(summary.to_text().splitlines()) / 2
+    assert set(tests) > {"corrected t"}

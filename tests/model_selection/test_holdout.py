@@ -252,5 +252,5 @@ def test_progress_lines(split, capsys):
         verbose=1,
     )
     assert "[evaluate_holdout] 1/1 LogisticRegression: fitted on 80 images" in (
-        capsys.readouterr().out
+        capsys.readouterr().err  # progress goes to stderr
     )

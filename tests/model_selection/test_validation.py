@@ -108,7 +108,9 @@ def test_fit_errors_name_the_model_and_fold(data):
 def test_verbose_reports_progress(data, capsys):
     X, y, groups = data
     compare_models([LogisticRegression()], X, y, groups=groups, cv=2, verbose=1)
-    out = capsys.readouterr().out
+    console = capsys.readouterr()
+    assert console.out == ""  # progress goes to stderr
+    out = console.err
     assert "1 model(s) x 2 splits = 2 fits" in out
     assert "2/2 LogisticRegression repeat 0 fold 1" in out and "roc_auc" in out
 

@@ -182,11 +182,15 @@ def model_to_bytes(model):
 
 
 def model_from_bytes(keras, data):
-    """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode)."""
+    """Rebuild a Keras model from :func:`model_to_bytes` output (safe mode).
+
+    The model is compiled as it was saved, with its optimizer's state, so
+    that saving it again writes what the original save wrote.
+    """
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise ValueError("not a .keras archive: the saved model bytes are corrupt")
     with tempfile.TemporaryDirectory(prefix="mammoclf-") as tmp:
         path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as handle:
             handle.write(data)
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
+        return keras.saving.load_model(path, compile=True, safe_mode=True)

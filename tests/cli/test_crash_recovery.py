@@ -16,6 +16,11 @@ N is 5, and 20 for four more seeds. Every run starts a Python process that
 imports TensorFlow, so even N = 5 costs minutes on two shared cores (one
 measurement: 275 s): the harness runs under ``-m slow``, and the default
 suite covers each failure mode with the cheap tests of test_run_folder.py.
+It cannot be made cheap enough for the default suite: at least seven
+processes start (the reference, five killed runs, the final rerun), and on
+the shared two cores importing mammoclf's CLI with Keras alone took 14 s
+(TensorFlow) or 8 s (``KERAS_BACKEND=jax``), while the whole small run took
+35 s on TensorFlow and 60 s on JAX (jit compilation of each shape).
 The moments are drawn from a fixed seed over the uninterrupted run's
 duration, and printed on a failure, so that a failing moment can be
 replayed.

@@ -6,6 +6,7 @@ The crash-at-random-moments harness is in test_crash_recovery.py.
 """
 
 import errno
+import io
 import os
 import re
 import shutil
@@ -402,3 +403,40 @@ def test_only_the_storage_layer_writes_files():
             if _DIRECT_WRITE.search(code) and ">>>" not in line:
                 found.append(f"{name}:{number}: {line.strip()}")
     assert not found, "write through mammoclf.storage:\n" + "\n".join(found)
+
+
+# ------------------------------------------- 10b. a resumed fit's optimizer
+def _network_variables(archive_path):
+    """``{variable path: bytes}`` of every network weight in a saved model archive."""
+    import h5py
+
+    variables = {}
+    with zipfile.ZipFile(archive_path) as archive:
+        networks = [n for n in archive.namelist() if n.endswith(".keras")]
+        for name in networks:
+            with zipfile.ZipFile(io.BytesIO(archive.read(name))) as network:
+                weights = io.BytesIO(network.read("model.weights.h5"))
+            with h5py.File(weights, "r") as store:
+                store.visititems(
+                    lambda path, item, name=name: (
+                        variables.__setitem__(f"{name}:{path}", item[()].tobytes())
+                        if isinstance(item, h5py.Dataset)
+                        else None
+                    )
+                )
+    return variables
+
+
+def test_a_fit_loaded_from_the_fit_cache_saves_its_optimizer_state(two_fits, tmp_path):
+    # compare saves its final refit from the pipeline the fit cache gives back;
+    # a resumed run must save what the uninterrupted one did, optimizer included.
+    from mammoclf.persistence import save
+    from mammoclf.pipeline import Pipeline
+
+    cache, ((X, y, file, _), _) = two_fits
+    resumed = _pipeline(cache).fit(X, y)
+    assert resumed.resumed_ is True
+    save(Pipeline(resumed.steps), tmp_path / "resumed.mammoclf")
+    uninterrupted = _network_variables(file)
+    assert any("optimizer/vars" in name for name in uninterrupted)
+    assert _network_variables(tmp_path / "resumed.mammoclf") == uninterrupted

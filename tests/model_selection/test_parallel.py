@@ -38,5 +38,5 @@ def test_backend_that_cannot_stream_results_says_so_and_gives_the_same_result(ca
     sequential = compare_models(models, X, y, **kwargs)
     with joblib.parallel_backend("multiprocessing", n_jobs=2):
         batched = compare_models(models, X, y, verbose=True, **kwargs)
-    assert "returns results only when all fits are done" in capsys.readouterr().out
+    assert "returns results only when all fits are done" in capsys.readouterr().err
     pd.testing.assert_frame_equal(batched.scores, sequential.scores)

@@ -112,29 +112,15 @@ class HoldoutResult:
     ):
         """Deprecated: ``Predictions.from_holdout(result).evaluate(...)``.
 
-        .. deprecated::
-            Use :meth:`mammoclf.evaluation.Predictions.evaluate` of
-            :meth:`Predictions.from_holdout
-            <mammoclf.evaluation.Predictions.from_holdout>`, with the same
-            parameters and result; this alias is removed in the next release.
-
-        Parameters
-        ----------
-        metrics : list of str, default=None
-            Clinical metric names; None means all.
-        n_resamples : int, default=2000
-            Bootstrap resamples.
-        confidence_level : float, default=0.95
-            Level of the intervals.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the resampling.
+        Use :meth:`mammoclf.evaluation.Predictions.evaluate` of
+        :meth:`Predictions.from_holdout
+        <mammoclf.evaluation.Predictions.from_holdout>`, with the same
+        parameters and result; this alias is removed in the next release.
 
         Returns
         -------
         table : pandas.DataFrame
-            Index (``model``, ``metric``); the columns of
-            :func:`~mammoclf.evaluation.evaluate_predictions` and
-            ``threshold``.
+            See :meth:`mammoclf.evaluation.Predictions.evaluate`.
         """
         # Imported by name when called: evaluation sits above model_selection.
         evaluation = deprecated_alias_module(
@@ -152,10 +138,9 @@ class HoldoutResult:
     def summary(self, **options):
         """Deprecated: ``summarize(result, SummaryOptions(**options))``.
 
-        .. deprecated::
-            Use :func:`mammoclf.evaluation.summarize` with a
-            :class:`~mammoclf.evaluation.SummaryOptions`, which documents
-            every option; this alias is removed in the next release.
+        Use :func:`mammoclf.evaluation.summarize` with a
+        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
+        every option; this alias is removed in the next release.
 
         Parameters
         ----------

@@ -409,9 +409,8 @@ class ComparisonResult:
     ):
         """Deprecated: ``mammoclf.evaluation.pairwise_tests(result, ...)``.
 
-        .. deprecated::
-            Use :func:`mammoclf.evaluation.pairwise_tests`, with the same
-            parameters and result; this alias is removed in the next release.
+        Use :func:`mammoclf.evaluation.pairwise_tests`, with the same
+        parameters and result; this alias is removed in the next release.
 
         Returns
         -------
@@ -439,10 +438,9 @@ class ComparisonResult:
     def summary(self, **options):
         """Deprecated: ``summarize(result, SummaryOptions(**options))``.
 
-        .. deprecated::
-            Use :func:`mammoclf.evaluation.summarize` with a
-            :class:`~mammoclf.evaluation.SummaryOptions`, which documents
-            every option; this alias is removed in the next release.
+        Use :func:`mammoclf.evaluation.summarize` with a
+        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
+        every option; this alias is removed in the next release.
 
         Parameters
         ----------

@@ -22,7 +22,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mammoclf import ScratchCNNClassifier
-from mammoclf.evaluation import pairwise_tests
+from mammoclf.evaluation import pairwise_tests, summarize
 from mammoclf.model_selection import compare_models
 from mammoclf.stats import bootstrap_ci
 
@@ -81,7 +81,7 @@ for split in result.splits:  # no patient on both sides of any split
 # Table 1 (mean ± sd over folds with Nadeau-Bengio corrected 95% CIs), the
 # pairwise corrected t-tests and DeLong tests with Holm-adjusted p-values, an
 # omnibus Friedman test and the compute costs.
-summary = result.summary()
+summary = summarize(result)
 print(summary)
 
 # %%

@@ -42,6 +42,7 @@ from mammoclf import (
     ScratchCNNClassifier,
 )
 from mammoclf.datasets import make_synthetic_mammograms
+from mammoclf.evaluation import summarize
 from mammoclf.model_selection import compare_models
 
 
@@ -129,7 +130,7 @@ def main(address=None):
             measure_memory=False,
             verbose=1,  # a line per finished fit, with the time left
         )
-    print(result.summary())
+    print(summarize(result))
 
     client.close()
     if cluster is not None:

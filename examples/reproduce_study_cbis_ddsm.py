@@ -36,6 +36,7 @@ from mammoclf import (
     make_pipeline,
 )
 from mammoclf.datasets import load_cbis_ddsm, scan
+from mammoclf.evaluation import SummaryOptions, summarize
 
 if len(sys.argv) < 2 or not Path(sys.argv[1]).is_dir():
     sys.exit(__doc__)
@@ -93,4 +94,5 @@ result = compare_models(
     random_state=0,
     verbose=1,
 )
-print(result.summary(tests=("corrected_t", "delong", "mcnemar")))
+options = SummaryOptions(tests=("corrected_t", "delong", "mcnemar"))
+print(summarize(result, options))

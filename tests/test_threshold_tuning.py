@@ -19,6 +19,7 @@ from sklearn.model_selection import (
 )
 
 from mammoclf import Augmenter, ScratchCNNClassifier, make_pipeline
+from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.model_selection import decision_threshold
 
 
@@ -170,7 +171,7 @@ def test_compare_models_states_each_folds_tuned_threshold(tuned_comparison):
 
 
 def test_the_summary_states_the_threshold_each_fold_model_applied(tuned_comparison):
-    table = tuned_comparison.summary(tests=()).table("thresholds")
+    table = summarize(tuned_comparison, SummaryOptions(tests=())).table("thresholds")
     fitted = tuned_comparison.estimators["tuned"]
     np.testing.assert_array_equal(
         table.data["threshold"], [model.best_threshold_ for model in fitted]

@@ -35,6 +35,7 @@ from mammoclf.cli._sections import (
     section_links,
     write_csv,
 )
+from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.storage import write_text
 
 __all__ = [
@@ -394,7 +395,7 @@ def write_evaluation_report(
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(exist_ok=True)
     (out_dir / "tables").mkdir(exist_ok=True)
-    summary = result.summary(
+    options = SummaryOptions(
         calibration=True,
         operating_points=True,
         breast_level=run_info["breast_level"],
@@ -403,6 +404,7 @@ def write_evaluation_report(
         checklist=True,
         report_sections=section_links(REPORT_HEADINGS),
     )
+    summary = summarize(result, options)
     report = Report("mammoclf external evaluation report")
     report.heading(REPORT_HEADINGS["data"], anchor="data")
     report.bullets(_describe(result, source, records, model_paths, independence))

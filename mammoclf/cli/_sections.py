@@ -8,6 +8,7 @@ import pandas as pd
 from mammoclf.cli._explanations import add_grad_cam_section, fold_model_explainer
 from mammoclf.cli._localization import add_localization
 from mammoclf.cli._report import REPORT_HEADINGS, Report, save_figure, write_csv
+from mammoclf.evaluation import SummaryOptions, summarize
 
 __all__ = [
     "REPORT_HEADINGS",
@@ -60,7 +61,7 @@ def write_report(
     out_dir = Path(out_dir)
     (out_dir / "figures").mkdir(exist_ok=True)
     (out_dir / "tables").mkdir(exist_ok=True)
-    summary = result.summary(
+    options = SummaryOptions(
         tests=_PAIRWISE,
         omnibus=_OMNIBUS,
         calibration=True,
@@ -71,6 +72,7 @@ def write_report(
         checklist=True,
         report_sections=section_links(REPORT_HEADINGS),
     )
+    summary = summarize(result, options)
 
     report = Report("mammoclf comparison report")
     if banner:

@@ -13,8 +13,9 @@ with which model, threshold and patient; the tables read it.
 model's predictions into tables with patient-bootstrap intervals;
 :func:`pairwise_tests` and :func:`omnibus_test` run the statistical tests of
 :mod:`mammoclf.stats` across the models of a comparison;
-:class:`ComparisonSummary` holds the tables of the ``SUMMARY_TABLES``
-registry, and :func:`reporting_checklist` maps a report's sections to the
+:func:`summarize` builds the :class:`ComparisonSummary` of a comparison or
+a held-out evaluation, the tables of the ``SUMMARY_TABLES`` registry, as
+:class:`SummaryOptions` asks; :func:`reporting_checklist` maps a report's sections to the
 CLAIM and TRIPOD+AI items.
 """
 
@@ -23,20 +24,17 @@ from mammoclf.evaluation._checklist import reporting_checklist
 from mammoclf.evaluation._evaluation import (
     evaluate_operating_points,
     evaluate_predictions,
-    table_seed,
 )
 from mammoclf.evaluation._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
 from mammoclf.evaluation._prediction_sets import Predictions
 from mammoclf.evaluation._subgroups import evaluate_subgroups
-from mammoclf.evaluation._summary import _CI_METHOD_NAMES as CI_METHOD_NAMES
-from mammoclf.evaluation._summary import (
-    ComparisonSummary,
+from mammoclf.evaluation._summarize import summarize
+from mammoclf.evaluation._summary import ComparisonSummary, SummaryTable
+from mammoclf.evaluation._summary_options import (
+    ResolvedSummaryOptions,
     SummaryOptions,
-    SummaryTable,
-    evaluation_options,
-    with_evaluation_options_doc,
 )
-from mammoclf.evaluation._summary_tables import SUMMARY_TABLES, build_summary
+from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
 
 __all__ = [
     "PAIRWISE_TESTS",
@@ -44,6 +42,7 @@ __all__ = [
     "CalibrationResult",
     "ComparisonSummary",
     "Predictions",
+    "ResolvedSummaryOptions",
     "SummaryOptions",
     "SummaryTable",
     "evaluate_calibration",
@@ -53,14 +52,5 @@ __all__ = [
     "omnibus_test",
     "pairwise_tests",
     "reporting_checklist",
+    "summarize",
 ]
-
-# Not in __all__: the model_selection result objects' summary() and scores()
-# use them until those methods move here.
-_ = (
-    CI_METHOD_NAMES,
-    build_summary,
-    evaluation_options,
-    table_seed,
-    with_evaluation_options_doc,
-)

@@ -4,9 +4,11 @@ CLAIM 2024 and TRIPOD+AI ask for more than cross-validated image-level
 metrics: the threshold behind every sensitivity, calibration, operating
 points, breast-level and subgroup results, a held-out test set, and a
 checklist of where a report answers each item. Each table here is one
-builder of :data:`~mammoclf.evaluation._summary_tables.SUMMARY_TABLES`; the
-numbers come from :mod:`mammoclf.model_selection`'s evaluation functions,
-with patient-bootstrap intervals.
+builder of :data:`~mammoclf.evaluation._summary_tables.SUMMARY_TABLES`,
+reading the :class:`~mammoclf.evaluation.Predictions` of a
+:class:`~mammoclf.evaluation._prediction_sets.SummaryInputs`; the numbers
+come from the evaluation functions of :mod:`mammoclf.evaluation`, with
+patient-bootstrap intervals.
 
 Two sets of predictions are evaluated, and never mixed:
 
@@ -31,12 +33,8 @@ from mammoclf.evaluation._evaluation import (
 from mammoclf.evaluation._prediction_sets import (
     WarnOnce,
     bootstrap_options,
-    holdout_of,
-    holdout_set,
     interval_cell,
     interval_words,
-    is_cross_validated,
-    prediction_set,
     set_description,
     set_title,
 )
@@ -81,15 +79,15 @@ CHECKLIST_SECTIONS = {
 
 
 # ------------------------------------------------------------------ builders
-def _threshold_rows(result):
+def _threshold_rows(inputs):
     rows = []
-    if is_cross_validated(result) and result.thresholds is not None:
-        for model in result.model_names:
-            for split, stated in zip(result.splits, result.thresholds[model]):
+    comparison, holdout = inputs.comparison, inputs.holdout
+    if comparison is not None and comparison.thresholds is not None:
+        for model in comparison.model_names:
+            for split, stated in zip(comparison.splits, comparison.thresholds[model]):
                 rows.append(
                     ("cross-validation", model, split.repeat, split.fold, stated)
                 )
-    holdout = holdout_of(result)
     if holdout is not None:
         for model in holdout.model_names:
             rows.append(("held-out", model, None, None, holdout.thresholds[model]))
@@ -106,9 +104,9 @@ def _threshold_cell(values):
     return f"{format_number(low)} to {format_number(high)} (per fold)"
 
 
-def thresholds_table(result, options):
+def thresholds_table(inputs, options):
     """Which decision threshold each model's label metrics used, and who chose it."""
-    rows = _threshold_rows(result)
+    rows = _threshold_rows(inputs)
     if not rows:
         return None
     data = pd.DataFrame(
@@ -160,8 +158,8 @@ def thresholds_table(result, options):
 def calibration_table(which):
     """Builder of the calibration table of the ``which`` predictions."""
 
-    def build(result, options):
-        predictions = prediction_set(result, which)
+    def build(inputs, options):
+        predictions = inputs.predictions(which)
         if not options.calibration or predictions is None:
             return None
         models = predictions.probability_models
@@ -226,8 +224,8 @@ def _operating_label(fixed, target):
 def operating_points_table(which):
     """Builder of the operating-point table of the ``which`` predictions."""
 
-    def build(result, options):
-        predictions = prediction_set(result, which)
+    def build(inputs, options):
+        predictions = inputs.predictions(which)
         if not options.operating_points or predictions is None:
             return None
         models = predictions.scored_models
@@ -306,8 +304,8 @@ def _breast_predictions(predictions, model, breasts):
 def breast_table(which):
     """Builder of the image- and breast-level table of the ``which`` predictions."""
 
-    def build(result, options):
-        predictions = prediction_set(result, which)
+    def build(inputs, options):
+        predictions = inputs.predictions(which)
         if (
             predictions is None
             or options.breast_level is None
@@ -417,8 +415,8 @@ def _short_metric_cells(rows):
 def subgroups_table(which):
     """Builder of the subgroup table of the ``which`` predictions."""
 
-    def build(result, options):
-        predictions = prediction_set(result, which)
+    def build(inputs, options):
+        predictions = inputs.predictions(which)
         if predictions is None or predictions.metadata is None:
             return None
         columns = [c for c in options.subgroups if c in predictions.metadata.columns]
@@ -497,16 +495,15 @@ def _subgroup_display(data):
     return pd.DataFrame(display)
 
 
-def holdout_table(result, options):
+def holdout_table(inputs, options):
     """Test-set metrics of every model refitted on the development data."""
-    holdout = holdout_of(result)
+    holdout, predictions = inputs.holdout, inputs.held_out
     if holdout is None:
         return None
-    predictions = holdout_set(holdout)
     metrics = [m for m in options.metrics if m in CLINICAL_METRICS]
     if not predictions.scored_models:
         metrics = [m for m in metrics if m != "roc_auc"]
-    data = holdout.scores(metrics or None, **bootstrap_options(options))
+    data = predictions.evaluate(metrics or None, **bootstrap_options(options))
     cells = {}
     for (model, metric), row in data.iterrows():
         cells.setdefault(options.label(metric), {})[model] = interval_cell(row)
@@ -530,7 +527,7 @@ def holdout_table(result, options):
             "modelling procedure, this set the one model it produced, measured once."
         )
     ]
-    if holdout.groups is not None and is_cross_validated(result):
+    if holdout.groups is not None and inputs.comparison is not None:
         notes.append("No patient of the test set is in the development data (checked).")
     return SummaryTable(
         title="Held-out test set: classification performance",
@@ -549,7 +546,7 @@ def _section_text(table, options):
     return f"[{table.title}](#{table.key})" if options.link_sections else table.title
 
 
-def checklist_table(result, options):
+def checklist_table(inputs, options):
     """Where this summary (and its report) answers each CLAIM / TRIPOD+AI item."""
     if not options.checklist:
         return None

@@ -8,8 +8,10 @@ A :class:`Predictions` holds one set of predictions of every model:
 * ``"holdout"``: a :class:`HoldoutResult`'s test-set predictions (attached to
   a comparison with ``with_holdout``, or alone for an external evaluation).
 
-The small helpers below word the captions of the evaluation tables the same
-way for both sets.
+:func:`result_parts` is the one place that tells a comparison from a
+held-out evaluation; :class:`SummaryInputs` holds both parts of what a
+summary reports, with their predictions. The small helpers below word the
+captions of the evaluation tables the same way for both sets.
 """
 
 import warnings
@@ -18,19 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mammoclf.evaluation._evaluation import evaluate_predictions, table_seed
 from mammoclf.utils._formatting import format_estimate_interval
 
 __all__ = [
-    "PredictionSet",
     "Predictions",
+    "SummaryInputs",
     "WarnOnce",
     "bootstrap_options",
-    "holdout_of",
-    "holdout_set",
     "interval_cell",
     "interval_words",
-    "is_cross_validated",
-    "prediction_set",
+    "result_parts",
     "set_description",
     "set_title",
 ]
@@ -126,14 +126,15 @@ class Predictions:
         -------
         predictions : Predictions
         """
-        try:
-            n_repeats, fold_ids = result.n_repeats, result.fold_ids
-        except AttributeError:
+        comparison, _ = result_parts(result)
+        if comparison is None:
             raise TypeError(
                 "Predictions.from_comparison needs a ComparisonResult (from "
                 f"compare_models); got {type(result).__name__}. Use from_holdout "
                 "for a held-out evaluation."
-            ) from None
+            )
+        result = comparison
+        n_repeats, fold_ids = result.n_repeats, result.fold_ids
         if not 0 <= repeat < n_repeats:
             raise ValueError(f"repeat must be in [0, {n_repeats}); got {repeat}.")
         folds = fold_ids[repeat]
@@ -186,13 +187,13 @@ class Predictions:
         -------
         predictions : Predictions
         """
-        holdout = getattr(result, "holdout", result)
-        if holdout is None or getattr(holdout, "training", None) is None:
+        comparison, holdout = result_parts(result)
+        if holdout is None:
             raise TypeError(
                 "Predictions.from_holdout needs a HoldoutResult (from "
                 "evaluate_holdout) or a ComparisonResult with one attached; got "
                 f"{type(result).__name__}"
-                + (" without a held-out evaluation." if holdout is None else ".")
+                + (" without a held-out evaluation." if comparison is not None else ".")
             )
         n_test = holdout.y_true.shape[0]
         return cls(
@@ -216,6 +217,77 @@ class Predictions:
             sample=np.arange(n_test),
             paths=_paths(paths, n_test, slice(None)),
         )
+
+    def evaluate(
+        self,
+        metrics=None,
+        *,
+        n_resamples=2000,
+        confidence_level=0.95,
+        random_state=None,
+    ):
+        """Metrics of every model on these predictions, with patient-bootstrap intervals.
+
+        Each model's table is :func:`evaluate_predictions` of its
+        predictions, with the same resamples for every model (one seed).
+
+        Parameters
+        ----------
+        metrics : list of str, default=None
+            Clinical metric names; None means all.
+        n_resamples : int, default=2000
+            Bootstrap resamples.
+        confidence_level : float, default=0.95
+            Level of the intervals.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the resampling.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            Index (``model``, ``metric``); the columns of
+            :func:`evaluate_predictions` and ``threshold``, the decision
+            threshold behind the label metrics (NaN where it is not stated
+            or differs between the images, as between the fold models of a
+            cross-validation).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from mammoclf.evaluation import Predictions
+        >>> from mammoclf.model_selection import evaluate_holdout
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(80, 3))
+        >>> y = np.where(X[:, 0] > 0, "MALIGNANT", "BENIGN")
+        >>> patients = np.arange(80) // 2
+        >>> result = evaluate_holdout({"logreg": LogisticRegression()},
+        ...                           X[:60], y[:60], X[60:], y[60:],
+        ...                           groups_train=patients[:60],
+        ...                           groups_test=patients[60:])
+        >>> table = Predictions.from_holdout(result).evaluate(
+        ...     ["roc_auc"], n_resamples=50, random_state=0)
+        >>> table.index.tolist()
+        [('logreg', 'roc_auc')]
+        """
+        seed = table_seed(random_state)
+        tables = []
+        for model in self.model_names:
+            table = evaluate_predictions(
+                self.y_true,
+                y_pred=self.y_pred[model],
+                y_score=self.y_score[model],
+                groups=self.groups,
+                metrics=metrics,
+                n_resamples=n_resamples,
+                confidence_level=confidence_level,
+                pos_label=self.pos_label,
+                random_state=seed,
+            )
+            thresholds = np.unique(self.thresholds[model])
+            threshold = thresholds[0] if thresholds.size == 1 else np.nan
+            tables.append(table.assign(threshold=threshold))
+        return pd.concat(tables, keys=list(self.model_names), names=["model", "metric"])
 
     @property
     def probability_models(self):
@@ -259,10 +331,6 @@ class Predictions:
         return pd.concat(frames, ignore_index=True)
 
 
-#: The name the evaluation tables used before :class:`Predictions` was public.
-PredictionSet = Predictions
-
-
 def _paths(paths, n_samples, rows):
     if paths is None:
         return None
@@ -279,29 +347,77 @@ def _negative(classes, pos_label):
     return next(c for c in classes if c != pos_label)
 
 
-def holdout_set(holdout):
-    """:meth:`Predictions.from_holdout` of a held-out evaluation."""
-    return Predictions.from_holdout(holdout)
+def result_parts(result):
+    """The cross-validation and the held-out evaluation in ``result``.
+
+    The one place where evaluation tells its inputs apart, by the ``kind``
+    that :class:`~mammoclf.model_selection.ComparisonResult` (``"comparison"``)
+    and :class:`~mammoclf.model_selection.HoldoutResult` (``"holdout"``)
+    declare; everything downstream reads the two parts (or the
+    :class:`Predictions` built from them), never the type of ``result``.
+
+    Returns
+    -------
+    comparison : ComparisonResult or None
+        ``result`` when it is a comparison.
+    holdout : HoldoutResult or None
+        ``result`` when it is a held-out evaluation, else the one attached
+        to the comparison (``with_holdout``), if any.
+        Both are None for anything else.
+    """
+    kind = getattr(type(result), "kind", None)
+    if kind == "comparison":
+        return result, result.holdout
+    if kind == "holdout":
+        return None, result
+    return None, None
 
 
-def is_cross_validated(result):
-    """Whether ``result`` is a comparison (else a held-out evaluation alone)."""
-    return hasattr(result, "splits")
+@dataclass(frozen=True, eq=False)
+class SummaryInputs:
+    """What a summary reports: a cross-validation, a held-out evaluation, or both.
 
+    Every builder of :data:`~mammoclf.evaluation.SUMMARY_TABLES` reads it:
+    the cross-validated tables :attr:`comparison` (None: not reported), the
+    held-out ones :attr:`holdout`, and the evaluation tables the
+    :class:`Predictions` of either set, built once here.
 
-def holdout_of(result):
-    """The held-out evaluation a summary reports: attached, or ``result`` itself."""
-    return result.holdout if is_cross_validated(result) else result
+    Attributes
+    ----------
+    comparison : ComparisonResult or None
+    holdout : HoldoutResult or None
+    out_of_fold : Predictions or None
+        The pooled out-of-fold predictions of repeat 0 of :attr:`comparison`.
+    held_out : Predictions or None
+        The test-set predictions of :attr:`holdout`.
+    """
 
+    comparison: object
+    holdout: object
+    out_of_fold: Predictions | None
+    held_out: Predictions | None
 
-def prediction_set(result, which):
-    """The :class:`PredictionSet` ``which`` of ``result``, or None if it has none."""
-    if which == "cv":
-        return (
-            Predictions.from_comparison(result) if is_cross_validated(result) else None
+    @classmethod
+    def from_result(cls, result):
+        """The parts of a ComparisonResult or a HoldoutResult (TypeError otherwise)."""
+        comparison, holdout = result_parts(result)
+        if comparison is None and holdout is None:
+            raise TypeError(
+                "A summary needs a ComparisonResult (from compare_models) or a "
+                f"HoldoutResult (from evaluate_holdout); got {type(result).__name__}."
+            )
+        return cls(
+            comparison=comparison,
+            holdout=holdout,
+            out_of_fold=None
+            if comparison is None
+            else Predictions.from_comparison(comparison),
+            held_out=None if holdout is None else Predictions.from_holdout(holdout),
         )
-    holdout = holdout_of(result)
-    return None if holdout is None else holdout_set(holdout)
+
+    def predictions(self, which):
+        """The :class:`Predictions` ``which`` (``"cv"`` or ``"holdout"``), or None."""
+        return self.out_of_fold if which == "cv" else self.held_out
 
 
 def set_title(which, topic):

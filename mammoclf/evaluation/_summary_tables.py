@@ -1,7 +1,8 @@
 """The tables of a comparison summary: one builder per table, in one registry.
 
-:func:`build_summary` runs every builder of :data:`SUMMARY_TABLES` on a
-:class:`~mammoclf.model_selection.ComparisonResult` and collects the tables
+:func:`~mammoclf.evaluation.summarize` runs every builder of :data:`SUMMARY_TABLES` on a
+:class:`~mammoclf.model_selection.ComparisonResult` or a
+:class:`~mammoclf.model_selection.HoldoutResult` and collects the tables
 into a :class:`~mammoclf.evaluation.ComparisonSummary`, which
 ``str(summary)``, ``summary.to_markdown()``, the ``mammoclf compare``
 report and its CSV files all render. Tests run and numbers are formatted
@@ -11,7 +12,8 @@ Adding a table
 --------------
 Write one builder and add one line to :data:`SUMMARY_TABLES`::
 
-    def _calibration_table(result, options):
+    def _calibration_table(inputs, options):
+        predictions = inputs.predictions("cv")  # or inputs.comparison, ...
         data = ...  # numbers, one row per model (written as CSV)
         display = ...  # the same rows, cells formatted with mammoclf.utils._formatting
         return SummaryTable(
@@ -25,23 +27,25 @@ Write one builder and add one line to :data:`SUMMARY_TABLES`::
 
     SUMMARY_TABLES = {..., "calibration": _calibration_table}
 
-A builder takes the :class:`ComparisonResult` (or, for an external
-evaluation, a :class:`HoldoutResult` alone) and the :class:`SummaryOptions`
-and returns a :class:`SummaryTable`, or None when the table does not apply
-(e.g. tests across models with fewer than three models, calibration when
-not asked for). The evaluation tables (thresholds, calibration, operating
-points, breast level, subgroups, held-out test set, checklist) are built in
+A builder takes the :class:`~mammoclf.evaluation._prediction_sets.SummaryInputs`
+(what the summary reports: its ``comparison`` and ``holdout``, each None
+when absent, and their :class:`~mammoclf.evaluation.Predictions`) and the
+:class:`~mammoclf.evaluation._summary_options.ResolvedSummaryOptions`, and
+returns a :class:`SummaryTable`, or None when the table does not apply
+(e.g. no comparison, tests across models with fewer than three models,
+calibration when not asked for); it never asks what type a result is. The
+evaluation tables (thresholds, calibration, operating points, breast level,
+subgroups, held-out test set, checklist) are built in
 ``_evaluation_tables``; the reporting checklist comes last and reads the
 tables before it from ``options.previous_tables``. Its key names the
 CSV file of the report (``tables/<key>.csv``) and is how
 :meth:`ComparisonSummary.table` finds it. Options a new table needs go into
-:class:`SummaryOptions` and :meth:`ComparisonResult.summary`. Nothing else
-changes: the text, the Markdown, the report and its CSV files show every
-table of the registry with its caption and notes. A family of several
-tables may live in its own module, its builders imported here.
+:class:`~mammoclf.evaluation.SummaryOptions` (a parameter and its
+constraint) and :func:`~mammoclf.evaluation._summary_options.resolve_options`.
+Nothing else changes: the text, the Markdown, the report and its CSV files
+show every table of the registry with its caption and notes. A family of
+several tables may live in its own module, its builders imported here.
 """
-
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -55,12 +59,8 @@ from mammoclf.evaluation._evaluation_tables import (
     subgroups_table,
     thresholds_table,
 )
-from mammoclf.evaluation._prediction_sets import is_cross_validated
-from mammoclf.evaluation._summary import (
-    _CI_METHOD_NAMES,
-    ComparisonSummary,
-    SummaryTable,
-)
+from mammoclf.evaluation._summary import SummaryTable
+from mammoclf.evaluation._summary_options import CI_METHOD_NAMES
 from mammoclf.metrics import CLINICAL_METRICS
 from mammoclf.utils._formatting import (
     format_df,
@@ -70,7 +70,7 @@ from mammoclf.utils._formatting import (
     format_pvalue,
 )
 
-__all__ = ["SUMMARY_TABLES", "build_summary"]
+__all__ = ["SUMMARY_TABLES"]
 
 _TEST_NAMES = {
     "corrected_t": "corrected t",
@@ -91,10 +91,12 @@ _PREDICTION_TESTS = ("mcnemar", "delong")
 
 
 def _cross_validated_only(builder):
-    """A builder that has nothing to show for a held-out evaluation alone."""
+    """A builder of ``builder(comparison, options)``: nothing without a comparison."""
 
-    def build(result, options):
-        return builder(result, options) if is_cross_validated(result) else None
+    def build(inputs, options):
+        if inputs.comparison is None:
+            return None
+        return builder(inputs.comparison, options)
 
     build.__name__ = builder.__name__
     build.__doc__ = builder.__doc__
@@ -145,7 +147,7 @@ def _metrics_table(result, options):
             "near a bound the normal approximation is poor; they are shown "
             "unclipped (the default ci_method='korn_graubard' respects them)."
         )
-    interval = _CI_METHOD_NAMES[options.ci_method]
+    interval = CI_METHOD_NAMES[options.ci_method]
     if options.ci_method in ("korn_graubard", "logit_t") and any(
         m not in CLINICAL_METRICS for m in options.metrics
     ):
@@ -401,7 +403,7 @@ def _shared_store_notes(shared):
     return (note,)
 
 
-#: The tables of a summary, in order: ``{key: builder(result, options)}``.
+#: The tables of a summary, in order: ``{key: builder(inputs, options)}``.
 SUMMARY_TABLES = {
     "metrics": _metrics_table,
     "pairwise_tests": _pairwise_tests_table,
@@ -419,61 +421,3 @@ SUMMARY_TABLES = {
     "compute": _compute_table,
     "checklist": checklist_table,
 }
-
-
-def _general_notes(result):
-    if not is_cross_validated(result):
-        notes = [f"Positive class: {str(result.pos_label)!r}."]
-        if result.groups is None:
-            notes.append(
-                "No patient ids were given: intervals resample images, and nothing "
-                "checked that the test patients are new."
-            )
-        return notes
-    notes = [
-        (
-            f"Positive class: {str(result.pos_label)!r}. Scores are computed per split "
-            "from out-of-fold predictions; every model used the same splits."
-        )
-    ]
-    if result.groups is None:
-        notes.append("No patient groups were given: folds were split per image.")
-    return notes
-
-
-def _title(result):
-    if is_cross_validated(result):
-        return (
-            f"Comparison of {len(result.model_names)} model(s) on "
-            f"{result.y_true.shape[0]} images: {result.cv_description}, "
-            f"{result.n_splits} splits"
-        )
-    patients = (
-        "" if result.groups is None else f" of {np.unique(result.groups).size} patients"
-    )
-    return (
-        f"Evaluation of {len(result.model_names)} model(s) on "
-        f"{result.y_true.shape[0]} test images{patients} "
-        f"(developed on {result.training['n_images']} images)"
-    )
-
-
-def build_summary(result, options):
-    """Run every builder of :data:`SUMMARY_TABLES` on ``result``.
-
-    ``result`` is a :class:`ComparisonResult` (with a held-out evaluation
-    attached or not) or a :class:`HoldoutResult` alone (an external
-    evaluation), for which the cross-validation tables do not apply.
-    """
-    tables = []
-    for key, builder in SUMMARY_TABLES.items():
-        table = builder(result, replace(options, previous_tables=tuple(tables)))
-        if table is not None:
-            tables.append(replace(table, key=key))
-    return ComparisonSummary(
-        title=_title(result),
-        model_names=tuple(result.model_names),
-        tables=tuple(tables),
-        general_notes=tuple(_general_notes(result)),
-        options=options,
-    )

@@ -2,8 +2,9 @@
 
 :func:`compare_models` cross-validates several estimators or pipelines on
 the same folds and returns a :class:`ComparisonResult` (per-split scores,
-out-of-fold predictions, timings, memory), whose ``summary()`` prints a
-Table-1-like table with confidence intervals and pairwise tests.
+out-of-fold predictions, timings, memory), whose summary
+(:func:`mammoclf.evaluation.summarize`) prints a Table-1-like table with
+confidence intervals and pairwise tests.
 
 :func:`evaluate_holdout` refits models on a whole training set and evaluates
 them once on a separate test set. The tables built from their predictions

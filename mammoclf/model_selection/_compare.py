@@ -247,7 +247,8 @@ def compare_models(
         epochs, memory, folds, each split's decision threshold (see
         :func:`~mammoclf.model_selection.decision_threshold`), the metadata
         and, optionally, the fitted models.
-        ``print(result.summary())`` gives Table 1 and the tests.
+        ``print(mammoclf.evaluation.summarize(result))`` gives Table 1 and
+        the tests.
 
     Raises
     ------
@@ -276,7 +277,8 @@ def compare_models(
     (3, 2)
     >>> result.scores.columns.tolist()[:3]
     ['accuracy', 'sensitivity', 'specificity']
-    >>> table = result.summary().scores             # Table 1 as a DataFrame
+    >>> from mammoclf.evaluation import summarize
+    >>> table = summarize(result).scores            # Table 1 as a DataFrame
     >>> table.loc["roc_auc"].columns.tolist()
     ['mean', 'sd', 'ci_low', 'ci_high', 'n_splits', 'n_defined']
     """

@@ -14,6 +14,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -21,18 +22,11 @@ from sklearn.base import clone
 from sklearn.utils import column_or_1d
 from sklearn.utils.validation import _num_samples
 
-from mammoclf.evaluation import (
-    SummaryOptions,
-    build_summary,
-    evaluate_predictions,
-    evaluation_options,
-    table_seed,
-    with_evaluation_options_doc,
-)
 from mammoclf.exceptions import GroupLeakageWarning
-from mammoclf.metrics import CLINICAL_METRICS, positive_class_scores, resolve_pos_label
+from mammoclf.metrics import positive_class_scores, resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
+from mammoclf.utils._deprecation import deprecated_alias_module
 from mammoclf.utils._routing import fit_with_groups
 from mammoclf.utils._validation import validate_params
 
@@ -80,7 +74,13 @@ class HoldoutResult:
     metadata : pandas.DataFrame or None
         ``metadata_test`` of :func:`evaluate_holdout`: one row per test
         image, ``laterality`` for breast-level scores and subgroup columns.
+    kind : str
+        ``"holdout"``, for every HoldoutResult: what
+        :mod:`mammoclf.evaluation` reads to tell it from a
+        :class:`ComparisonResult` (``"comparison"``).
     """
+
+    kind: ClassVar[str] = "holdout"
 
     model_names: tuple
     classes: np.ndarray
@@ -110,135 +110,54 @@ class HoldoutResult:
         confidence_level=0.95,
         random_state=None,
     ):
-        """Test-set metrics of every model with patient-bootstrap intervals.
+        """Deprecated: ``Predictions.from_holdout(result).evaluate(...)``.
 
-        Each model's table is :func:`evaluate_predictions` on the test set,
-        with the same resamples for every model (one seed).
-
-        Parameters
-        ----------
-        metrics : list of str, default=None
-            Clinical metric names; None means all.
-        n_resamples : int, default=2000
-            Bootstrap resamples.
-        confidence_level : float, default=0.95
-            Level of the intervals.
-        random_state : int, RandomState instance or None, default=None
-            Seeds the resampling.
+        Use :meth:`mammoclf.evaluation.Predictions.evaluate` of
+        :meth:`Predictions.from_holdout
+        <mammoclf.evaluation.Predictions.from_holdout>`, with the same
+        parameters and result; this alias is removed in the next release.
 
         Returns
         -------
         table : pandas.DataFrame
-            Index (``model``, ``metric``); the columns of
-            :func:`evaluate_predictions` and ``threshold``, the decision
-            threshold behind the label metrics.
+            See :meth:`mammoclf.evaluation.Predictions.evaluate`.
         """
-        seed = table_seed(random_state)
-        tables = []
-        for name in self.model_names:
-            score = self.y_score[name]
-            table = evaluate_predictions(
-                self.y_true,
-                y_pred=self.y_pred[name],
-                y_score=None if np.isnan(score).all() else score,
-                groups=self.groups,
-                metrics=metrics,
-                n_resamples=n_resamples,
-                confidence_level=confidence_level,
-                pos_label=self.pos_label,
-                random_state=seed,
-            )
-            tables.append(table.assign(threshold=self.thresholds[name].threshold))
-        return pd.concat(tables, keys=list(self.model_names), names=["model", "metric"])
+        # Imported by name when called: evaluation sits above model_selection.
+        evaluation = deprecated_alias_module(
+            "HoldoutResult.scores(...)",
+            "mammoclf.evaluation.Predictions.from_holdout(result).evaluate(...)",
+            "mammoclf.evaluation",
+        )
+        return evaluation.Predictions.from_holdout(self).evaluate(
+            metrics,
+            n_resamples=n_resamples,
+            confidence_level=confidence_level,
+            random_state=random_state,
+        )
 
-    @with_evaluation_options_doc
-    def summary(
-        self,
-        *,
-        metrics=None,
-        confidence_level=0.95,
-        metric_labels=None,
-        calibration=False,
-        operating_points=False,
-        specificities=(0.8, 0.9, 0.95),
-        sensitivities=(0.8, 0.9, 0.95),
-        breast_level="mean",
-        subgroups=None,
-        min_cases=10,
-        n_resamples=1000,
-        random_state=0,
-        checklist=False,
-        report_sections=None,
-    ):
-        """The tables of this evaluation alone, as an external validation reports them.
+    def summary(self, **options):
+        """Deprecated: ``summarize(result, SummaryOptions(**options))``.
 
-        The same summary model as
-        :meth:`ComparisonResult.summary <mammoclf.model_selection.ComparisonResult.summary>`
-        without the cross-validation: test-set metrics with patient-bootstrap
-        intervals, the decision thresholds fixed on the development data and,
-        as asked, calibration, operating points, breast-level and subgroup
-        results (from ``metadata_test``) and the reporting checklist. To
-        report it next to a cross-validation, attach it with
-        :meth:`ComparisonResult.with_holdout
-        <mammoclf.model_selection.ComparisonResult.with_holdout>` instead.
+        Use :func:`mammoclf.evaluation.summarize` with a
+        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
+        every option; this alias is removed in the next release.
 
         Parameters
         ----------
-        metrics : sequence of str, default=None
-            Clinical metric names; None means all.
-        confidence_level : float, default=0.95
-            Level of all intervals.
-        metric_labels : dict of str to str, default=None
-            Names of metrics in the formatted tables, over
-            :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES`.
-        %(evaluation_options)s
+        **options
+            The parameters of :class:`~mammoclf.evaluation.SummaryOptions`.
 
         Returns
         -------
         summary : ComparisonSummary
-            Prints as text; ``to_markdown()``; its ``tables``.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from sklearn.linear_model import LogisticRegression
-        >>> from mammoclf.model_selection import evaluate_holdout
-        >>> rng = np.random.default_rng(0)
-        >>> X = rng.normal(size=(80, 3))
-        >>> y = np.where(X[:, 0] + rng.normal(size=80) > 0, "MALIGNANT", "BENIGN")
-        >>> patients = np.arange(80)
-        >>> result = evaluate_holdout({"logreg": LogisticRegression()},
-        ...                           X[:50], y[:50], X[50:], y[50:],
-        ...                           groups_train=patients[:50],
-        ...                           groups_test=patients[50:])
-        >>> summary = result.summary(metrics=["roc_auc"], n_resamples=50)
-        >>> [table.key for table in summary.tables]
-        ['thresholds', 'holdout']
         """
-        metrics = list(CLINICAL_METRICS if metrics is None else metrics)
-        options = SummaryOptions(
-            metrics=tuple(metrics),
-            pairwise=(),
-            omnibus=(),
-            test_metric=metrics[0],
-            confidence_level=confidence_level,
-            metric_labels={} if metric_labels is None else dict(metric_labels),
-            **evaluation_options(
-                [self.metadata],
-                calibration=calibration,
-                operating_points=operating_points,
-                specificities=specificities,
-                sensitivities=sensitivities,
-                breast_level=breast_level,
-                subgroups=subgroups,
-                min_cases=min_cases,
-                n_resamples=n_resamples,
-                random_state=random_state,
-                checklist=checklist,
-                report_sections=report_sections,
-            ),
+        # Imported by name when called: evaluation sits above model_selection.
+        evaluation = deprecated_alias_module(
+            "HoldoutResult.summary(**options)",
+            "mammoclf.evaluation.summarize(result, SummaryOptions(**options))",
+            "mammoclf.evaluation",
         )
-        return build_summary(self, options)
+        return evaluation.summarize(self, evaluation.SummaryOptions(**options))
 
 
 def _check_patients(groups_train, groups_test, n_train, n_test):
@@ -351,8 +270,9 @@ def evaluate_holdout(
     -------
     result : HoldoutResult
         Test predictions, thresholds, fit times, the refitted models, a
-        summary of the training data; ``result.scores()`` gives the metrics
-        with patient-bootstrap intervals.
+        summary of the training data; :func:`mammoclf.evaluation.summarize`
+        gives its tables, and ``Predictions.from_holdout(result).evaluate()``
+        the metrics with patient-bootstrap intervals.
 
     Raises
     ------
@@ -371,7 +291,9 @@ def evaluate_holdout(
     >>> result = evaluate_holdout({"logreg": LogisticRegression()},
     ...                           X[:60], y[:60], X[60:], y[60:],
     ...                           groups_train=patients[:60], groups_test=patients[60:])
-    >>> table = result.scores(["roc_auc"], n_resamples=50, random_state=0)
+    >>> from mammoclf.evaluation import Predictions
+    >>> predictions = Predictions.from_holdout(result)
+    >>> table = predictions.evaluate(["roc_auc"], n_resamples=50, random_state=0)
     >>> table.index.tolist()
     [('logreg', 'roc_auc')]
     >>> bool(table["estimate"].iloc[0] > 0.9)

@@ -2,22 +2,21 @@
 
 from dataclasses import dataclass
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from mammoclf.evaluation import CI_METHOD_NAMES as _CI_METHOD_NAMES
-from mammoclf.evaluation import (
-    SummaryOptions,
-    build_summary,
-    evaluation_options,
-    with_evaluation_options_doc,
-)
+from mammoclf.utils._deprecation import deprecated_alias_module
 
 __all__ = ["ComparisonResult"]
 
 #: ``ci_method`` values that are ``fold_mean_ci`` methods for bounded metrics.
 _BOUNDED_CI_METHODS = ("korn_graubard", "logit_t")
+#: Every ``ci_method`` of :meth:`ComparisonResult.summary_frame`; the
+#: evaluation layer describes each in Table 1's caption (a test checks that
+#: the two lists agree).
+CI_METHODS = (*_BOUNDED_CI_METHODS, "corrected_t", "t", "bootstrap")
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -85,9 +84,15 @@ class ComparisonResult:
         for breast-level scores, other columns for subgroups.
     holdout : HoldoutResult or None
         The same models refitted on all of these data and evaluated once on
-        a separate test set, attached with :meth:`with_holdout`; the summary
+        a separate test set, attached with :meth:`with_holdout`; its summary
         reports it apart from the cross-validation.
+    kind : str
+        ``"comparison"``, for every ComparisonResult: what
+        :mod:`mammoclf.evaluation` reads to tell it from a
+        :class:`HoldoutResult` (``"holdout"``).
     """
+
+    kind: ClassVar[str] = "comparison"
 
     model_names: tuple
     metric_names: tuple
@@ -268,9 +273,9 @@ class ComparisonResult:
         unknown = [m for m in metrics if m not in self.metric_names]
         if unknown:
             raise KeyError(f"Not scored: {unknown}; scored: {list(self.metric_names)}.")
-        if ci_method not in _CI_METHOD_NAMES:
+        if ci_method not in CI_METHODS:
             raise ValueError(
-                f"ci_method must be one of {list(_CI_METHOD_NAMES)}; got {ci_method!r}."
+                f"ci_method must be one of {list(CI_METHODS)}; got {ci_method!r}."
             )
         if not isinstance(confidence_level, Real) or not 0 < confidence_level < 1:
             raise ValueError(
@@ -402,14 +407,23 @@ class ComparisonResult:
         confidence_level=0.95,
         clustered="auto",
     ):
-        """Pairwise tests across models; see :func:`mammoclf.evaluation.pairwise_tests`.
+        """Deprecated: ``mammoclf.evaluation.pairwise_tests(result, ...)``.
 
-        DeLong's and McNemar's tests are clustered by patient when the
-        comparison has groups (``clustered="auto"``).
+        Use :func:`mammoclf.evaluation.pairwise_tests`, with the same
+        parameters and result; this alias is removed in the next release.
+
+        Returns
+        -------
+        table : pandas.DataFrame
+            See :func:`mammoclf.evaluation.pairwise_tests`.
         """
-        from mammoclf.evaluation import pairwise_tests
-
-        return pairwise_tests(
+        # Imported by name when called: evaluation sits above model_selection.
+        evaluation = deprecated_alias_module(
+            "ComparisonResult.pairwise_tests(...)",
+            "mammoclf.evaluation.pairwise_tests(result, ...)",
+            "mammoclf.evaluation",
+        )
+        return evaluation.pairwise_tests(
             self,
             test=test,
             metric=metric,
@@ -421,138 +435,29 @@ class ComparisonResult:
             clustered=clustered,
         )
 
-    @with_evaluation_options_doc
-    def summary(
-        self,
-        *,
-        metrics=None,
-        tests=None,
-        test_metric=None,
-        correction="holm",
-        alpha=0.05,
-        ci_method="korn_graubard",
-        confidence_level=0.95,
-        omnibus=None,
-        metric_labels=None,
-        calibration=False,
-        operating_points=False,
-        specificities=(0.8, 0.9, 0.95),
-        sensitivities=(0.8, 0.9, 0.95),
-        breast_level="mean",
-        subgroups=None,
-        min_cases=10,
-        n_resamples=1000,
-        random_state=0,
-        checklist=False,
-        report_sections=None,
-    ):
-        """A Table-1-like summary, tests, evaluations and compute costs.
+    def summary(self, **options):
+        """Deprecated: ``summarize(result, SummaryOptions(**options))``.
 
-        Besides Table 1 and the tests, it states the decision threshold of
-        every model and split, and, as asked: calibration, operating points,
-        breast-level and subgroup results (from the ``metadata`` given to
-        :func:`~mammoclf.compare_models`), computed on the pooled
-        out-of-fold predictions of repeat 0 with patient-bootstrap
-        intervals; a held-out test set attached with :meth:`with_holdout`
-        gets the same tables, kept apart; ``checklist=True`` ends with the
-        CLAIM 2024 / TRIPOD+AI checklist.
+        Use :func:`mammoclf.evaluation.summarize` with a
+        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
+        every option; this alias is removed in the next release.
 
         Parameters
         ----------
-        metrics : sequence of str, default=None
-            Metrics of the scores table; None means all scored metrics.
-        tests : sequence of str, default=None
-            Pairwise tests (names of :data:`mammoclf.evaluation.PAIRWISE_TESTS`),
-            each on every pair of models, p-values adjusted per test; empty
-            for none. None means the corrected t-test on ``test_metric``,
-            plus DeLong's test when every model has positive-class scores.
-            DeLong's and McNemar's tests are the clustered versions
-            (Obuchowski 1997 and 1998) when the comparison has patient
-            groups, as :func:`mammoclf.evaluation.pairwise_tests` does.
-            An explicitly requested test that the comparison cannot run
-            (DeLong without scores, 5x2cv without 5 x 2 splits) is an error.
-        test_metric : str, default=None
-            Metric of the fold-score tests and the omnibus tests; None means
-            ``"roc_auc"`` when it was scored, else the first scored metric.
-        correction : {"holm", "bonferroni", "none"}, default="holm"
-            Multiple-comparison adjustment across the pairs of each test.
-        alpha : float, default=0.05
-            Family-wise error rate of the ``reject`` column.
-        ci_method : {"korn_graubard", "logit_t", "corrected_t", "t", \
-"bootstrap"}, default="korn_graubard"
-            Interval of the scores table, see :meth:`summary_frame`: by
-            default Korn and Graubard's interval, inside [0, 1];
-            ``"logit_t"`` the corrected t interval on the logit scale;
-            ``"corrected_t"`` gives it on the original
-            scale (which can leave [0, 1]). The caption names the method.
-        confidence_level : float, default=0.95
-            Level of all intervals.
-        omnibus : sequence of str, default=None
-            Tests across all models (``"friedman"``, ``"rm_anova"``,
-            ``"anova"``, see :func:`mammoclf.evaluation.omnibus_test`) on
-            ``test_metric``, run with three or more models. None means
-            ``("friedman", "rm_anova")``.
-        metric_labels : dict of str to str, default=None
-            Names of metrics in the formatted tables, e.g. ``{"roc_auc":
-            "ROC AUC"}``, over :data:`mammoclf.metrics.METRIC_DISPLAY_NAMES`;
-            None uses those names.
-        %(evaluation_options)s
+        **options
+            The parameters of :class:`~mammoclf.evaluation.SummaryOptions`.
 
         Returns
         -------
         summary : ComparisonSummary
-            Prints as text; ``summary.to_markdown()`` for reports; its
-            ``tables`` hold each table's numbers, formatted cells and
-            notes; ``scores``, ``tests`` and ``compute`` are DataFrames.
         """
-        options = self._summary_options(
-            metrics=metrics,
-            tests=tests,
-            omnibus=omnibus,
-            test_metric=test_metric,
-            correction=correction,
-            alpha=alpha,
-            ci_method=ci_method,
-            confidence_level=confidence_level,
-            metric_labels=metric_labels,
-            **evaluation_options(
-                [
-                    self.metadata,
-                    None if self.holdout is None else self.holdout.metadata,
-                ],
-                calibration=calibration,
-                operating_points=operating_points,
-                specificities=specificities,
-                sensitivities=sensitivities,
-                breast_level=breast_level,
-                subgroups=subgroups,
-                min_cases=min_cases,
-                n_resamples=n_resamples,
-                random_state=random_state,
-                checklist=checklist,
-                report_sections=report_sections,
-            ),
+        # Imported by name when called: evaluation sits above model_selection.
+        evaluation = deprecated_alias_module(
+            "ComparisonResult.summary(**options)",
+            "mammoclf.evaluation.summarize(result, SummaryOptions(**options))",
+            "mammoclf.evaluation",
         )
-        return build_summary(self, options)
-
-    def _summary_options(self, *, metrics, tests, omnibus, test_metric, **options):
-        """The options of :meth:`summary`, with its None defaults resolved."""
-        if test_metric is None:
-            test_metric = (
-                "roc_auc" if "roc_auc" in self.metric_names else self.metric_names[0]
-            )
-        if tests is None:
-            has_scores = all(self.score_method[m] is not None for m in self.model_names)
-            tests = ("corrected_t", "delong") if has_scores else ("corrected_t",)
-        labels = options.pop("metric_labels")
-        return SummaryOptions(
-            metrics=tuple(self.metric_names if metrics is None else metrics),
-            pairwise=tuple(tests),
-            omnibus=("friedman", "rm_anova") if omnibus is None else tuple(omnibus),
-            test_metric=test_metric,
-            metric_labels={} if labels is None else dict(labels),
-            **options,
-        )
+        return evaluation.summarize(self, evaluation.SummaryOptions(**options))
 
     def with_holdout(self, holdout):
         """This comparison with a held-out evaluation attached, for one summary.
@@ -567,8 +472,9 @@ class ComparisonResult:
         Returns
         -------
         result : ComparisonResult
-            A copy whose :meth:`summary` adds the held-out tables, kept
-            apart from the cross-validated ones.
+            A copy whose summary (:func:`mammoclf.evaluation.summarize`)
+            adds the held-out tables, kept apart from the cross-validated
+            ones.
 
         Raises
         ------

@@ -3,7 +3,7 @@
 import importlib
 import warnings
 
-__all__ = ["deprecated_module_getattr"]
+__all__ = ["deprecated_alias_module", "deprecated_module_getattr"]
 
 
 def deprecated_module_getattr(module, new_module, names):
@@ -52,3 +52,42 @@ def deprecated_module_getattr(module, new_module, names):
         return getattr(importlib.import_module(new_module), name)
 
     return __getattr__
+
+
+def deprecated_alias_module(old, new, module):
+    """Warn that ``old`` is deprecated in favour of ``new``; return ``module``.
+
+    For a method kept for one release as an alias of a function that lives in
+    a higher layer: the module is imported by name, when the alias is called,
+    so the lower layer's code never imports the higher one (an ``import``
+    statement there would be an upward import, even inside the method).
+
+    Parameters
+    ----------
+    old : str
+        The deprecated call, as users wrote it.
+    new : str
+        What to write instead.
+    module : str
+        The module that holds the new function.
+
+    Returns
+    -------
+    module : module
+        ``module``, imported.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     math = deprecated_alias_module("area(r)", "math.pi * r**2", "math")
+    >>> round(math.pi, 2), caught[0].category.__name__
+    (3.14, 'FutureWarning')
+    """
+    warnings.warn(
+        f"{old} is deprecated and will be removed in the next release; use {new}.",
+        FutureWarning,
+        stacklevel=3,
+    )
+    return importlib.import_module(module)

@@ -12,6 +12,7 @@ from mammoclf.cli._sections import (
     add_summary_tables,
     section_links,
 )
+from mammoclf.evaluation import SummaryOptions, summarize
 from tests.evaluation.test_evaluation_tables import fake_comparison, fake_holdout
 
 matplotlib.use("Agg")
@@ -21,14 +22,17 @@ def test_report_has_anchored_sections_the_checklist_links_to(tmp_path):
     result = fake_comparison().with_holdout(fake_holdout())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = result.summary(
-            tests=(),
-            calibration=True,
-            subgroups=(),
-            breast_level=None,
-            n_resamples=10,
-            checklist=True,
-            report_sections=section_links(["grad_cam"]),
+        summary = summarize(
+            result,
+            SummaryOptions(
+                tests=(),
+                calibration=True,
+                subgroups=(),
+                breast_level=None,
+                n_resamples=10,
+                checklist=True,
+                report_sections=section_links(["grad_cam"]),
+            ),
         )
     (tmp_path / "figures").mkdir()
     (tmp_path / "tables").mkdir()

@@ -24,6 +24,7 @@ from PIL import Image
 from mammoclf import ScratchCNNClassifier
 from mammoclf.cli._main import EXIT_INPUT, EXIT_INTERRUPTED, main
 from mammoclf.cli._resume import ResumablePipeline, valid_fits
+from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.storage import RunFolderLock
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mammoclf"
@@ -108,11 +109,11 @@ def test_table_two_shows_the_original_fit_time_of_resumed_fits():
     times = restored.compute["fit_time"].tolist()
     assert times == [12.5, result.compute["fit_time"].iloc[1]]
     assert restored.compute["resumed"].tolist() == [True, False]
-    table = restored.summary(tests=()).table("compute")
+    table = summarize(restored, SummaryOptions(tests=())).table("compute")
     assert table.display["fits resumed"].tolist() == ["1"]
     assert float(table.display["total fit time (s)"][0]) == round(sum(times), 1)
     assert any(note.startswith("Fits resumed: 1 fold models") for note in table.notes)
-    unresumed = result.summary(tests=()).table("compute")
+    unresumed = summarize(result, SummaryOptions(tests=())).table("compute")
     assert "fits resumed" not in unresumed.display
 
 

@@ -13,9 +13,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from mammoclf.evaluation import (
+    Predictions,
+    SummaryOptions,
     evaluate_calibration,
     evaluate_operating_points,
     evaluate_subgroups,
+    summarize,
 )
 from mammoclf.metrics import breast_level, roc_auc_score
 from mammoclf.model_selection import (
@@ -146,8 +149,11 @@ def comparison():
 def _summary(result, n_resamples=N_RESAMPLES, **options):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return result.summary(
-            n_resamples=n_resamples, random_state=0, tests=(), **options
+        return summarize(
+            result,
+            SummaryOptions(
+                n_resamples=n_resamples, random_state=0, tests=(), **options
+            ),
         )
 
 
@@ -254,8 +260,9 @@ def test_breast_level_on_a_hand_made_case():
 
 def test_subgroup_table_is_evaluate_subgroups_and_flags_small_groups(comparison):
     with pytest.warns(UserWarning, match="density subgroup"):
-        summary = comparison.summary(
-            n_resamples=N_RESAMPLES, breast_level=None, min_cases=30
+        summary = summarize(
+            comparison,
+            SummaryOptions(n_resamples=N_RESAMPLES, breast_level=None, min_cases=30),
         )
     table = summary.table("subgroups")
     direct = evaluate_subgroups(
@@ -291,7 +298,7 @@ def test_holdout_tables_are_kept_apart_from_the_cross_validation(comparison):
     )
     summary = _summary(result, subgroups=(), breast_level=None)
     holdout = summary.table("holdout")
-    direct = fake_holdout().scores(
+    direct = Predictions.from_holdout(fake_holdout()).evaluate(
         list(comparison.metric_names), n_resamples=N_RESAMPLES, random_state=0
     )
     pd.testing.assert_frame_equal(holdout.data, direct)
@@ -305,8 +312,11 @@ def test_with_holdout_refuses_a_shared_patient(comparison):
 
 
 def test_an_external_evaluation_alone_has_no_cross_validated_tables():
-    summary = fake_holdout().summary(
-        n_resamples=N_RESAMPLES, calibration=True, subgroups=(), checklist=True
+    summary = summarize(
+        fake_holdout(),
+        SummaryOptions(
+            n_resamples=N_RESAMPLES, calibration=True, subgroups=(), checklist=True
+        ),
     )
     keys = [t.key for t in summary.tables]
     assert keys == [
@@ -343,11 +353,11 @@ def test_checklist_links_to_the_sections_that_answer_each_item(comparison):
 
 def test_evaluation_options_are_checked(comparison):
     with pytest.raises(KeyError, match="not in the metadata"):
-        comparison.summary(subgroups=["age"])
+        summarize(comparison, SummaryOptions(subgroups=["age"]))
     with pytest.raises(ValueError, match="breast_level"):
-        comparison.summary(breast_level="median")
+        summarize(comparison, SummaryOptions(breast_level="median"))
     with pytest.raises(ValueError, match="n_resamples"):
-        comparison.summary(n_resamples=3)
+        summarize(comparison, SummaryOptions(n_resamples=3))
 
 
 def test_compare_models_and_evaluate_holdout_keep_metadata_row_for_row():

@@ -12,7 +12,12 @@ from sklearn.naive_bayes import GaussianNB
 
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import add_summary_tables
-from mammoclf.evaluation import ComparisonSummary, SummaryTable
+from mammoclf.evaluation import (
+    ComparisonSummary,
+    SummaryOptions,
+    SummaryTable,
+    summarize,
+)
 from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
 from mammoclf.metrics import METRIC_DISPLAY_NAMES
 from mammoclf.model_selection import compare_models
@@ -43,8 +48,9 @@ def comparison():
 def summary(comparison):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return comparison.summary(
-            tests=_PAIRWISE, omnibus=("rm_anova", "friedman", "anova")
+        return summarize(
+            comparison,
+            SummaryOptions(tests=_PAIRWISE, omnibus=("rm_anova", "friedman", "anova")),
         )
 
 
@@ -190,7 +196,9 @@ def test_notes_sit_next_to_the_table_they_concern(comparison, summary):
     # does not, and says so next to Table 1.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        summary = comparison.summary(tests=_PAIRWISE, ci_method="corrected_t")
+        summary = summarize(
+            comparison, SummaryOptions(tests=_PAIRWISE, ci_method="corrected_t")
+        )
     scores = summary.scores
     assert ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
     beyond = summary.table("metrics").notes
@@ -215,7 +223,9 @@ def test_two_models_have_no_omnibus_table_and_labels_apply(comparison):
             cv=3,
             random_state=0,
         )
-        summary = result.summary(metric_labels={"roc_auc": "ROC AUC"})
+        summary = summarize(
+            result, SummaryOptions(metric_labels={"roc_auc": "ROC AUC"})
+        )
     assert [t.key for t in summary.tables] == [
         "metrics",
         "pairwise_tests",
@@ -281,7 +291,9 @@ def test_undefined_folds_are_counted_not_zero():
         result = compare_models(
             models, X, y, groups=np.arange(60) // 3, cv=5, random_state=0
         )
-        summary = result.summary(metrics=["ppv", "sensitivity", "roc_auc"])
+        summary = summarize(
+            result, SummaryOptions(metrics=["ppv", "sensitivity", "roc_auc"])
+        )
     folds = result.fold_scores("ppv")
     assert folds["never"].isna().all()
     scores = summary.scores
@@ -334,31 +346,6 @@ def test_logit_t_table_one_interval_is_the_corrected_t_on_the_logit_scale(compar
     assert ((frame["ci_low"] >= 0) & (frame["ci_high"] <= 1)).all()
 
 
-@pytest.mark.parametrize("owner", ["ComparisonResult", "HoldoutResult"])
-def test_summary_docstrings_document_every_parameter_once(owner):
-    """The evaluation options' entries are written once (EVALUATION_OPTIONS_DOC)
-    and land, indented, in both summaries' Parameters sections."""
-    import inspect
-    import re
-
-    import mammoclf.model_selection as ms
-    from mammoclf.evaluation._summary import EVALUATION_OPTIONS_DOC
-
-    method = getattr(ms, owner).summary
-    doc = inspect.getdoc(method)
-    assert "%(" not in doc
-    parameters = doc.split("Parameters\n----------\n")[1].split("\n\nReturns")[0]
-    documented = [
-        name.strip()
-        for line in parameters.splitlines()
-        if re.match(r"^\w[\w, ]* : ", line)
-        for name in line.split(" : ")[0].split(",")
-    ]
-    expected = [p for p in inspect.signature(method).parameters if p != "self"]
-    assert sorted(documented) == sorted(expected)
-    assert EVALUATION_OPTIONS_DOC.strip() in parameters
-
-
 def test_wilcoxon_effect_size_is_not_shown_as_a_difference(summary):
     """The rank-biserial correlation has a column of its own, not 'A - B [CI]'."""
     table = summary.table("pairwise_tests")
@@ -387,7 +374,9 @@ def test_one_display_name_per_metric_whatever_the_path(comparison, summary):
     assert "| precision (PPV) |" in summary.to_markdown()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        relabelled = comparison.summary(tests=(), metric_labels={"ppv": "PPV"})
+        relabelled = summarize(
+            comparison, SummaryOptions(tests=(), metric_labels={"ppv": "PPV"})
+        )
     assert "PPV" in relabelled.table("metrics").display["metric"].tolist()
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from mammoclf.evaluation import summarize
 from mammoclf.model_selection import ComparisonResult
 
 
@@ -99,7 +100,7 @@ def test_peak_memory_is_process_rss_during_fit(cnn_comparison):
     "ignore:Nadeau-Bengio:RuntimeWarning"
 )  # AUC 1 in every fold
 def test_summary_prints_table_one_and_tests(cnn_comparison):
-    summary = cnn_comparison.summary()
+    summary = summarize(cnn_comparison)
     text = str(summary)
     for expected in (
         "cnn_avg",

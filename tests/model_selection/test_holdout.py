@@ -1,6 +1,7 @@
 """evaluate_holdout: one refit on all training data, one look at the test set."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
@@ -11,7 +12,7 @@ from sklearn.model_selection import (
 )
 from sklearn.svm import LinearSVC
 
-from mammoclf.evaluation import evaluate_predictions
+from mammoclf.evaluation import Predictions, evaluate_predictions
 from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.model_selection import decision_threshold, evaluate_holdout
 
@@ -83,7 +84,9 @@ def test_scores_are_evaluate_predictions_on_the_test_set(split):
         groups_test=g_test,
     )
     assert result.model_names == ("LogisticRegression", "DummyClassifier")
-    table = result.scores(["sensitivity", "roc_auc"], n_resamples=50, random_state=0)
+    table = Predictions.from_holdout(result).evaluate(
+        ["sensitivity", "roc_auc"], n_resamples=50, random_state=0
+    )
     alone = evaluate_predictions(
         y_test,
         y_pred=result.y_pred["LogisticRegression"],
@@ -197,7 +200,9 @@ def test_tuned_threshold_gets_the_training_patients(split):
     )
     np.testing.assert_array_equal(result.y_pred["tuned"], called)
     assert result.thresholds["fixed"].threshold == 0.3
-    table = result.scores(["sensitivity"], n_resamples=50, random_state=0)
+    table = Predictions.from_holdout(result).evaluate(
+        ["sensitivity"], n_resamples=50, random_state=0
+    )
     assert table.loc[("tuned", "sensitivity"), "threshold"] == fitted.best_threshold_
 
 
@@ -235,7 +240,7 @@ def test_model_without_scores_gets_nan_scores_and_label_metrics_only(split):
     )
     assert result.score_method["rule"] is None
     assert np.isnan(result.y_score["rule"]).all()
-    table = result.scores(n_resamples=50, random_state=0)
+    table = Predictions.from_holdout(result).evaluate(n_resamples=50, random_state=0)
     assert "roc_auc" not in table.index.get_level_values("metric")
 
 
@@ -254,3 +259,22 @@ def test_progress_lines(split, capsys):
     assert "[evaluate_holdout] 1/1 LogisticRegression: fitted on 80 images" in (
         capsys.readouterr().err  # progress goes to stderr
     )
+
+
+def test_deprecated_scores_are_the_predictions_evaluation(split):
+    X_train, y_train, g_train, X_test, y_test, g_test = split
+    result = evaluate_holdout(
+        [LogisticRegression()],
+        X_train,
+        y_train,
+        X_test,
+        y_test,
+        groups_train=g_train,
+        groups_test=g_test,
+    )
+    with pytest.warns(FutureWarning, match=r"HoldoutResult\.scores\(\.\.\.\) is dep"):
+        old = result.scores(["roc_auc"], n_resamples=20, random_state=1)
+    new = Predictions.from_holdout(result).evaluate(
+        ["roc_auc"], n_resamples=20, random_state=1
+    )
+    pd.testing.assert_frame_equal(old, new)

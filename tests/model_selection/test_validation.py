@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 from sklearn.utils._param_validation import InvalidParameterError
 
+from mammoclf.evaluation import summarize
 from mammoclf.metrics import make_clinical_scorer, ppv_score
 from mammoclf.model_selection import compare_models
 
@@ -88,7 +89,7 @@ def test_models_without_scores_cannot_be_scored_by_auc(data):
     assert result.score_method == {"labels": None, "svc": "decision_function"}
     assert np.isnan(result.y_score["labels"]).all()
     # The default summary then skips DeLong (it needs scores of every model).
-    assert set(result.summary().tests["test_key"]) == {"corrected_t"}
+    assert set(summarize(result).tests["test_key"]) == {"corrected_t"}
 
 
 def test_fit_errors_name_the_model_and_fold(data):
@@ -121,7 +122,7 @@ def test_memory_measurement_can_be_turned_off(data):
         [LogisticRegression()], X, y, groups=groups, cv=2, measure_memory=False
     )
     assert result.compute["peak_memory_mb"].isna().all()
-    assert "not measured" in str(result.summary())
+    assert "not measured" in str(summarize(result))
 
 
 def test_pos_label_must_be_named_when_labels_are_not_malignant(data):

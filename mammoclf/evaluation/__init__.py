@@ -15,7 +15,9 @@ model's predictions into tables with patient-bootstrap intervals;
 :mod:`mammoclf.stats` across the models of a comparison;
 :class:`ComparisonSummary` holds the tables of the ``SUMMARY_TABLES``
 registry, and :func:`reporting_checklist` maps a report's sections to the
-CLAIM and TRIPOD+AI items.
+CLAIM and TRIPOD+AI items. :func:`training_details` (and its report table,
+:func:`training_table`) states how each model was built, preprocessed and
+trained, read off the fitted estimators.
 """
 
 from mammoclf.evaluation._calibration import CalibrationResult, evaluate_calibration
@@ -37,6 +39,7 @@ from mammoclf.evaluation._summary import (
     with_evaluation_options_doc,
 )
 from mammoclf.evaluation._summary_tables import SUMMARY_TABLES, build_summary
+from mammoclf.evaluation._training_details import training_details, training_table
 
 __all__ = [
     "PAIRWISE_TESTS",
@@ -53,6 +56,8 @@ __all__ = [
     "omnibus_test",
     "pairwise_tests",
     "reporting_checklist",
+    "training_details",
+    "training_table",
 ]
 
 # Not in __all__: the model_selection result objects' summary() and scores()

@@ -570,6 +570,7 @@ def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir)
     from mammoclf import DicomLoader, Resizer
     from mammoclf.cli._development import build_development_record
     from mammoclf.cli._overlap import development_fingerprint
+    from mammoclf.evaluation import training_details
     from mammoclf.persistence import save
     from mammoclf.pipeline import Pipeline
 
@@ -594,6 +595,11 @@ def _save_models(fitted, specs, images, source, trained_on, image_size, out_dir)
             description=source.description,
             fingerprint=fingerprint,
         )
+        # What the saved pipeline loses (its training-only Augmenter), for evaluate.
+        record["training"] = training_details(
+            {spec.name: fitted[spec.name]},
+            preprocessing=[step for _, step in pipeline.steps[:2]],
+        )[spec.name].to_dict()
         path = out_dir / "models" / f"{spec.key}.mammoclf"
         save(pipeline, path, development=record)
         saved[spec.name] = path.relative_to(out_dir)

@@ -17,6 +17,7 @@ __all__ = [
     "add_cache_options",
     "configure_loaders",
     "decoding_processes",
+    "image_preprocessing",
     "load_images",
     "prepare_cache",
     "resolve_data",
@@ -418,22 +419,21 @@ def load_images(paths, image_size, *, cache_dir, n_jobs, memory_limit, log, quie
     are decoded by ``n_jobs`` processes (-1: all cores), each holding one
     full-resolution image at a time.
     """
-    from mammoclf import DicomLoader, Resizer
-
     n_jobs = decoding_processes(n_jobs)
     where = "no cache" if cache_dir is None else f"cache {cache_dir}"
     log(
         f"decoding and resizing {len(paths)} images to {image_size} px "
         f"({n_jobs} processes, {where}) ..."
     )
-    loader = DicomLoader(
+    loader, resizer = image_preprocessing(image_size)
+    loader.set_params(
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         memory_limit=memory_limit,
         verbose=0 if quiet else 1,
     )
     sequence = loader.fit_transform(paths)
-    images = Resizer(size=image_size).fit_transform(sequence)
+    images = resizer.fit_transform(sequence)
     report = sequence.last_run
     stored = "a memory-mapped file" if isinstance(images, np.memmap) else "memory"
     log(
@@ -441,6 +441,14 @@ def load_images(paths, image_size, *, cache_dir, n_jobs, memory_limit, log, quie
         f"the cache; {images.nbytes / 2**20:.0f} MiB in {stored}"
     )
     return images
+
+
+def image_preprocessing(image_size):
+    """The loader and resizer that :func:`load_images` decodes and resizes with
+    (the report states their settings)."""
+    from mammoclf import DicomLoader, Resizer
+
+    return DicomLoader(), Resizer(size=image_size)
 
 
 def decoding_processes(n_jobs):

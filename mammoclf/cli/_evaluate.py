@@ -28,14 +28,16 @@ from mammoclf.cli._overlap import check_overlap
 from mammoclf.cli._report import Report
 from mammoclf.cli._sections import (
     REPORT_HEADINGS,
+    _add_table,
     add_checklist,
     add_summary_tables,
+    identifiers_sentence,
     image_paths,
     save_figure,
     section_links,
     write_csv,
 )
-from mammoclf.evaluation import SummaryOptions, summarize
+from mammoclf.evaluation import SummaryOptions, summarize, training_table
 from mammoclf.storage import write_text
 
 __all__ = [
@@ -407,7 +409,23 @@ def write_evaluation_report(
     summary = summarize(result, options)
     report = Report("mammoclf external evaluation report")
     report.heading(REPORT_HEADINGS["data"], anchor="data")
-    report.bullets(_describe(result, source, records, model_paths, independence))
+    report.bullets(
+        [
+            *_describe(result, source, records, model_paths, independence),
+            identifiers_sentence(run_info),
+        ]
+    )
+    _add_table(
+        report,
+        training_table(
+            result.estimators,
+            recorded={
+                name: (records[name] or {}).get("training")
+                for name in result.model_names
+            },
+        ),
+        out_dir,
+    )
     add_summary_tables(report, summary, out_dir)
     _figures(report, result, out_dir, log)
     _grad_cam(report, result, images, source, out_dir, log)

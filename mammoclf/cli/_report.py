@@ -17,6 +17,7 @@ __all__ = ["REPORT_HEADINGS", "Report", "save_figure", "write_csv"]
 #: The report's own sections, by reporting-checklist key (also their anchors).
 REPORT_HEADINGS = {
     "data": "What was compared, and how",
+    "training": "Training and preprocessing",  # mammoclf.evaluation.training_table
     "grad_cam": "Grad-CAM: where the models looked",
     "models": "Fitted models",
     "environment": "Environment",

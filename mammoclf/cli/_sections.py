@@ -5,15 +5,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mammoclf.cli._data import image_preprocessing
 from mammoclf.cli._explanations import add_grad_cam_section, fold_model_explainer
 from mammoclf.cli._localization import add_localization
 from mammoclf.cli._report import REPORT_HEADINGS, Report, save_figure, write_csv
-from mammoclf.evaluation import SummaryOptions, summarize
+from mammoclf.evaluation import SummaryOptions, summarize, training_table
 
 __all__ = [
     "REPORT_HEADINGS",
     "add_checklist",
     "add_summary_tables",
+    "identifiers_sentence",
     "image_paths",
     "save_figure",
     "section_links",
@@ -78,6 +80,13 @@ def write_report(
     if banner:
         report.banner(banner)
     _describe_run(report, result, source, specs, run_info)
+    _add_table(
+        report,
+        training_table(
+            result.estimators, preprocessing=image_preprocessing(run_info["image_size"])
+        ),
+        out_dir,
+    )
     gpu = run_info.get("gpu_peak_memory_mb")
     gpu_note = "GPU memory, peak of the whole run: " + (
         "n/a (CPU only)." if gpu is None else f"{gpu} MB."
@@ -124,12 +133,17 @@ def _describe_run(report, result, source, specs, run_info):
                 f"Positive class: {result.pos_label}. Accuracy is (TP + TN) / N; the study's "
                 "printed (TP + FP) / N is the fraction called malignant, not an accuracy."
             ),
-            "Patient identifiers appear only as salted-hash pseudonyms."
-            if run_info["identifiers"] == "pseudonymised"
-            else "Patient identifiers are shown as found (--reveal-identifiers).",
+            identifiers_sentence(run_info),
             *_holdout_lines(result),
         ]
     )
+
+
+def identifiers_sentence(run_info):
+    """How the report shows patient identifiers (the checklist's de-identification)."""
+    if run_info["identifiers"] == "pseudonymised":
+        return "Patient identifiers appear only as salted-hash pseudonyms."
+    return "Patient identifiers are shown as found (--reveal-identifiers)."
 
 
 def _holdout_lines(result):

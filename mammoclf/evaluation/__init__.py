@@ -15,8 +15,10 @@ model's predictions into tables with patient-bootstrap intervals;
 :mod:`mammoclf.stats` across the models of a comparison;
 :func:`summarize` builds the :class:`ComparisonSummary` of a comparison or
 a held-out evaluation, the tables of the ``SUMMARY_TABLES`` registry, as
-:class:`SummaryOptions` asks; :func:`reporting_checklist` maps a report's sections to the
-CLAIM and TRIPOD+AI items.
+:class:`SummaryOptions` asks; :func:`reporting_checklist` maps a report's
+sections to the CLAIM and TRIPOD+AI items. :func:`training_details` (and its
+report table, :func:`training_table`) states how each model was built,
+preprocessed and trained, read off the fitted estimators.
 """
 
 from mammoclf.evaluation._calibration import CalibrationResult, evaluate_calibration
@@ -35,6 +37,7 @@ from mammoclf.evaluation._summary_options import (
     SummaryOptions,
 )
 from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
+from mammoclf.evaluation._training_details import training_details, training_table
 
 __all__ = [
     "PAIRWISE_TESTS",
@@ -53,4 +56,6 @@ __all__ = [
     "pairwise_tests",
     "reporting_checklist",
     "summarize",
+    "training_details",
+    "training_table",
 ]

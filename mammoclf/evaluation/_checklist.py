@@ -12,13 +12,28 @@ Reviewers of radiology-AI papers check them against two checklists:
 The items below are the ones that apply to a benign-versus-malignant image
 classification study, written in our own words and grouped by topic (the
 checklists' numbering differs between their versions; consult them for the
-exact wording). Each names the report section that answers it, or says that
+exact wording). Each names the report sections that answer it, or says that
 only the authors can state it: mammoclf cannot know how ethics approval was
 obtained or who drew the reference standard.
+
+An item may point only to a section that holds its answer: each names, per
+section, the words a reader finds there (``keywords``), and the tests read
+every linked section of a real ``compare`` and ``evaluate`` report for them.
+How a model was built, preprocessed and trained is in the report's
+"Training and preprocessing" section (:func:`~mammoclf.evaluation.training_details`).
+
+Where the two checklists ask for an item, as we read their item lists:
+CLAIM 2024's model items ask for the architecture, its initialisation,
+the software and the training details (augmentation, hyperparameters);
+TRIPOD+AI asks for data preparation (item 7), the model-building procedure
+(12c), class imbalance (13) and fairness (14). Neither has an item of its
+own for computational cost (training time, memory); we leave it unticked
+for both, and say so in its requirement. Check the published lists: the
+ticks here are our reading, not the checklists' words.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -48,6 +63,10 @@ class ChecklistItem:
         authors can.
     authors_add : str
         What the authors still have to add, if anything.
+    keywords : mapping of str to tuple of str
+        For each of ``sections``, words its text holds where it answers the
+        item (case-insensitive; ``"a|b"``: either): what the tests look for
+        in every section a report links.
     """
 
     topic: str
@@ -56,6 +75,7 @@ class ChecklistItem:
     tripod_ai: bool
     sections: tuple = ()
     authors_add: str = ""
+    keywords: Mapping = field(default_factory=dict)
 
 
 CHECKLIST_ITEMS = (
@@ -66,6 +86,7 @@ CHECKLIST_ITEMS = (
         True,
         ("data",),
         "the eligibility criteria and dates of collection",
+        keywords={"data": ("data", "images", "patients")},
     ),
     ChecklistItem(
         "Ethics and consent",
@@ -80,6 +101,7 @@ CHECKLIST_ITEMS = (
         False,
         ("data",),
         "how the source data were de-identified before mammoclf read them",
+        keywords={"data": ("identifiers",)},
     ),
     ChecklistItem(
         "Reference standard",
@@ -93,7 +115,8 @@ CHECKLIST_ITEMS = (
         "How images were decoded, windowed, resized and augmented.",
         True,
         True,
-        ("models",),
+        ("training",),
+        keywords={"training": ("intensity preprocessing", "resizing", "augmentation")},
     ),
     ChecklistItem(
         "Missing data",
@@ -111,6 +134,7 @@ CHECKLIST_ITEMS = (
         True,
         ("data",),
         "the justification of the sample size",
+        keywords={"data": ("images", "patients")},
     ),
     ChecklistItem(
         "Partitioning",
@@ -118,7 +142,12 @@ CHECKLIST_ITEMS = (
         "which level (patient), so that no patient is in two sets.",
         True,
         True,
-        ("data", "holdout"),
+        ("data", "holdout", "training"),
+        keywords={
+            "data": ("patient",),
+            "holdout": ("patients",),
+            "training": ("validation",),
+        },
     ),
     ChecklistItem(
         "Model",
@@ -126,15 +155,28 @@ CHECKLIST_ITEMS = (
         "which layers were trained when.",
         True,
         True,
-        ("models",),
+        ("training",),
+        keywords={"training": ("architecture", "initial weights", "trainable layers")},
     ),
     ChecklistItem(
         "Training",
-        "Optimiser, learning rate, epochs, batch size, early stopping and "
-        "software versions, enough to reproduce the fit.",
+        "Optimiser, learning rate per stage, epochs, batch size, early "
+        "stopping, class weighting or resampling, and software versions, "
+        "enough to reproduce the fit.",
         True,
         True,
-        ("models", "environment"),
+        ("training", "environment"),
+        keywords={
+            "training": (
+                "optimiser",
+                "learning rate",
+                "epochs",
+                "batch size",
+                "early stopping",
+                "class weighting",
+            ),
+            "environment": ("python", "keras"),
+        },
     ),
     ChecklistItem(
         "Performance with uncertainty",
@@ -143,6 +185,7 @@ CHECKLIST_ITEMS = (
         True,
         True,
         ("scores", "breast"),
+        keywords={"scores": ("interval|CI",), "breast": ("interval|CI", "breast")},
     ),
     ChecklistItem(
         "Model comparison",
@@ -151,6 +194,7 @@ CHECKLIST_ITEMS = (
         True,
         False,
         ("tests",),
+        keywords={"tests": ("test", "paired|clustered")},
     ),
     ChecklistItem(
         "Calibration",
@@ -158,6 +202,7 @@ CHECKLIST_ITEMS = (
         False,
         True,
         ("calibration",),
+        keywords={"calibration": ("calibration", "interval")},
     ),
     ChecklistItem(
         "Operating point",
@@ -166,6 +211,7 @@ CHECKLIST_ITEMS = (
         True,
         True,
         ("operating_points",),
+        keywords={"operating_points": ("threshold",)},
     ),
     ChecklistItem(
         "Held-out and external test",
@@ -175,6 +221,7 @@ CHECKLIST_ITEMS = (
         True,
         ("holdout",),
         "whether the test data come from another site or period",
+        keywords={"holdout": ("held-out",)},
     ),
     ChecklistItem(
         "Subgroups and fairness",
@@ -184,6 +231,7 @@ CHECKLIST_ITEMS = (
         True,
         ("subgroups",),
         "demographic subgroups, which mammoclf does not see",
+        keywords={"subgroups": ("subgroup",)},
     ),
     ChecklistItem(
         "Explainability and failure analysis",
@@ -191,13 +239,17 @@ CHECKLIST_ITEMS = (
         True,
         False,
         ("grad_cam",),
+        keywords={"grad_cam": ("grad-cam", "false negatives|false positives")},
     ),
     ChecklistItem(
         "Computational cost",
-        "Training time and memory, so others can plan a replication.",
+        "Training time and memory, so others can plan a replication. Neither "
+        "checklist has an item of its own for it as far as we read them (we "
+        "may be wrong: check the published lists).",
         False,
         False,
         ("compute",),
+        keywords={"compute": ("time", "memory")},
     ),
     ChecklistItem(
         "Intended use and limitations",
@@ -212,6 +264,7 @@ CHECKLIST_ITEMS = (
         True,
         ("models", "environment"),
         "public links to code and data",
+        keywords={"models": ("mammoclf|not refitted",), "environment": ("mammoclf",)},
     ),
     ChecklistItem(
         "Funding and conflicts",

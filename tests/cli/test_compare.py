@@ -139,6 +139,27 @@ def test_report_says_the_transfer_rows_are_not_pretrained(demo_report):
     assert json.loads((demo_report / "run.json").read_text())["weights"] == "random"
 
 
+def test_training_section_states_each_model_and_the_checklist_links_it(demo_report):
+    """Preprocessing, Model and Training point to a section stating them,
+    read off the fold models (DenseNet: per stage)."""
+    from tests.evaluation.test_checklist import (
+        assert_checklist_links_answer,
+        report_sections,
+    )
+
+    markdown = (demo_report / "report.md").read_text()
+    assert assert_checklist_links_answer(markdown) >= 10
+    training = report_sections(markdown)["training"]
+    partial = "DenseNet121 partially unfrozen"
+    assert partial in training
+    assert "stage 1: 0.001; stage 2: 0.0001" in training
+    assert "stage 2: conv5, head" in training
+    assert "NOT ImageNet-pretrained" in training
+    assert "decoded by DicomLoader" in training
+    assert "Resizer to 32 x 32 px" in training
+    assert "Augmenter: 1 extra copy" in training
+
+
 def test_metrics_table_has_every_model_and_metric(demo_report):
     with open(demo_report / "tables" / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))

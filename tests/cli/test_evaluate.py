@@ -273,6 +273,13 @@ def test_official_test_split_keeps_cross_validation_and_test_apart(tmp_path):
     }
     record = read_development(out / "models" / "scratch.mammoclf")
     assert record["n_patients"] == 10  # the train split only
+    # What the saved pipeline drops, for evaluate's training section.
+    assert record["training"]["augmentation"].startswith("Augmenter: 1 extra copy")
+    # With a held-out test set, its table answers Partitioning too.
+    from tests.evaluation.test_checklist import assert_checklist_links_answer
+
+    assert assert_checklist_links_answer(report) >= 10
+    assert "](#holdout)" in report.split("## Reporting checklist")[1]
 
 
 def _evaluate_on(compare_out, csv_path, out, *extra):
@@ -388,3 +395,26 @@ def test_evaluate_errors_name_evaluate_not_compare(developed, tmp_path, capsys):
     assert "evaluate needs exactly two classes" in message
     assert "compare" not in message
     assert not (tmp_path / "o" / "fit-cache").exists()
+
+
+def test_every_checklist_link_of_both_reports_holds_its_answer(developed):
+    """Training, Preprocessing and Model point to the training section, which
+    states them from the fitted models (the saved one's Augmenter from its record)."""
+    from tests.evaluation.test_checklist import (
+        assert_checklist_links_answer,
+        report_sections,
+    )
+
+    for out in developed:
+        markdown = (out / "report.md").read_text()
+        assert assert_checklist_links_answer(markdown) >= 10
+        training = report_sections(markdown)["training"]
+        assert "| optimiser | Adam |" in training
+        assert "| epochs run per stage | 1 of 1 planned |" in training
+        assert "Augmenter: 1 extra copy of every training image" in training
+        assert "global max pooling" in training
+    compare, evaluate = (out / "report.md" for out in developed)
+    # evaluate cross-validates nothing: no cross-validated table is linked.
+    assert "(#metrics)" in compare.read_text()
+    assert "(#metrics)" not in evaluate.read_text()
+    assert "(#compute)" not in evaluate.read_text()

@@ -107,7 +107,9 @@ def network_key(model, *, jit_compile):
     architecture (the model's config with layer names replaced by their
     position and initializer/dropout seeds left out: the fit copies every
     variable, seed-generator states included), the shapes and dtypes of the
-    model's and the optimizer's variables, the dtype policies (inside the
+    model's and the optimizer's variables, which of the model's variables
+    train (a stage of a staged fit that unfreezes other layers traces
+    another step), the dtype policies (inside the
     layer configs), the optimizer's class and config other than its
     learning rate (a variable the fit sets), the loss, the metrics and
     ``jit_compile``. None if a part has no config (a custom layer without
@@ -127,6 +129,7 @@ def network_key(model, *, jit_compile):
             "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
             "architecture": _anonymous(model.get_config(), names),
             "variables": _shapes(model.variables),
+            "trainable": _trainable_positions(model),
             "optimizer": optimizer,
             "optimizer_variables": _shapes(model.optimizer.variables),
             "compiled": compiled,
@@ -140,6 +143,12 @@ def network_key(model, *, jit_compile):
 
 def _shapes(variables):
     return [[list(v.shape), str(v.dtype)] for v in variables]
+
+
+def _trainable_positions(model):
+    """Positions in ``model.variables`` of the variables the train step updates."""
+    trainable = {id(v) for v in model.trainable_variables}
+    return [i for i, v in enumerate(model.variables) if id(v) in trainable]
 
 
 def _anonymous(config, names):

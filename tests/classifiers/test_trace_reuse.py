@@ -365,3 +365,58 @@ def test_compare_models_traces_each_stage_once(toy_images, empty_pool, train_ste
     # Two trained configurations over 6 fits and 9 stages: the head (the
     # frozen model's stage and the partial model's first) and conv5 + head.
     assert len(train_steps) == 2
+
+
+@pytest.fixture
+def predict_steps(monkeypatch):
+    """One entry per trace of a ``predict_step``."""
+    keras = import_keras()
+    traced = []
+    original = keras.Model.predict_step
+
+    def counting(self, data):
+        traced.append(type(self).__name__)
+        return original(self, data)
+
+    monkeypatch.setattr(keras.Model, "predict_step", counting)
+    return traced
+
+
+def _unpadded(clf, X):
+    """Keras's own batching: a partial last batch of its own size."""
+    images = clf.model_inputs(X)
+    logits = clf.model_.predict(images, batch_size=clf.batch_size, verbose=0)
+    return np.asarray(logits, dtype=np.float64)[:, 0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: _cnn(epochs=1), id="cnn"),
+        pytest.param(
+            lambda: _staged(freeze_schedule="frozen", batch_size=16),
+            id="shallow_densenet",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_predict_traces_once_for_every_input_size(
+    toy_images, predict_steps, monkeypatch, make
+):
+    X, y, _ = toy_images
+    clf = make().fit(X[:32], y[:32])
+    # No direct calls: every prediction runs the traced predict function.
+    monkeypatch.setattr(type(clf), "_direct_batches_before_tracing", 0)
+    whole = clf.decision_function(X[:48])  # three batches of 16 real images
+    sizes = [5, 16, 21, 1, 60]  # partial, whole, both, one, beyond `whole`
+    scores = {n: clf.decision_function(X[:n]) for n in sizes}
+    assert len(predict_steps) == 1
+    for n, got in scores.items():
+        assert got.shape == (n,)
+        # Every image is scored in a batch of 16, whatever else is predicted
+        # with it: the padding rows change no returned score, to the bit.
+        shared = min(n, 48)
+        np.testing.assert_array_equal(got[:shared], whole[:shared], strict=True)
+        # Keras's own partial last batch runs other kernels: float32 rounding.
+        np.testing.assert_allclose(got, _unpadded(clf, X[:n]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(whole, _unpadded(clf, X[:48]), strict=True)

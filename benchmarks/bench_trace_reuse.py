@@ -15,7 +15,15 @@ checks that runs 1 and 2 give identical cross-validation scores and refit
 predictions. scikeras 0.13 predates scikit-learn 1.6's ``__sklearn_tags__``;
 if it fails, the row says so.
 
-Usage: ``python benchmarks/bench_trace_reuse.py [--size 32] [--n-images 120]``
+``--mode study`` times the study instead: ``compare_models`` of its three
+models (``ScratchCNNClassifier``, and ``DenseNetTransferClassifier`` at
+``weights=None`` with the ``"frozen"`` and ``"partial"`` schedules) over 5
+patient-grouped folds, then a refit of each model on all images, without and
+with reuse, and checks that out-of-fold scores, ``history_``/``stages_``
+(fit times aside) and the refits' decision functions are identical.
+
+Usage: ``python benchmarks/bench_trace_reuse.py [--mode grid|study|both]
+[--size 32] [--n-images 120] [--study-images 40]``
 """
 
 import argparse
@@ -30,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _results import append_row
 
 import mammoclf
-from mammoclf import ScratchCNNClassifier
+from mammoclf import DenseNetTransferClassifier, ScratchCNNClassifier, compare_models
 from mammoclf.utils._keras import import_keras
 
 GRID = {"dropout": [0.0, 0.25, 0.5], "learning_rate": [1e-3, 1e-2]}
@@ -131,11 +139,102 @@ def scikeras_search(X, y, folds):
     return wall, meter
 
 
+def study_models():
+    """The study's three models, sized for a benchmark on CPU."""
+    densenet = {"weights": None, "dense_units": 16, "epochs": 1, "batch_size": 16}
+    return {
+        "scratch": ScratchCNNClassifier(**PARAMS, random_state=0),
+        "frozen": DenseNetTransferClassifier(
+            **densenet, freeze_schedule="frozen", random_state=0
+        ),
+        "partial": DenseNetTransferClassifier(
+            **densenet, freeze_schedule="partial", random_state=0
+        ),
+    }
+
+
+def _without_times(stages):
+    return [
+        {k: v for k, v in stage.items() if k not in {"fit_time", "cache_time"}}
+        for stage in stages
+    ]
+
+
+def study(X, y, groups, *, reuse):
+    """compare_models of the three models on 5 folds, then a refit of each."""
+    keras = import_keras()
+    folds = list(GroupKFold(n_splits=5).split(X, y, groups))
+    with mammoclf.config_context(reuse_traces=reuse), TraceMeter(keras) as meter:
+        started = time.perf_counter()
+        result = compare_models(
+            study_models(), X, y, groups=groups, cv=folds, measure_memory=False
+        )
+        refits = {name: model.fit(X, y) for name, model in study_models().items()}
+        wall = time.perf_counter() - started
+    outcome = {
+        "scores": {name: np.asarray(v) for name, v in result.y_score.items()},
+        "histories": result.histories,
+        "stages": {
+            name: [_without_times(s) for s in runs]
+            for name, runs in result.stages.items()
+        },
+        "refit": {name: m.decision_function(X) for name, m in refits.items()},
+        "refit_fits": {
+            name: (m.history_, _without_times(m.stages_)) for name, m in refits.items()
+        },
+    }
+    return outcome, wall, meter
+
+
+def study_row(args):
+    X, y, groups = data(args.study_images, args.size)
+    # Process-wide start-up (TensorFlow's first graph) charged to no run.
+    with mammoclf.config_context(reuse_traces=False):
+        ScratchCNNClassifier(**{**PARAMS, "epochs": 1}, random_state=0).fit(
+            X[:8], y[:8]
+        )
+    off, off_wall, off_meter = study(X, y, groups, reuse=False)
+    on, on_wall, on_meter = study(X, y, groups, reuse=True)
+    same_scores = all(
+        np.array_equal(on["scores"][k], off["scores"][k]) for k in off["scores"]
+    )
+    same_fits = (
+        on["histories"] == off["histories"]
+        and on["stages"] == off["stages"]
+        and on["refit_fits"] == off["refit_fits"]
+    )
+    same_refit = all(
+        np.array_equal(on["refit"][k], off["refit"][k]) for k in off["refit"]
+    )
+    numbers = (
+        f"compare_models of the study's three models (ScratchCNNClassifier"
+        f"(filters=(8, 16), 2 epochs); DenseNetTransferClassifier(weights=None, "
+        f"dense_units=16, 1 epoch per stage, batch 16) 'frozen' and 'partial') at "
+        f"{args.size} px, {args.study_images} images, 5 grouped folds + a refit of "
+        f"each: with reuse {on_wall:.1f} s (step Python {on_meter.seconds:.1f} s, "
+        f"{on_meter.train_functions} train functions); without reuse "
+        f"{off_wall:.1f} s ({off_meter.seconds:.1f} s, {off_meter.train_functions} "
+        f"train functions); x{off_wall / on_wall:.2f}; out-of-fold scores "
+        f"identical: {same_scores}, histories and stages identical: {same_fits}, "
+        f"refit decision functions identical: {same_refit}"
+    )
+    append_row("trace reuse, study", numbers)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=["grid", "study", "both"], default="both")
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--n-images", type=int, default=120)
+    parser.add_argument("--study-images", type=int, default=40)
     args = parser.parse_args()
+    if args.mode in ("study", "both"):
+        study_row(args)
+    if args.mode in ("grid", "both"):
+        grid_row(args)
+
+
+def grid_row(args):
     X, y, groups = data(args.n_images, args.size)
     folds = list(GroupKFold(n_splits=5).split(X, y, groups))
     # Process-wide start-up (TensorFlow's first graph) charged to no run.

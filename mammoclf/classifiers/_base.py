@@ -687,6 +687,8 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         and traces its predict function (buys) only for the call that would
         exceed them. That budget is about the trace's cost in direct calls'
         overheads: tracing a DenseNet takes seconds, a small CNN a tenth.
+        The traced function sees only full batches (the last one padded),
+        so it is traced once per network, whatever the number of images.
         """
         n_images, batch_size = X.shape[0], self.batch_size
         if is_memory_mapped(X) and n_images > batch_size:
@@ -711,8 +713,7 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
                     for start in range(0, max(n_images, 1), batch_size)
                 ]
             )
-        with fresh_model_retracing_muted():
-            return np.asarray(model.predict(X, batch_size=batch_size, verbose=0))
+        return _predict_in_full_batches(model, X, batch_size)
 
     def decision_function(self, X):
         """Logits of the network.
@@ -815,6 +816,30 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
             state = dict(state)
             state["model_"] = model_from_bytes(import_keras(), state["model_"].data)
         super().__setstate__(state)
+
+
+def _predict_in_full_batches(model, X, batch_size):
+    """``model.predict(X)`` through batches of exactly ``batch_size`` images.
+
+    A last batch of another size would trace the predict function again
+    (twice in all: TensorFlow then relaxes the batch dimension), and so
+    would every new input smaller than a batch. The whole batches are
+    predicted as they are (no copy); the rest is padded with copies of its
+    own rows, whose outputs are dropped. In inference mode no image's
+    output depends on the other images of its batch.
+    """
+    n_images = X.shape[0]  # at least one: validation refuses none
+    n_whole = n_images - n_images % batch_size
+    parts = []
+    with fresh_model_retracing_muted():
+        if n_whole:
+            parts.append(model.predict(X[:n_whole], batch_size=batch_size, verbose=0))
+        if n_whole < n_images:
+            rest = X[n_whole:]
+            padded = np.take(rest, np.arange(batch_size) % rest.shape[0], axis=0)
+            out = model.predict(padded, batch_size=batch_size, verbose=0)
+            parts.append(np.asarray(out)[: rest.shape[0]])
+    return np.concatenate([np.asarray(part) for part in parts])
 
 
 @dataclass(frozen=True)

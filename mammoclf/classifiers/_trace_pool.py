@@ -14,8 +14,16 @@ The pool is a module global, never an attribute of an estimator, so a
 pickled estimator carries none; each process (loky or Dask worker) has its
 own, and a forked child starts with an empty one. A pooled network serves
 one fit at a time: it is checked out for the fit and returned after it.
+
+It keeps at most :data:`POOL_SIZE` idle networks, and gives way to memory
+under mammoclf's one memory policy (:mod:`mammoclf.storage`): that policy
+lets an array take up to :data:`~mammoclf.storage.DEFAULT_MEMORY_FRACTION`
+of physical memory, so while less than that is available, the pool drops
+idle networks, least recently used first (a dropped network costs a trace
+later, never a result).
 """
 
+import gc
 import hashlib
 import json
 import os
@@ -23,10 +31,32 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 
-__all__ = ["POOL_SIZE", "TracePool", "copy_variables", "network_key", "trace_pool"]
+from mammoclf.storage import DEFAULT_MEMORY_FRACTION, physical_memory_bytes
+
+__all__ = [
+    "POOL_SIZE",
+    "TracePool",
+    "available_memory_bytes",
+    "copy_variables",
+    "memory_floor_bytes",
+    "network_key",
+    "trace_pool",
+]
 
 #: Networks the pool keeps, least recently used dropped first.
 POOL_SIZE = 4
+
+
+def available_memory_bytes():
+    """Memory available to new allocations on this machine, in bytes."""
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def memory_floor_bytes():
+    """Available memory below which the pool drops idle networks, in bytes."""
+    return int(DEFAULT_MEMORY_FRACTION * physical_memory_bytes())
 
 
 class TracePool:
@@ -67,19 +97,32 @@ class TracePool:
             while len(self._idle) > self.size:
                 self._idle.popitem(last=False)
 
+    def _relieve_memory(self):
+        """Drop idle networks, oldest first, while memory is under the floor."""
+        floor = memory_floor_bytes()
+        while available_memory_bytes() < floor:
+            with self._lock:
+                if not self._idle:
+                    return
+                self._idle.popitem(last=False)
+            gc.collect()  # Keras models hold reference cycles
+
     @contextmanager
     def checkout(self, key, build):
         """Lend the pooled network for ``key`` (``build()`` one if none is idle).
 
         The network goes back to the pool when the block ends normally; a
         fit that fails or is interrupted may leave it mid-step, so it is
-        dropped instead.
+        dropped instead. Before a build and after a return, idle networks
+        give way while memory is tight (see the module's docstring).
         """
         model = self._take(key)
         if model is None:
+            self._relieve_memory()
             model = build()
         yield model
         self._give_back(key, model)
+        self._relieve_memory()
 
 
 _POOL = TracePool()
@@ -107,7 +150,9 @@ def network_key(model, *, jit_compile):
     architecture (the model's config with layer names replaced by their
     position and initializer/dropout seeds left out: the fit copies every
     variable, seed-generator states included), the shapes and dtypes of the
-    model's and the optimizer's variables, the dtype policies (inside the
+    model's and the optimizer's variables, which of the model's variables
+    train (a stage of a staged fit that unfreezes other layers traces
+    another step), the dtype policies (inside the
     layer configs), the optimizer's class and config other than its
     learning rate (a variable the fit sets), the loss, the metrics and
     ``jit_compile``. None if a part has no config (a custom layer without
@@ -127,6 +172,7 @@ def network_key(model, *, jit_compile):
             "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
             "architecture": _anonymous(model.get_config(), names),
             "variables": _shapes(model.variables),
+            "trainable": _trainable_positions(model),
             "optimizer": optimizer,
             "optimizer_variables": _shapes(model.optimizer.variables),
             "compiled": compiled,
@@ -140,6 +186,12 @@ def network_key(model, *, jit_compile):
 
 def _shapes(variables):
     return [[list(v.shape), str(v.dtype)] for v in variables]
+
+
+def _trainable_positions(model):
+    """Positions in ``model.variables`` of the variables the train step updates."""
+    trainable = {id(v) for v in model.trainable_variables}
+    return [i for i, v in enumerate(model.variables) if id(v) in trainable]
 
 
 def _anonymous(config, names):

@@ -568,9 +568,12 @@ class TransferClassifier(BaseKerasImageClassifier):
                 data, X_cut, X_val_cut, storage, shuffle_seed=shuffle_seed
             )
         self._compile(fit.keras, train_model, stage.learning_rate)
-        stage_history = self._fit_stage(
-            fit, train_model, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
-        )
+        # The stage's trainable set is part of the pool key: a pooled twin
+        # of this very stage (of an earlier fit or fold) has its step traced.
+        with self._pooled_network(fit, train_model) as pooled:
+            stage_history = self._fit_stage(
+                fit, pooled, stage_data, epochs=stage.epochs, initial_epoch=first_epoch
+            )
         record = {
             "unfreeze": stage.unfreeze,
             "trainable_blocks": trainable_blocks,

@@ -469,8 +469,13 @@ def test_grad_cam_layer_is_the_last_feature_map(frozen_densenet, toy_images):
     probe = keras.Model(model.input, [layer.output, model.output])
     feature_map, logits = probe(X[:2, :, :, np.newaxis], training=False)
     assert tuple(feature_map.shape) == (2, 1, 1, 1024)  # 32 px / 32
+    # A direct call of 2 images against (once earlier tests spent the direct
+    # budget) the traced function's padded batch of 32: float32 rounding.
     np.testing.assert_allclose(
-        np.asarray(logits)[:, 0], frozen_densenet.decision_function(X[:2]), rtol=1e-5
+        np.asarray(logits)[:, 0],
+        frozen_densenet.decision_function(X[:2]),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 

@@ -9,7 +9,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 
 import mammoclf
 from mammoclf import ScratchCNNClassifier, compare_models
-from mammoclf.classifiers._trace_pool import TracePool, trace_pool
+from mammoclf.classifiers._trace_pool import TracePool, network_key, trace_pool
 from mammoclf.utils._keras import import_keras
 from tests.shallow_densenet import ShallowDenseNetClassifier
 
@@ -52,6 +52,21 @@ def new_train_functions(monkeypatch):
 
     monkeypatch.setattr(keras.Model, "make_train_function", counting)
     return created
+
+
+@pytest.fixture
+def train_steps(monkeypatch):
+    """One entry per trace of a ``train_step`` (its Python body runs only then)."""
+    keras = import_keras()
+    traced = []
+    original = keras.Model.train_step
+
+    def counting(self, data):
+        traced.append(type(self).__name__)
+        return original(self, data)
+
+    monkeypatch.setattr(keras.Model, "train_step", counting)
+    return traced
 
 
 def _results(clf, X):
@@ -247,10 +262,9 @@ def test_loky_workers_reuse_with_identical_results(toy_images):
         np.testing.assert_array_equal(expected, got, strict=True)
 
 
-@pytest.mark.slow
-def test_staged_transfer_fits_are_identical_and_not_pooled(toy_images, empty_pool):
-    X, y, _ = toy_images
-    params = {
+def _staged(**params):
+    """A staged shallow DenseNet: the head, then ``conv5``, each on cached features."""
+    defaults = {
         "weights": None,
         "freeze_schedule": "partial",
         "dense_units": 4,
@@ -258,8 +272,151 @@ def test_staged_transfer_fits_are_identical_and_not_pooled(toy_images, empty_poo
         "batch_size": 32,
         "random_state": 0,
     }
+    return ShallowDenseNetClassifier(**{**defaults, **params})
+
+
+def test_staged_fit_reuses_each_stage_bitwise(toy_images, empty_pool, train_steps):
+    X, y, _ = toy_images
+    X, y = X[:16], y[:16]  # two batches of 8: the cost is building and tracing
     with mammoclf.config_context(reuse_traces=False):
-        fresh = _results(ShallowDenseNetClassifier(**params).fit(X, y), X)
-    reused = _results(ShallowDenseNetClassifier(**params).fit(X, y), X)
+        fresh = _results(_staged(batch_size=8).fit(X, y), X)
     assert len(empty_pool) == 0
+    _staged(batch_size=8).fit(X, y)  # fills the pool: one network per stage
+    assert len(empty_pool) == 2  # the trainable sets differ: two keys
+    train_steps.clear()
+    reused = _staged(batch_size=8).fit(X, y)
+    assert train_steps == []  # both stages ran steps traced by the fit before
+    _assert_identical(fresh, _results(reused, X))
+    assert [s["trainable_blocks"] for s in reused.stages_] == [
+        ("head",),
+        ("conv5", "head"),
+    ]
+
+
+def test_key_names_the_variables_that_train():
+    """Same layers, configs and optimizer slots; another variable frozen: another key."""
+    keras = import_keras()
+
+    def key(frozen):
+        inputs = keras.Input((2,))
+        first = keras.layers.Dense(2, use_bias=False, name="first")
+        second = keras.layers.Dense(2, use_bias=False, name="second")
+        model = keras.Model(inputs, second(first(inputs)))
+        (first if frozen == "first" else second).kernel.trainable = False
+        model.compile(optimizer="adam", loss="mse")
+        model.optimizer.build(model.trainable_variables)
+        return network_key(model, jit_compile=False)
+
+    assert key("first") == key("first")
+    assert key("first") != key("second")
+
+
+@pytest.mark.slow
+def test_uncached_stages_key_on_what_trains(toy_images, empty_pool, train_steps):
+    """Without the cache both stages train the whole network: same layers, other
+    trainable variables, so two keys (and a bitwise-identical result)."""
+    X, y, _ = toy_images
+    params = {"frozen_cache": "off", "validation_fraction": 0.25}
+    with mammoclf.config_context(reuse_traces=False):
+        fresh = _results(_staged(**params).fit(X, y), X)
+    _staged(**params).fit(X, y)
+    assert len(empty_pool) == 2
+    train_steps.clear()
+    reused = _results(_staged(**params).fit(X, y), X)
+    assert train_steps == []
     _assert_identical(fresh, reused)
+
+
+@pytest.mark.slow
+def test_staged_fits_in_loky_workers_are_identical(toy_images):
+    X, y, groups = toy_images
+    cv = GroupKFold(n_splits=4)
+
+    def run(n_jobs):
+        result = cross_validate(
+            _staged(),
+            X,
+            y,
+            groups=groups,
+            cv=cv,
+            n_jobs=n_jobs,
+            return_estimator=True,
+        )
+        return [_results(clf, X) for clf in result["estimator"]]
+
+    # Two workers, four folds: each worker's later folds train its pooled twins.
+    with mammoclf.config_context(reuse_traces=False):
+        reference = run(None)
+    for expected, got in zip(reference, run(2), strict=True):
+        _assert_identical(expected, got)
+
+
+@pytest.mark.slow
+def test_compare_models_traces_each_stage_once(toy_images, empty_pool, train_steps):
+    X, y, groups = toy_images
+    compare_models(
+        {"partial": _staged(), "frozen": _staged(freeze_schedule="frozen")},
+        X,
+        y,
+        groups=groups,
+        cv=GroupKFold(n_splits=3),
+        measure_memory=False,
+    )
+    # Two trained configurations over 6 fits and 9 stages: the head (the
+    # frozen model's stage and the partial model's first) and conv5 + head.
+    assert len(train_steps) == 2
+
+
+@pytest.fixture
+def predict_steps(monkeypatch):
+    """One entry per trace of a ``predict_step``."""
+    keras = import_keras()
+    traced = []
+    original = keras.Model.predict_step
+
+    def counting(self, data):
+        traced.append(type(self).__name__)
+        return original(self, data)
+
+    monkeypatch.setattr(keras.Model, "predict_step", counting)
+    return traced
+
+
+def _unpadded(clf, X):
+    """Keras's own batching: a partial last batch of its own size."""
+    images = clf.model_inputs(X)
+    logits = clf.model_.predict(images, batch_size=clf.batch_size, verbose=0)
+    return np.asarray(logits, dtype=np.float64)[:, 0]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda: _cnn(epochs=1), id="cnn"),
+        pytest.param(
+            lambda: _staged(freeze_schedule="frozen", batch_size=16),
+            id="shallow_densenet",
+            marks=pytest.mark.slow,
+        ),
+    ],
+)
+def test_predict_traces_once_for_every_input_size(
+    toy_images, predict_steps, monkeypatch, make
+):
+    X, y, _ = toy_images
+    clf = make().fit(X[:32], y[:32])
+    # No direct calls: every prediction runs the traced predict function.
+    monkeypatch.setattr(type(clf), "_direct_batches_before_tracing", 0)
+    whole = clf.decision_function(X[:48])  # three batches of 16 real images
+    sizes = [5, 16, 21, 1, 60]  # partial, whole, both, one, beyond `whole`
+    scores = {n: clf.decision_function(X[:n]) for n in sizes}
+    assert len(predict_steps) == 1
+    for n, got in scores.items():
+        assert got.shape == (n,)
+        # Every image is scored in a batch of 16, whatever else is predicted
+        # with it: the padding rows change no returned score, to the bit.
+        shared = min(n, 48)
+        np.testing.assert_array_equal(got[:shared], whole[:shared], strict=True)
+        # Keras's own partial last batch runs other kernels: float32 rounding.
+        np.testing.assert_allclose(got, _unpadded(clf, X[:n]), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(whole, _unpadded(clf, X[:48]), strict=True)

@@ -275,3 +275,22 @@ def test_a_dropout_turned_off_is_not_stochastic():
     off = keras.layers.Dropout(0.0, name="off")
     on = keras.layers.Dropout(0.2, name="on")
     assert stochastic_layers([off, on]) == ["on"]
+
+
+def test_a_numbered_family_builder_writes_each_block_and_end():
+    """What ``_numbered`` derives, for two families of different shapes."""
+    densenet, efficientnet = BACKBONES["densenet169"], BACKBONES["efficientnetv2s"]
+    assert densenet.blocks == ("conv2", "conv3", "conv4", "conv5")
+    assert densenet.ends == ("pool2_pool", "pool3_pool", "pool4_pool")
+    assert densenet.weights_file == (
+        "densenet169_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
+    assert efficientnet.blocks == tuple(f"block{i}" for i in range(1, 7))
+    assert efficientnet.ends == tuple(f"block{i}*" for i in range(1, 6))
+    assert efficientnet.weights_file == "efficientnetv2-s_notop.h5"
+    assert BACKBONES["efficientnetv2m"].blocks[-1] == "block7"
+    assert BACKBONES["mobilenetv3large"].ends[-1] == "expanded_conv_11_add"
+    assert {b.min_size for b in BACKBONES.values() if b.module != "xception"} <= {
+        32,
+        75,
+    }

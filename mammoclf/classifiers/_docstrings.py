@@ -10,7 +10,7 @@ indented by four spaces.
 import re
 import textwrap
 
-__all__ = ["SHARED_ENTRIES", "with_shared_entries"]
+__all__ = ["SHARED_ENTRIES", "SHARED_RUNS", "with_shared_entries"]
 
 #: Parameter and attribute entries by name.
 SHARED_ENTRIES = {
@@ -189,11 +189,44 @@ n_epochs_ : int
 """,
 }
 
+#: Runs of entries that classifiers share in the same order; a placeholder
+#: may name a run.
+SHARED_RUNS = {
+    "staged_training_parameters": (
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "class_weight",
+        "validation_fraction",
+        "patience",
+        "image_shape",
+        "precision",
+        "jit_compile",
+        "distribution",
+        "callbacks",
+        "verbose",
+        "random_state",
+        "checkpoint_dir",
+    ),
+    "staged_training_attributes": (
+        "classes_",
+        "model_",
+        "stages_",
+        "history_",
+        "n_epochs_",
+        "fit_time_",
+        "image_shape_",
+        "n_features_in_",
+        "feature_names_in_",
+    ),
+}
+
 _PLACEHOLDER = re.compile(r"^( *)%\((\w+)\)s$", re.MULTILINE)
 
 
 def with_shared_entries(cls):
-    """Write :data:`SHARED_ENTRIES` where ``cls``'s docstring names them.
+    """Write :data:`SHARED_ENTRIES` (or runs of them) where ``cls``'s docstring names them.
 
     An unknown name raises KeyError when the class is defined.
     """
@@ -202,7 +235,9 @@ def with_shared_entries(cls):
 
     def entry(match):
         indent, name = match.groups()
-        return textwrap.indent(SHARED_ENTRIES[name].rstrip("\n"), indent)
+        names = SHARED_RUNS.get(name, (name,))
+        text = "\n".join(SHARED_ENTRIES[n].rstrip("\n") for n in names)
+        return textwrap.indent(text, indent)
 
     cls.__doc__ = _PLACEHOLDER.sub(entry, cls.__doc__)
     return cls

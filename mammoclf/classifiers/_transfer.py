@@ -133,33 +133,11 @@ class TransferClassifier(BaseKerasImageClassifier):
         None feeds the images at their own size, which must then be at
         least that minimum.
     %(frozen_cache)s
-    %(epochs)s
-    %(batch_size)s
-    %(learning_rate)s
-    %(optimizer)s
-    %(class_weight)s
-    %(validation_fraction)s
-    %(patience)s
-    %(image_shape)s
-    %(precision)s
-    %(jit_compile)s
-    %(distribution)s
-    %(callbacks)s
-    %(verbose)s
-    %(random_state)s
-    %(checkpoint_dir)s
+    %(staged_training_parameters)s
 
     Attributes
     ----------
-    %(classes_)s
-    %(model_)s
-    %(stages_)s
-    %(history_)s
-    %(n_epochs_)s
-    %(fit_time_)s
-    %(image_shape_)s
-    %(n_features_in_)s
-    %(feature_names_in_)s
+    %(staged_training_attributes)s
     feature_map_layer_ : str
         Name of the layer of ``model_`` whose output is the last
         convolutional feature map (the backbone description's, or

@@ -10,7 +10,11 @@ from mammoclf import (
     ScratchCNNClassifier,
     TransferClassifier,
 )
-from mammoclf.classifiers._docstrings import SHARED_ENTRIES, with_shared_entries
+from mammoclf.classifiers._docstrings import (
+    SHARED_ENTRIES,
+    SHARED_RUNS,
+    with_shared_entries,
+)
 
 CLASSIFIERS = [TransferClassifier, DenseNetTransferClassifier, ScratchCNNClassifier]
 
@@ -85,3 +89,18 @@ def test_numpydoc_finds_no_error(cls):
         "numpydoc.validate", reason="numpydoc is in the docs extra"
     ).validate
     assert validate(f"mammoclf.{cls.__name__}")["errors"] == []
+
+
+def test_a_placeholder_may_name_a_run_of_entries():
+    class Example:
+        """Example.
+
+        Attributes
+        ----------
+        %(staged_training_attributes)s
+        """
+
+    doc = inspect.getdoc(with_shared_entries(Example))
+    assert _entry_names(_section(doc + "\n", "Attributes")) == list(
+        SHARED_RUNS["staged_training_attributes"]
+    )

@@ -74,11 +74,12 @@ CHECKED_ESTIMATORS = [
 ]
 FULL_DENSENET = _densenet_for_checks(DenseNetTransferClassifier)
 # TransferClassifier runs DenseNetTransferClassifier's code on another
-# backbone's network; its checks (each several fits of MobileNetV3Small, the
-# smallest backbone, at 5-10 s) run with -m slow.
-SMALLEST_TRANSFER = _densenet_for_checks(
-    TransferClassifier, backbone="mobilenetv3small"
-)
+# backbone's network; its checks (each several fits of VGG16 at 10-50 s) run
+# with -m slow. Not MobileNetV3Small, the smallest: its untrained blocks
+# shrink the signal to features of ~1e-10 (EfficientNet's to ~1e-6), from
+# which no head learns the checks' blobs (check_classifiers_train reached
+# less than its 0.83 accuracy); VGG16 has no such blocks.
+SMALLEST_TRANSFER = _densenet_for_checks(TransferClassifier, backbone="vgg16")
 
 SGD_WEIGHT_REASON = (
     "mini-batch stochastic training: a sample of weight 2 changes the loss "
@@ -202,9 +203,15 @@ def test_sklearn_compatible_densenet121(estimator, check):
         check(estimator)
 
 
+def expected_failed_transfer_checks(estimator):
+    # VGG16's 13 convolutions round alike whatever the batch's size or order
+    # (both invariance checks pass), so only the weighting one is expected.
+    return {"check_sample_weight_equivalence_on_dense_data": SGD_WEIGHT_REASON}
+
+
 @pytest.mark.slow
 @parametrize_with_checks(
-    [SMALLEST_TRANSFER], expected_failed_checks=expected_failed_checks
+    [SMALLEST_TRANSFER], expected_failed_checks=expected_failed_transfer_checks
 )
 def test_sklearn_compatible_transfer_classifier(estimator, check):
     with warnings.catch_warnings():

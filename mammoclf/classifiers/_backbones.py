@@ -108,107 +108,124 @@ class Backbone:
         return self.blocks[min(2, len(self.blocks) - 1)]
 
 
-def _densenet(depth):
+# The file name of most keras.applications ImageNet weights without the top.
+_NOTOP = "{}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+def _numbered(name, constructor, module, *, block, numbers, end, **description):
+    """A family whose blocks are numbered: ``block`` and each of ``numbers``.
+
+    Block ``i`` ends at ``end.format(i)`` (the top one at the network's
+    output). DenseNet, ResNet and ResNetV2, VGG, EfficientNet and
+    EfficientNetV2, ConvNeXt. ``description``: the other fields; the input
+    side is 32 at least unless ``min_size`` says more.
+    """
+    numbers = tuple(numbers)
     return Backbone(
-        name=f"densenet{depth}",
-        constructor=f"DenseNet{depth}",
-        module="densenet",
+        name=name,
+        constructor=constructor,
+        module=module,
+        blocks=tuple(f"{block}{i}" for i in numbers),
+        ends=tuple(end.format(i) for i in numbers[:-1]),
+        **{"min_size": 32, **description},
+    )
+
+
+def _densenet(depth):
+    return _numbered(
+        f"densenet{depth}",
+        f"DenseNet{depth}",
+        "densenet",
         # Each dense block owns the transition (poolN) after it, and conv5
         # the final BatchNormalization and ReLU.
-        blocks=("conv2", "conv3", "conv4", "conv5"),
-        ends=("pool2_pool", "pool3_pool", "pool4_pool"),
+        block="conv",
+        numbers=range(2, 6),
+        end="pool{}_pool",
         stem_end="pool1",
         preprocessing="torch",
         grad_cam_layer="relu",
-        min_size=32,
-        weights_file=f"densenet{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_file=_NOTOP.format(f"densenet{depth}"),
     )
 
 
 def _resnet(depth, version=""):
-    name = f"resnet{depth}{version}"
-    v2 = version == "v2"
-    return Backbone(
-        name=name,
-        constructor=f"ResNet{depth}{version.upper()}",
-        module="resnet_v2" if v2 else "resnet",
-        blocks=("conv2", "conv3", "conv4", "conv5"),
-        ends=("conv2*", "conv3*", "conv4*"),
+    name, v2 = f"resnet{depth}{version}", version == "v2"
+    return _numbered(
+        name,
+        f"ResNet{depth}{version.upper()}",
+        "resnet_v2" if v2 else "resnet",
+        block="conv",
+        numbers=range(2, 6),
+        end="conv{}*",
         stem_end="pool1_pool",
         preprocessing="tf" if v2 else "caffe",
         grad_cam_layer="post_relu" if v2 else "conv5_block3_out",
-        min_size=32,
-        weights_file=f"{name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_file=_NOTOP.format(name),
     )
 
 
 def _vgg(depth):
-    return Backbone(
-        name=f"vgg{depth}",
-        constructor=f"VGG{depth}",
-        module=f"vgg{depth}",
-        blocks=("block1", "block2", "block3", "block4", "block5"),
-        ends=("block1_pool", "block2_pool", "block3_pool", "block4_pool"),
+    return _numbered(
+        f"vgg{depth}",
+        f"VGG{depth}",
+        f"vgg{depth}",
+        block="block",
+        numbers=range(1, 6),
+        end="block{}_pool",
         stem_end=None,
         preprocessing="caffe",
         grad_cam_layer="block5_conv3" if depth == 16 else "block5_conv4",
-        min_size=32,
-        weights_file=f"vgg{depth}_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        weights_file=_NOTOP.format(f"vgg{depth}"),
     )
 
 
 def _efficientnet(variant, *, v2=False):
     """EfficientNet B0-B7 (7 block groups) and V2 (6, or 7 for M and L)."""
-    n_groups = 7 if not v2 or variant in ("m", "l") else 6
-    groups = tuple(f"block{i}" for i in range(1, n_groups + 1))
     name = f"efficientnetv2{variant}" if v2 else f"efficientnet{variant}"
-    file_name = f"efficientnetv2-{variant}" if v2 else name
-    return Backbone(
-        name=name,
-        constructor=("EfficientNetV2" if v2 else "EfficientNet") + variant.upper(),
-        module="efficientnet_v2" if v2 else "efficientnet",
-        blocks=groups,
-        ends=tuple(f"{group}*" for group in groups[:-1]),
+    return _numbered(
+        name,
+        ("EfficientNetV2" if v2 else "EfficientNet") + variant.upper(),
+        "efficientnet_v2" if v2 else "efficientnet",
+        block="block",
+        numbers=range(1, 8 if not v2 or variant in ("m", "l") else 7),
+        end="block{}*",
         stem_end="stem_activation",
         preprocessing="raw",
         grad_cam_layer="top_activation",
-        min_size=32,
-        weights_file=f"{file_name}_notop.h5",
+        weights_file=(f"efficientnetv2-{variant}" if v2 else name) + "_notop.h5",
     )
 
 
 def _convnext(size):
     prefix = f"convnext_{size}"
-    return Backbone(
-        name=f"convnext{size}",
-        constructor=f"ConvNeXt{size.capitalize().replace('large', 'Large')}",
-        module="convnext",
+    return _numbered(
+        f"convnext{size}",
+        f"ConvNeXt{size.capitalize().replace('large', 'Large')}",
+        "convnext",
         # A stage owns the downsampling layer before it.
-        blocks=("stage0", "stage1", "stage2", "stage3"),
-        ends=tuple(f"{prefix}_stage_{i}*" for i in range(3)),
+        block="stage",
+        numbers=range(4),
+        end=prefix + "_stage_{}*",
         stem_end=f"{prefix}_stem",
         preprocessing="raw",
         grad_cam_layer=None,
-        min_size=32,
         weights_file=f"{prefix}_notop.h5",
     )
 
 
-def _mobilenet_v3(size):
-    # The stem's output comes from an automatically named activation, so
-    # the stem trains with stage1.
-    ends = {"small": (2, 5, 7), "large": (2, 5, 11)}[size]
+def _mobilenet(constructor, module, *, stages, ends, **description):
+    """MobileNet V1, V2 and V3: stages numbered ``stages`` from the input side.
+
+    Each stage but the top one ends at the layer named in ``ends``.
+    """
     return Backbone(
-        name=f"mobilenetv3{size}",
-        constructor=f"MobileNetV3{size.capitalize()}",
-        module="mobilenet_v3",
-        blocks=("stage1", "stage2", "stage3", "stage4"),
-        ends=tuple(f"expanded_conv_{i}_add" for i in ends),
-        stem_end=None,
-        preprocessing="raw",
-        grad_cam_layer=None,
+        name=constructor.lower(),
+        constructor=constructor,
+        module=module,
+        blocks=tuple(f"stage{i}" for i in stages),
+        ends=ends,
         min_size=32,
-        weights_file=f"weights_mobilenet_v3_{size}_224_1.0_float_no_top_v2.h5",
+        **description,
     )
 
 
@@ -221,30 +238,39 @@ _DESCRIPTIONS = (
     *(_efficientnet(f"b{i}") for i in range(8)),
     *(_efficientnet(v, v2=True) for v in ("b0", "b1", "b2", "b3", "s", "m", "l")),
     *(_convnext(size) for size in ("tiny", "small", "base", "large", "xlarge")),
-    _mobilenet_v3("small"),
-    _mobilenet_v3("large"),
-    Backbone(
-        name="mobilenet",
-        constructor="MobileNet",
-        module="mobilenet",
-        blocks=("stage2", "stage3", "stage4", "stage5"),
+    *(
+        # The stem's output comes from an automatically named activation,
+        # so the stem trains with stage1.
+        _mobilenet(
+            f"MobileNetV3{size.capitalize()}",
+            "mobilenet_v3",
+            stages=range(1, 5),
+            ends=tuple(f"expanded_conv_{i}_add" for i in last_layers),
+            stem_end=None,
+            preprocessing="raw",
+            grad_cam_layer=None,
+            weights_file=f"weights_mobilenet_v3_{size}_224_1.0_float_no_top_v2.h5",
+        )
+        for size, last_layers in (("small", (2, 5, 7)), ("large", (2, 5, 11)))
+    ),
+    _mobilenet(
+        "MobileNet",
+        "mobilenet",
+        stages=range(2, 6),
         ends=("conv_pw_3_relu", "conv_pw_5_relu", "conv_pw_11_relu"),
         stem_end="conv_pw_1_relu",
         preprocessing="tf",
         grad_cam_layer="conv_pw_13_relu",
-        min_size=32,
         weights_file="mobilenet_1_0_224_tf_no_top.h5",
     ),
-    Backbone(
-        name="mobilenetv2",
-        constructor="MobileNetV2",
-        module="mobilenet_v2",
-        blocks=("stage2", "stage3", "stage4", "stage5"),
+    _mobilenet(
+        "MobileNetV2",
+        "mobilenet_v2",
+        stages=range(2, 6),
         ends=("block_2_add", "block_5_add", "block_12_add"),
         stem_end="expanded_conv_project_BN",
         preprocessing="tf",
         grad_cam_layer="out_relu",
-        min_size=32,
         weights_file=(
             "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
         ),

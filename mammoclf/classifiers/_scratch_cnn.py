@@ -6,11 +6,13 @@ from typing import ClassVar
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from mammoclf.classifiers._base import BaseKerasImageClassifier
+from mammoclf.classifiers._docstrings import with_shared_entries
 from mammoclf.utils._validation import PositiveInts
 
 __all__ = ["ScratchCNNClassifier"]
 
 
+@with_shared_entries
 class ScratchCNNClassifier(BaseKerasImageClassifier):
     """A conventional convolutional network trained from scratch.
 
@@ -39,8 +41,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         size) or globally average/max pooled.
     epochs : int, default=20
         Training epochs (an upper bound when early stopping is on).
-    batch_size : int, default=32
-        Images per gradient step, and per inference batch.
+    %(batch_size)s
     learning_rate : float, default=1e-3
         Step size of the optimizer.
     optimizer : {"adam", "adamw", "sgd", "rmsprop"}, default="adam"
@@ -56,41 +57,19 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         sides, which only affects when training stops.
     patience : int, default=5
         Epochs without validation-loss improvement before stopping.
-    image_shape : tuple of int or None, default=None
-        ``(H, W)`` or ``(H, W, C)`` used to unflatten 2-D input
-        ``(n_samples, H * W * C)``; one side may be -1, inferred from the
-        row length (``(1, -1)`` reads each row as an image one pixel high).
-        Without it 2-D input is refused: it could as well be one image.
-        Ignored for image-shaped input.
+    %(image_shape)s
     precision : {"float32", "mixed_bfloat16", "mixed_float16"}, default="float32"
         Keras dtype policy of the network. Mixed precision speeds up GPUs;
         the output layer always computes in float32.
     jit_compile : "auto" or bool, default="auto"
         Passed to ``keras.Model.compile`` (XLA compilation where supported).
-    distribution : None or "data_parallel", default=None
-        None trains on one device (Keras's default placement).
-        ``"data_parallel"`` trains one replica per device, each on an equal
-        share of every batch, and averages their gradients: Keras's
-        ``keras.distribution.DataParallel`` on JAX, TensorFlow's
-        ``MirroredStrategy`` on TensorFlow; over all GPUs, or all (logical)
-        CPU devices where there is no GPU. ``batch_size`` is the global
-        batch and must be a multiple of the device count. Batches come in
-        an order drawn from ``random_state``, a partial last batch padded
-        at zero weight, whatever the device count: on JAX the model equals
-        a one-device ``"data_parallel"`` fit's up to floating-point
-        summation order; on TensorFlow, whose replicas draw their own
-        dropout masks, only with ``dropout=0``. (It differs from a
-        ``distribution=None`` fit, whose batch order Keras draws.) A single
-        device gives a warning and trains alone. Other backends raise
-        :class:`~mammoclf.exceptions.BackendNotSupportedError`. See
-        ``docs/user_guide/scaling.md``.
+    %(distribution)s
         With ``batch_normalization=True``, the statistics of a padded batch
         include its padding rows, and TensorFlow's replicas normalise with
         their own share of each batch.
     callbacks : list of keras.callbacks.Callback or None, default=None
         Extra Keras callbacks for every training run.
-    verbose : int, default=0
-        0 is silent, 1 shows a progress bar, 2 prints one line per epoch.
+    %(verbose)s
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout, shuffling and the validation
         split. With an int, fitting twice on the same data on CPU gives
@@ -110,8 +89,7 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-        Class labels, in the column order of :meth:`predict_proba`.
+    %(classes_)s
     model_ : keras.Model
         The trained network; it outputs logits.
     history_ : dict of str to list of float
@@ -124,18 +102,14 @@ class ScratchCNNClassifier(BaseKerasImageClassifier):
         ``fit_time`` (seconds).
     n_epochs_ : int
         Epochs actually run.
-    fit_time_ : float
-        Wall-clock seconds spent building and training the network.
-    image_shape_ : tuple of int
-        ``(H, W, C)`` of the training images; prediction needs the same.
-    n_features_in_ : int
-        Values per image, ``H * W * C``.
+    %(fit_time_)s
+    %(image_shape_)s
+    %(n_features_in_)s
     feature_map_layer_ : str
         Name of the layer of ``model_`` whose output is the last
         convolutional feature map (the last block's ReLU): the target layer
         of :func:`~mammoclf.inspection.grad_cam`.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Column names, only when fitted on a DataFrame of flattened images.
+    %(feature_names_in_)s
 
     See Also
     --------

@@ -39,7 +39,8 @@ ALL_BACKBONES = sorted(BACKBONES)
 # One backbone per family, at its smallest. Each family's five fit tests
 # cost 50 s (MobileNetV3Small) to minutes on 2 cores, more than the default
 # suite's budget allows, so they run with ``-m slow``; the preprocessing of
-# every backbone and the block split of one run by default.
+# every backbone, the block split of one and one "frozen" fit and prediction
+# of each ``REPRESENTATIVE`` backbone run by default.
 FAMILIES = {
     "densenet121": "DenseNet (the shallow stand-in of tests/shallow_densenet.py)",
     "resnet50": "ResNet v1",
@@ -129,11 +130,11 @@ def test_blocks_split_the_network_at_single_tensors(name):
 _FITTED = {}
 
 
-def _data(name, scale=1):
+def _data(name, scale=1, n_images=8):
     size = scale * BACKBONES[name].min_size
     rng = np.random.default_rng(1)
-    X = rng.random((8, size, size, 1)).astype("float32")
-    y = np.array(["BENIGN", "MALIGNANT"] * 4)
+    X = rng.random((n_images, size, size, 1)).astype("float32")
+    y = np.array(["BENIGN", "MALIGNANT"] * (n_images // 2))
     X[y == "MALIGNANT", : size // 2, : size // 2] += 0.3
     return np.clip(X, 0, 1), y
 
@@ -162,6 +163,37 @@ def _fitted(name):
     if name not in _FITTED:
         _FITTED[name] = _fit(_estimator(name, frozen_cache="memory"), name)
     return _FITTED[name]
+
+
+# The default fit test: one backbone of each representative family, on the
+# "frozen" preset: the backbone is built and runs forward only (direct calls,
+# no traced network), and the head trains on its cached output.
+REPRESENTATIVE = (
+    "densenet121",
+    "resnet50",
+    "efficientnetb0",
+    "mobilenetv3small",
+    "convnexttiny",
+    "vgg16",
+)
+
+
+@pytest.mark.parametrize("name", REPRESENTATIVE)
+def test_representative_backbone_fits_and_predicts(name):
+    X, y = _data(name, n_images=4)
+    clf = _estimator(name).set_params(freeze_schedule="frozen", dense_units=16)
+    with _stand_in(name):
+        clf.fit(X, y)
+    assert [s["trainable_blocks"] for s in clf.stages_] == [("head",)]
+    assert clf.stages_[0]["frozen_cache"] == "memory"  # the backbone ran once
+    assert clf.n_epochs_ == 1
+    proba = clf.predict_proba(X)
+    assert proba.shape == (4, 2) and np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-6)
+    # The logits depend on the image. Random EfficientNet and MobileNetV3
+    # features are ~1e-6 (their untrained blocks shrink the signal), so the
+    # probabilities may round to one value while the logits still differ.
+    assert np.ptp(clf.decision_function(X)) > 0
 
 
 @pytest.mark.parametrize("name", _family_params())
@@ -243,3 +275,22 @@ def test_a_dropout_turned_off_is_not_stochastic():
     off = keras.layers.Dropout(0.0, name="off")
     on = keras.layers.Dropout(0.2, name="on")
     assert stochastic_layers([off, on]) == ["on"]
+
+
+def test_a_numbered_family_builder_writes_each_block_and_end():
+    """What ``_numbered`` derives, for two families of different shapes."""
+    densenet, efficientnet = BACKBONES["densenet169"], BACKBONES["efficientnetv2s"]
+    assert densenet.blocks == ("conv2", "conv3", "conv4", "conv5")
+    assert densenet.ends == ("pool2_pool", "pool3_pool", "pool4_pool")
+    assert densenet.weights_file == (
+        "densenet169_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
+    assert efficientnet.blocks == tuple(f"block{i}" for i in range(1, 7))
+    assert efficientnet.ends == tuple(f"block{i}*" for i in range(1, 6))
+    assert efficientnet.weights_file == "efficientnetv2-s_notop.h5"
+    assert BACKBONES["efficientnetv2m"].blocks[-1] == "block7"
+    assert BACKBONES["mobilenetv3large"].ends[-1] == "expanded_conv_11_add"
+    assert {b.min_size for b in BACKBONES.values() if b.module != "xception"} <= {
+        32,
+        75,
+    }

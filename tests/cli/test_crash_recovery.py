@@ -39,38 +39,21 @@ import pytest
 
 psutil = pytest.importorskip("psutil")
 
-SMALL_RUN = [
-    "compare",
-    "--models",
-    "scratch",
-    "--n-samples",
-    "24",
-    "--image-size",
-    "16",
-    "--epochs",
-    "1",
-    "--cv",
-    "2",
-    "--weights",
-    "none",
-    "--n-resamples",
-    "10",
-    "--decode-jobs",
-    "2",
-    "--quiet",
-]
+# The small run of conftest.py, quieter, with two decoding workers (to
+# check that none outlives a kill) and the image cache on.
+OPTIONS = ("--n-resamples", "10", "--decode-jobs", "2", "--quiet")
 # Tables whose values are wall-clock measurements.
 _TIMED_TABLES = {"compute.csv"}
 
 
-def _command(out, cache):
+def _command(run, out, cache):
     # One pseudonym key for every run: the tables name patients by it.
     salt = Path(cache).parent / "salt"
     return [
         sys.executable,
         "-m",
         "mammoclf",
-        *SMALL_RUN,
+        *run,
         "--out",
         str(out),
         "--cache-dir",
@@ -80,19 +63,19 @@ def _command(out, cache):
     ]
 
 
-def _run_to_end(out, cache):
+def _run_to_end(run, out, cache):
     started = time.monotonic()
     completed = subprocess.run(
-        _command(out, cache), capture_output=True, text=True, timeout=600
+        _command(run, out, cache), capture_output=True, text=True, timeout=600
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return time.monotonic() - started
 
 
-def _kill_after(out, cache, seconds):
+def _kill_after(run, out, cache, seconds):
     """Start the run, SIGKILL it after ``seconds``; return the processes it had."""
     process = subprocess.Popen(
-        _command(out, cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        _command(run, out, cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + seconds
     descendants = set()
@@ -180,19 +163,19 @@ def _tables(out):
     return tables
 
 
-def _crash_and_recover(tmp_path, n_kills, seed):
-    duration = _run_to_end(tmp_path / "reference", tmp_path / "reference-cache")
+def _crash_and_recover(run, tmp_path, n_kills, seed):
+    duration = _run_to_end(run, tmp_path / "reference", tmp_path / "reference-cache")
     expected = _tables(tmp_path / "reference")
     assert expected, "the uninterrupted run wrote no tables"
     out, cache = tmp_path / "out", tmp_path / "cache"
     rng = random.Random(seed)
     moments = sorted(rng.uniform(0.5, duration) for _ in range(n_kills))
     for moment in moments:
-        _, descendants = _kill_after(out, cache, moment)
+        _, descendants = _kill_after(run, out, cache, moment)
         context = f"killed at {moment:.2f} s of {duration:.1f} s (seed {seed})"
         assert not _survivors(descendants), f"workers outlived the run {context}"
         assert not _incomplete_files(out, cache), context
-    _run_to_end(out, cache)
+    _run_to_end(run, out, cache)
     assert _tables(out) == expected, f"moments {moments}"
     assert not _incomplete_files(out, cache)
     leftovers = {p.name for p in out.iterdir()} - {
@@ -208,14 +191,16 @@ def _crash_and_recover(tmp_path, n_kills, seed):
 
 
 @pytest.mark.slow
-def test_killed_at_random_moments_the_rerun_equals_an_uninterrupted_run(tmp_path):
-    _crash_and_recover(tmp_path, n_kills=5, seed=0)
+def test_killed_at_random_moments_the_rerun_equals_an_uninterrupted_run(
+    tmp_path, small_run
+):
+    _crash_and_recover(small_run(*OPTIONS), tmp_path, n_kills=5, seed=0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
-def test_killed_at_many_random_moments(tmp_path, seed):
-    _crash_and_recover(tmp_path, n_kills=20, seed=seed)
+def test_killed_at_many_random_moments(tmp_path, small_run, seed):
+    _crash_and_recover(small_run(*OPTIONS), tmp_path, n_kills=20, seed=seed)
 
 
 def test_the_harness_sees_a_truncated_file(tmp_path):

@@ -28,24 +28,8 @@ from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.storage import RunFolderLock
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mammoclf"
-SMALL = [
-    "compare",
-    "--models",
-    "scratch",
-    "--n-samples",
-    "24",
-    "--image-size",
-    "16",
-    "--epochs",
-    "1",
-    "--cv",
-    "2",
-    "--weights",
-    "none",
-    "--decode-jobs",
-    "1",
-    "--no-cache",
-]
+# A run that reads nothing from (or into) a cache, decoding in this process.
+SMALL_OPTIONS = ("--decode-jobs", "1", "--no-cache")
 
 
 def _pipeline(cache_dir):
@@ -196,16 +180,18 @@ def test_a_swapped_image_cache_entry_is_discarded_with_its_name(tmp_path):
 
 
 # ------------------------------------- 4. the lock; 9. the report swap
-def test_a_second_run_into_a_held_out_folder_is_refused(tmp_path, capsys):
+def test_a_second_run_into_a_held_out_folder_is_refused(tmp_path, capsys, small_run):
     out = tmp_path / "out"
     with RunFolderLock(out):
-        assert main([*SMALL, "--out", str(out)]) == EXIT_INPUT
+        assert main(small_run(*SMALL_OPTIONS, "--out", str(out))) == EXIT_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"process {os.getpid()} " in err[0], err
     assert sorted(p.name for p in out.iterdir()) == []  # nothing was written
 
 
-def test_an_interrupted_rerun_keeps_the_previous_report(tmp_path, capsys, monkeypatch):
+def test_an_interrupted_rerun_keeps_the_previous_report(
+    tmp_path, capsys, monkeypatch, small_run
+):
     from mammoclf import model_selection
 
     out = tmp_path / "out"
@@ -218,7 +204,7 @@ def test_an_interrupted_rerun_keeps_the_previous_report(tmp_path, capsys, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(model_selection, "compare_models", interrupted)
-    assert main([*SMALL, "--out", str(out)]) == EXIT_INTERRUPTED
+    assert main(small_run(*SMALL_OPTIONS, "--out", str(out))) == EXIT_INTERRUPTED
     for name, text in previous.items():
         assert (out / name).read_text() == text
     # No fit was saved: no promise to resume.
@@ -238,11 +224,11 @@ def _failing_writes(monkeypatch, error_number):
 
 @pytest.mark.parametrize("error_number", [errno.ENOSPC, errno.EROFS, errno.EACCES])
 def test_an_unwritable_out_folder_is_one_line(
-    tmp_path, capsys, monkeypatch, error_number
+    tmp_path, capsys, monkeypatch, error_number, small_run
 ):
     _failing_writes(monkeypatch, error_number)
     out = tmp_path / "out"
-    assert main([*SMALL, "--out", str(out)]) == EXIT_INPUT
+    assert main(small_run(*SMALL_OPTIONS, "--out", str(out))) == EXIT_INPUT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert os.strerror(error_number) in err[0] and str(out) in err[0]
@@ -311,7 +297,7 @@ def test_a_damaged_model_given_to_predict_is_one_line(
 
 
 # ------------------------------------------------------------ 6. SIGTERM
-def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path):
+def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path, small_run):
     script = textwrap.dedent(
         """
         import os, signal, sys, time
@@ -327,7 +313,12 @@ def test_sigterm_stops_like_ctrl_c_with_exit_143(tmp_path):
         """
     )
     completed = subprocess.run(
-        [sys.executable, "-c", script, *SMALL, "--out", str(tmp_path / "out")],
+        [
+            sys.executable,
+            "-c",
+            script,
+            *small_run(*SMALL_OPTIONS, "--out", str(tmp_path / "out")),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

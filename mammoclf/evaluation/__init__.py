@@ -15,7 +15,9 @@ model's predictions into tables with patient-bootstrap intervals;
 :mod:`mammoclf.stats` across the models of a comparison;
 :class:`ComparisonSummary` holds the tables of the ``SUMMARY_TABLES``
 registry, and :func:`reporting_checklist` maps a report's sections to the
-CLAIM and TRIPOD+AI items.
+CLAIM and TRIPOD+AI items. ``write_report`` writes the report of
+``mammoclf compare`` and of ``mammoclf evaluate`` from an ordered list of
+sections (Markdown, HTML, CSV tables, figures and ``run.json``).
 """
 
 from mammoclf.evaluation._calibration import CalibrationResult, evaluate_calibration
@@ -27,6 +29,23 @@ from mammoclf.evaluation._evaluation import (
 )
 from mammoclf.evaluation._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
 from mammoclf.evaluation._prediction_sets import Predictions
+from mammoclf.evaluation._report import REPORT_HEADINGS, Report, section_links
+from mammoclf.evaluation._report_grad_cam import (
+    fold_model_explainer,
+    grad_cam_section,
+    saved_model_explainer,
+)
+from mammoclf.evaluation._report_localization import lesion_masks, localization_section
+from mammoclf.evaluation._report_sections import (
+    bullets_section,
+    checklist_section,
+    csv_section,
+    environment_section,
+    figures_section,
+    predictions_section,
+    summary_tables_section,
+    write_report,
+)
 from mammoclf.evaluation._subgroups import evaluate_subgroups
 from mammoclf.evaluation._summary import _CI_METHOD_NAMES as CI_METHOD_NAMES
 from mammoclf.evaluation._summary import (
@@ -63,4 +82,24 @@ _ = (
     evaluation_options,
     table_seed,
     with_evaluation_options_doc,
+)
+# Not in __all__ either: the one report writer of ``mammoclf compare`` and
+# ``mammoclf evaluate`` and its sections (a report is an ordered list of them).
+_ = (
+    REPORT_HEADINGS,
+    Report,
+    bullets_section,
+    checklist_section,
+    csv_section,
+    environment_section,
+    figures_section,
+    fold_model_explainer,
+    grad_cam_section,
+    lesion_masks,
+    localization_section,
+    predictions_section,
+    saved_model_explainer,
+    section_links,
+    summary_tables_section,
+    write_report,
 )

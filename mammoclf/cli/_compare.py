@@ -1,7 +1,6 @@
 """``mammoclf compare``: the study's three-model comparison, evaluated honestly."""
 
 import contextlib
-import json
 import platform
 import re
 import shutil
@@ -32,7 +31,7 @@ from mammoclf.cli._resume import (
     restore_fit_times,
     valid_fits,
 )
-from mammoclf.cli._sections import write_report
+from mammoclf.cli._sections import write_comparison_report
 from mammoclf.storage import (
     LOCK_FILE,
     TEMPORARY_SUFFIX,
@@ -40,7 +39,6 @@ from mammoclf.storage import (
     RunFolderLockedError,
     recover_swap,
     swap_in,
-    write_text,
 )
 
 __all__ = ["locked_run_folder", "report_staging", "run_compare", "swap_report"]
@@ -273,7 +271,7 @@ def _compare_and_report(run, cache, caught):
     )
     run.log("writing report ...")
     run_info = _run_info(args, settings, run.weights, cv_seconds, result)
-    summary = write_report(
+    summary = write_comparison_report(
         run.staging,
         result=result,
         source=source,
@@ -288,7 +286,6 @@ def _compare_and_report(run, cache, caught):
         breast_level=None if args.breast_level == "none" else args.breast_level,
         subgroups=subgroups,
     )
-    write_text(run.staging / "run.json", json.dumps(run_info, indent=1))
     swap_report(run.out_dir)
     return summary
 

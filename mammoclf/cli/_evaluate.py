@@ -12,33 +12,34 @@ points, breast level and subgroups where the data allow, ROC curves,
 confusion matrices, Grad-CAM examples and the reporting checklist.
 """
 
-import json
 import shutil
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from mammoclf.cli._explanations import add_grad_cam_section, saved_model_explainer
-from mammoclf.cli._localization import add_localization
 from mammoclf.cli._overlap import check_overlap
-from mammoclf.cli._report import Report
-from mammoclf.cli._sections import (
+from mammoclf.cli._sections import identifiers_sentence, image_paths
+from mammoclf.evaluation import (
     REPORT_HEADINGS,
-    _add_table,
-    add_checklist,
-    add_summary_tables,
-    identifiers_sentence,
-    image_paths,
-    save_figure,
+    Predictions,
+    SummaryOptions,
+    bullets_section,
+    checklist_section,
+    environment_section,
+    figures_section,
+    grad_cam_section,
+    localization_section,
+    predictions_section,
+    saved_model_explainer,
     section_links,
-    write_csv,
+    summarize,
+    summary_tables_section,
+    table_section,
+    training_table,
+    write_report,
 )
-from mammoclf.evaluation import SummaryOptions, summarize, training_table
-from mammoclf.storage import write_text
 
 __all__ = [
     "evaluate_saved_models",
@@ -300,44 +301,25 @@ def _load_models(model_paths, log):
 def evaluate_saved_models(models, records, source, images, *, log):
     """Score each saved model on ``source``'s decoded ``images``: a HoldoutResult.
 
-    The development record of the first model describes the development
-    data in the report.
+    The classifiers predict through :func:`~mammoclf.model_selection.evaluate_fitted`
+    (the predict loop of cross-validation and holdout); the thresholds are
+    those fixed on the development data, and the development record of the
+    first model describes the development data in the report.
     """
-    from mammoclf.metrics import positive_class_scores
-    from mammoclf.model_selection import DecisionThreshold, HoldoutResult
+    from dataclasses import replace
+
+    from mammoclf.model_selection import DecisionThreshold, evaluate_fitted
 
     first = next(iter(models.values()))
     classes = first.steps[-1][1].classes_
-    y_true = _model_labels(source.labels, classes)
-    outputs = {key: {} for key in ("y_pred", "y_score", "method", "threshold")}
-    for name, pipeline in models.items():
-        classifier = pipeline.steps[-1][1]
-        log(f"predicting with {name} ...")
-        started = time.perf_counter()
-        outputs["y_pred"][name] = np.asarray(classifier.predict(images))
-        record = records[name] or {}
-        pos_label = record.get("pos_label", classes[-1])
-        outputs["y_score"][name], outputs["method"][name] = positive_class_scores(
-            classifier, images, pos_label=_model_labels([pos_label], classes)[0]
-        )
-        outputs["threshold"][name] = _stored_threshold(
-            pipeline, record, DecisionThreshold
-        )
-        log(f"  {len(images)} images in {time.perf_counter() - started:.1f} s")
     record = next(iter(records.values())) or {}
-    pos_label = _model_labels([record.get("pos_label", classes[-1])], classes)[0]
-    return HoldoutResult(
-        model_names=tuple(models),
-        classes=np.asarray(classes),
-        pos_label=pos_label,
-        y_true=y_true,
-        groups=source.groups,
-        y_pred=outputs["y_pred"],
-        y_score=outputs["y_score"],
-        score_method=outputs["method"],
-        thresholds=outputs["threshold"],
-        fit_time=dict.fromkeys(models, float("nan")),
-        estimators=models,
+    log(f"predicting {len(images)} images with {', '.join(models)} ...")
+    result = evaluate_fitted(
+        {name: pipeline.steps[-1][1] for name, pipeline in models.items()},
+        images,
+        _model_labels(source.labels, classes),
+        groups_test=source.groups,
+        pos_label=_model_labels([record.get("pos_label", classes[-1])], classes)[0],
         training={
             "n_images": record.get("n_images"),
             "n_patients": record.get("n_patients"),
@@ -345,7 +327,16 @@ def evaluate_saved_models(models, records, source, images, *, log):
             "prevalence": record.get("prevalence", float("nan")),
             "image_shape": record.get("image_shape"),
         },
-        metadata=source.metadata,
+        metadata_test=source.metadata,
+        verbose=0 if getattr(log, "quiet", True) else 1,
+    )
+    return replace(
+        result,
+        estimators=dict(models),
+        thresholds={
+            name: _stored_threshold(pipeline, records[name] or {}, DecisionThreshold)
+            for name, pipeline in models.items()
+        },
     )
 
 
@@ -386,17 +377,11 @@ def write_evaluation_report(
     log,
     independence=None,
 ):
-    """Write report.md/html, its figures and CSV tables; return the summary.
+    """Write the evaluation's report and ``run.json`` into ``out_dir``; return the summary.
 
     ``independence`` says whether the test data overlap the development data
     (:func:`~mammoclf.cli._overlap.check_overlap`); None: not checked.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    out_dir = Path(out_dir)
-    (out_dir / "figures").mkdir(exist_ok=True)
-    (out_dir / "tables").mkdir(exist_ok=True)
     options = SummaryOptions(
         calibration=True,
         operating_points=True,
@@ -407,50 +392,83 @@ def write_evaluation_report(
         report_sections=section_links(REPORT_HEADINGS),
     )
     summary = summarize(result, options)
-    report = Report("mammoclf external evaluation report")
-    report.heading(REPORT_HEADINGS["data"], anchor="data")
-    report.bullets(
-        [
-            *_describe(result, source, records, model_paths, independence),
-            identifiers_sentence(run_info),
-        ]
-    )
-    _add_table(
-        report,
-        training_table(
-            result.estimators,
-            recorded={
-                name: (records[name] or {}).get("training")
-                for name in result.model_names
-            },
+    predictions = Predictions.from_holdout(result, paths=image_paths(source, run_info))
+    explainers = {
+        name: saved_model_explainer(result.estimators[name], images)
+        for name in result.model_names
+    }
+    sections = [
+        bullets_section(
+            REPORT_HEADINGS["data"],
+            [
+                *_describe(result, source, records, model_paths, independence),
+                identifiers_sentence(run_info),
+            ],
+            anchor="data",
         ),
+        table_section(
+            training_table(
+                result.estimators,
+                recorded={
+                    name: (records[name] or {}).get("training")
+                    for name in result.model_names
+                },
+            )
+        ),
+        summary_tables_section(summary),
+        figures_section(
+            predictions,
+            captions={
+                "roc_curves": "ROC curves on the test data.",
+                "confusion_matrices": "Confusion matrices at the thresholds fixed "
+                "on the development data.",
+            },
+            log=log,
+        ),
+        grad_cam_section(
+            predictions,
+            explainers,
+            file_keys={name: name for name in result.model_names},
+            intro=(
+                "Heatmaps of the evidence for each model's predicted class on test "
+                "images: the most confident true positives and true negatives, then "
+                "the most confident false negatives and false positives."
+            ),
+            images=images,
+            patients=source.patients,
+            log=log,
+        ),
+        localization_section(
+            explainers,
+            images,
+            result.y_true,
+            result.groups,
+            source.metadata,
+            n_resamples=n_resamples,
+            confidence_level=summary.options.confidence_level,
+            log=log,
+        ),
+        bullets_section(
+            REPORT_HEADINGS["models"],
+            (
+                f"**{name}**: `{path}`, development data: "
+                f"{(records[name] or {}).get('data', 'not recorded')}"
+                for name, path in zip(result.model_names, model_paths)
+            ),
+            anchor="models",
+        ),
+        predictions_section(
+            predictions, patients=source.patients, file_name="predictions.csv"
+        ),
+        environment_section(run_info),
+        checklist_section(summary),
+    ]
+    write_report(
         out_dir,
+        title="mammoclf external evaluation report",
+        sections=sections,
+        run_info=run_info,
     )
-    add_summary_tables(report, summary, out_dir)
-    _figures(report, result, out_dir, log)
-    _grad_cam(report, result, images, source, out_dir, log)
-    _localization(report, result, images, source, out_dir, log, n_resamples)
-    report.heading(REPORT_HEADINGS["models"], anchor="models")
-    report.bullets(
-        f"**{name}**: `{path}`, development data: {(records[name] or {}).get('data', 'not recorded')}"
-        for name, path in zip(result.model_names, model_paths)
-    )
-    frame = pd.DataFrame(
-        {
-            "path": image_paths(source, run_info),
-            "patient": source.patients,
-            "y_true": result.y_true,
-        }
-    )
-    for name in result.model_names:
-        frame[f"{name}: y_score"] = result.y_score[name]
-        frame[f"{name}: y_pred"] = result.y_pred[name]
-    write_csv(frame, out_dir / "tables" / "predictions.csv")
-    report.heading(REPORT_HEADINGS["environment"], anchor="environment")
-    report.code("\n".join(f"{key}: {value}" for key, value in run_info.items()))
-    add_checklist(report, summary, out_dir)
-    report.write(out_dir)
-    write_text(out_dir / "run.json", json.dumps(run_info, indent=1, default=str))
     return summary
 
 
@@ -479,87 +497,3 @@ def _describe(result, source, records, model_paths, independence):
             f"({record['threshold']['source']})."
         )
     return lines
-
-
-def _figures(report, result, out_dir, log):
-    import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
-
-    log("drawing figures ...")
-    report.heading("Figures")
-    figure, ax = plt.subplots(figsize=(5.5, 5))
-    for name in result.model_names:
-        RocCurveDisplay.from_predictions(
-            result.y_true,
-            result.y_score[name],
-            pos_label=result.pos_label,
-            name=name,
-            ax=ax,
-        )
-    ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    save_figure(figure, out_dir / "figures" / "roc_curves.png")
-    plt.close(figure)
-    report.figure(Path("figures") / "roc_curves.png", "ROC curves on the test data.")
-    n_models = len(result.model_names)
-    figure, axes = plt.subplots(1, n_models, figsize=(4.2 * n_models, 4), squeeze=False)
-    for ax, name in zip(axes[0], result.model_names):
-        ConfusionMatrixDisplay.from_predictions(
-            result.y_true, result.y_pred[name], ax=ax, colorbar=False
-        )
-        ax.set_title(f"{name} (threshold {result.thresholds[name].threshold:.3g})")
-    save_figure(figure, out_dir / "figures" / "confusion_matrices.png")
-    plt.close(figure)
-    report.figure(
-        Path("figures") / "confusion_matrices.png",
-        "Confusion matrices at the thresholds fixed on the development data.",
-    )
-
-
-def _grad_cam(report, result, images, source, out_dir, log):
-    panels = [
-        (
-            name,
-            name,
-            pd.DataFrame(
-                {
-                    "y_true": result.y_true,
-                    "y_pred": result.y_pred[name],
-                    "y_score": result.y_score[name],
-                }
-            ),
-            saved_model_explainer(result.estimators[name], images),
-        )
-        for name in result.model_names
-    ]
-    add_grad_cam_section(
-        report,
-        panels,
-        intro=(
-            "Heatmaps of the evidence for each model's predicted class on test images: "
-            "the most confident true positives and true negatives, then the most "
-            "confident false negatives and false positives."
-        ),
-        images=images,
-        patients=source.patients,
-        pos_label=result.pos_label,
-        out_dir=out_dir,
-        log=log,
-    )
-
-
-def _localization(report, result, images, source, out_dir, log, n_resamples):
-    """Under the Grad-CAM panels: do the saved models' maps fall on the lesion?"""
-    add_localization(
-        report,
-        {
-            name: saved_model_explainer(result.estimators[name], images)
-            for name in result.model_names
-        },
-        images,
-        result.y_true,
-        result.groups,
-        source.metadata,
-        n_resamples=n_resamples,
-        out_dir=out_dir,
-        log=log,
-    )

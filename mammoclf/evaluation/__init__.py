@@ -19,6 +19,9 @@ a held-out evaluation, the tables of the ``SUMMARY_TABLES`` registry, as
 sections to the CLAIM and TRIPOD+AI items. :func:`training_details` (and its
 report table, :func:`training_table`) states how each model was built,
 preprocessed and trained, read off the fitted estimators.
+``write_report`` writes the report of ``mammoclf compare`` and of
+``mammoclf evaluate`` from an ordered list of sections (Markdown, HTML, CSV
+tables, figures and ``run.json``).
 """
 
 from mammoclf.evaluation._calibration import CalibrationResult, evaluate_calibration
@@ -29,6 +32,24 @@ from mammoclf.evaluation._evaluation import (
 )
 from mammoclf.evaluation._pairwise import PAIRWISE_TESTS, omnibus_test, pairwise_tests
 from mammoclf.evaluation._prediction_sets import Predictions
+from mammoclf.evaluation._report import REPORT_HEADINGS, Report, section_links
+from mammoclf.evaluation._report_grad_cam import (
+    fold_model_explainer,
+    grad_cam_section,
+    saved_model_explainer,
+)
+from mammoclf.evaluation._report_localization import lesion_masks, localization_section
+from mammoclf.evaluation._report_sections import (
+    bullets_section,
+    checklist_section,
+    csv_section,
+    environment_section,
+    figures_section,
+    predictions_section,
+    summary_tables_section,
+    table_section,
+    write_report,
+)
 from mammoclf.evaluation._subgroups import evaluate_subgroups
 from mammoclf.evaluation._summarize import summarize
 from mammoclf.evaluation._summary import ComparisonSummary, SummaryTable
@@ -59,3 +80,25 @@ __all__ = [
     "training_details",
     "training_table",
 ]
+
+# Not in __all__: the one report writer of ``mammoclf compare`` and
+# ``mammoclf evaluate`` and its sections (a report is an ordered list of them).
+_ = (
+    REPORT_HEADINGS,
+    Report,
+    bullets_section,
+    checklist_section,
+    csv_section,
+    environment_section,
+    figures_section,
+    fold_model_explainer,
+    grad_cam_section,
+    lesion_masks,
+    localization_section,
+    predictions_section,
+    saved_model_explainer,
+    section_links,
+    summary_tables_section,
+    table_section,
+    write_report,
+)

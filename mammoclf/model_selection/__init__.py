@@ -7,11 +7,15 @@ out-of-fold predictions, timings, memory), whose summary
 confidence intervals and pairwise tests.
 
 :func:`evaluate_holdout` refits models on a whole training set and evaluates
-them once on a separate test set. The tables built from their predictions
-live in :mod:`mammoclf.evaluation` (their old names here are deprecated).
+them once on a separate test set; :func:`evaluate_fitted` evaluates models
+fitted elsewhere (saved ones) the same way. Cross-validation and both
+held-out evaluations predict through one predict-and-score step. The tables
+built from their predictions live in :mod:`mammoclf.evaluation` (their old
+names here are deprecated).
 """
 
 from mammoclf.model_selection._compare import compare_models
+from mammoclf.model_selection._external import evaluate_fitted
 from mammoclf.model_selection._holdout import HoldoutResult, evaluate_holdout
 from mammoclf.model_selection._result import ComparisonResult
 from mammoclf.model_selection._splits import GroupLeakageWarning, Split
@@ -26,6 +30,7 @@ __all__ = [
     "Split",
     "compare_models",
     "decision_threshold",
+    "evaluate_fitted",
     "evaluate_holdout",
 ]
 

@@ -14,9 +14,8 @@ import numpy as np
 from sklearn.utils import _safe_indexing
 
 from mammoclf.classifiers import shared_activation_store
-from mammoclf.metrics import positive_class_scores
 from mammoclf.model_selection._memory import PeakMemorySampler
-from mammoclf.model_selection._threshold import decision_threshold
+from mammoclf.model_selection._predict import predict_and_score
 from mammoclf.storage import is_memory_mapped, take_rows
 from mammoclf.utils._estimators import final_estimator
 from mammoclf.utils._orphans import exit_with_parent
@@ -78,19 +77,6 @@ def training_info(estimator):
         "train_time": math.nan if train_time is None else float(train_time),
         "activations_shared": _activations_shared(stages),
     }
-
-
-def _predict(estimator, X_test, pos_label):
-    """Labels, positive-class scores (None without a score method) and that method."""
-    y_pred = np.asarray(estimator.predict(X_test))
-    if not (
-        hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")
-    ):
-        return y_pred, None, None
-    y_score, score_method = positive_class_scores(
-        estimator, X_test, pos_label=pos_label
-    )
-    return y_pred, y_score, score_method
 
 
 def _activations_shared(stages):
@@ -174,9 +160,7 @@ def fit_and_predict(
                     None if groups is None else groups[train],
                 )
                 fit_time = time.perf_counter() - started
-            started = time.perf_counter()
-            y_pred, y_score, score_method = _predict(estimator, X_test, pos_label)
-            predict_time = time.perf_counter() - started
+            predicted = predict_and_score(estimator, X_test, pos_label=pos_label)
     except Exception as exc:
         # Say which task failed: a traceback from a worker process alone does not.
         if hasattr(exc, "add_note"):
@@ -184,20 +168,20 @@ def fit_and_predict(
                 f"compare_models: while fitting/predicting {model!r} on {describe}."
             )
         raise
-    if y_pred.shape != (len(test),):
+    if predicted.y_pred.shape != (len(test),):
         raise ValueError(
-            f"{model!r}.predict returned shape {y_pred.shape} for {len(test)} test "
+            f"{model!r}.predict returned shape {predicted.y_pred.shape} for {len(test)} test "
             f"images ({describe}); expected ({len(test)},)."
         )
     info = training_info(estimator)
     return FoldOutput(
         model=model,
         split_index=split_index,
-        y_pred=y_pred,
-        y_score=y_score,
-        score_method=score_method,
+        y_pred=predicted.y_pred,
+        y_score=predicted.y_score,
+        score_method=predicted.score_method,
         fit_time=fit_time,
-        predict_time=predict_time,
+        predict_time=predicted.predict_time,
         train_time=info["train_time"],
         n_epochs=info["n_epochs"],
         history=info["history"],
@@ -207,6 +191,6 @@ def fit_and_predict(
         if measure_memory
         else math.nan,
         estimator=estimator if return_estimator else None,
-        threshold=decision_threshold(estimator),
+        threshold=predicted.threshold,
         activations_shared=info["activations_shared"],
     )

@@ -10,7 +10,6 @@ the two apart: choose the model by cross-validation on the training split,
 then call :func:`evaluate_holdout` once.
 """
 
-import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.validation import _num_samples
 
 from mammoclf.exceptions import GroupLeakageWarning
-from mammoclf.metrics import positive_class_scores, resolve_pos_label
+from mammoclf.metrics import resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
+from mammoclf.model_selection._predict import predict_models, progress_line
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._deprecation import deprecated_alias_module
 from mammoclf.utils._routing import fit_with_groups
@@ -194,13 +194,6 @@ def _check_patients(groups_train, groups_test, n_train, n_test):
     return groups_train, groups_test
 
 
-def _scores(fitted, X_test, n_test, pos_label):
-    if hasattr(fitted, "predict_proba") or hasattr(fitted, "decision_function"):
-        return positive_class_scores(fitted, X_test, pos_label=pos_label)
-    # Labels only: NaN scores, and the score-based metrics are left out.
-    return np.full(n_test, np.nan), None
-
-
 @validate_params(
     {
         "estimators": [dict, list, tuple],
@@ -304,44 +297,55 @@ def evaluate_holdout(
         X_train, y_train, X_test, y_test, groups_train, groups_test, metadata_test
     )
     pos_label = resolve_pos_label(data.classes, pos_label)
-    outputs = {
-        key: {} for key in ("y_pred", "y_score", "method", "threshold", "time", "model")
-    }
+    fitted, fit_time = {}, {}
     for number, (name, estimator) in enumerate(pairs, start=1):
         started = time.perf_counter()
-        fitted = fit_with_groups(
+        fitted[name] = fit_with_groups(
             clone(estimator), X_train, data.y_train, data.groups_train
         )
-        outputs["time"][name] = time.perf_counter() - started
-        outputs["y_pred"][name] = np.asarray(fitted.predict(X_test))
-        outputs["y_score"][name], outputs["method"][name] = _scores(
-            fitted, X_test, data.n_test, pos_label
-        )
-        outputs["threshold"][name] = decision_threshold(fitted)
-        outputs["model"][name] = fitted
+        fit_time[name] = time.perf_counter() - started
         if verbose:
-            print(
-                f"[evaluate_holdout] {number}/{len(pairs)} {name}: fitted on "
-                f"{data.y_train.size} images in {outputs['time'][name]:.1f} s, "
-                f"predicted {data.n_test} test images",
-                file=sys.stderr,
-                flush=True,
+            progress_line(
+                "evaluate_holdout",
+                f"{number}/{len(pairs)} {name}: fitted on {data.y_train.size} images in "
+                f"{fit_time[name]:.1f} s",
             )
+    return _holdout_result(
+        fitted,
+        X_test,
+        data,
+        pos_label,
+        fit_time=fit_time,
+        training=_describe_training(
+            X_train, data.y_train, data.groups_train, pos_label
+        ),
+        progress="evaluate_holdout" if verbose else None,
+    )
+
+
+def _holdout_result(fitted, X_test, data, pos_label, *, fit_time, training, progress):
+    """Predict the test set with every fitted model: the HoldoutResult.
+
+    The one predict loop of a held-out evaluation (:func:`predict_models`);
+    a labels-only model's scores are NaN.
+    """
+    predicted = predict_models(fitted, X_test, pos_label=pos_label, progress=progress)
     return HoldoutResult(
-        model_names=tuple(name for name, _ in pairs),
+        model_names=tuple(fitted),
         classes=data.classes,
         pos_label=pos_label,
         y_true=data.y_test,
         groups=data.groups_test,
-        y_pred=outputs["y_pred"],
-        y_score=outputs["y_score"],
-        score_method=outputs["method"],
-        thresholds=outputs["threshold"],
-        fit_time=outputs["time"],
-        estimators=outputs["model"],
-        training=_describe_training(
-            X_train, data.y_train, data.groups_train, pos_label
-        ),
+        y_pred={name: p.y_pred for name, p in predicted.items()},
+        y_score={
+            name: np.full(data.n_test, np.nan) if p.y_score is None else p.y_score
+            for name, p in predicted.items()
+        },
+        score_method={name: p.score_method for name, p in predicted.items()},
+        thresholds={name: p.threshold for name, p in predicted.items()},
+        fit_time=fit_time,
+        estimators=dict(fitted),
+        training=training,
         metadata=data.metadata_test,
     )
 

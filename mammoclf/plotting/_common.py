@@ -2,7 +2,26 @@
 
 import numpy as np
 
-__all__ = ["grid_of_axes", "import_pyplot", "select_models", "single_axes"]
+__all__ = [
+    "grid_of_axes",
+    "import_pyplot",
+    "is_prediction_set",
+    "select_models",
+    "single_axes",
+]
+
+
+def is_prediction_set(obj):
+    """Whether ``obj`` is a :class:`mammoclf.evaluation.Predictions` (duck typing).
+
+    Plotting sits below :mod:`mammoclf.evaluation`, so it reads the object's
+    public attributes (``model_names``, ``y_true``, ``y_pred``, ``y_score``,
+    ``fold``, ``pos_label``) and never imports it.
+    """
+    return all(
+        hasattr(obj, name)
+        for name in ("model_names", "y_true", "y_pred", "y_score", "pos_label")
+    )
 
 
 def import_pyplot():

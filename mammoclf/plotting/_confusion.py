@@ -5,7 +5,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 from sklearn.utils import column_or_1d
 
 from mammoclf.metrics import resolve_pos_label
-from mammoclf.plotting._common import grid_of_axes, select_models
+from mammoclf.plotting._common import grid_of_axes, is_prediction_set, select_models
 
 __all__ = ["ConfusionMatricesDisplay"]
 
@@ -92,7 +92,7 @@ class ConfusionMatricesDisplay:
     def from_predictions(
         cls,
         y_true,
-        y_preds,
+        y_preds=None,
         *,
         pos_label="auto",
         normalize=None,
@@ -103,8 +103,11 @@ class ConfusionMatricesDisplay:
 
         Parameters
         ----------
-        y_true : array-like of shape (n_samples,)
-            True labels (two classes).
+        y_true : array-like of shape (n_samples,) or Predictions
+            True labels (two classes); or a
+            :class:`mammoclf.evaluation.Predictions`, which gives the labels,
+            every model's predicted labels and the positive class (leave
+            ``y_preds`` out).
         y_preds : dict of str to array-like of shape (n_samples,)
             Predicted labels per model.
         pos_label : "auto" or label, default="auto"
@@ -125,13 +128,25 @@ class ConfusionMatricesDisplay:
             raise ValueError(
                 f"normalize must be one of {_NORMALIZE}; got {normalize!r}."
             )
+        if is_prediction_set(y_true):
+            if y_preds is not None:
+                raise ValueError(
+                    "With a Predictions object, leave y_preds out: it has them."
+                )
+            # Its classes are known even where its images hold only one.
+            negatives = [y_true.negative_label]
+            y_preds, pos_label = dict(y_true.y_pred), y_true.pos_label
+            y_true = y_true.y_true
+        else:
+            negatives = None
         if not y_preds:
             raise ValueError("y_preds is empty: give at least one model's predictions.")
         y_true = column_or_1d(y_true)
-        pos_label = resolve_pos_label(y_true, pos_label)
-        negatives = [
-            label for label in np.unique(y_true).tolist() if label != pos_label
-        ]
+        if negatives is None:
+            pos_label = resolve_pos_label(y_true, pos_label)
+            negatives = [
+                label for label in np.unique(y_true).tolist() if label != pos_label
+            ]
         if len(negatives) != 1:
             raise ValueError(
                 "y_true must hold both classes to define a confusion matrix."

@@ -7,7 +7,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import HasMethods
 
 from mammoclf.metrics import resolve_pos_label
-from mammoclf.plotting._common import select_models, single_axes
+from mammoclf.plotting._common import is_prediction_set, select_models, single_axes
 from mammoclf.utils._validation import CONFIDENCE_LEVEL, validate_params
 
 __all__ = ["RocCurvesDisplay"]
@@ -32,6 +32,23 @@ def _fold_curves(y_true, y_score, fold_ids, pos_label, grid):
         curve[0] = 0.0  # every ROC curve starts at (0, 0)
         tprs.append(curve)
     return np.array(tprs), np.array(aucs)
+
+
+def _from_prediction_set(predictions, y_scores, fold_ids):
+    """Labels, scores of the scored models, folds and positive class of a Predictions."""
+    if y_scores is not None or fold_ids is not None:
+        raise ValueError(
+            "With a Predictions object, leave y_scores and fold_ids out: it has them."
+        )
+    scores = {
+        model: predictions.y_score[model]
+        for model in predictions.model_names
+        if predictions.y_score[model] is not None
+    }
+    folds = predictions.fold
+    if folds is None:  # held out: one curve per model
+        folds = np.zeros(predictions.y_true.shape[0], dtype=int)
+    return predictions.y_true, scores, folds, predictions.pos_label
 
 
 class RocCurvesDisplay:
@@ -151,12 +168,15 @@ class RocCurvesDisplay:
             [0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance"
         )
         level = round(100 * self.confidence_level)
+        one_curve = all(tprs.shape[0] == 1 for tprs in self.tprs.values())
         ax.set(
             xlim=(0, 1),
             ylim=(0, 1.01),
             xlabel="False positive rate (1 - specificity)",
             ylabel="True positive rate (sensitivity)",
-            title=f"ROC, mean over folds with pointwise {level}% CI",
+            title="ROC"
+            if one_curve
+            else f"ROC, mean over folds with pointwise {level}% CI",
         )
         ax.set_aspect("equal")
         ax.legend(loc="lower right", fontsize="small")
@@ -166,9 +186,9 @@ class RocCurvesDisplay:
     @classmethod
     @validate_params(
         {
-            "y_true": ["array-like"],
-            "y_scores": [dict],
-            "fold_ids": ["array-like"],
+            "y_true": ["array-like", HasMethods(["to_frame"])],
+            "y_scores": [dict, None],
+            "fold_ids": ["array-like", None],
             "pos_label": "no_validation",  # a label, resolved against y_true
             "confidence_level": CONFIDENCE_LEVEL,
             "ax": [HasMethods(["plot"]), None],
@@ -179,9 +199,9 @@ class RocCurvesDisplay:
     def from_predictions(
         cls,
         y_true,
-        y_scores,
+        y_scores=None,
         *,
-        fold_ids,
+        fold_ids=None,
         pos_label="auto",
         confidence_level=0.95,
         ax=None,
@@ -191,8 +211,12 @@ class RocCurvesDisplay:
 
         Parameters
         ----------
-        y_true : array-like of shape (n_samples,)
-            True labels.
+        y_true : array-like of shape (n_samples,) or Predictions
+            True labels; or a :class:`mammoclf.evaluation.Predictions`, which
+            gives the labels, the scores of every scored model, the folds
+            (out-of-fold predictions; a held-out set is one curve per model)
+            and the positive class, so that the other data arguments are
+            left out.
         y_scores : dict of str to array-like of shape (n_samples,)
             Positive-class scores per model, e.g. out-of-fold probabilities.
         fold_ids : array-like of shape (n_samples,)
@@ -210,6 +234,12 @@ class RocCurvesDisplay:
         -------
         display : RocCurvesDisplay
         """
+        if is_prediction_set(y_true):
+            y_true, y_scores, fold_ids, pos_label = _from_prediction_set(
+                y_true, y_scores, fold_ids
+            )
+        if y_scores is None or fold_ids is None:
+            raise ValueError("Give y_scores and fold_ids (or a Predictions object).")
         y_true = column_or_1d(y_true)
         fold_ids = column_or_1d(fold_ids)
         pos_label = resolve_pos_label(y_true, pos_label)

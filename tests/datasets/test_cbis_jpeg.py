@@ -230,7 +230,7 @@ def test_both_layouts_give_the_same_images_labels_and_patients(tmp_path, small_d
         for d in (jpeg, tcia)
     ]
     np.testing.assert_array_equal(*images)
-    from mammoclf.cli._localization import lesion_masks
+    from mammoclf.evaluation._report_localization import lesion_masks
 
     masks = [lesion_masks(list(d.metadata["mask"]), 16) for d in (jpeg, tcia)]
     np.testing.assert_array_equal(masks[0][1], masks[1][1])

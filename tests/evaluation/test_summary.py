@@ -10,14 +10,14 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import GaussianNB
 
-from mammoclf.cli._report import Report
-from mammoclf.cli._sections import add_summary_tables
 from mammoclf.evaluation import (
     ComparisonSummary,
     SummaryOptions,
     SummaryTable,
     summarize,
 )
+from mammoclf.evaluation._report import Report
+from mammoclf.evaluation._report_sections import add_summary_tables
 from mammoclf.evaluation._summary_tables import SUMMARY_TABLES
 from mammoclf.metrics import METRIC_DISPLAY_NAMES
 from mammoclf.model_selection import compare_models

@@ -18,8 +18,8 @@ from mammoclf import (
     ScratchCNNClassifier,
     TransferClassifier,
 )
-from mammoclf.cli._report import REPORT_HEADINGS
 from mammoclf.evaluation import training_details, training_table
+from mammoclf.evaluation._report import REPORT_HEADINGS
 from mammoclf.evaluation._training_details import ASPECTS
 from mammoclf.pipeline import Pipeline
 

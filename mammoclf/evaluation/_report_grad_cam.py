@@ -6,20 +6,22 @@ label)``, which returns the Grad-CAM maps of ``images[rows]`` for class
 cross-validation model that held out each image's patient; in
 ``evaluate``, the saved model. The same explainers draw the panels of the
 most confident hits and mistakes here, and score the maps against lesion
-masks in :mod:`mammoclf.cli._localization`.
+masks in ``_report_localization``.
 """
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from mammoclf.cli._report import REPORT_HEADINGS, save_figure
+from mammoclf.evaluation._report import REPORT_HEADINGS, save_figure
 
 __all__ = [
     "N_GRAD_CAM_CASES",
     "add_grad_cam_section",
     "fold_model_explainer",
     "grad_cam_cases",
+    "grad_cam_section",
     "saved_model_explainer",
 ]
 
@@ -134,3 +136,48 @@ def add_grad_cam_section(
         save_figure(display.figure_, Path(out_dir) / "figures" / file_name)
         plt.close(display.figure_)
         report.figure(Path("figures") / file_name, f"Grad-CAM of {name}.")
+
+
+def grad_cam_section(
+    predictions, explainers, *, file_keys, intro, images, patients, log
+):
+    """The Grad-CAM section of a report, as a section of :func:`write_report`.
+
+    ``predictions`` is a :class:`~mammoclf.evaluation.Predictions` whose
+    ``sample`` rows index ``images`` and ``patients``; ``explainers`` maps
+    each model to its explainer and ``file_keys`` to the figure's file
+    name key.
+    """
+
+    def section(report, out_dir):
+        panels = [
+            (name, file_keys[name], _prediction_table(predictions, name), explain)
+            for name, explain in explainers.items()
+        ]
+        add_grad_cam_section(
+            report,
+            panels,
+            intro=intro,
+            images=images,
+            patients=patients,
+            pos_label=predictions.pos_label,
+            out_dir=out_dir,
+            log=log,
+        )
+
+    return section
+
+
+def _prediction_table(predictions, name):
+    """``y_true``, ``y_pred`` and ``y_score`` (NaN: none) of one model, by image row."""
+    score = predictions.y_score[name]
+    return pd.DataFrame(
+        {
+            "y_true": predictions.y_true,
+            "y_pred": predictions.y_pred[name],
+            "y_score": np.full(predictions.y_true.shape[0], np.nan)
+            if score is None
+            else score,
+        },
+        index=pd.Index(predictions.sample, name="sample"),
+    )

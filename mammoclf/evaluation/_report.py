@@ -1,7 +1,8 @@
 """A small report document rendered to Markdown and to self-contained HTML.
 
 Also the atomic writers of the files a report links: its CSV tables and PNG
-figures.
+figures. :func:`~mammoclf.evaluation.write_report` assembles a report from
+its sections (``_report_sections``).
 """
 
 import html
@@ -12,7 +13,7 @@ from pathlib import Path
 from mammoclf.storage import atomic_write
 from mammoclf.utils._formatting import markdown_table
 
-__all__ = ["REPORT_HEADINGS", "Report", "save_figure", "write_csv"]
+__all__ = ["REPORT_HEADINGS", "Report", "save_figure", "section_links", "write_csv"]
 
 #: The report's own sections, by reporting-checklist key (also their anchors).
 REPORT_HEADINGS = {
@@ -22,6 +23,12 @@ REPORT_HEADINGS = {
     "models": "Fitted models",
     "environment": "Environment",
 }
+
+
+def section_links(keys):
+    """``{key: "[heading](#key)"}`` of the report sections ``keys``, for the checklist."""
+    return {key: f"[{REPORT_HEADINGS[key]}](#{key})" for key in keys}
+
 
 _CSS = """
 body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; max-width: 1100px;

@@ -5,14 +5,9 @@ import warnings
 
 import matplotlib
 
-from mammoclf.cli._report import Report
-from mammoclf.cli._sections import (
-    REPORT_HEADINGS,
-    add_checklist,
-    add_summary_tables,
-    section_links,
-)
 from mammoclf.evaluation import SummaryOptions, summarize
+from mammoclf.evaluation._report import REPORT_HEADINGS, Report, section_links
+from mammoclf.evaluation._report_sections import add_summary_tables, checklist_section
 from tests.evaluation.test_evaluation_tables import fake_comparison, fake_holdout
 
 matplotlib.use("Agg")
@@ -39,7 +34,7 @@ def test_report_has_anchored_sections_the_checklist_links_to(tmp_path):
     report = Report("test report")
     add_summary_tables(report, summary, tmp_path)
     report.heading(REPORT_HEADINGS["grad_cam"], anchor="grad_cam")
-    add_checklist(report, summary, tmp_path)
+    checklist_section(summary)(report, tmp_path)
     report.write(tmp_path)
     markdown = (tmp_path / "report.md").read_text()
     anchors = set(re.findall(r'<a id="([\w-]+)"></a>', markdown))

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mammoclf.cli._localization import (
+from mammoclf.evaluation._report_localization import (
     add_localization,
     lesion_masks,
     localization_table,
@@ -177,3 +177,40 @@ def test_dropped_masks_are_counted_under_the_table(tmp_path):
     )
     text = [part for part in report.parts if isinstance(part, str)]
     assert any(t.startswith("3 lesion mask(s) were dropped") for t in text)
+
+
+def test_the_table_states_and_uses_the_summary_confidence_level(tmp_path):
+    """Not a hard-coded 95%: the header and the intervals follow the level given."""
+    n, size = 10, 8
+    paths = [_write_mask(tmp_path / f"{i}.png", size, (2, 4, 2, 4)) for i in range(n)]
+    maps = np.random.default_rng(2).random((n, size, size)).astype(np.float32)
+    report = _Report()
+    (tmp_path / "tables").mkdir()
+    table = add_localization(
+        report,
+        {"model": lambda rows, label: maps[rows]},
+        np.zeros((n, size, size, 1), dtype=np.float32),
+        np.array(["BENIGN", "MALIGNANT"] * (n // 2)),
+        np.arange(n) // 2,
+        pd.DataFrame({"mask": paths}),
+        n_resamples=100,
+        confidence_level=0.8,
+        out_dir=tmp_path,
+        log=lambda message: None,
+    )
+    shown = next(part for part in report.parts if isinstance(part, pd.DataFrame))
+    assert "pointing game [80% CI]" in shown.columns
+    assert not any("95%" in column for column in shown.columns)
+    masks, _ = lesion_masks(paths, size)
+    direct = localization_scores(
+        maps,
+        masks,
+        groups=np.arange(n) // 2,
+        n_resamples=100,
+        confidence_level=0.8,
+        random_state=0,
+    )
+    row = table.iloc[0]
+    assert (row["pointing_game_ci_low"], row["pointing_game_ci_high"]) == (
+        direct.pointing_game.ci
+    )

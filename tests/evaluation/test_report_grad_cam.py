@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 
 import mammoclf.inspection
-from mammoclf.cli._explanations import (
+from mammoclf.evaluation._report import REPORT_HEADINGS
+from mammoclf.evaluation._report_grad_cam import (
     add_grad_cam_section,
     fold_model_explainer,
     grad_cam_cases,
     saved_model_explainer,
 )
-from mammoclf.cli._report import REPORT_HEADINGS
 
 
 class _Report:

@@ -14,12 +14,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mammoclf.cli._report import write_csv
+from mammoclf.evaluation._report import write_csv
+from mammoclf.evaluation._summary import SummaryTable
 from mammoclf.utils._formatting import format_estimate_interval, format_number
 
 __all__ = [
     "add_localization",
     "lesion_masks",
+    "localization_section",
+    "localization_summary_table",
     "localization_table",
 ]
 
@@ -92,7 +95,9 @@ def _mask_entry(value):
     return tuple(p for p in value if isinstance(p, str) and p.strip())
 
 
-def localization_table(heatmaps_by_model, masks, groups, *, n_resamples, seed):
+def localization_table(
+    heatmaps_by_model, masks, groups, *, n_resamples, seed, confidence_level=0.95
+):
     """One row per model: pointing game and heat in lesion, with intervals."""
     from mammoclf.inspection import localization_scores
 
@@ -103,6 +108,7 @@ def localization_table(heatmaps_by_model, masks, groups, *, n_resamples, seed):
             masks,
             groups=groups,
             n_resamples=n_resamples,
+            confidence_level=confidence_level,
             random_state=seed,
         )
         rows.append(
@@ -138,10 +144,11 @@ def add_localization(report, explainers, images, y_true, groups, metadata, **opt
     """Score each model's maps against the lesion masks; add table and CSV.
 
     ``explainers`` maps a model name to ``explain(rows, label)`` (see
-    :mod:`mammoclf.cli._explanations`); the masks are ``metadata``'s
+    ``_report_grad_cam``); the masks are ``metadata``'s
     ``mask`` column, one path per image. The keyword ``options`` are
-    ``n_resamples``, ``out_dir`` and ``log``. Nothing is added, and None
-    returned, when there is no ``mask`` column or no image has a mask.
+    ``n_resamples``, ``out_dir``, ``log`` and ``confidence_level`` (default
+    0.95). Nothing is added, and None returned, when there is no ``mask``
+    column or no image has a mask.
     """
     if metadata is None or "mask" not in metadata.columns:
         return None
@@ -158,29 +165,61 @@ def add_localization(report, explainers, images, y_true, groups, metadata, **opt
         name: true_class_heatmaps(explain, rows, y_true)
         for name, explain in explainers.items()
     }
+    confidence_level = options.get("confidence_level", 0.95)
     table = localization_table(
-        heatmaps, masks, groups[rows], n_resamples=options["n_resamples"], seed=0
+        heatmaps,
+        masks,
+        groups[rows],
+        n_resamples=options["n_resamples"],
+        seed=0,
+        confidence_level=confidence_level,
     )
     write_localization_section(
         report,
-        table,
-        n_without_mask=int((~with_mask).sum()),
-        out_dir=options["out_dir"],
-        n_masks_dropped=(
-            int(metadata["n_masks_dropped"].sum())
-            if "n_masks_dropped" in metadata.columns
-            else 0
+        localization_summary_table(
+            table,
+            confidence_level=confidence_level,
+            n_without_mask=int((~with_mask).sum()),
+            n_masks_dropped=(
+                int(metadata["n_masks_dropped"].sum())
+                if "n_masks_dropped" in metadata.columns
+                else 0
+            ),
         ),
+        out_dir=options["out_dir"],
     )
     return table
 
 
-def write_localization_section(
-    report, table, *, n_without_mask, out_dir, n_masks_dropped=0
+def localization_section(explainers, images, y_true, groups, metadata, **options):
+    """:func:`add_localization` as a section of :func:`write_report`."""
+
+    def section(report, out_dir):
+        add_localization(
+            report,
+            explainers,
+            images,
+            y_true,
+            groups,
+            metadata,
+            out_dir=out_dir,
+            **options,
+        )
+
+    return section
+
+
+def localization_summary_table(
+    table, *, confidence_level, n_without_mask=0, n_masks_dropped=0
 ):
-    """The table under the Grad-CAM heading, its CSV and how to read it."""
-    level = "95%"
-    shown = pd.DataFrame(
+    """The localisation table as a :class:`SummaryTable` (key ``localization``).
+
+    ``table`` has :data:`LOCALIZATION_COLUMNS`, one row per model; its
+    intervals are at ``confidence_level``, as the headers say. The notes
+    count the images without a usable mask and the masks dropped.
+    """
+    level = f"{100 * confidence_level:g}%"
+    display = pd.DataFrame(
         {
             "model": table["model"],
             "images (patients)": [
@@ -193,29 +232,44 @@ def write_localization_section(
             "empty maps": table["n_empty_maps"],
         }
     )
-    report.paragraph(
-        "Do the maps point at the lesion? For every image with a known lesion, "
-        "Grad-CAM for its true class from a model that never saw its patient. "
-        "Pointing game: the share of maps whose maximum lies inside the lesion. "
-        "Heat in lesion: the mean share of each map's positive heat inside the "
-        "lesion. Intervals resample patients. 'chance' is the score of a map "
-        "that knows nothing (its maximum anywhere, its heat spread evenly): the "
-        "lesion's share of the image. A map without positive heat counts as a miss."
-    )
-    report.table(shown)
+    notes = []
     if n_without_mask:
-        report.paragraph(
+        notes.append(
             f"{n_without_mask} image(s) have no lesion mask (or a mask that keeps "
             "no pixel at this image size) and are not scored."
         )
     if n_masks_dropped:
-        report.paragraph(
+        notes.append(
             f"{n_masks_dropped} lesion mask(s) were dropped because their aspect "
             "ratio differs from their image's by more than 1 % (a known CBIS-DDSM "
             "defect: they would be misplaced); masks of another size but the same "
             "aspect ratio are rescaled with their image."
         )
-    write_csv(table, Path(out_dir) / "tables" / "localization.csv")
+    return SummaryTable(
+        title="Localisation of the Grad-CAM maps",
+        caption=(
+            "Do the maps point at the lesion? For every image with a known lesion, "
+            "Grad-CAM for its true class from a model that never saw its patient. "
+            "Pointing game: the share of maps whose maximum lies inside the lesion. "
+            "Heat in lesion: the mean share of each map's positive heat inside the "
+            "lesion. Intervals resample patients. 'chance' is the score of a map "
+            "that knows nothing (its maximum anywhere, its heat spread evenly): the "
+            "lesion's share of the image. A map without positive heat counts as a miss."
+        ),
+        data=table,
+        display=display,
+        notes=tuple(notes),
+        key="localization",
+    )
+
+
+def write_localization_section(report, table, *, out_dir):
+    """The localisation :class:`SummaryTable` under the Grad-CAM heading, and its CSV."""
+    report.paragraph(table.caption)
+    report.table(table.display)
+    for note in table.notes:
+        report.paragraph(note)
+    write_csv(table.csv_frame(), Path(out_dir) / "tables" / f"{table.key}.csv")
 
 
 def _with_interval(table, name):

@@ -16,7 +16,11 @@ from sklearn.utils.validation import _num_samples
 
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
-from mammoclf.model_selection._holdout import _holdout_result, _HoldoutInputs
+from mammoclf.model_selection._holdout import (
+    _check_metadata_test,
+    _holdout_result,
+    _HoldoutInputs,
+)
 from mammoclf.utils._validation import validate_params
 
 __all__ = ["evaluate_fitted"]
@@ -148,12 +152,7 @@ def _check_test_inputs(fitted, X_test, y_test, groups_test, metadata_test):
             raise ValueError(
                 f"groups_test has {groups_test.shape[0]} entries for {n_test} images."
             )
-    if metadata_test is not None:
-        if len(metadata_test) != n_test:
-            raise ValueError(
-                f"metadata_test has {len(metadata_test)} rows for {n_test} test images."
-            )
-        metadata_test = metadata_test.reset_index(drop=True)
+    metadata_test = _check_metadata_test(metadata_test, n_test)
     return _HoldoutInputs(
         y_train=None,
         y_test=y_test,

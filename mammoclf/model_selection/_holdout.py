@@ -363,6 +363,17 @@ class _HoldoutInputs:
     metadata_test: pd.DataFrame | None
 
 
+def _check_metadata_test(metadata_test, n_test):
+    """``metadata_test`` with one row per test image, indexed from 0 (or None)."""
+    if metadata_test is None:
+        return None
+    if len(metadata_test) != n_test:
+        raise ValueError(
+            f"metadata_test has {len(metadata_test)} rows for {n_test} test images."
+        )
+    return metadata_test.reset_index(drop=True)
+
+
 def _check_holdout_inputs(
     X_train, y_train, X_test, y_test, groups_train, groups_test, metadata_test
 ):
@@ -382,12 +393,7 @@ def _check_holdout_inputs(
     groups_train, groups_test = _check_patients(
         groups_train, groups_test, n_train, n_test
     )
-    if metadata_test is not None:
-        if len(metadata_test) != n_test:
-            raise ValueError(
-                f"metadata_test has {len(metadata_test)} rows for {n_test} test images."
-            )
-        metadata_test = metadata_test.reset_index(drop=True)
+    metadata_test = _check_metadata_test(metadata_test, n_test)
     return _HoldoutInputs(
         y_train=y_train,
         y_test=y_test,

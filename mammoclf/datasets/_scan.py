@@ -6,6 +6,7 @@ from numbers import Integral
 
 from mammoclf.exceptions import DatasetError
 from mammoclf.preprocessing import DicomLoader
+from mammoclf.utils._orphans import exit_with_parent, workers_ending_with_parent
 from mammoclf.utils._paths import check_paths, format_path_list
 from mammoclf.utils._progress import Progress
 from mammoclf.utils._validation import validate_params
@@ -119,7 +120,9 @@ def scan(paths, *, loader=None, n_jobs=None, verbose=0):
     progress = Progress(len(paths), "scan: files", enabled=verbose > 0)
     outcomes = []
     for outcome in Parallel(
-        n_jobs=loader.n_jobs if n_jobs is None else n_jobs, return_as="generator"
+        n_jobs=loader.n_jobs if n_jobs is None else n_jobs,
+        return_as="generator",
+        backend=workers_ending_with_parent(),
     )(delayed(_try_read)(path, loader) for path in paths):
         outcomes.append(outcome)
         progress.advance()
@@ -133,6 +136,7 @@ def scan(paths, *, loader=None, n_jobs=None, verbose=0):
 
 def _try_read(path, loader):
     """None if ``path`` decodes, else (exception type name, message)."""
+    exit_with_parent()
     if not os.path.exists(path):
         return ("FileNotFoundError", "the file does not exist")
     try:

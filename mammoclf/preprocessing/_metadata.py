@@ -15,6 +15,7 @@ from mammoclf.preprocessing._reading import (
     scrubbed,
     sniff_format,
 )
+from mammoclf.utils._orphans import exit_with_parent, workers_ending_with_parent
 from mammoclf.utils._paths import check_paths
 from mammoclf.utils._validation import validate_params
 
@@ -167,7 +168,9 @@ def read_metadata(
     from joblib import Parallel, delayed
 
     paths = check_paths(paths, "read_metadata", must_exist=True)
-    rows = Parallel(n_jobs=n_jobs)(delayed(_read_header)(path) for path in paths)
+    rows = Parallel(n_jobs=n_jobs, backend=workers_ending_with_parent())(
+        delayed(_read_header)(path) for path in paths
+    )
     if patient_id == "cbis-ddsm":
         _cbis_ddsm_patients(rows)
     if identifiers == "pseudonymise":
@@ -199,6 +202,7 @@ def _cbis_ddsm_patients(rows):
 
 def _read_header(path):
     """Return one metadata row (raw identifiers; the caller pseudonymises)."""
+    exit_with_parent()
     row = dict.fromkeys(METADATA_COLUMNS)
     row["path"] = path
     with open(path, "rb") as handle:

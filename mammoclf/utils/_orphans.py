@@ -9,6 +9,12 @@ starts, once per process, a daemon thread that ends the process as soon as
 its parent is gone (the process is re-parented, so ``os.getppid()``
 changes; a zombie parent counts as gone too). In the main process it does
 nothing.
+
+A loky worker runs its initializer only after it has imported what
+unpickling the initializer needs (joblib, scikit-learn: seconds), so its
+parent may already be gone by then, and ``os.getppid()`` then names the
+process that adopted it. The backend therefore passes the parent's pid as
+seen by the parent, and a worker that finds another parent ends at once.
 """
 
 import multiprocessing
@@ -23,14 +29,27 @@ _started = threading.Lock()
 _watching = []
 
 
-def exit_with_parent():
-    """In a worker process, end it when its parent process ends; else nothing."""
+def exit_with_parent(parent=None):
+    """In a worker process, end it when its parent process ends; else nothing.
+
+    Parameters
+    ----------
+    parent : int, default=None
+        The pid of the process that started this worker, as that process
+        saw it; a worker whose parent is another process (it was adopted:
+        the parent is gone) ends at once. None means this process's parent
+        now, for a call from a task function, which runs while the parent
+        waits for it.
+    """
     if multiprocessing.current_process().name == "MainProcess":
         return
+    if parent is None:
+        parent = os.getppid()
+    elif os.getppid() != parent:
+        os._exit(1)
     with _started:
         if _watching:
             return
-        parent = os.getppid()
         watchdog = threading.Thread(
             target=_watch, args=(parent,), name="mammoclf-exit-with-parent", daemon=True
         )
@@ -63,4 +82,5 @@ def workers_ending_with_parent():
         nesting_level=backend.nesting_level,
         inner_max_num_threads=backend.inner_max_num_threads,
         initializer=exit_with_parent,
+        initargs=(os.getpid(),),
     )

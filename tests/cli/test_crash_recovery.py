@@ -6,7 +6,9 @@ then run to the end. Asserted after every kill:
 
 - no file under a final name is truncated or unreadable (every model, fit,
   table, figure, report, cache entry and synthetic DICOM is complete);
-- no worker process (decoding workers, loky) outlives the killed run;
+- no worker process (decoding workers, loky and its resource trackers)
+  outlives the killed run: the tree must be gone within a bound
+  (TREE_GONE_SECONDS), polled;
 
 and at the end: the last rerun exits 0 with every table identical to an
 uninterrupted run's (the compute table, which holds wall-clock times, is
@@ -94,24 +96,48 @@ def _kill_after(run, out, cache, seconds):
     return finished, descendants
 
 
-def _survivors(descendants, wait=5.0):
-    """The processes of ``descendants`` still running after ``wait`` seconds."""
+# How long a killed run's process tree may take to end. A worker killed while
+# it starts ends as soon as its initializer runs (mammoclf.utils._orphans),
+# after it has imported joblib and scikit-learn: 5 s measured on an idle
+# two-core machine, several times that while the other test slot trains. The
+# resource trackers (loky's, the standard library's) end once every process
+# holding their pipe is gone, after unlinking what the run left. A worker that
+# really outlives its parent waits for loky's idle timeout (300 s) or forever:
+# past this bound, which is only waited for when something is still running.
+TREE_GONE_SECONDS = 60
+
+
+def _survivors(descendants, wait=TREE_GONE_SECONDS):
+    """The processes of ``descendants`` still running after at most ``wait`` seconds."""
     deadline = time.monotonic() + wait
     while True:
-        alive = []
-        for pid, created in descendants:
-            try:
-                process = psutil.Process(pid)
-                if (
-                    process.create_time() == created
-                    and process.status() != psutil.STATUS_ZOMBIE
-                ):
-                    alive.append((pid, " ".join(process.cmdline())[:120]))
-            except psutil.Error:
-                continue
+        alive = [
+            (pid, _command_line(pid))
+            for pid, created in descendants
+            if _running(pid, created)
+        ]
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.1)
+
+
+def _running(pid, created):
+    """Whether the process ``pid`` started at ``created`` runs (a zombie does not)."""
+    try:
+        process = psutil.Process(pid)
+        return (
+            process.create_time() == created
+            and process.status() != psutil.STATUS_ZOMBIE
+        )
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _command_line(pid):
+    try:
+        return " ".join(psutil.Process(pid).cmdline())[:120]
+    except psutil.Error:  # it ended meanwhile: still named by its pid
+        return "?"
 
 
 def _incomplete_files(*roots):

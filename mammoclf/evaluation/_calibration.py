@@ -2,7 +2,10 @@
 
 The metrics (Brier score, Cox's intercept and slope, the reliability curve)
 are :mod:`mammoclf.metrics`'s; this module adds their intervals and the
-reliability diagram, drawn by scikit-learn's ``CalibrationDisplay``.
+reliability diagram, drawn by scikit-learn's ``CalibrationDisplay``, and
+:func:`calibration_table`, the summary's calibration table (a builder of
+:data:`~mammoclf.evaluation.SUMMARY_TABLES`) of the out-of-fold or the
+held-out predictions.
 """
 
 from dataclasses import dataclass
@@ -20,6 +23,14 @@ from mammoclf.evaluation._evaluation import (
     table_seed,
     warn_failed_resamples,
 )
+from mammoclf.evaluation._prediction_sets import (
+    bootstrap_options,
+    interval_cell,
+    interval_words,
+    set_description,
+    set_title,
+)
+from mammoclf.evaluation._summary import SummaryTable
 from mammoclf.metrics import (
     brier_score,
     calibration_intercept,
@@ -29,7 +40,7 @@ from mammoclf.metrics import (
 )
 from mammoclf.utils._validation import validate_params
 
-__all__ = ["CalibrationResult", "evaluate_calibration"]
+__all__ = ["CalibrationResult", "calibration_table", "evaluate_calibration"]
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -271,3 +282,64 @@ def _with_bin_intervals(curve, row_of_image, y_true, y_prob, **bootstrap):
         )
     intervals = np.array(rows, dtype=np.float64).reshape(len(curve), 2)
     return curve.assign(ci_low=intervals[:, 0], ci_high=intervals[:, 1])
+
+
+def calibration_table(which):
+    """Builder of the calibration table of the ``which`` predictions."""
+
+    def build(inputs, options):
+        predictions = inputs.predictions(which)
+        if not options.calibration or predictions is None:
+            return None
+        models = predictions.probability_models
+        if not models:
+            return None
+        frames, display = [], []
+        for model in models:
+            calibration = evaluate_calibration(
+                predictions.y_true,
+                predictions.y_score[model],
+                groups=predictions.groups,
+                pos_label=predictions.pos_label,
+                **bootstrap_options(options),
+            )
+            frames.append(calibration.table.assign(result=calibration))
+            cells = {
+                metric: interval_cell(row)
+                for metric, row in calibration.table.iterrows()
+            }
+            display.append(
+                {
+                    "model": model,
+                    "Brier score": cells["brier_score"],
+                    "calibration intercept": cells["calibration_intercept"],
+                    "calibration slope": cells["calibration_slope"],
+                }
+            )
+        skipped = [m for m in predictions.model_names if m not in models]
+        notes = [
+            (
+                "Intercept 0 and slope 1 mean calibrated (Cox 1958: logistic "
+                "recalibration of the logit); a slope below 1 means too extreme "
+                "probabilities, an intercept below 0 too high ones on average. "
+                "The Brier score is the mean squared error of the probabilities."
+            )
+        ]
+        if skipped:
+            notes.append(
+                f"Not calibrated: {', '.join(skipped)} (no predict_proba; "
+                "decision-function scores are not probabilities)."
+            )
+        return SummaryTable(
+            title=set_title(which, "Calibration"),
+            caption=(
+                f"Brier score, calibration intercept and slope of the probabilities of "
+                f"{str(predictions.pos_label)!r}, on {set_description(predictions)} "
+                f"{interval_words(options, predictions)}."
+            ),
+            data=pd.concat(frames, keys=models, names=["model", "metric"]),
+            display=pd.DataFrame(display),
+            notes=tuple(notes),
+        )
+
+    return build

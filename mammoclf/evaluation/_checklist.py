@@ -21,6 +21,9 @@ section, the words a reader finds there (``keywords``), and the tests read
 every linked section of a real ``compare`` and ``evaluate`` report for them.
 How a model was built, preprocessed and trained is in the report's
 "Training and preprocessing" section (:func:`~mammoclf.evaluation.training_details`).
+:func:`checklist_table` is the summary's checklist table (the last builder
+of :data:`~mammoclf.evaluation.SUMMARY_TABLES`), linked to the tables before
+it through :data:`CHECKLIST_SECTIONS` and to the report's own sections.
 
 Where the two checklists ask for an item, as we read their item lists:
 CLAIM 2024's model items ask for the architecture, its initialisation,
@@ -37,9 +40,16 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from mammoclf.evaluation._summary import SummaryTable
 from mammoclf.utils._validation import validate_params
 
-__all__ = ["CHECKLIST_ITEMS", "ChecklistItem", "reporting_checklist"]
+__all__ = [
+    "CHECKLIST_ITEMS",
+    "CHECKLIST_SECTIONS",
+    "ChecklistItem",
+    "checklist_table",
+    "reporting_checklist",
+]
 
 FOR_THE_AUTHORS = "for the authors to state"
 
@@ -328,3 +338,52 @@ def reporting_checklist(sections):
             }
         )
     return pd.DataFrame(rows)
+
+
+#: The reporting-checklist sections (see ``reporting_checklist``) each table answers.
+CHECKLIST_SECTIONS = {
+    "metrics": ("scores",),
+    "pairwise_tests": ("tests",),
+    "omnibus_tests": ("tests",),
+    "thresholds": ("operating_points",),
+    "calibration": ("calibration",),
+    "operating_points": ("operating_points",),
+    "breast": ("breast",),
+    "subgroups": ("subgroups",),
+    "holdout": ("holdout", "scores"),
+    "holdout_calibration": ("calibration",),
+    "holdout_operating_points": ("operating_points",),
+    "holdout_breast": ("breast",),
+    "holdout_subgroups": ("subgroups",),
+    "compute": ("compute",),
+}
+
+
+def _section_text(table, options):
+    return f"[{table.title}](#{table.key})" if options.link_sections else table.title
+
+
+def checklist_table(inputs, options):
+    """Where this summary (and its report) answers each CLAIM / TRIPOD+AI item."""
+    if not options.checklist:
+        return None
+    sections = {}
+    for table in options.previous_tables:
+        for section in CHECKLIST_SECTIONS.get(table.key, ()):
+            sections.setdefault(section, []).append(_section_text(table, options))
+    for section, text in options.report_sections.items():
+        sections.setdefault(section, []).insert(0, text)
+    table = reporting_checklist(
+        {key: "; ".join(texts) for key, texts in sections.items()}
+    )
+    return SummaryTable(
+        title="Reporting checklist (CLAIM 2024, TRIPOD+AI)",
+        caption=(
+            "Items of CLAIM 2024 (Tejani et al., Radiology: Artificial Intelligence "
+            "2024;6(4):e240300) and TRIPOD+AI (Collins et al., BMJ 2024;385:e078378) "
+            "that apply to a classification study, in our words, with where this "
+            "report answers them or what the authors must state themselves."
+        ),
+        data=table,
+        display=table,
+    )

@@ -34,10 +34,17 @@ when absent, and their :class:`~mammoclf.evaluation.Predictions`) and the
 returns a :class:`SummaryTable`, or None when the table does not apply
 (e.g. no comparison, tests across models with fewer than three models,
 calibration when not asked for); it never asks what type a result is. The
-evaluation tables (thresholds, calibration, operating points, breast level,
-subgroups, held-out test set, checklist) are built in
-``_evaluation_tables``; the reporting checklist comes last and reads the
-tables before it from ``options.previous_tables``. Its key names the
+tests across models and the compute table are built here; the others each
+in the module of their concept: Table 1 and the held-out test set's table
+in ``_performance_tables``, the decision thresholds and operating points in
+``_threshold_tables``, calibration in ``_calibration``, the breast-level and
+subgroup tables in ``_short_metric_tables``, the reporting checklist in
+``_checklist``. Two sets of predictions are evaluated, and never mixed: the
+pooled out-of-fold predictions of repeat 0 of the cross-validation (tables
+``calibration``, ``operating_points``, ``breast``, ``subgroups``) and a
+held-out test set (``holdout``, ``holdout_calibration``, ...). The reporting
+checklist comes last and reads the tables before it from
+``options.previous_tables``. Its key names the
 CSV file of the report (``tables/<key>.csv``) and is how
 :meth:`ComparisonSummary.table` finds it. Options a new table needs go into
 :class:`~mammoclf.evaluation.SummaryOptions` (a parameter and its
@@ -50,22 +57,22 @@ several tables may live in its own module, its builders imported here.
 import numpy as np
 import pandas as pd
 
-from mammoclf.evaluation._evaluation_tables import (
-    breast_table,
-    calibration_table,
-    checklist_table,
+from mammoclf.evaluation._calibration import calibration_table
+from mammoclf.evaluation._checklist import checklist_table
+from mammoclf.evaluation._performance_tables import (
+    cross_validated_only,
     holdout_table,
+    metrics_table,
+)
+from mammoclf.evaluation._short_metric_tables import breast_table, subgroups_table
+from mammoclf.evaluation._summary import SummaryTable
+from mammoclf.evaluation._threshold_tables import (
     operating_points_table,
-    subgroups_table,
     thresholds_table,
 )
-from mammoclf.evaluation._summary import SummaryTable
-from mammoclf.evaluation._summary_options import CI_METHOD_NAMES
-from mammoclf.metrics import CLINICAL_METRICS
 from mammoclf.utils._formatting import (
     format_df,
     format_interval,
-    format_mean_sd_interval,
     format_number,
     format_pvalue,
 )
@@ -88,83 +95,6 @@ _OMNIBUS_NOTES = {
 }
 # Tests on pooled predictions compare a fixed metric; the others take one.
 _PREDICTION_TESTS = ("mcnemar", "delong")
-
-
-def _cross_validated_only(builder):
-    """A builder of ``builder(comparison, options)``: nothing without a comparison."""
-
-    def build(inputs, options):
-        if inputs.comparison is None:
-            return None
-        return builder(inputs.comparison, options)
-
-    build.__name__ = builder.__name__
-    build.__doc__ = builder.__doc__
-    return build
-
-
-@_cross_validated_only
-def _metrics_table(result, options):
-    scores = result.summary_frame(
-        metrics=options.metrics,
-        ci_method=options.ci_method,
-        confidence_level=options.confidence_level,
-    )
-    unit = "folds" if result.n_repeats == 1 else "splits"
-    cells = {}
-    for (metric, model), row in scores.iterrows():
-        cell = format_mean_sd_interval(
-            row["mean"], row["sd"], row["ci_low"], row["ci_high"]
-        )
-        n_defined, n_splits = int(row["n_defined"]), int(row["n_splits"])
-        if n_defined < n_splits:
-            cell += f" ({n_defined} of {n_splits} {unit})"
-        cells.setdefault(options.label(metric), {})[model] = cell
-    display = pd.DataFrame.from_dict(cells, orient="index")[list(result.model_names)]
-    notes = []
-    if (scores["n_defined"] < scores["n_splits"]).any():
-        notes.append(
-            f"'(k of n {unit})': the metric is undefined in the other {unit} "
-            "(e.g. PPV without malignant calls, AUC of a single-class fold); "
-            "mean, sd and interval use the defined ones, and an undefined "
-            f"{unit[:-1]} is never counted as 0."
-        )
-    if (
-        options.ci_method == "logit_t"
-        and ((scores["sd"] < 1e-9) & scores["ci_low"].notna()).any()
-    ):
-        notes.append(
-            f"Where the {unit} agree (sd 0.000) the t interval is undefined; the "
-            "interval shown is Wilson's score interval at the Nadeau-Bengio "
-            "effective number of test images (see fold_mean_ci)."
-        )
-    if (
-        options.ci_method in ("corrected_t", "t")
-        and ((scores["ci_low"] < 0) | (scores["ci_high"] > 1)).any()
-    ):
-        notes.append(
-            "Some t intervals extend beyond [0, 1]: with few splits and scores "
-            "near a bound the normal approximation is poor; they are shown "
-            "unclipped (the default ci_method='korn_graubard' respects them)."
-        )
-    interval = CI_METHOD_NAMES[options.ci_method]
-    if options.ci_method in ("korn_graubard", "logit_t") and any(
-        m not in CLINICAL_METRICS for m in options.metrics
-    ):
-        interval += (
-            " (metrics not bounded by [0, 1]: corrected t on the original scale)"
-        )
-    return SummaryTable(
-        title="Table 1: classification performance",
-        caption=(
-            f"Mean ± standard deviation over {unit} [{options.level_percent}% CI: "
-            f"{interval}]. Each {unit[:-1]}'s score is computed from its "
-            "out-of-fold predictions."
-        ),
-        data=scores,
-        display=display.rename_axis("metric").reset_index(),
-        notes=tuple(notes),
-    )
 
 
 def _run_pairwise_tests(result, options):
@@ -263,7 +193,7 @@ def _pairwise_notes(result, options, n_pairs, tests):
     return notes
 
 
-@_cross_validated_only
+@cross_validated_only
 def _pairwise_tests_table(result, options):
     if len(result.model_names) < 2 or not options.pairwise:
         return None
@@ -283,7 +213,7 @@ def _pairwise_tests_table(result, options):
     )
 
 
-@_cross_validated_only
+@cross_validated_only
 def _omnibus_tests_table(result, options):
     from mammoclf.evaluation._pairwise import omnibus_test
 
@@ -328,7 +258,7 @@ def _omnibus_tests_table(result, options):
     )
 
 
-@_cross_validated_only
+@cross_validated_only
 def _compute_table(result, options):
     compute = result.compute_summary()
     columns = {
@@ -405,7 +335,7 @@ def _shared_store_notes(shared):
 
 #: The tables of a summary, in order: ``{key: builder(inputs, options)}``.
 SUMMARY_TABLES = {
-    "metrics": _metrics_table,
+    "metrics": metrics_table,
     "pairwise_tests": _pairwise_tests_table,
     "omnibus_tests": _omnibus_tests_table,
     "thresholds": thresholds_table,

@@ -1,6 +1,7 @@
 """evaluate_calibration: the metrics' estimates, intervals against statsmodels and normal theory."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats as st
@@ -8,6 +9,12 @@ from scipy.special import expit, logit
 
 from mammoclf.evaluation import evaluate_calibration
 from mammoclf.metrics import brier_score, calibration_intercept, calibration_slope
+from tests.evaluation.fake_results import (
+    MALIGNANT,
+    N_RESAMPLES,
+    fake_comparison,
+    summary_of,
+)
 
 
 def _calibration_data(n, seed=0):
@@ -95,3 +102,30 @@ def test_probabilities_of_one_warn_through_the_table():
     p = np.tile([0.3, 0.6, 1.0, 0.2], 10)
     with pytest.warns(RuntimeWarning, match="are 0 or 1"):
         evaluate_calibration(y, p, n_resamples=50, random_state=0)
+
+
+def test_calibration_table_is_evaluate_calibration_of_the_pooled_predictions():
+    comparison = fake_comparison()
+    table = summary_of(
+        comparison, calibration=True, subgroups=(), breast_level=None
+    ).table("calibration")
+    for model in comparison.model_names:
+        direct = evaluate_calibration(
+            comparison.y_true,
+            comparison.y_score[model][0],
+            groups=comparison.groups,
+            n_resamples=N_RESAMPLES,
+            random_state=0,
+        )
+        mine = table.data.loc[model]
+        pd.testing.assert_frame_equal(
+            mine.drop(columns="result"), direct.table, check_names=False
+        )
+        # Brier by hand: the mean squared error of the probabilities.
+        y01 = comparison.y_true == MALIGNANT
+        brier = np.mean((comparison.y_score[model][0] - y01) ** 2)
+        assert mine.loc["brier_score", "estimate"] == pytest.approx(brier)
+        # The reliability diagram is drawn from the table's own result.
+        assert mine["result"].iloc[0].n_images == comparison.y_true.size
+    plain = summary_of(comparison, breast_level=None, subgroups=())
+    assert "calibration" not in [t.key for t in plain.tables]

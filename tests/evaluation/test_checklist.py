@@ -10,8 +10,12 @@ import re
 import pytest
 
 from mammoclf.evaluation import reporting_checklist
-from mammoclf.evaluation._checklist import CHECKLIST_ITEMS, FOR_THE_AUTHORS
-from mammoclf.evaluation._evaluation_tables import CHECKLIST_SECTIONS
+from mammoclf.evaluation._checklist import (
+    CHECKLIST_ITEMS,
+    CHECKLIST_SECTIONS,
+    FOR_THE_AUTHORS,
+)
+from tests.evaluation.fake_results import fake_comparison, summary_of
 
 
 def test_every_item_is_answered_by_a_present_section_or_the_authors():
@@ -128,3 +132,26 @@ def test_a_link_to_a_section_without_the_answer_fails():
     )
     with pytest.raises(AssertionError, match="does not mention 'optimiser'"):
         assert_checklist_links_answer(markdown)
+
+
+def test_checklist_links_to_the_sections_that_answer_each_item():
+    comparison = fake_comparison()
+    summary = summary_of(
+        comparison,
+        calibration=True,
+        subgroups=(),
+        breast_level=None,
+        checklist=True,
+        report_sections={"grad_cam": "[Grad-CAM](#grad_cam)"},
+    )
+    assert summary.tables[-1].key == "checklist"
+    answered = summary.table("checklist").data.set_index("item")["answered in"]
+    assert answered["Calibration"] == "[Calibration (cross-validation)](#calibration)"
+    assert answered["Explainability and failure analysis"] == "[Grad-CAM](#grad_cam)"
+    assert answered["Ethics and consent"] == "for the authors to state"
+    plain = summary_of(
+        comparison, subgroups=(), breast_level=None, checklist=True
+    ).table("checklist")
+    assert plain.data.set_index("item").loc["Calibration", "answered in"] == (
+        "not in this report (calibration)"
+    )

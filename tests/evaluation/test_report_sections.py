@@ -8,7 +8,7 @@ import matplotlib
 from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.evaluation._report import REPORT_HEADINGS, Report, section_links
 from mammoclf.evaluation._report_sections import add_summary_tables, checklist_section
-from tests.evaluation.test_evaluation_tables import fake_comparison, fake_holdout
+from tests.evaluation.fake_results import fake_comparison, fake_holdout
 
 matplotlib.use("Agg")
 

@@ -21,7 +21,7 @@ import mammoclf
 from mammoclf.evaluation import SummaryOptions, summarize
 from mammoclf.evaluation._prediction_sets import result_parts
 from mammoclf.metrics import CLINICAL_METRICS
-from tests.evaluation.test_evaluation_tables import fake_comparison, fake_holdout
+from tests.evaluation.fake_results import fake_comparison, fake_holdout
 
 #: The keyword defaults of ComparisonResult.summary before SummaryOptions
 #: (main at 6c2201e), written out independently of the new code.
@@ -244,3 +244,12 @@ def test_deprecated_pairwise_tests_method_is_the_function(comparison):
         old.drop(columns="result"),
         pairwise_tests(comparison, test="delong").drop(columns="result"),
     )
+
+
+def test_evaluation_options_are_checked(comparison):
+    with pytest.raises(KeyError, match="not in the metadata"):
+        summarize(comparison, SummaryOptions(subgroups=["age"]))
+    with pytest.raises(ValueError, match="breast_level"):
+        summarize(comparison, SummaryOptions(breast_level="median"))
+    with pytest.raises(ValueError, match="n_resamples"):
+        summarize(comparison, SummaryOptions(n_resamples=3))

@@ -30,14 +30,13 @@ from mammoclf.evaluation import (
     environment_section,
     figures_section,
     grad_cam_section,
+    localization_maps,
     localization_section,
     predictions_section,
     saved_model_explainer,
     section_links,
     summarize,
     summary_tables_section,
-    table_section,
-    training_table,
     write_report,
 )
 
@@ -382,6 +381,11 @@ def write_evaluation_report(
     ``independence`` says whether the test data overlap the development data
     (:func:`~mammoclf.cli._overlap.check_overlap`); None: not checked.
     """
+    predictions = Predictions.from_holdout(result, paths=image_paths(source, run_info))
+    explainers = {
+        name: saved_model_explainer(result.estimators[name], images)
+        for name in result.model_names
+    }
     options = SummaryOptions(
         calibration=True,
         operating_points=True,
@@ -390,13 +394,15 @@ def write_evaluation_report(
         n_resamples=n_resamples,
         checklist=True,
         report_sections=section_links(REPORT_HEADINGS),
+        training=True,
+        training_records={
+            name: (records[name] or {}).get("training") for name in result.model_names
+        },
+        localization=localization_maps(
+            explainers, images, result.y_true, result.groups, source.metadata, log=log
+        ),
     )
     summary = summarize(result, options)
-    predictions = Predictions.from_holdout(result, paths=image_paths(source, run_info))
-    explainers = {
-        name: saved_model_explainer(result.estimators[name], images)
-        for name in result.model_names
-    }
     sections = [
         bullets_section(
             REPORT_HEADINGS["data"],
@@ -405,15 +411,6 @@ def write_evaluation_report(
                 identifiers_sentence(run_info),
             ],
             anchor="data",
-        ),
-        table_section(
-            training_table(
-                result.estimators,
-                recorded={
-                    name: (records[name] or {}).get("training")
-                    for name in result.model_names
-                },
-            )
         ),
         summary_tables_section(summary),
         figures_section(
@@ -438,16 +435,7 @@ def write_evaluation_report(
             patients=source.patients,
             log=log,
         ),
-        localization_section(
-            explainers,
-            images,
-            result.y_true,
-            result.groups,
-            source.metadata,
-            n_resamples=n_resamples,
-            confidence_level=summary.options.confidence_level,
-            log=log,
-        ),
+        localization_section(summary),
         bullets_section(
             REPORT_HEADINGS["models"],
             (

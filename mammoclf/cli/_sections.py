@@ -14,13 +14,12 @@ from mammoclf.evaluation import (
     figures_section,
     fold_model_explainer,
     grad_cam_section,
+    localization_maps,
     localization_section,
     predictions_section,
     section_links,
     summarize,
     summary_tables_section,
-    table_section,
-    training_table,
     write_report,
 )
 
@@ -55,6 +54,12 @@ def write_comparison_report(
     metadata columns ``subgroups``; the report ends with the reporting
     checklist, linked to its sections.
     """
+    predictions = Predictions.from_comparison(
+        result, paths=image_paths(source, run_info)
+    )
+    explainers = {
+        spec.name: fold_model_explainer(result, spec.name, images) for spec in specs
+    }
     options = SummaryOptions(
         tests=_PAIRWISE,
         omnibus=_OMNIBUS,
@@ -65,14 +70,13 @@ def write_comparison_report(
         n_resamples=n_resamples,
         checklist=True,
         report_sections=section_links(REPORT_HEADINGS),
+        training=True,
+        preprocessing=image_preprocessing(run_info["image_size"]),
+        localization=localization_maps(
+            explainers, images, result.y_true, result.groups, result.metadata, log=log
+        ),
     )
     summary = summarize(result, options)
-    predictions = Predictions.from_comparison(
-        result, paths=image_paths(source, run_info)
-    )
-    explainers = {
-        spec.name: fold_model_explainer(result, spec.name, images) for spec in specs
-    }
     gpu = run_info.get("gpu_peak_memory_mb")
     gpu_note = "GPU memory, peak of the whole run: " + (
         "n/a (CPU only)." if gpu is None else f"{gpu} MB."
@@ -82,12 +86,6 @@ def write_comparison_report(
             REPORT_HEADINGS["data"],
             _describe_run(result, source, specs, run_info),
             anchor="data",
-        ),
-        table_section(
-            training_table(
-                result.estimators,
-                preprocessing=image_preprocessing(run_info["image_size"]),
-            )
         ),
         summary_tables_section(summary, run_notes={"compute": [gpu_note]}),
         csv_section(result.scores.reset_index(), "metrics_per_split.csv"),
@@ -115,16 +113,7 @@ def write_comparison_report(
             patients=source.patients,
             log=log,
         ),
-        localization_section(
-            explainers,
-            images,
-            result.y_true,
-            result.groups,
-            result.metadata,
-            n_resamples=n_resamples,
-            confidence_level=summary.options.confidence_level,
-            log=log,
-        ),
+        localization_section(summary),
         _models_section(final_models),
         predictions_section(
             predictions,

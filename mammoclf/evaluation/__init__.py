@@ -18,7 +18,9 @@ a held-out evaluation, the tables of the ``SUMMARY_TABLES`` registry, as
 :class:`SummaryOptions` asks; :func:`reporting_checklist` maps a report's
 sections to the CLAIM and TRIPOD+AI items. :func:`training_details` (and its
 report table, :func:`training_table`) states how each model was built,
-preprocessed and trained, read off the fitted estimators.
+preprocessed and trained, read off the fitted estimators;
+:func:`localization_maps` gathers the Grad-CAM maps whose agreement with
+the lesion masks the summary's localisation table scores.
 ``write_report`` writes the report of ``mammoclf compare`` and of
 ``mammoclf evaluate`` from an ordered list of sections (Markdown, HTML, CSV
 tables, figures and ``run.json``).
@@ -38,7 +40,12 @@ from mammoclf.evaluation._report_grad_cam import (
     grad_cam_section,
     saved_model_explainer,
 )
-from mammoclf.evaluation._report_localization import lesion_masks, localization_section
+from mammoclf.evaluation._report_localization import (
+    LocalizationMaps,
+    lesion_masks,
+    localization_maps,
+    localization_section,
+)
 from mammoclf.evaluation._report_sections import (
     bullets_section,
     checklist_section,
@@ -84,6 +91,7 @@ __all__ = [
 # Not in __all__: the one report writer of ``mammoclf compare`` and
 # ``mammoclf evaluate`` and its sections (a report is an ordered list of them).
 _ = (
+    LocalizationMaps,
     REPORT_HEADINGS,
     Report,
     bullets_section,
@@ -94,6 +102,7 @@ _ = (
     fold_model_explainer,
     grad_cam_section,
     lesion_masks,
+    localization_maps,
     localization_section,
     predictions_section,
     saved_model_explainer,

@@ -342,6 +342,7 @@ def reporting_checklist(sections):
 
 #: The reporting-checklist sections (see ``reporting_checklist``) each table answers.
 CHECKLIST_SECTIONS = {
+    "training": ("training",),
     "metrics": ("scores",),
     "pairwise_tests": ("tests",),
     "omnibus_tests": ("tests",),
@@ -373,8 +374,10 @@ def checklist_table(inputs, options):
             sections.setdefault(section, []).append(_section_text(table, options))
     for section, text in options.report_sections.items():
         sections.setdefault(section, []).insert(0, text)
+    # A report's own section and a table of the summary may be one and the
+    # same (the training table under its report heading): named once.
     table = reporting_checklist(
-        {key: "; ".join(texts) for key, texts in sections.items()}
+        {key: "; ".join(dict.fromkeys(texts)) for key, texts in sections.items()}
     )
     return SummaryTable(
         title="Reporting checklist (CLAIM 2024, TRIPOD+AI)",

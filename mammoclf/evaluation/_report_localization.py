@@ -9,6 +9,7 @@ knows nothing. Each image is explained by a model that never saw its
 patient (its fold's model in cross-validation), for its true class.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,14 @@ from mammoclf.evaluation._summary import SummaryTable
 from mammoclf.utils._formatting import format_estimate_interval, format_number
 
 __all__ = [
+    "LocalizationMaps",
     "add_localization",
     "lesion_masks",
+    "localization_maps",
     "localization_section",
     "localization_summary_table",
     "localization_table",
+    "scored_localization",
 ]
 
 LOCALIZATION_COLUMNS = [
@@ -140,14 +144,41 @@ def true_class_heatmaps(explain, rows, y_true):
     return heatmaps
 
 
-def add_localization(report, explainers, images, y_true, groups, metadata, **options):
-    """Score each model's maps against the lesion masks; add table and CSV.
+@dataclass(frozen=True, eq=False)
+class LocalizationMaps:
+    """Grad-CAM maps of the images with a lesion mask, to score against the masks.
+
+    What :data:`~mammoclf.evaluation.SUMMARY_TABLES`' localisation table
+    reads (``SummaryOptions(localization=...)``); made by
+    :func:`localization_maps`.
+
+    Attributes
+    ----------
+    heatmaps : dict of str to ndarray of shape (n_images, height, width)
+        Per model, the map of each image for its true class.
+    masks : ndarray of bool, shape (n_images, height, width)
+        Each image's lesion.
+    groups : ndarray of shape (n_images,)
+        Each image's patient (the bootstrap resamples patients).
+    n_without_mask : int, default=0
+        Images left out: no mask, or none that keeps a pixel at this size.
+    n_masks_dropped : int, default=0
+        Masks dropped for an aspect ratio unlike their image's.
+    """
+
+    heatmaps: dict
+    masks: np.ndarray
+    groups: np.ndarray
+    n_without_mask: int = 0
+    n_masks_dropped: int = 0
+
+
+def localization_maps(explainers, images, y_true, groups, metadata, *, log):
+    """The :class:`LocalizationMaps` of every model, or None without lesion masks.
 
     ``explainers`` maps a model name to ``explain(rows, label)`` (see
-    ``_report_grad_cam``); the masks are ``metadata``'s
-    ``mask`` column, one path per image. The keyword ``options`` are
-    ``n_resamples``, ``out_dir``, ``log`` and ``confidence_level`` (default
-    0.95). Nothing is added, and None returned, when there is no ``mask``
+    ``_report_grad_cam``); the masks are ``metadata``'s ``mask`` column, one
+    path (or tuple of paths) per image. None when there is no ``mask``
     column or no image has a mask.
     """
     if metadata is None or "mask" not in metadata.columns:
@@ -156,55 +187,75 @@ def add_localization(report, explainers, images, y_true, groups, metadata, **opt
     if not with_mask.any():
         return None
     rows = np.flatnonzero(with_mask)
-    options["log"](
-        f"scoring Grad-CAM against the lesion masks of {rows.size} images ..."
-    )
+    log(f"scoring Grad-CAM against the lesion masks of {rows.size} images ...")
     y_true = np.asarray(y_true)
     groups = np.arange(y_true.size) if groups is None else np.asarray(groups)
-    heatmaps = {
-        name: true_class_heatmaps(explain, rows, y_true)
-        for name, explain in explainers.items()
-    }
-    confidence_level = options.get("confidence_level", 0.95)
+    return LocalizationMaps(
+        heatmaps={
+            name: true_class_heatmaps(explain, rows, y_true)
+            for name, explain in explainers.items()
+        },
+        masks=masks,
+        groups=groups[rows],
+        n_without_mask=int((~with_mask).sum()),
+        n_masks_dropped=(
+            int(metadata["n_masks_dropped"].sum())
+            if "n_masks_dropped" in metadata.columns
+            else 0
+        ),
+    )
+
+
+def scored_localization(maps, *, n_resamples, confidence_level, random_state):
+    """The localisation :class:`SummaryTable` of :class:`LocalizationMaps` ``maps``."""
     table = localization_table(
-        heatmaps,
-        masks,
-        groups[rows],
-        n_resamples=options["n_resamples"],
-        seed=0,
+        maps.heatmaps,
+        maps.masks,
+        maps.groups,
+        n_resamples=n_resamples,
+        seed=random_state,
         confidence_level=confidence_level,
     )
-    write_localization_section(
-        report,
-        localization_summary_table(
-            table,
-            confidence_level=confidence_level,
-            n_without_mask=int((~with_mask).sum()),
-            n_masks_dropped=(
-                int(metadata["n_masks_dropped"].sum())
-                if "n_masks_dropped" in metadata.columns
-                else 0
-            ),
-        ),
-        out_dir=options["out_dir"],
+    return localization_summary_table(
+        table,
+        confidence_level=confidence_level,
+        n_without_mask=maps.n_without_mask,
+        n_masks_dropped=maps.n_masks_dropped,
     )
-    return table
 
 
-def localization_section(explainers, images, y_true, groups, metadata, **options):
-    """:func:`add_localization` as a section of :func:`write_report`."""
+def add_localization(report, explainers, images, y_true, groups, metadata, **options):
+    """Score each model's maps against the lesion masks; add table and CSV.
+
+    :func:`localization_maps`, :func:`scored_localization` (patient seed 0)
+    and :func:`write_localization_section` in one call. The keyword
+    ``options`` are ``n_resamples``, ``out_dir``, ``log`` and
+    ``confidence_level`` (default 0.95). Nothing is added, and None
+    returned, when no image has a mask; else the table's numbers.
+    """
+    maps = localization_maps(
+        explainers, images, y_true, groups, metadata, log=options["log"]
+    )
+    if maps is None:
+        return None
+    table = scored_localization(
+        maps,
+        n_resamples=options["n_resamples"],
+        confidence_level=options.get("confidence_level", 0.95),
+        random_state=0,
+    )
+    write_localization_section(report, table, out_dir=options["out_dir"])
+    return table.data
+
+
+def localization_section(summary):
+    """The summary's localisation table, if it has one, under the Grad-CAM figures."""
 
     def section(report, out_dir):
-        add_localization(
-            report,
-            explainers,
-            images,
-            y_true,
-            groups,
-            metadata,
-            out_dir=out_dir,
-            **options,
-        )
+        if "localization" in [table.key for table in summary.tables]:
+            write_localization_section(
+                report, summary.table("localization"), out_dir=out_dir
+            )
 
     return section
 

@@ -33,6 +33,12 @@ __all__ = [
 ]
 
 
+#: Tables of a summary that a section of their own places in the report:
+#: the checklist ends it (:func:`checklist_section`), the localisation table
+#: follows the Grad-CAM figures (``localization_section``).
+PLACED_APART = ("checklist", "localization")
+
+
 def write_report(out_dir, *, title, sections, run_info, banner=None):
     """Write a report's files into ``out_dir``: Markdown, HTML, CSVs, figures, run.json.
 
@@ -102,7 +108,7 @@ def environment_section(run_info):
 
 
 def summary_tables_section(summary, *, run_notes=None):
-    """Every table of ``summary`` but the checklist, with its CSV; see :func:`add_summary_tables`."""
+    """Every table of ``summary`` but those :data:`PLACED_APART`, with its CSV; see :func:`add_summary_tables`."""
 
     def section(report, out_dir):
         add_summary_tables(report, summary, out_dir, run_notes=run_notes)
@@ -140,7 +146,7 @@ def add_summary_tables(report, summary, out_dir, *, run_notes=None):
     """
     run_notes = run_notes or {}
     for table in summary.tables:
-        if table.key != "checklist":  # it ends the report: checklist_section
+        if table.key not in PLACED_APART:
             add_table(report, table, out_dir, run_notes.get(table.key, ()))
         if table.key.endswith("calibration"):
             _reliability_diagram(report, table, out_dir)

@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from mammoclf.evaluation._pairwise import _OMNIBUS, PAIRWISE_TESTS
+from mammoclf.evaluation._report_localization import LocalizationMaps
 from mammoclf.metrics import CLINICAL_METRICS, METRIC_DISPLAY_NAMES
 from mammoclf.stats import ADJUST_METHODS
 from mammoclf.utils._validation import CONFIDENCE_LEVEL
@@ -161,6 +162,24 @@ class SummaryOptions(BaseEstimator):
     report_sections : dict of str to str, default=None
         Sections a report adds (checklist key to a Markdown link), for the
         checklist; given, the checklist links to the tables' anchors too.
+    training : bool, default=False
+        Start with the "Training and preprocessing" table
+        (:func:`~mammoclf.evaluation.training_table`), read off the fitted
+        models: a comparison's fold models (``compare_models(...,
+        return_estimators=True)``), else the held-out evaluation's models.
+    preprocessing : list or tuple of transformers, default=None
+        For the training table: the loader and resizer that turned files
+        into the images the models were given, as ``training_details``
+        takes them; None when the models took the images as they are.
+    training_records : dict of str to (dict or None), default=None
+        For the training table: per model, the details stated when it was
+        fitted, for a saved model that no longer holds its training-only
+        steps (``training_details``'s ``recorded``).
+    localization : LocalizationMaps, default=None
+        Grad-CAM maps of the images with a lesion mask
+        (``localization_maps``, as the reports make them): adds the
+        localisation table, pointing game and heat in lesion with
+        patient-bootstrap intervals; None leaves it out.
 
     See Also
     --------
@@ -216,6 +235,10 @@ class SummaryOptions(BaseEstimator):
         "random_state": ["random_state"],
         "checklist": ["boolean"],
         "report_sections": [dict, None],
+        "training": ["boolean"],
+        "preprocessing": [list, tuple, None],
+        "training_records": [dict, None],
+        "localization": [LocalizationMaps, None],
     }
 
     def __init__(
@@ -241,6 +264,10 @@ class SummaryOptions(BaseEstimator):
         random_state=0,
         checklist=False,
         report_sections=None,
+        training=False,
+        preprocessing=None,
+        training_records=None,
+        localization=None,
     ):
         self.metrics = metrics
         self.tests = tests
@@ -262,6 +289,10 @@ class SummaryOptions(BaseEstimator):
         self.random_state = random_state
         self.checklist = checklist
         self.report_sections = report_sections
+        self.training = training
+        self.preprocessing = preprocessing
+        self.training_records = training_records
+        self.localization = localization
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,6 +333,13 @@ random_state, checklist
     link_sections : bool
         Whether the checklist points to the summary's tables with Markdown
         links to their anchors (the table keys), as in a report.
+    training : bool
+        Whether the summary starts with the training table (checked: the
+        result keeps its fitted models).
+    preprocessing : tuple of transformers
+    training_records : dict or None
+    localization : LocalizationMaps or None
+        As given to :class:`SummaryOptions`.
     previous_tables : tuple of SummaryTable
         The tables built so far, set by the summary for each builder in
         turn (the checklist reads it).
@@ -328,6 +366,10 @@ random_state, checklist
     checklist: bool = False
     report_sections: dict = field(default_factory=dict)
     link_sections: bool = False
+    training: bool = False
+    preprocessing: tuple = ()
+    training_records: dict | None = None
+    localization: object = None
     previous_tables: tuple = ()
 
     @property
@@ -441,4 +483,33 @@ def resolve_options(options, comparison, holdout):
         checklist=bool(options.checklist),
         report_sections={} if sections is None else dict(sections),
         link_sections=sections is not None,
+        training=_check_training(options, comparison, holdout),
+        preprocessing=tuple(options.preprocessing or ()),
+        training_records=None
+        if options.training_records is None
+        else dict(options.training_records),
+        localization=options.localization,
     )
+
+
+def _check_training(options, comparison, holdout):
+    """``options.training``, checked: the training table needs the fitted models."""
+    if not options.training:
+        return False
+    estimators = training_estimators(comparison, holdout)
+    if estimators is None or any(
+        fit is None
+        for fits in estimators.values()
+        for fit in (fits if isinstance(fits, (list, tuple)) else (fits,))
+    ):
+        raise ValueError(
+            "training=True describes the fitted models, and this result does not "
+            "keep them: use compare_models(..., return_estimators=True)."
+        )
+    return True
+
+
+def training_estimators(comparison, holdout):
+    """The fitted models of the training table: the comparison's fold models, or
+    the held-out evaluation's models (``result.estimators``; None if not kept)."""
+    return (comparison if comparison is not None else holdout).estimators

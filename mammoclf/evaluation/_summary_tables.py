@@ -48,7 +48,13 @@ checklist comes last and reads the tables before it from
 CSV file of the report (``tables/<key>.csv``) and is how
 :meth:`ComparisonSummary.table` finds it. Options a new table needs go into
 :class:`~mammoclf.evaluation.SummaryOptions` (a parameter and its
-constraint) and :func:`~mammoclf.evaluation._summary_options.resolve_options`.
+constraint) and :func:`~mammoclf.evaluation._summary_options.resolve_options`;
+so do inputs a result does not hold, and the table is left out while its
+option is not given: the training table reads the fitted models the result
+keeps with ``training=True`` (and ``preprocessing``, ``training_records``),
+the localisation table the Grad-CAM maps of ``localization``. A table a
+report shows apart from the others (under the Grad-CAM panels, at the end)
+is named in ``_report_sections.PLACED_APART`` and shown by its own section.
 Nothing else changes: the text, the Markdown, the report and its CSV files
 show every table of the registry with its caption and notes. A family of
 several tables may live in its own module, its builders imported here.
@@ -64,12 +70,15 @@ from mammoclf.evaluation._performance_tables import (
     holdout_table,
     metrics_table,
 )
+from mammoclf.evaluation._report_localization import scored_localization
 from mammoclf.evaluation._short_metric_tables import breast_table, subgroups_table
 from mammoclf.evaluation._summary import SummaryTable
+from mammoclf.evaluation._summary_options import training_estimators
 from mammoclf.evaluation._threshold_tables import (
     operating_points_table,
     thresholds_table,
 )
+from mammoclf.evaluation._training_details import training_table
 from mammoclf.utils._formatting import (
     format_df,
     format_interval,
@@ -333,8 +342,32 @@ def _shared_store_notes(shared):
     return (note,)
 
 
+def _training_table(inputs, options):
+    """How each model was built, preprocessed and trained (``training=True``)."""
+    if not options.training:
+        return None
+    return training_table(
+        training_estimators(inputs.comparison, inputs.holdout),
+        preprocessing=list(options.preprocessing) or None,
+        recorded=options.training_records,
+    )
+
+
+def _localization_table(inputs, options):
+    """Whether each model's Grad-CAM maps fall on the lesions (``localization``)."""
+    if options.localization is None:
+        return None
+    return scored_localization(
+        options.localization,
+        n_resamples=options.n_resamples,
+        confidence_level=options.confidence_level,
+        random_state=options.random_state,
+    )
+
+
 #: The tables of a summary, in order: ``{key: builder(inputs, options)}``.
 SUMMARY_TABLES = {
+    "training": _training_table,
     "metrics": metrics_table,
     "pairwise_tests": _pairwise_tests_table,
     "omnibus_tests": _omnibus_tests_table,
@@ -348,6 +381,7 @@ SUMMARY_TABLES = {
     "holdout_operating_points": operating_points_table("holdout"),
     "holdout_breast": breast_table("holdout"),
     "holdout_subgroups": subgroups_table("holdout"),
+    "localization": _localization_table,
     "compute": _compute_table,
     "checklist": checklist_table,
 }

@@ -47,6 +47,13 @@ OLD_DEFAULTS = {
     "checklist": False,
     "report_sections": None,
 }
+#: Options added since, off by default: the report's own tables as entries.
+NEW_DEFAULTS = {
+    "training": False,
+    "preprocessing": None,
+    "training_records": None,
+    "localization": None,
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +68,7 @@ def _quiet(function, *args):
 
 
 def test_defaults_are_the_old_keyword_defaults():
-    assert SummaryOptions().get_params() == OLD_DEFAULTS
+    assert SummaryOptions().get_params() == {**OLD_DEFAULTS, **NEW_DEFAULTS}
     signature = inspect.signature(SummaryOptions)
     assert all(p.kind is p.KEYWORD_ONLY for p in signature.parameters.values())
 

@@ -25,6 +25,7 @@ from mammoclf.exceptions import GroupLeakageWarning
 from mammoclf.metrics import resolve_pos_label
 from mammoclf.model_selection._compare import _named_estimators as named_estimators
 from mammoclf.model_selection._predict import predict_models, progress_line
+from mammoclf.model_selection._result import SummaryAlias
 from mammoclf.model_selection._threshold import DecisionThreshold, decision_threshold
 from mammoclf.utils._deprecation import deprecated_alias_module
 from mammoclf.utils._routing import fit_with_groups
@@ -39,7 +40,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class HoldoutResult:
+class HoldoutResult(SummaryAlias):
     """Models refitted on the training set and evaluated once on the test set.
 
     Attributes
@@ -134,30 +135,6 @@ class HoldoutResult:
             confidence_level=confidence_level,
             random_state=random_state,
         )
-
-    def summary(self, **options):
-        """Deprecated: ``summarize(result, SummaryOptions(**options))``.
-
-        Use :func:`mammoclf.evaluation.summarize` with a
-        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
-        every option; this alias is removed in the next release.
-
-        Parameters
-        ----------
-        **options
-            The parameters of :class:`~mammoclf.evaluation.SummaryOptions`.
-
-        Returns
-        -------
-        summary : ComparisonSummary
-        """
-        # Imported by name when called: evaluation sits above model_selection.
-        evaluation = deprecated_alias_module(
-            "HoldoutResult.summary(**options)",
-            "mammoclf.evaluation.summarize(result, SummaryOptions(**options))",
-            "mammoclf.evaluation",
-        )
-        return evaluation.summarize(self, evaluation.SummaryOptions(**options))
 
 
 def _check_patients(groups_train, groups_test, n_train, n_test):

@@ -9,7 +9,7 @@ import pandas as pd
 
 from mammoclf.utils._deprecation import deprecated_alias_module
 
-__all__ = ["ComparisonResult"]
+__all__ = ["ComparisonResult", "SummaryAlias"]
 
 #: ``ci_method`` values that are ``fold_mean_ci`` methods for bounded metrics.
 _BOUNDED_CI_METHODS = ("korn_graubard", "logit_t")
@@ -19,8 +19,37 @@ _BOUNDED_CI_METHODS = ("korn_graubard", "logit_t")
 CI_METHODS = (*_BOUNDED_CI_METHODS, "corrected_t", "t", "bootstrap")
 
 
+class SummaryAlias:
+    """The deprecated ``summary(**options)`` of :class:`ComparisonResult` and
+    :class:`~mammoclf.model_selection.HoldoutResult`."""
+
+    def summary(self, **options):
+        """Deprecated: ``summarize(result, SummaryOptions(**options))``.
+
+        Use :func:`mammoclf.evaluation.summarize` with a
+        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
+        every option; this alias is removed in the next release.
+
+        Parameters
+        ----------
+        **options
+            The parameters of :class:`~mammoclf.evaluation.SummaryOptions`.
+
+        Returns
+        -------
+        summary : ComparisonSummary
+        """
+        # Imported by name when called: evaluation sits above model_selection.
+        evaluation = deprecated_alias_module(
+            f"{type(self).__name__}.summary(**options)",
+            "mammoclf.evaluation.summarize(result, SummaryOptions(**options))",
+            "mammoclf.evaluation",
+        )
+        return evaluation.summarize(self, evaluation.SummaryOptions(**options))
+
+
 @dataclass(frozen=True, repr=False, eq=False)
-class ComparisonResult:
+class ComparisonResult(SummaryAlias):
     """Everything :func:`~mammoclf.compare_models` measured, per model and split.
 
     Attributes
@@ -434,30 +463,6 @@ class ComparisonResult:
             confidence_level=confidence_level,
             clustered=clustered,
         )
-
-    def summary(self, **options):
-        """Deprecated: ``summarize(result, SummaryOptions(**options))``.
-
-        Use :func:`mammoclf.evaluation.summarize` with a
-        :class:`~mammoclf.evaluation.SummaryOptions`, which documents
-        every option; this alias is removed in the next release.
-
-        Parameters
-        ----------
-        **options
-            The parameters of :class:`~mammoclf.evaluation.SummaryOptions`.
-
-        Returns
-        -------
-        summary : ComparisonSummary
-        """
-        # Imported by name when called: evaluation sits above model_selection.
-        evaluation = deprecated_alias_module(
-            "ComparisonResult.summary(**options)",
-            "mammoclf.evaluation.summarize(result, SummaryOptions(**options))",
-            "mammoclf.evaluation",
-        )
-        return evaluation.summarize(self, evaluation.SummaryOptions(**options))
 
     def with_holdout(self, holdout):
         """This comparison with a held-out evaluation attached, for one summary.

@@ -73,11 +73,16 @@ class FitState:
         The fit's seed, drawn from ``random_state``.
     checkpoint : TrainingCheckpoint or None
         Where the fit saves and resumes (``checkpoint_dir``), or None.
+    reuse_traces : bool
+        Whether the fit may train a pooled network (the ``reuse_traces``
+        setting, read once per fit, on the TensorFlow backend); see
+        ``BaseKerasImageClassifier._pooled_network``.
     """
 
     keras: Any
     seed: int
     checkpoint: TrainingCheckpoint | None
+    reuse_traces: bool = False
 
 
 @dataclass(frozen=True)
@@ -288,15 +293,13 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
     def _trace_key(self, fit, model):
         """The pool key of ``model``'s training (see ``_pooled_network``), or None.
 
-        None (train ``model`` itself) unless ``reuse_traces`` is on and the
-        fit is one whose numbers reuse cannot change: TensorFlow backend,
-        float32, no user callbacks (they may hold or inspect the model), no
-        distribution strategy and no checkpoint (which resumes into
-        ``model``'s own optimizer).
+        None (train ``model`` itself) unless ``fit.reuse_traces`` and the
+        fit is one whose numbers reuse cannot change: float32, no user
+        callbacks (they may hold or inspect the model), no distribution
+        strategy and no checkpoint (which resumes into ``model``'s own
+        optimizer).
         """
-        if not get_config()["reuse_traces"] or fit.keras.backend.backend() != (
-            "tensorflow"
-        ):
+        if not fit.reuse_traces:
             return None
         if (
             self.callbacks
@@ -452,11 +455,18 @@ class BaseKerasImageClassifier(ClassifierMixin, BaseEstimator):
         keras = import_keras()
         checkpoint = self._open_checkpoint(keras, seed, (X, y_encoded, weights))
         data = self._split_validation(X, y_encoded, weights, rng)
-        fit = FitState(keras=keras, seed=seed, checkpoint=checkpoint)
+        fit = FitState(
+            keras=keras,
+            seed=seed,
+            checkpoint=checkpoint,
+            reuse_traces=get_config()["reuse_traces"]
+            and keras.backend.backend() == "tensorflow",
+        )
 
         started = time.perf_counter()
         with (
-            keras_seed(keras, seed),
+            # A reused traced step keeps its instantiated graph (keras_seed).
+            keras_seed(keras, seed, keep_compiled_kernels=fit.reuse_traces),
             fresh_model_retracing_muted(),
             distribution_scope(
                 self.distribution,

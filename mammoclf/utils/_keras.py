@@ -61,7 +61,7 @@ def import_keras():
 
 
 @contextlib.contextmanager
-def keras_seed(keras, seed):
+def keras_seed(keras, seed, *, keep_compiled_kernels=False):
     """Seed Keras and its backend for one fit, leaving NumPy/Python RNGs as found.
 
     ``keras.utils.set_random_seed`` also reseeds Python's ``random`` and
@@ -75,27 +75,39 @@ def keras_seed(keras, seed):
     keras : module
     seed : int
         Seed in ``[0, 2**31 - 1)``.
+    keep_compiled_kernels : bool, default=False
+        Set TensorFlow's global seed without clearing its eager context's
+        caches. ``tf.random.set_seed`` clears them so that a stateful random
+        op seeded explicitly restarts its stream; Keras 3's random ops are
+        stateless and never need that, and the clearing makes the next call
+        of every traced function instantiate its graph again (about 0.3 s
+        for a small CNN's train step on 2 cores), which is what a fit that
+        reuses a traced step (``reuse_traces``) is there to avoid. The seed
+        itself, and so every seed derived from it, is the same either way.
     """
     python_state = random.getstate()
     numpy_state = np.random.get_state()
     try:
-        _set_keras_seed(keras, int(seed))
+        _set_keras_seed(keras, int(seed), keep_compiled_kernels)
         yield
     finally:
         random.setstate(python_state)
         np.random.set_state(numpy_state)
 
 
-def _set_keras_seed(keras, seed):
+def _set_keras_seed(keras, seed, keep_compiled_kernels=False):
     """``keras.utils.set_random_seed``, without importing an unused TensorFlow.
 
     ``set_random_seed`` imports TensorFlow whenever it is installed, to seed
     ``tf.data`` pipelines. On the JAX and torch backends mammoclf feeds no
     such pipeline, and that import costs ~5 s and ~500 MB in every process
-    (each Dask or joblib worker included), so there the seeding is done here.
+    (each Dask or joblib worker included), so there the seeding is done here
+    (and on TensorFlow too when its compiled kernels are kept, see
+    :func:`keras_seed`).
     """
     backend = keras.backend.backend()
-    if backend == "tensorflow" or "tensorflow" in sys.modules:
+    uses_tensorflow = backend == "tensorflow" or "tensorflow" in sys.modules
+    if uses_tensorflow and not keep_compiled_kernels:
         keras.utils.set_random_seed(seed)
         return
     try:
@@ -111,10 +123,32 @@ def _set_keras_seed(keras, seed):
     global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
     random.seed(seed)
     np.random.seed(seed)
+    if uses_tensorflow:
+        _set_tensorflow_seed_keeping_kernels(seed)
     if backend == "torch":
         import torch
 
         torch.manual_seed(seed)
+
+
+def _set_tensorflow_seed_keeping_kernels(seed):
+    """``tf.random.set_seed(seed)`` in eager mode, minus its clearing of caches.
+
+    In eager mode ``set_seed`` stores the seed and a ``random.Random(seed)``
+    (which draws the seeds of ops given none) in the eager context, then
+    clears the context's caches; this stores the same two.
+    """
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    eager = context.context()
+    if not (
+        tf.executing_eagerly() and hasattr(eager, "_seed") and hasattr(eager, "_rng")
+    ):  # pragma: no cover - graph mode, or TensorFlow moved its internals
+        tf.random.set_seed(seed)
+        return
+    eager._seed = seed
+    eager._rng = random.Random(seed)
 
 
 class _FreshModelRetracingFilter(logging.Filter):

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 import mammoclf
 from mammoclf import ScratchCNNClassifier, compare_models
 from mammoclf.classifiers._trace_pool import TracePool, network_key, trace_pool
-from mammoclf.utils._keras import import_keras
+from mammoclf.utils._keras import import_keras, keras_seed
 from tests.shallow_densenet import ShallowDenseNetClassifier
 
 
@@ -69,6 +69,21 @@ def train_steps(monkeypatch):
     return traced
 
 
+@pytest.fixture
+def cache_clearing_seeds(monkeypatch):
+    """One entry per TensorFlow global seed set the way that clears eager caches."""
+    from tensorflow.python.eager import context
+
+    seeds, original = [], context.Context._set_global_seed
+
+    def recording(self, seed):
+        seeds.append(seed)
+        return original(self, seed)
+
+    monkeypatch.setattr(context.Context, "_set_global_seed", recording)
+    return seeds
+
+
 def _results(clf, X):
     stages = [
         {k: v for k, v in stage.items() if k not in {"fit_time", "cache_time"}}
@@ -92,7 +107,11 @@ def _assert_identical(first, second):
     "validation_fraction", [None, pytest.param(0.25, marks=pytest.mark.slow)]
 )
 def test_reused_fit_is_bitwise_identical(
-    toy_images, empty_pool, new_train_functions, validation_fraction
+    toy_images,
+    empty_pool,
+    new_train_functions,
+    cache_clearing_seeds,
+    validation_fraction,
 ):
     X, y, _ = _small(toy_images)
     params = {"validation_fraction": validation_fraction, "learning_rate": 0.01}
@@ -101,11 +120,41 @@ def test_reused_fit_is_bitwise_identical(
     first = _cnn(**params).fit(X, y)  # fills the pool
     reused = _cnn(**params).fit(X, y)  # trains the pooled twin
     assert len(new_train_functions) == 2  # the unpooled fit and the twin
+    # Only the fit without reuse reset TensorFlow's seed through
+    # tf.random.set_seed, which clears its eager caches: after that, a pooled
+    # step's next call instantiated its graph again (~0.3 s a fit). The fits
+    # with reuse set the same seed (see the next test) and kept the caches.
+    from tensorflow.python.eager import context
+
+    seed = np.random.RandomState(0).randint(2**31 - 1)
+    assert cache_clearing_seeds == [seed]
+    assert context.global_seed() == seed
     _assert_identical(fresh, _results(first, X))
     _assert_identical(fresh, _results(reused, X))
     # The second fit trained the pooled twin, not the first fit's network.
     _assert_identical(fresh, _results(first, X))
     assert first.model_ is not reused.model_
+
+
+def test_seed_keeping_kernels_seeds_tensorflow_as_set_seed_does():
+    import tensorflow as tf
+    from tensorflow.python.eager import context
+
+    keras = import_keras()
+
+    def draws(seed, **keep):
+        with keras_seed(keras, seed, **keep):
+            op_seeds = [context.internal_operation_seed() for _ in range(3)]
+            # A tf.data shuffle without an op seed derives one from the global seed.
+            order = list(tf.data.Dataset.range(16).shuffle(16).as_numpy_iterator())
+            return context.global_seed(), op_seeds, order, float(np.random.rand())
+
+    kept = draws(11, keep_compiled_kernels=True)
+    assert kept == draws(11)  # tf.random.set_seed, clearing the caches
+    assert kept[0] == 11
+    other = draws(12, keep_compiled_kernels=True)
+    assert other == draws(12)
+    assert other[1] != kept[1] and other[2] != kept[2]
 
 
 @pytest.mark.slow

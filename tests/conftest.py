@@ -76,11 +76,11 @@ def real_dicom_paths():
 # late (test_common.py sorts after every subfolder) leaves one worker idle
 # while the other finishes it. Starting the heaviest files first ("longest
 # processing time first") balances the workers: simulated on the per-file
-# times of a full run (pytest --durations=0; 779 s of worker time after the
-# cuts of the suite's speed-up), the busier worker's share is 391 s (389 s
-# would be an even split), against 402 s in collection order. The list holds
-# the files above ~24 s of worker time; longer lists simulated no better (the
-# many small files fill the gaps), so it need not be kept exact.
+# times of a full run (pytest --durations=0: 857 s of worker time), the
+# busier worker's share is 432 s (428.5 s would be an even split), against
+# 449 s in collection order; that run's workers measured 429 s and 428 s.
+# The list holds the files above ~22 s of worker time; longer lists simulated
+# no better (the many small files fill the gaps), so it need not be exact.
 HEAVIEST_TEST_FILES = (
     "tests/test_common.py",
     "tests/classifiers/test_densenet.py",

@@ -1,8 +1,10 @@
 """DenseNetTransferClassifier: backbone, weights, freeze schedules, search, persistence.
 
 DenseNet fits cost seconds each, so most tests read the session fixtures of
-``conftest.py`` (a frozen and a partially unfrozen model, both loaded from
-a weights file written by the suite). Full fine-tuning is ``slow``.
+``conftest.py``: a frozen DenseNet121 (the default suite's one DenseNet121
+fit) and a partially unfrozen shallow DenseNet (tests/shallow_densenet.py),
+each loaded from a weights file written by the suite. Full fine-tuning, and
+the partial preset and pickling on DenseNet121, are ``slow``.
 """
 
 import copy
@@ -36,9 +38,18 @@ from mammoclf.exceptions import (
 )
 from mammoclf.utils._keras import import_keras
 from tests.classifiers.test_scratch_cnn import STAGE_KEYS
-from tests.shallow_densenet import ShallowDenseNetClassifier
+from tests.shallow_densenet import SHALLOW_BLOCKS, ShallowDenseNetClassifier
 
-HEAD_PARAMS = 1024 * 16 + 16 + 16 * 1 + 1  # head_dense and logits, binary
+
+def head_params(n_features):
+    """Parameters of head_dense (16 units) and the binary logits layer."""
+    return n_features * 16 + 16 + 16 * 1 + 1
+
+
+HEAD_PARAMS = head_params(1024)  # DenseNet121's 1024 features
+# The shallow DenseNet's one conv block per dense block adds 32 channels to
+# each, and each transition halves them: 64+32 -> 48+32 -> 40+32 -> 36+32.
+SHALLOW_HEAD_PARAMS = head_params(68)
 
 
 def densenet(**params):
@@ -104,29 +115,36 @@ def test_frozen_preset_records_one_cached_stage(frozen_densenet):
 
 
 # ------------------------------------------------------------- partial preset
-def test_partial_preset_changes_conv5_and_nothing_else(
-    partial_densenet, densenet_weights
-):
-    _, file_values = densenet_weights
-    model = partial_densenet.model_
+# The partial preset's tests run on the shallow DenseNet by default (its
+# blocks, names and staging are DenseNet121's, with one conv block per dense
+# block); test_partial_preset_on_densenet121 repeats them on DenseNet121.
+def _assert_conv5_and_nothing_else_changed(clf, file_values, conv5_blocks):
+    model = clf.model_
     conv5_convolutions = {
         layer.name
         for layer in block_layers(model, BACKBONES["densenet121"])["conv5"]
         if type(layer).__name__ == "Conv2D"
     }
-    assert len(conv5_convolutions) == 32  # DenseNet121: 16 conv blocks of 2
+    assert len(conv5_convolutions) == 2 * conv5_blocks  # 2 per conv block
     assert _changed_layers(model, file_values) == conv5_convolutions
 
 
-def test_backbone_batchnorm_is_untouched_while_fine_tuning(
-    partial_densenet, densenet_weights
+def test_partial_preset_changes_conv5_and_nothing_else(
+    partial_densenet, shallow_densenet_weights
 ):
-    _, file_values = densenet_weights
-    model = partial_densenet.model_
+    _, file_values = shallow_densenet_weights
+    _assert_conv5_and_nothing_else_changed(
+        partial_densenet, file_values, conv5_blocks=SHALLOW_BLOCKS[3]
+    )
+
+
+def _assert_batchnorm_untouched(clf, file_values, dense_blocks):
+    model = clf.model_
     batch_norms = [
         layer for layer in model.layers if type(layer).__name__ == "BatchNormalization"
     ]
-    assert len(batch_norms) == 121
+    # The stem's, two per conv block, one per transition (3), the final bn.
+    assert len(batch_norms) == 1 + 2 * sum(dense_blocks) + 3 + 1
     assert any(layer.name.startswith("conv5_") for layer in batch_norms)
     for layer in batch_norms:
         assert not layer.trainable, layer.name  # frozen, hence inference mode
@@ -138,9 +156,16 @@ def test_backbone_batchnorm_is_untouched_while_fine_tuning(
         np.testing.assert_array_equal(beta, expected[1], err_msg=layer.name)
 
 
-def test_partial_stages_match_the_schedule(partial_densenet):
-    stages = partial_densenet.stages_
-    model = partial_densenet.model_
+def test_backbone_batchnorm_is_untouched_while_fine_tuning(
+    partial_densenet, shallow_densenet_weights
+):
+    _, file_values = shallow_densenet_weights
+    _assert_batchnorm_untouched(partial_densenet, file_values, SHALLOW_BLOCKS)
+
+
+def _assert_partial_stages(clf, head_params):
+    stages = clf.stages_
+    model = clf.model_
     conv5_params = sum(
         int(np.prod(w.shape))
         for layer in block_layers(model, BACKBONES["densenet121"])["conv5"]
@@ -151,12 +176,29 @@ def test_partial_stages_match_the_schedule(partial_densenet):
     assert [s["trainable_blocks"] for s in stages] == [("head",), ("conv5", "head")]
     assert [s["learning_rate"] for s in stages] == pytest.approx([1e-3, 1e-4])
     assert [s["n_trainable_params"] for s in stages] == [
-        HEAD_PARAMS,
-        HEAD_PARAMS + conv5_params,
+        head_params,
+        head_params + conv5_params,
     ]
     assert [(s["first_epoch"], s["epochs_run"]) for s in stages] == [(0, 1), (1, 1)]
     assert [s["frozen_cache"] for s in stages] == ["memory", "memory"]
-    assert partial_densenet.n_epochs_ == len(partial_densenet.history_["loss"]) == 2
+    assert clf.n_epochs_ == len(clf.history_["loss"]) == 2
+
+
+def test_partial_stages_match_the_schedule(partial_densenet):
+    _assert_partial_stages(partial_densenet, SHALLOW_HEAD_PARAMS)
+
+
+@pytest.mark.slow  # ~20 s: DenseNet121 trains conv5; default: the three tests above
+def test_partial_preset_on_densenet121(toy_images, densenet_weights):
+    """The partial preset's tests above, on DenseNet121 from its weights file."""
+    X, y, _ = toy_images
+    path, file_values = densenet_weights
+    # partial_densenet's parameters, on DenseNet121.
+    clf = densenet(weights=str(path), freeze_schedule="partial", batch_size=32)
+    clf.fit(X, y)
+    _assert_conv5_and_nothing_else_changed(clf, file_values, conv5_blocks=16)
+    _assert_batchnorm_untouched(clf, file_values, (6, 12, 24, 16))
+    _assert_partial_stages(clf, HEAD_PARAMS)
 
 
 # -------------------------------------------------- staged training mechanics
@@ -448,17 +490,28 @@ def test_scores_do_not_depend_on_the_other_images_of_the_batch(
     np.testing.assert_allclose(reordered, together, rtol=1e-5, atol=1e-6)
 
 
-def test_clone_and_pickle_round_trip(frozen_densenet, toy_images):
-    X, _, _ = toy_images
-    fresh = clone(frozen_densenet)
+def _assert_clone_and_pickle_round_trip(fitted, X):
+    fresh = clone(fitted)
     assert not hasattr(fresh, "model_")
-    assert fresh.get_params() == frozen_densenet.get_params()
-    restored = pickle.loads(pickle.dumps(frozen_densenet))
+    assert fresh.get_params() == fitted.get_params()
+    restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_allclose(
-        restored.predict_proba(X[:16]), frozen_densenet.predict_proba(X[:16]), rtol=1e-6
+        restored.predict_proba(X[:16]), fitted.predict_proba(X[:16]), rtol=1e-6
     )
-    assert restored.stages_ == frozen_densenet.stages_
+    assert restored.stages_ == fitted.stages_
     assert restored.model_.get_layer("head_dense").trainable
+
+
+def test_clone_and_pickle_round_trip(partial_densenet, toy_images):
+    """Both stages' records and the network survive; on the shallow DenseNet."""
+    X, _, _ = toy_images
+    _assert_clone_and_pickle_round_trip(partial_densenet, X)
+
+
+@pytest.mark.slow  # ~20 s: DenseNet121's network to bytes and back; default: above
+def test_clone_and_pickle_round_trip_of_densenet121(frozen_densenet, toy_images):
+    X, _, _ = toy_images
+    _assert_clone_and_pickle_round_trip(frozen_densenet, X)
 
 
 def test_grad_cam_layer_is_the_last_feature_map(frozen_densenet, toy_images):

@@ -150,7 +150,7 @@ JAX_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow  # a fresh JAX interpreter and 20 fits; Grad-CAM on JAX runs in the default suite
+@pytest.mark.slow  # a fresh JAX interpreter and 20 fits; so is Grad-CAM on JAX
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="JAX is not installed"
 )

@@ -37,6 +37,11 @@ TINY = [
     # The report's patient-bootstrap intervals: enough to fill every table.
     "--n-resamples",
     "50",
+    # 24 small files decode in-process faster than a pool of workers starts
+    # (about a second per run); test_csv_of_png_files and tests/test_privacy.py
+    # decode with the default worker processes.
+    "--decode-jobs",
+    "1",
 ]
 
 

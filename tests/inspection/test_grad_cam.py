@@ -181,6 +181,12 @@ np.save(sys.argv[2], grad_cam(clf, images, target="MALIGNANT"))
 """
 
 
+# ~17 s: a fresh JAX interpreter compiling the network. The default suite
+# tests Grad-CAM on TensorFlow (the tests above, test_matches_a_direct_gradient_
+# tape_computation among them) and the backend independence of the model code
+# statically (tests/classifiers/test_scratch_cnn.py::
+# test_model_code_uses_no_tensorflow_api); the JAX backend runs with -m slow.
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="JAX is not installed"
 )

@@ -181,12 +181,11 @@ np.save(sys.argv[2], grad_cam(clf, images, target="MALIGNANT"))
 """
 
 
-# ~17 s: a fresh JAX interpreter compiling the network. The default suite
-# tests Grad-CAM on TensorFlow (the tests above, test_matches_a_direct_gradient_
-# tape_computation among them) and the backend independence of the model code
-# statically (tests/classifiers/test_scratch_cnn.py::
-# test_model_code_uses_no_tensorflow_api); the JAX backend runs with -m slow.
-@pytest.mark.slow
+# ~17 s: a fresh JAX interpreter compiling the network. It stays in the
+# default suite although it is among its heaviest tests: it is the only one
+# that runs the JAX backend, the backend of the GPU machines, and CI runs
+# nothing else (the static check of tests/classifiers/test_scratch_cnn.py::
+# test_model_code_uses_no_tensorflow_api cannot see a runtime failure).
 @pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="JAX is not installed"
 )
